@@ -1,0 +1,87 @@
+import type { Cloud, ConnectionDraft, ConnectionView, DataSelection } from "../../ipc";
+import { DEFAULT_CHOICE, DEFAULT_CRON, choiceOf, frequencyOf } from "./schedule";
+
+/** What the form edits. Kept apart from ConnectionDraft because the form has UI-only state (preset, secret toggle). */
+export type FormState = {
+  name: string;
+  description: string;
+  tenantId: string;
+  clientId: string;
+  secret: string;
+  replaceSecret: boolean;
+  frequencyChoice: string;
+  cron: string;
+  cloud: Cloud;
+  apiBaseUrl: string;
+  loginAuthority: string;
+  data: DataSelection;
+};
+
+export const CLOUDS: { value: Cloud; label: string }[] = [
+  { value: "commercial", label: "Commercial" },
+  { value: "gcc", label: "GCC" },
+  { value: "gcc_high", label: "GCC High" },
+  { value: "dod", label: "DoD" },
+];
+
+export function newForm(): FormState {
+  return {
+    name: "",
+    description: "",
+    tenantId: "",
+    clientId: "",
+    secret: "",
+    replaceSecret: false,
+    frequencyChoice: DEFAULT_CHOICE,
+    cron: DEFAULT_CRON,
+    cloud: "commercial",
+    apiBaseUrl: "",
+    loginAuthority: "",
+    data: { alerts: true, vulnerabilities: true, loggedOnUsers: true, ipHistory: true },
+  };
+}
+
+export function formFromView(view: ConnectionView): FormState {
+  return {
+    name: view.name,
+    description: view.description,
+    tenantId: view.tenantId,
+    clientId: view.clientId,
+    secret: "",
+    replaceSecret: false,
+    frequencyChoice: choiceOf(view.frequency),
+    cron: view.frequency.kind === "cron" ? view.frequency.expression : DEFAULT_CRON,
+    cloud: view.cloud,
+    apiBaseUrl: view.apiBaseUrl ?? "",
+    loginAuthority: view.loginAuthority ?? "",
+    data: { ...view.data },
+  };
+}
+
+function optional(value: string): string | null {
+  return value.trim() === "" ? null : value;
+}
+
+/**
+ * The draft sent to Rust. On edit the secret is null (keep the stored one) unless the user chose to replace it.
+ * No validation here: Rust's validate_connection owns the rules.
+ */
+export function toDraft(form: FormState, editing: boolean): ConnectionDraft {
+  return {
+    name: form.name,
+    description: form.description,
+    tenantId: form.tenantId,
+    clientId: form.clientId,
+    clientSecret: editing && !form.replaceSecret ? null : form.secret,
+    frequency: frequencyOf(form.frequencyChoice, form.cron),
+    cloud: form.cloud,
+    apiBaseUrl: optional(form.apiBaseUrl),
+    loginAuthority: optional(form.loginAuthority),
+    data: {
+      alerts: form.data.alerts,
+      vulnerabilities: form.data.vulnerabilities,
+      loggedOnUsers: form.data.loggedOnUsers,
+      ipHistory: form.data.ipHistory,
+    },
+  };
+}

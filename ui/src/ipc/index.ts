@@ -1,0 +1,104 @@
+// The only door between the UI and Rust. Components call `api.*`, which throws an IpcError-shaped
+// object on failure, so callers need a single try/catch instead of checking `status` everywhere.
+
+import { commands } from "../bindings";
+import type {
+  AppInfo,
+  Cloud,
+  ConnectionDraft,
+  ConnectionStatus,
+  ConnectionView,
+  Counts,
+  DataSelection,
+  ErrorCode,
+  FieldError,
+  Frequency,
+  IpcError,
+  Result,
+  TestCode,
+  TestReport,
+} from "../bindings";
+
+export type {
+  AppInfo,
+  Cloud,
+  ConnectionDraft,
+  ConnectionStatus,
+  ConnectionView,
+  Counts,
+  DataSelection,
+  ErrorCode,
+  FieldError,
+  Frequency,
+  IpcError,
+  TestCode,
+  TestReport,
+};
+
+const ERROR_CODES: readonly ErrorCode[] = [
+  "validation",
+  "not_found",
+  "duplicate_name",
+  "keyring",
+  "storage",
+  "demo",
+  "internal",
+];
+
+export function isIpcError(e: unknown): e is IpcError {
+  if (typeof e !== "object" || e === null) return false;
+  const o = e as Record<string, unknown>;
+  return (
+    typeof o.code === "string" &&
+    (ERROR_CODES as readonly string[]).includes(o.code) &&
+    typeof o.message === "string" &&
+    Array.isArray(o.fields)
+  );
+}
+
+/** Turns anything thrown into an IpcError, so a missing command or a Tauri-level failure reads like ours. */
+export function toIpcError(e: unknown): IpcError {
+  if (isIpcError(e)) return e;
+  return { code: "internal", message: errorText(e), fields: [] };
+}
+
+/** One readable line for any throwable: IpcError, Error, string, or something stranger. */
+export function errorText(e: unknown): string {
+  if (isIpcError(e)) return e.message;
+  if (e instanceof Error) return e.message;
+  if (typeof e === "string") return e;
+  if (typeof e === "object" && e !== null && "message" in e) {
+    const m = (e as { message: unknown }).message;
+    if (typeof m === "string") return m;
+  }
+  try {
+    return JSON.stringify(e) ?? String(e);
+  } catch {
+    return String(e);
+  }
+}
+
+async function unwrap<T>(pending: Promise<Result<T, IpcError>>): Promise<T> {
+  let result: Result<T, IpcError>;
+  try {
+    result = await pending;
+  } catch (e) {
+    throw toIpcError(e);
+  }
+  if (result.status === "ok") return result.data;
+  throw toIpcError(result.error);
+}
+
+export const api = {
+  listConnections: () => unwrap(commands.listConnections()),
+  validateConnection: (draft: ConnectionDraft, editingId: string | null) =>
+    unwrap(commands.validateConnection(draft, editingId)),
+  addConnection: (draft: ConnectionDraft) => unwrap(commands.addConnection(draft)),
+  updateConnection: (id: string, draft: ConnectionDraft) => unwrap(commands.updateConnection(id, draft)),
+  deleteConnection: (id: string) => unwrap(commands.deleteConnection(id)),
+  testConnection: (id: string) => unwrap(commands.testConnection(id)),
+  testDraft: (draft: ConnectionDraft, editingId: string | null) => unwrap(commands.testDraft(draft, editingId)),
+  requiredPermissions: (data: DataSelection) => unwrap(commands.requiredPermissions(data)),
+  startDemo: () => unwrap(commands.startDemo()),
+  appInfo: () => unwrap(commands.appInfo()),
+};
