@@ -1,0 +1,129 @@
+import { render, screen, waitFor, within } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
+import { describe, expect, it, vi } from "vitest";
+import { fakeBackend, ipcError, report, view } from "../../test/fakeBackend";
+import ConnectionCard from "./ConnectionCard.svelte";
+
+const NOW = Date.parse("2026-11-28T12:00:00Z");
+
+function setup(connection = view()) {
+  const onedit = vi.fn();
+  const ondelete = vi.fn();
+  const ontested = vi.fn();
+  const user = userEvent.setup();
+  render(ConnectionCard, { props: { connection, now: NOW, onedit, ondelete, ontested } });
+  const card = screen.getByTestId("connection-card");
+  return { user, card, onedit, ondelete, ontested, q: within(card) };
+}
+
+describe("ConnectionCard", () => {
+  it("renders identity, status, schedule, sync times and counts", () => {
+    const { card, q } = setup(
+      view({
+        status: "connected",
+        statusText: "Synced 12,402 devices 8 minutes ago",
+        isDemo: true,
+        cloudLabel: "GCC High",
+        frequencyText: "Every 6 hours",
+        lastSyncAt: "2026-11-28T11:52:00Z",
+        nextSyncAt: "2026-11-28T17:52:00Z",
+        counts: { devices: 12402, ipAddresses: 30511, alerts: 14, vulnerabilities: 2001 },
+      }),
+    );
+    expect(card).toHaveAttribute("data-name", "Contoso production");
+    expect(q.getByText("EU servers and workstations")).toBeInTheDocument();
+    expect(q.getByText("Demo")).toBeInTheDocument();
+    expect(q.getByTestId("card-status")).toHaveTextContent("Connected");
+    expect(q.getByTestId("card-status-text")).toHaveTextContent("Synced 12,402 devices 8 minutes ago");
+    expect(q.getByText("72f988bf…db47")).toHaveAttribute("title", "72f988bf-86f1-41af-91ab-2d7cd011db47");
+    expect(q.getByText("GCC High")).toBeInTheDocument();
+    expect(q.getByText("Every 6 hours")).toBeInTheDocument();
+    expect(q.getByTestId("card-last-sync")).toHaveTextContent("8 minutes ago");
+    expect(q.getByTestId("card-last-sync").getAttribute("title")).toMatch(/2026/);
+    expect(q.getByTestId("card-next-sync")).toHaveTextContent("in 6 hours");
+    const counts = q.getByTestId("card-counts");
+    expect(counts).toHaveTextContent("12,402 devices");
+    expect(counts).toHaveTextContent("30,511 IPs");
+    expect(counts).toHaveTextContent("14 alerts");
+    expect(counts).toHaveTextContent("2,001 vulnerabilities");
+  });
+
+  it("shows dashes, no counts and no test result for a connection never synced or tested", () => {
+    const { q } = setup();
+    expect(q.getByTestId("card-status")).toHaveTextContent("Never synced");
+    expect(q.getByTestId("card-last-sync")).toHaveTextContent("—");
+    expect(q.getByTestId("card-next-sync")).toHaveTextContent("—");
+    expect(q.queryByTestId("card-counts")).toBeNull();
+    expect(q.queryByTestId("card-test-result")).toBeNull();
+    expect(q.queryByText("Demo")).toBeNull();
+  });
+
+  it("shows the last test: granted roles as chips when ok, missing roles named when not", () => {
+    const { q } = setup(view({ status: "connected", lastTest: report() }));
+    expect(q.getByTestId("card-test-result")).toHaveTextContent("Connected");
+    expect(q.getByTestId("card-test-result")).toHaveTextContent("Token issued and the API answered");
+    const roles = q.getByTestId("card-roles");
+    expect(within(roles).getAllByRole("listitem").map((li) => li.textContent)).toEqual([
+      "Machine.Read.All",
+      "Alert.Read.All",
+    ]);
+  });
+
+  it("names missing permissions of a failed test", () => {
+    const { q } = setup(
+      view({
+        status: "error",
+        statusText: "Missing permission Vulnerability.Read.All — grant it in Entra ID",
+        lastTest: report({
+          ok: false,
+          code: "missing_permission",
+          title: "Missing API permission",
+          detail: "The token lacks a role the selected data needs.",
+          grantedRoles: ["Machine.Read.All"],
+          missingRoles: ["Vulnerability.Read.All"],
+        }),
+      }),
+    );
+    expect(q.getByTestId("card-status")).toHaveTextContent("Error");
+    const result = q.getByTestId("card-test-result");
+    expect(result).toHaveTextContent("Missing API permission");
+    expect(result).toHaveTextContent("Missing: Vulnerability.Read.All");
+    expect(q.queryByTestId("card-roles")).toBeNull();
+  });
+
+  it("Sync now is present but disabled and says why", () => {
+    const { q } = setup();
+    const sync = q.getByTestId("card-sync");
+    expect(sync).toBeDisabled();
+    expect(sync.parentElement).toHaveAttribute("title", "Sync arrives in the next release");
+  });
+
+  it("Test shows a busy state, then the report", async () => {
+    let finish: (v: unknown) => void = () => {};
+    const backend = fakeBackend({ test_connection: () => new Promise((r) => (finish = r)) });
+    const { user, q, ontested } = setup();
+    await user.click(q.getByTestId("card-test"));
+    expect(q.getByTestId("card-test")).toBeDisabled();
+    expect(q.getByTestId("card-test")).toHaveTextContent("Testing…");
+    expect(backend.to("test_connection")[0]!.args).toEqual({ id: "c1" });
+    finish(report({ title: "Connected to Contoso", testedAt: "2026-11-28T11:59:00Z" }));
+    await waitFor(() => expect(q.getByTestId("card-test-result")).toHaveTextContent("Connected to Contoso"));
+    expect(q.getByTestId("card-test")).toBeEnabled();
+    expect(ontested).toHaveBeenCalledTimes(1);
+  });
+
+  it("says so when the test itself could not run", async () => {
+    fakeBackend({ test_connection: () => { throw ipcError("keyring", "The OS keyring is locked."); } });
+    const { user, q } = setup();
+    await user.click(q.getByTestId("card-test"));
+    await waitFor(() => expect(q.getByTestId("card-test-result")).toHaveTextContent("The OS keyring is locked."));
+  });
+
+  it("Edit and Delete hand the connection to the page", async () => {
+    const { user, q, onedit, ondelete } = setup();
+    await user.click(q.getByTestId("card-edit"));
+    await user.click(q.getByTestId("card-delete"));
+    expect(onedit).toHaveBeenCalledWith(expect.objectContaining({ id: "c1" }));
+    expect(ondelete).toHaveBeenCalledWith(expect.objectContaining({ id: "c1" }));
+  });
+});

@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { view } from "../../test/fakeBackend";
+import { formFromView, newForm, toDraft } from "./draft";
+import { choiceOf, describeCron } from "./schedule";
+
+describe("draft mapping", () => {
+  it("keeps the stored secret on edit unless it is replaced, and sends it as typed on add", () => {
+    const form = { ...formFromView(view()), secret: "typed" };
+    expect(toDraft(form, true).clientSecret).toBeNull();
+    expect(toDraft({ ...form, replaceSecret: true }, true).clientSecret).toBe("typed");
+    expect(toDraft({ ...newForm(), secret: "" }, false).clientSecret).toBe("");
+  });
+
+  it("sends empty overrides as null and keeps a non-preset interval", () => {
+    const form = formFromView(view({ frequency: { kind: "interval", minutes: 30 }, apiBaseUrl: "https://x" }));
+    expect(form.frequencyChoice).toBe("30");
+    const draft = toDraft({ ...form, loginAuthority: "   " }, true);
+    expect(draft.frequency).toEqual({ kind: "interval", minutes: 30 });
+    expect(draft.apiBaseUrl).toBe("https://x");
+    expect(draft.loginAuthority).toBeNull();
+  });
+
+  it("maps frequencies to select values", () => {
+    expect(choiceOf({ kind: "interval", minutes: 1440 })).toBe("1440");
+    expect(choiceOf({ kind: "cron", expression: "* * * * *" })).toBe("cron");
+  });
+
+  it("describes cron expressions and reports unreadable ones without throwing", () => {
+    expect(describeCron("*/15 * * * *")).toEqual({ ok: true, text: "Every 15 minutes" });
+    expect(describeCron("61 * * * *")).toEqual({ ok: false, text: "minutes part must be >= 0 and <= 59" });
+    expect(describeCron(" ").ok).toBe(false);
+  });
+});
