@@ -1,0 +1,576 @@
+//! [`Core`]: the use cases the shells (desktop app, CLI, daemon) call. Shells convert these
+//! types to their own wire formats; the core knows nothing of IPC or terminals.
+
+use std::{fs::File, sync::Arc};
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use tokio::sync::Mutex;
+
+use crate::{
+    config::{self, Connection, ConnectionDraft, Endpoints},
+    demo::DemoTenant,
+    error::{Error, FieldError, Result},
+    http,
+    paths::DataDir,
+    probe::{self, ProbeTarget, TestCode, TestReport},
+    secrets::SecretStore,
+    settings::{FileSettings, Settings, SettingsBackend},
+    store::Store,
+};
+
+/// The status pill of a connection card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionStatus {
+    NeverSynced,
+    Connected,
+    Syncing,
+    Error,
+}
+
+/// Item counts of a connection's data (filled once sync exists).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub devices: u64,
+    pub ip_addresses: u64,
+    pub alerts: u64,
+    pub vulnerabilities: u64,
+}
+
+/// A connection as a card shows it.
+#[derive(Debug, Clone)]
+pub struct ConnectionView {
+    pub connection: Connection,
+    pub frequency_text: String,
+    /// The hosts in use; for the demo tenant, those of the running simulator.
+    pub endpoints: Endpoints,
+    pub required_permissions: Vec<String>,
+    pub status: ConnectionStatus,
+    pub status_text: String,
+    pub last_test: Option<TestReport>,
+    pub last_sync_at: Option<DateTime<Utc>>,
+    pub next_sync_at: Option<DateTime<Utc>>,
+    pub counts: Option<Counts>,
+}
+
+/// Where things are, for the Settings page and `mde-car --version`-like output.
+#[derive(Debug, Clone)]
+pub struct AppInfo {
+    pub version: &'static str,
+    pub data_dir: String,
+    pub settings_file: String,
+    pub database_file: String,
+    pub log_dir: String,
+}
+
+/// The core handle: cheap to clone, shared by every command.
+#[derive(Clone)]
+pub struct Core {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    data_dir: DataDir,
+    settings: Box<dyn SettingsBackend>,
+    /// Serializes settings changes within this process; the lock file does it across processes.
+    settings_guard: Mutex<()>,
+    secrets: SecretStore,
+    store: Store,
+    http: reqwest::Client,
+    demo: DemoTenant,
+}
+
+impl Core {
+    /// Opens the data folder with the settings file read directly (CLI, daemon, tests).
+    pub fn open(data_dir: DataDir) -> Result<Core> {
+        let settings = FileSettings::new(data_dir.settings_file());
+        Core::open_with_settings(data_dir, Box::new(settings))
+    }
+
+    /// Opens the data folder with another settings backend (the desktop app's plugin store).
+    pub fn open_with_settings(
+        data_dir: DataDir,
+        settings: Box<dyn SettingsBackend>,
+    ) -> Result<Core> {
+        std::fs::create_dir_all(data_dir.root()).map_err(|error| Error::Settings {
+            path: data_dir.root().display().to_string(),
+            action: "created",
+            reason: error.to_string(),
+        })?;
+        let store = Store::open(&data_dir.database_file())?;
+        let http = http::client().map_err(Error::Internal)?;
+        Ok(Core {
+            inner: Arc::new(Inner {
+                data_dir,
+                settings,
+                settings_guard: Mutex::new(()),
+                secrets: SecretStore,
+                store,
+                http,
+                demo: DemoTenant::default(),
+            }),
+        })
+    }
+
+    pub fn app_info(&self) -> AppInfo {
+        let dir = &self.inner.data_dir;
+        AppInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            data_dir: dir.root().display().to_string(),
+            settings_file: self.inner.settings.path().display().to_string(),
+            database_file: dir.database_file().display().to_string(),
+            log_dir: dir.log_dir().display().to_string(),
+        }
+    }
+
+    pub async fn list_connections(&self) -> Result<Vec<ConnectionView>> {
+        let settings = self.load_settings().await?;
+        let mut views = Vec::with_capacity(settings.connections.len());
+        for connection in settings.connections {
+            views.push(self.view(connection).await?);
+        }
+        Ok(views)
+    }
+
+    /// Finds a connection by name (case-insensitive) or id.
+    pub async fn find_connection(&self, name_or_id: &str) -> Result<Connection> {
+        let settings = self.load_settings().await?;
+        find(&settings, name_or_id)
+            .cloned()
+            .ok_or_else(|| Error::ConnectionNotFound(name_or_id.to_owned()))
+    }
+
+    /// The field problems of `draft`; `editing_id` names the connection being edited.
+    pub async fn validate_connection(
+        &self,
+        draft: &ConnectionDraft,
+        editing_id: Option<&str>,
+    ) -> Result<Vec<FieldError>> {
+        let settings = self.load_settings().await?;
+        Ok(validate_against(&settings, draft, editing_id))
+    }
+
+    pub async fn add_connection(&self, draft: &ConnectionDraft) -> Result<ConnectionView> {
+        self.add_connection_flagged(draft, false).await
+    }
+
+    async fn add_connection_flagged(
+        &self,
+        draft: &ConnectionDraft,
+        demo: bool,
+    ) -> Result<ConnectionView> {
+        let (draft, secrets) = (draft.clone(), self.inner.secrets.clone());
+        let connection = self
+            .modify_settings(move |settings| {
+                let errors = validate_against(settings, &draft, None);
+                if !errors.is_empty() {
+                    return Err(duplicate_or_validation(errors, &draft.name));
+                }
+                let draft = config::normalized(&draft);
+                let connection = Connection {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    name: draft.name.clone(),
+                    description: draft.description.clone(),
+                    tenant_id: draft.tenant_id.clone(),
+                    client_id: draft.client_id.clone(),
+                    frequency: draft.frequency.clone(),
+                    cloud: draft.cloud,
+                    api_base_url: draft.api_base_url.clone(),
+                    login_authority: draft.login_authority.clone(),
+                    data: draft.data,
+                    demo,
+                    created_at: Utc::now(),
+                };
+                let secret = draft
+                    .client_secret
+                    .clone()
+                    .map(SecretString::from)
+                    .ok_or_else(|| {
+                        Error::Internal(
+                            "validation let a new connection through without a secret".to_owned(),
+                        )
+                    })?;
+                // The secret goes in first: a connection must never exist without its secret.
+                secrets.set(&connection.id, &secret)?;
+                settings.connections.push(connection.clone());
+                Ok(connection)
+            })
+            .await;
+        let connection = match connection {
+            Ok(connection) => connection,
+            Err((error, Some(orphan))) => {
+                // Saving the settings failed after the secret was stored: take it back out.
+                let _ = self.inner.secrets.delete(&orphan.id);
+                return Err(error);
+            }
+            Err((error, None)) => return Err(error),
+        };
+        tracing::info!(connection = %connection.name, id = %connection.id, "connection added");
+        self.view(connection).await
+    }
+
+    /// Replaces a connection's settings; a `None` secret keeps the stored one.
+    pub async fn update_connection(
+        &self,
+        id: &str,
+        draft: &ConnectionDraft,
+    ) -> Result<ConnectionView> {
+        let (id, draft, secrets) = (id.to_owned(), draft.clone(), self.inner.secrets.clone());
+        let connection = self
+            .modify_settings(move |settings| {
+                let index = settings
+                    .connections
+                    .iter()
+                    .position(|c| c.id == id)
+                    .ok_or_else(|| Error::ConnectionNotFound(id.clone()))?;
+                let errors = validate_against(settings, &draft, Some(&id));
+                if !errors.is_empty() {
+                    return Err(duplicate_or_validation(errors, &draft.name));
+                }
+                let draft = config::normalized(&draft);
+                let existing = &mut settings.connections[index];
+                existing.name = draft.name;
+                existing.description = draft.description;
+                existing.tenant_id = draft.tenant_id;
+                existing.client_id = draft.client_id;
+                existing.frequency = draft.frequency;
+                existing.cloud = draft.cloud;
+                existing.api_base_url = draft.api_base_url;
+                existing.login_authority = draft.login_authority;
+                existing.data = draft.data;
+                if let Some(secret) = draft.client_secret {
+                    secrets.set(&id, &SecretString::from(secret))?;
+                }
+                Ok(existing.clone())
+            })
+            .await
+            .map_err(|(error, _)| error)?;
+        tracing::info!(connection = %connection.name, id = %connection.id, "connection updated");
+        self.view(connection).await
+    }
+
+    /// Deletes a connection, its keyring entry and everything stored for it.
+    pub async fn delete_connection(&self, id: &str) -> Result<()> {
+        let (id, secrets) = (id.to_owned(), self.inner.secrets.clone());
+        let removed = self
+            .modify_settings(move |settings| {
+                let index = settings
+                    .connections
+                    .iter()
+                    .position(|c| c.id == id)
+                    .ok_or_else(|| Error::ConnectionNotFound(id.clone()))?;
+                // The keyring entry goes first: if that fails, the connection stays and the
+                // user can retry, instead of a secret being left behind unreachable.
+                secrets.delete(&id)?;
+                Ok(settings.connections.remove(index))
+            })
+            .await
+            .map_err(|(error, _)| error)?;
+        let store = self.inner.store.clone();
+        let id = removed.id.clone();
+        blocking(move || store.forget_connection(&id)).await?;
+        tracing::info!(connection = %removed.name, id = %removed.id, "connection deleted");
+        Ok(())
+    }
+
+    /// Tests a saved connection with its stored secret and records the result.
+    pub async fn test_connection(&self, id: &str) -> Result<TestReport> {
+        let connection = self.find_connection(id).await?;
+        let secrets = self.inner.secrets.clone();
+        let lookup_id = connection.id.clone();
+        let secret = blocking(move || secrets.get(&lookup_id))
+            .await?
+            .ok_or_else(|| Error::SecretMissing(connection.name.clone()))?;
+        let endpoints = self.endpoints(&connection).await?;
+        let target = ProbeTarget {
+            tenant_id: &connection.tenant_id,
+            client_id: &connection.client_id,
+            cloud: connection.cloud,
+            endpoints: &endpoints,
+            data: connection.data,
+        };
+        let report = probe::test_connection(&self.inner.http, &target, &secret).await;
+        tracing::info!(connection = %connection.name, code = ?report.code, ms = report.duration_ms, "connection tested");
+        let store = self.inner.store.clone();
+        let (connection_id, saved) = (connection.id.clone(), report.clone());
+        blocking(move || store.save_test_report(&connection_id, &saved)).await?;
+        Ok(report)
+    }
+
+    /// Tests what a form holds before it is saved. With `editing_id` and no secret in the
+    /// draft, the stored secret is used. Nothing is recorded.
+    pub async fn test_draft(
+        &self,
+        draft: &ConnectionDraft,
+        editing_id: Option<&str>,
+    ) -> Result<TestReport> {
+        let settings = self.load_settings().await?;
+        let errors: Vec<FieldError> = validate_against(&settings, draft, editing_id.or(Some("")))
+            .into_iter()
+            // A test needs the credentials and hosts right; the name can wait for Save.
+            .filter(|error| !matches!(error.field, "name" | "description"))
+            .collect();
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        let draft = config::normalized(draft);
+        let editing = editing_id.and_then(|id| find(&settings, id)).cloned();
+        let secret = match (&draft.client_secret, &editing) {
+            (Some(secret), _) => SecretString::from(secret.clone()),
+            (None, Some(existing)) => {
+                let secrets = self.inner.secrets.clone();
+                let id = existing.id.clone();
+                blocking(move || secrets.get(&id))
+                    .await?
+                    .ok_or_else(|| Error::SecretMissing(existing.name.clone()))?
+            }
+            (None, None) => {
+                return Err(Error::Validation(vec![FieldError::new(
+                    "clientSecret",
+                    "Enter the client secret's Value",
+                )]));
+            }
+        };
+        let probe_connection = Connection {
+            id: String::new(),
+            name: draft.name.clone(),
+            description: String::new(),
+            tenant_id: draft.tenant_id.clone(),
+            client_id: draft.client_id.clone(),
+            frequency: draft.frequency.clone(),
+            cloud: draft.cloud,
+            api_base_url: draft.api_base_url.clone(),
+            login_authority: draft.login_authority.clone(),
+            data: draft.data,
+            demo: editing.as_ref().is_some_and(|c| c.demo),
+            created_at: Utc::now(),
+        };
+        let endpoints = self.endpoints(&probe_connection).await?;
+        let target = ProbeTarget {
+            tenant_id: &probe_connection.tenant_id,
+            client_id: &probe_connection.client_id,
+            cloud: probe_connection.cloud,
+            endpoints: &endpoints,
+            data: probe_connection.data,
+        };
+        Ok(probe::test_connection(&self.inner.http, &target, &secret).await)
+    }
+
+    /// The permissions an app registration needs for a data selection.
+    pub fn required_permissions(data: config::DataSelection) -> Vec<String> {
+        data.required_permissions()
+            .iter()
+            .map(|p| p.name.to_owned())
+            .collect()
+    }
+
+    /// Starts the bundled simulator and adds the demo connection (or returns the existing one).
+    pub async fn start_demo(&self) -> Result<ConnectionView> {
+        let tenant = self.inner.demo.ensure_running().await?;
+        let settings = self.load_settings().await?;
+        if let Some(existing) = settings.connections.iter().find(|c| c.demo) {
+            return self.view(existing.clone()).await;
+        }
+        let taken: Vec<&str> = settings
+            .connections
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        let name = (1..)
+            .map(|n| {
+                if n == 1 {
+                    "Demo tenant".to_owned()
+                } else {
+                    format!("Demo tenant {n}")
+                }
+            })
+            .find(|name| !taken.iter().any(|t| t.eq_ignore_ascii_case(name)))
+            .unwrap_or_else(|| "Demo tenant".to_owned());
+        let draft = ConnectionDraft {
+            name,
+            description: "Simulated Defender tenant bundled with mde-car: try everything without an Azure account".to_owned(),
+            tenant_id: tenant.tenant_id,
+            client_id: tenant.client_id,
+            client_secret: Some(tenant.client_secret),
+            frequency: config::Frequency::Interval { minutes: 60 },
+            cloud: config::Cloud::Commercial,
+            api_base_url: None,
+            login_authority: None,
+            data: config::DataSelection::default(),
+        };
+        self.add_connection_flagged(&draft, true).await
+    }
+
+    /// The hosts a connection uses now; starts the simulator for the demo tenant.
+    async fn endpoints(&self, connection: &Connection) -> Result<Endpoints> {
+        if connection.demo {
+            Ok(self.inner.demo.ensure_running().await?.endpoints)
+        } else {
+            Ok(connection.endpoints())
+        }
+    }
+
+    async fn view(&self, connection: Connection) -> Result<ConnectionView> {
+        let store = self.inner.store.clone();
+        let id = connection.id.clone();
+        let last_test = blocking(move || store.last_test_report(&id)).await?;
+        let (status, status_text) = match &last_test {
+            None => (
+                ConnectionStatus::NeverSynced,
+                "Not tested yet — run Test to check the credentials".to_owned(),
+            ),
+            Some(report) if report.ok => (
+                ConnectionStatus::Connected,
+                "Connection works — not synced yet".to_owned(),
+            ),
+            Some(report) => (ConnectionStatus::Error, status_line(report)),
+        };
+        let endpoints = match (connection.demo, self.inner.demo.running_endpoints().await) {
+            (true, Some(endpoints)) => endpoints,
+            _ => connection.endpoints(),
+        };
+        Ok(ConnectionView {
+            frequency_text: connection.frequency.describe(),
+            required_permissions: Core::required_permissions(connection.data),
+            endpoints,
+            status,
+            status_text,
+            last_test,
+            last_sync_at: None,
+            next_sync_at: None,
+            counts: None,
+            connection,
+        })
+    }
+
+    async fn load_settings(&self) -> Result<Settings> {
+        let _guard = self.inner.settings_guard.lock().await;
+        let inner = self.inner.clone();
+        blocking(move || {
+            let _lock = SettingsLock::acquire(&inner.data_dir)?;
+            inner.settings.load()
+        })
+        .await
+    }
+
+    /// Runs `change` on the current settings under both locks and saves the result. When the
+    /// save fails after `change` succeeded, the error comes back with `change`'s value, so the
+    /// caller can undo side effects (a secret already stored).
+    async fn modify_settings<T: Send + 'static>(
+        &self,
+        change: impl FnOnce(&mut Settings) -> Result<T> + Send + 'static,
+    ) -> std::result::Result<T, (Error, Option<T>)> {
+        let _guard = self.inner.settings_guard.lock().await;
+        let inner = self.inner.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let _lock = SettingsLock::acquire(&inner.data_dir).map_err(|e| (e, None))?;
+            let mut settings = inner.settings.load().map_err(|e| (e, None))?;
+            let value = change(&mut settings).map_err(|e| (e, None))?;
+            match inner.settings.save(&settings) {
+                Ok(()) => Ok(value),
+                Err(error) => Err((error, Some(value))),
+            }
+        })
+        .await;
+        match outcome {
+            Ok(result) => result,
+            Err(join_error) => Err((
+                Error::Internal(format!("a settings task failed: {join_error}")),
+                None,
+            )),
+        }
+    }
+}
+
+/// An exclusive lock on the settings lock file, held across load + save.
+struct SettingsLock(File);
+
+impl SettingsLock {
+    fn acquire(data_dir: &DataDir) -> Result<SettingsLock> {
+        let path = data_dir.settings_lock_file();
+        let fail = |error: std::io::Error| Error::Settings {
+            path: path.display().to_string(),
+            action: "locked",
+            reason: error.to_string(),
+        };
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(fail)?;
+        file.lock().map_err(fail)?;
+        Ok(SettingsLock(file))
+    }
+}
+
+impl Drop for SettingsLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+fn find<'a>(settings: &'a Settings, name_or_id: &str) -> Option<&'a Connection> {
+    let wanted = name_or_id.trim();
+    settings
+        .connections
+        .iter()
+        .find(|c| c.id == wanted)
+        .or_else(|| {
+            settings
+                .connections
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(wanted))
+        })
+}
+
+fn validate_against(
+    settings: &Settings,
+    draft: &ConnectionDraft,
+    editing_id: Option<&str>,
+) -> Vec<FieldError> {
+    let others: Vec<&str> = settings
+        .connections
+        .iter()
+        .filter(|c| Some(c.id.as_str()) != editing_id)
+        .map(|c| c.name.as_str())
+        .collect();
+    config::validate(draft, &others, editing_id.is_none())
+}
+
+/// A name clash alone is reported as its own code, so the CLI and UI can say so plainly.
+fn duplicate_or_validation(errors: Vec<FieldError>, name: &str) -> Error {
+    let only_name_taken = errors.len() == 1
+        && errors[0].field == "name"
+        && errors[0].message.starts_with("Another connection");
+    if only_name_taken {
+        Error::DuplicateName(name.trim().to_owned())
+    } else {
+        Error::Validation(errors)
+    }
+}
+
+fn status_line(report: &TestReport) -> String {
+    let action = match report.code {
+        TestCode::WrongSecret | TestCode::ExpiredSecret => " — update it in Edit",
+        TestCode::UnknownTenant | TestCode::UnknownClient => " — check it in Edit",
+        TestCode::MissingPermission => " — grant it in Entra ID, then Test again",
+        _ => "",
+    };
+    if report.code == TestCode::MissingPermission && !report.missing_roles.is_empty() {
+        format!(
+            "Missing permission {}{action}",
+            report.missing_roles.join(", ")
+        )
+    } else {
+        format!("{}{action}", report.title)
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| Error::Internal(format!("a background task failed: {error}")))?
+}

@@ -1,0 +1,238 @@
+//! Entra ID (Azure AD) sign-in with the OAuth2 client-credentials grant (v2 endpoint), and the
+//! classification of its failures into what a person can act on.
+//!
+//! Entra ID reports problems as `{"error": ..., "error_description": "AADSTS<code>: ..."}`;
+//! we key on the AADSTS code, not on the text (mde-api.md §1.3).
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use oauth2::{
+    AuthType, ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl,
+    basic::BasicClient,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::config::Endpoints;
+
+/// An access token and what it says about itself.
+pub struct AccessToken {
+    pub secret: SecretString,
+    pub expires_at: DateTime<Utc>,
+    pub claims: TokenClaims,
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("expires_at", &self.expires_at)
+            .field("claims", &self.claims)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The claims of an app-only Defender token that the client uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct TokenClaims {
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub aud: String,
+    #[serde(default)]
+    pub tid: String,
+}
+
+/// Why no token was issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthFailure {
+    UnknownTenant {
+        malformed: bool,
+    },
+    UnknownClient,
+    WrongSecret,
+    ExpiredSecret,
+    /// The token resource (scope) is unknown to the tenant: usually the wrong cloud.
+    UnknownResource {
+        aadsts: Option<u32>,
+        description: String,
+    },
+    Throttled {
+        retry_after_secs: Option<u64>,
+    },
+    Transport(Transport),
+    /// The server answered, but not like Entra ID (an HTML page, a 404, …).
+    NotEntra {
+        detail: String,
+    },
+    Other {
+        error: String,
+        aadsts: Option<u32>,
+        description: String,
+    },
+}
+
+/// Failures below HTTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    Timeout,
+    Dns(String),
+    Tls(String),
+    Connect(String),
+    Other(String),
+}
+
+/// Requests a token for `endpoints.scope()` with the client secret.
+pub async fn request_token(
+    http: &reqwest::Client,
+    endpoints: &Endpoints,
+    tenant: &str,
+    client_id: &str,
+    secret: &SecretString,
+) -> Result<AccessToken, AuthFailure> {
+    let token_url =
+        TokenUrl::new(endpoints.token_url(tenant)).map_err(|error| AuthFailure::NotEntra {
+            detail: format!("the token URL is invalid: {error}"),
+        })?;
+    // Entra ID accepts Basic auth too, but the body form is what every Microsoft sample uses.
+    let client = BasicClient::new(ClientId::new(client_id.to_owned()))
+        .set_client_secret(ClientSecret::new(secret.expose_secret().to_owned()))
+        .set_auth_type(AuthType::RequestBody)
+        .set_token_uri(token_url);
+    let response = client
+        .exchange_client_credentials()
+        .add_scope(Scope::new(endpoints.scope()))
+        .request_async(http)
+        .await;
+    match response {
+        Ok(token) => {
+            let secret = SecretString::from(token.access_token().secret().clone());
+            let lifetime = token
+                .expires_in()
+                .unwrap_or(std::time::Duration::from_secs(3599));
+            let expires_at = Utc::now()
+                + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::seconds(3599));
+            let claims = decode_claims(secret.expose_secret()).unwrap_or_default();
+            Ok(AccessToken {
+                secret,
+                expires_at,
+                claims,
+            })
+        }
+        Err(RequestTokenError::ServerResponse(response)) => {
+            let description = response.error_description().cloned().unwrap_or_default();
+            Err(classify_entra_error(
+                &response.error().to_string(),
+                &description,
+            ))
+        }
+        Err(RequestTokenError::Request(error)) => {
+            Err(AuthFailure::Transport(classify_transport(&error)))
+        }
+        Err(RequestTokenError::Parse(_, body)) => Err(AuthFailure::NotEntra {
+            detail: not_entra_detail(&body),
+        }),
+        Err(RequestTokenError::Other(message)) => Err(AuthFailure::NotEntra { detail: message }),
+    }
+}
+
+/// Maps Entra ID's `error` and AADSTS code to a failure (codes from mde-api.md §1.3).
+pub fn classify_entra_error(error: &str, description: &str) -> AuthFailure {
+    let aadsts = aadsts_code(description);
+    match aadsts {
+        Some(90002) => AuthFailure::UnknownTenant { malformed: false },
+        Some(900023) => AuthFailure::UnknownTenant { malformed: true },
+        Some(700016) => AuthFailure::UnknownClient,
+        Some(7000215) | Some(7000218) => AuthFailure::WrongSecret,
+        Some(7000222) => AuthFailure::ExpiredSecret,
+        Some(500011) | Some(70011) | Some(700022) => AuthFailure::UnknownResource {
+            aadsts,
+            description: first_line(description),
+        },
+        Some(90055) => AuthFailure::Throttled {
+            retry_after_secs: None,
+        },
+        _ if error == "temporarily_unavailable" => AuthFailure::Throttled {
+            retry_after_secs: None,
+        },
+        _ if error == "invalid_tenant" => AuthFailure::UnknownTenant { malformed: false },
+        _ => AuthFailure::Other {
+            error: error.to_owned(),
+            aadsts,
+            description: first_line(description),
+        },
+    }
+}
+
+/// `AADSTS7000215: Invalid client secret…` → 7000215.
+pub fn aadsts_code(description: &str) -> Option<u32> {
+    let rest = &description[description.find("AADSTS")? + "AADSTS".len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().trim().to_owned()
+}
+
+fn not_entra_detail(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let snippet: String = text.trim().chars().take(120).collect();
+    if snippet.is_empty() {
+        "an empty answer".to_owned()
+    } else {
+        format!("an answer that is not Entra ID's JSON: \"{snippet}\"")
+    }
+}
+
+/// Reads the payload of a JWT without checking its signature: the API checks it; the client
+/// only wants to tell the user which roles the token carries.
+pub fn decode_claims(jwt: &str) -> Option<TokenClaims> {
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Sorts a transport error by what the user should check. The error chain is inspected
+/// because reqwest wraps hyper, which wraps the resolver, rustls or the OS.
+pub fn classify_transport(error: &(dyn std::error::Error + 'static)) -> Transport {
+    let mut chain = Vec::new();
+    let mut timeout = false;
+    let mut connect = false;
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = current {
+        if let Some(reqwest_error) = error.downcast_ref::<reqwest::Error>() {
+            timeout |= reqwest_error.is_timeout();
+            connect |= reqwest_error.is_connect();
+        }
+        chain.push(error.to_string());
+        current = error.source();
+    }
+    let innermost = chain.last().cloned().unwrap_or_default();
+    let all = chain.join(": ").to_ascii_lowercase();
+    if timeout || all.contains("timed out") {
+        Transport::Timeout
+    } else if all.contains("dns error")
+        || all.contains("failed to lookup address")
+        || all.contains("name or service not known")
+    {
+        Transport::Dns(innermost)
+    } else if [
+        "certificate",
+        "tls",
+        "handshake",
+        "corrupt message",
+        "invalidcontenttype",
+        "alert",
+    ]
+    .iter()
+    .any(|word| all.contains(word))
+    {
+        Transport::Tls(innermost)
+    } else if connect {
+        Transport::Connect(innermost)
+    } else {
+        Transport::Other(innermost)
+    }
+}

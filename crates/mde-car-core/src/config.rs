@@ -1,0 +1,647 @@
+//! What a connection is: the non-secret settings of one Defender tenant, their validation, and
+//! the hosts they resolve to.
+//!
+//! Terms:
+//! - *draft*: what a person typed (form or CLI), secret included, not yet validated;
+//! - *connection*: a validated, stored draft without its secret (the secret lives in the OS
+//!   keyring, see `secrets`);
+//! - *endpoints*: the login authority, API base and token resource a connection talks to. They
+//!   come from the cloud unless the connection overrides them; nothing else in the crate names a
+//!   Microsoft host.
+
+use std::{net::IpAddr, str::FromStr};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::error::FieldError;
+
+/// A Microsoft cloud that hosts Defender for Endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cloud {
+    #[default]
+    Commercial,
+    Gcc,
+    GccHigh,
+    Dod,
+}
+
+impl Cloud {
+    pub const ALL: [Cloud; 4] = [Cloud::Commercial, Cloud::Gcc, Cloud::GccHigh, Cloud::Dod];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Cloud::Commercial => "Commercial",
+            Cloud::Gcc => "GCC",
+            Cloud::GccHigh => "GCC High",
+            Cloud::Dod => "DoD",
+        }
+    }
+
+    /// The key used in settings files and on the command line.
+    pub fn key(self) -> &'static str {
+        match self {
+            Cloud::Commercial => "commercial",
+            Cloud::Gcc => "gcc",
+            Cloud::GccHigh => "gcc_high",
+            Cloud::Dod => "dod",
+        }
+    }
+
+    /// Hosts per Microsoft's "Defender for Endpoint for US Government customers" and API
+    /// overview pages (see shared reference mde-api.md §2). The token resource is the App ID URI
+    /// of the WindowsDefenderATP application, which differs from the current commercial API host.
+    pub fn endpoints(self) -> Endpoints {
+        let (authority, api_base, resource) = match self {
+            Cloud::Commercial => (
+                "https://login.microsoftonline.com",
+                "https://api.security.microsoft.com",
+                "https://api.securitycenter.microsoft.com",
+            ),
+            Cloud::Gcc => (
+                "https://login.microsoftonline.com",
+                "https://api-gcc.securitycenter.microsoft.us",
+                "https://api-gcc.securitycenter.microsoft.us",
+            ),
+            Cloud::GccHigh | Cloud::Dod => (
+                "https://login.microsoftonline.us",
+                "https://api-gov.securitycenter.microsoft.us",
+                "https://api-gov.securitycenter.microsoft.us",
+            ),
+        };
+        Endpoints {
+            authority: authority.to_owned(),
+            api_base: api_base.to_owned(),
+            resource: resource.to_owned(),
+        }
+    }
+}
+
+impl FromStr for Cloud {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let wanted = text.trim().to_ascii_lowercase().replace(['-', ' '], "_");
+        Cloud::ALL
+            .into_iter()
+            .find(|cloud| cloud.key() == wanted)
+            .ok_or_else(|| {
+                format!("unknown cloud '{text}'; use one of commercial, gcc, gcc_high, dod")
+            })
+    }
+}
+
+/// Where a connection signs in and which API it calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// Login authority, e.g. `https://login.microsoftonline.com`; the token URL is
+    /// `{authority}/{tenant}/oauth2/v2.0/token`.
+    pub authority: String,
+    /// Defender API base, e.g. `https://api.security.microsoft.com`.
+    pub api_base: String,
+    /// The resource whose `/.default` scope the token is requested for.
+    pub resource: String,
+}
+
+impl Endpoints {
+    pub fn token_url(&self, tenant: &str) -> String {
+        format!("{}/{}/oauth2/v2.0/token", self.authority, tenant)
+    }
+
+    pub fn scope(&self) -> String {
+        format!("{}/.default", self.resource)
+    }
+}
+
+/// How often a connection syncs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Frequency {
+    Interval {
+        minutes: u32,
+    },
+    /// A five-field cron expression in UTC, as IBM's CAR connector takes (`0 */4 * * *`).
+    Cron {
+        expression: String,
+    },
+}
+
+impl Default for Frequency {
+    fn default() -> Self {
+        Frequency::Interval { minutes: 240 }
+    }
+}
+
+/// The presets the form offers, in minutes.
+pub const FREQUENCY_PRESETS: [u32; 6] = [15, 60, 240, 360, 720, 1440];
+/// Shortest allowed schedule. Incremental runs cost a handful of calls, so five minutes stays
+/// far inside Defender's 100 calls/min budget; more often would only add load.
+pub const MIN_FREQUENCY_MINUTES: u32 = 5;
+/// Longest interval; anything rarer is better expressed as cron.
+pub const MAX_INTERVAL_MINUTES: u32 = 7 * 24 * 60;
+
+impl Frequency {
+    /// The frequency in words: "every 4 hours", "At minute 0 past every 4th hour".
+    pub fn describe(&self) -> String {
+        match self {
+            Frequency::Interval { minutes } => describe_minutes(*minutes),
+            Frequency::Cron { expression } => match parse_cron(expression) {
+                Ok(cron) => cron.describe(),
+                Err(_) => format!("cron '{expression}'"),
+            },
+        }
+    }
+
+    /// The first run time strictly after `after`.
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Frequency::Interval { minutes } => {
+                Some(after + chrono::Duration::minutes(i64::from(*minutes)))
+            }
+            Frequency::Cron { expression } => parse_cron(expression)
+                .ok()?
+                .find_next_occurrence(&after, false)
+                .ok(),
+        }
+    }
+
+    /// Parses the CLI form: a preset-like duration (`15m`, `1h`, `4h`, `1d`, `90m`) or a cron
+    /// expression (anything with spaces).
+    pub fn parse_cli(text: &str) -> Result<Frequency, String> {
+        let text = text.trim();
+        if text.contains(' ') {
+            return Ok(Frequency::Cron {
+                expression: text.to_owned(),
+            });
+        }
+        let (number, unit) = text.split_at(
+            text.find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(text.len()),
+        );
+        let number: u32 = number.parse().map_err(|_| {
+            format!("'{text}' is neither a duration like 15m, 1h, 4h, 24h nor a cron expression like '0 */4 * * *'")
+        })?;
+        let minutes = match unit {
+            "m" | "min" | "" => Some(number),
+            "h" => number.checked_mul(60),
+            "d" => number.checked_mul(24 * 60),
+            _ => None,
+        }
+        .ok_or_else(|| format!("'{text}': use m, h or d as the unit, e.g. 15m, 4h, 1d"))?;
+        Ok(Frequency::Interval { minutes })
+    }
+}
+
+fn describe_minutes(minutes: u32) -> String {
+    match minutes {
+        1440 => "every day".to_owned(),
+        m if m % 1440 == 0 => format!("every {} days", m / 1440),
+        60 => "every hour".to_owned(),
+        m if m % 60 == 0 => format!("every {} hours", m / 60),
+        1 => "every minute".to_owned(),
+        m => format!("every {m} minutes"),
+    }
+}
+
+fn parse_cron(expression: &str) -> Result<croner::Cron, String> {
+    let n_fields = expression.split_whitespace().count();
+    if n_fields != 5 {
+        return Err(format!(
+            "a cron expression has 5 fields (minute hour day-of-month month day-of-week), this one has {n_fields}; example: 0 */4 * * *"
+        ));
+    }
+    croner::Cron::from_str(expression.trim())
+        .map_err(|error| format!("not a valid cron expression: {error}"))
+}
+
+/// Which data a connection imports besides devices (always imported).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataSelection {
+    pub alerts: bool,
+    pub vulnerabilities: bool,
+    pub logged_on_users: bool,
+    pub ip_history: bool,
+}
+
+impl Default for DataSelection {
+    fn default() -> Self {
+        DataSelection {
+            alerts: true,
+            vulnerabilities: true,
+            logged_on_users: true,
+            ip_history: true,
+        }
+    }
+}
+
+/// A WindowsDefenderATP application permission, with the stronger roles that also satisfy it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permission {
+    pub name: &'static str,
+    pub also_satisfied_by: &'static [&'static str],
+    /// What needs it, in words.
+    pub purpose: &'static str,
+}
+
+pub const MACHINE_READ: Permission = Permission {
+    name: "Machine.Read.All",
+    also_satisfied_by: &["Machine.ReadWrite.All"],
+    purpose: "devices, IP and MAC addresses",
+};
+pub const ALERT_READ: Permission = Permission {
+    name: "Alert.Read.All",
+    also_satisfied_by: &["Alert.ReadWrite.All"],
+    purpose: "alerts",
+};
+pub const VULNERABILITY_READ: Permission = Permission {
+    name: "Vulnerability.Read.All",
+    also_satisfied_by: &[],
+    purpose: "vulnerabilities",
+};
+pub const ADVANCED_QUERY_READ: Permission = Permission {
+    name: "AdvancedQuery.Read.All",
+    also_satisfied_by: &[],
+    purpose: "IP history and logged-on users (advanced hunting)",
+};
+pub const USER_READ: Permission = Permission {
+    name: "User.Read.All",
+    also_satisfied_by: &[],
+    purpose: "logged-on users of one device",
+};
+
+impl Permission {
+    pub fn is_granted(&self, roles: &[String]) -> bool {
+        roles
+            .iter()
+            .any(|role| role == self.name || self.also_satisfied_by.contains(&role.as_str()))
+    }
+}
+
+impl DataSelection {
+    /// The least privileges the selection needs, in a stable order.
+    pub fn required_permissions(&self) -> Vec<Permission> {
+        let mut permissions = vec![MACHINE_READ];
+        if self.alerts {
+            permissions.push(ALERT_READ);
+        }
+        if self.vulnerabilities {
+            permissions.push(VULNERABILITY_READ);
+        }
+        if self.ip_history || self.logged_on_users {
+            permissions.push(ADVANCED_QUERY_READ);
+        }
+        if self.logged_on_users {
+            permissions.push(USER_READ);
+        }
+        permissions
+    }
+}
+
+/// What a person entered for a connection, before validation. The secret is `None` when an
+/// edit keeps the stored one.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ConnectionDraft {
+    pub name: String,
+    pub description: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub frequency: Frequency,
+    pub cloud: Cloud,
+    pub api_base_url: Option<String>,
+    pub login_authority: Option<String>,
+    pub data: DataSelection,
+}
+
+impl std::fmt::Debug for ConnectionDraft {
+    // Hand-written so the secret can never reach a log line through `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionDraft")
+            .field("name", &self.name)
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("frequency", &self.frequency)
+            .field("cloud", &self.cloud)
+            .field("api_base_url", &self.api_base_url)
+            .field("login_authority", &self.login_authority)
+            .field("data", &self.data)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A stored connection: everything but the secret. This is the shape of one entry of
+/// `connections` in the settings file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    #[serde(default)]
+    pub frequency: Frequency,
+    #[serde(default)]
+    pub cloud: Cloud,
+    #[serde(default)]
+    pub api_base_url: Option<String>,
+    #[serde(default)]
+    pub login_authority: Option<String>,
+    #[serde(default)]
+    pub data: DataSelection,
+    /// The bundled simulator's demo tenant: its hosts are resolved when it starts.
+    #[serde(default)]
+    pub demo: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Connection {
+    /// The hosts this connection talks to: the cloud's, with the connection's overrides.
+    pub fn endpoints(&self) -> Endpoints {
+        let mut endpoints = self.cloud.endpoints();
+        if let Some(api_base) = &self.api_base_url {
+            endpoints.api_base = api_base.clone();
+        }
+        if let Some(authority) = &self.login_authority {
+            endpoints.authority = authority.clone();
+        }
+        endpoints
+    }
+}
+
+/// The limits the validator enforces.
+pub const MAX_NAME_CHARS: usize = 64;
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+pub const MAX_SECRET_CHARS: usize = 1024;
+
+/// Checks every field of `draft`; an empty result means it can be saved. `others` are the
+/// names of the other connections (for uniqueness); `secret_required` is false when an edit
+/// keeps the stored secret.
+pub fn validate(
+    draft: &ConnectionDraft,
+    others: &[&str],
+    secret_required: bool,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let name = draft.name.trim();
+    if name.is_empty() {
+        errors.push(FieldError::new(
+            "name",
+            "Enter a name, e.g. \"Contoso production\"",
+        ));
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        errors.push(FieldError::new(
+            "name",
+            format!("Use at most {MAX_NAME_CHARS} characters"),
+        ));
+    } else if let Some(bad) = name.chars().find(|c| c.is_control()) {
+        errors.push(FieldError::new(
+            "name",
+            format!("Remove the control character {bad:?}"),
+        ));
+    } else if others
+        .iter()
+        .any(|other| other.trim().eq_ignore_ascii_case(name))
+    {
+        errors.push(FieldError::new(
+            "name",
+            format!("Another connection is already named \"{name}\""),
+        ));
+    }
+    if draft.description.chars().count() > MAX_DESCRIPTION_CHARS {
+        errors.push(FieldError::new(
+            "description",
+            format!("Use at most {MAX_DESCRIPTION_CHARS} characters"),
+        ));
+    }
+    if let Err(message) = check_tenant(draft.tenant_id.trim()) {
+        errors.push(FieldError::new("tenantId", message));
+    }
+    let client_id = draft.client_id.trim();
+    if client_id.is_empty() {
+        errors.push(FieldError::new(
+            "clientId",
+            "Enter the Application (client) ID from the app registration's Overview page",
+        ));
+    } else if !is_guid(client_id) {
+        errors.push(FieldError::new(
+            "clientId",
+            "The client ID is a GUID like 00000000-0000-0000-0000-000000000000 (the Application (client) ID, not the object ID or a name)",
+        ));
+    }
+    match &draft.client_secret {
+        None if secret_required => {
+            errors.push(FieldError::new(
+                "clientSecret",
+                "Enter the client secret's Value",
+            ));
+        }
+        None => {}
+        Some(secret) => {
+            if let Err(message) = check_secret(secret) {
+                errors.push(FieldError::new("clientSecret", message));
+            }
+        }
+    }
+    if let Err(message) = check_frequency(&draft.frequency) {
+        errors.push(FieldError::new("frequency", message));
+    }
+    for (field, value, what) in [
+        ("apiBaseUrl", &draft.api_base_url, "API base URL"),
+        ("loginAuthority", &draft.login_authority, "login authority"),
+    ] {
+        if let Some(value) = value
+            && let Err(message) = check_url(value, what)
+        {
+            errors.push(FieldError::new(field, message));
+        }
+    }
+    errors
+}
+
+fn check_tenant(tenant: &str) -> Result<(), String> {
+    if tenant.is_empty() {
+        return Err("Enter the Directory (tenant) ID, a GUID, or a verified domain such as contoso.onmicrosoft.com".to_owned());
+    }
+    let lower = tenant.to_ascii_lowercase();
+    if ["common", "organizations", "consumers"].contains(&lower.as_str()) {
+        return Err(format!(
+            "\"{tenant}\" is a multi-tenant alias that app-only sign-in can't use; enter your tenant's ID or verified domain"
+        ));
+    }
+    if is_guid(tenant) {
+        return Ok(());
+    }
+    if tenant.contains('-') && tenant.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        return Err("This looks like a GUID with a typo: a tenant ID has the form 00000000-0000-0000-0000-000000000000".to_owned());
+    }
+    if is_domain(tenant) {
+        return Ok(());
+    }
+    Err("The tenant is a GUID (Directory (tenant) ID) or a verified domain such as contoso.onmicrosoft.com".to_owned())
+}
+
+fn check_secret(secret: &str) -> Result<(), String> {
+    if secret.trim().is_empty() {
+        return Err("Enter the client secret's Value".to_owned());
+    }
+    if secret.chars().count() > MAX_SECRET_CHARS {
+        return Err(format!(
+            "A client secret has at most {MAX_SECRET_CHARS} characters; check what was pasted"
+        ));
+    }
+    if secret.trim() != secret {
+        return Err(
+            "The secret starts or ends with a space; paste it again without the blanks".to_owned(),
+        );
+    }
+    if is_guid(secret) {
+        // Entra ID's AADSTS7000215 exists because people paste the "Secret ID" column: it is a
+        // GUID, while secret values are not.
+        return Err(
+            "This is a GUID, so it is probably the secret's ID: paste the secret's Value instead"
+                .to_owned(),
+        );
+    }
+    if secret.chars().any(char::is_control) {
+        return Err(
+            "The secret contains a line break or control character; paste it again".to_owned(),
+        );
+    }
+    Ok(())
+}
+
+fn check_frequency(frequency: &Frequency) -> Result<(), String> {
+    match frequency {
+        Frequency::Interval { minutes } => {
+            if *minutes < MIN_FREQUENCY_MINUTES {
+                Err(format!(
+                    "Sync at most every {MIN_FREQUENCY_MINUTES} minutes"
+                ))
+            } else if *minutes > MAX_INTERVAL_MINUTES {
+                Err("Sync at least once a week, or use a cron expression".to_owned())
+            } else {
+                Ok(())
+            }
+        }
+        Frequency::Cron { expression } => {
+            let cron = parse_cron(expression).map_err(|message| capitalize(&message))?;
+            // Two consecutive runs closer than the minimum mean the schedule is too dense.
+            let start = DateTime::<Utc>::from_timestamp(1_767_225_600, 0).unwrap_or_default();
+            let mut previous = cron
+                .find_next_occurrence(&start, false)
+                .map_err(|_| "This cron expression never runs".to_owned())?;
+            for _ in 0..50 {
+                let Ok(next) = cron.find_next_occurrence(&previous, false) else {
+                    break;
+                };
+                if next - previous < chrono::Duration::minutes(i64::from(MIN_FREQUENCY_MINUTES)) {
+                    return Err(format!(
+                        "This runs more often than every {MIN_FREQUENCY_MINUTES} minutes; use e.g. */15 * * * *"
+                    ));
+                }
+                previous = next;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn check_url(value: &str, what: &str) -> Result<(), String> {
+    let url = Url::parse(value.trim()).map_err(|error| {
+        format!("Not a URL ({error}); example: https://api.security.microsoft.com")
+    })?;
+    let Some(host) = url.host_str() else {
+        return Err(format!("The {what} needs a host name"));
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("Remove the user name and password from the URL".to_owned());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("Remove the ?query or #fragment from the URL".to_owned());
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(host) => Ok(()),
+        "http" => Err(format!(
+            "Use https: the {what} receives credentials or tokens, which must not cross the network in clear text (http is allowed only for 127.0.0.1 and localhost)"
+        )),
+        other => Err(format!("Use an https URL, not {other}")),
+    }
+}
+
+/// Normalizes what the validator accepted: trims text and URL trailing slashes.
+pub(crate) fn normalized(draft: &ConnectionDraft) -> ConnectionDraft {
+    let url = |value: &Option<String>| {
+        value
+            .as_ref()
+            .map(|value| value.trim().trim_end_matches('/').to_owned())
+            .filter(|value| !value.is_empty())
+    };
+    ConnectionDraft {
+        name: draft.name.trim().to_owned(),
+        description: draft.description.trim().to_owned(),
+        tenant_id: draft.tenant_id.trim().to_owned(),
+        client_id: draft.client_id.trim().to_ascii_lowercase(),
+        client_secret: draft.client_secret.clone(),
+        frequency: match &draft.frequency {
+            Frequency::Cron { expression } => Frequency::Cron {
+                expression: expression.split_whitespace().collect::<Vec<_>>().join(" "),
+            },
+            interval => interval.clone(),
+        },
+        cloud: draft.cloud,
+        api_base_url: url(&draft.api_base_url),
+        login_authority: url(&draft.login_authority),
+        data: draft.data,
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+pub(crate) fn is_guid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(group, len)| group.len() == len && group.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn is_domain(text: &str) -> bool {
+    let labels: Vec<&str> = text.split('.').collect();
+    text.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.chars().any(|c| c.is_ascii_alphabetic()))
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

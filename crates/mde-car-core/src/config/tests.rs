@@ -1,0 +1,355 @@
+use super::*;
+
+fn good() -> ConnectionDraft {
+    ConnectionDraft {
+        name: "Contoso production".to_owned(),
+        description: String::new(),
+        tenant_id: "72f988bf-86f1-41af-91ab-2d7cd011db47".to_owned(),
+        client_id: "11111111-2222-3333-4444-555555555555".to_owned(),
+        client_secret: Some("Abc8Q~secret.value_123".to_owned()),
+        frequency: Frequency::Interval { minutes: 240 },
+        cloud: Cloud::Commercial,
+        api_base_url: None,
+        login_authority: None,
+        data: DataSelection::default(),
+    }
+}
+
+fn fields(draft: &ConnectionDraft) -> Vec<(&'static str, String)> {
+    validate(draft, &[], true)
+        .into_iter()
+        .map(|e| (e.field, e.message))
+        .collect()
+}
+
+fn message_for(draft: &ConnectionDraft, field: &str) -> Option<String> {
+    fields(draft)
+        .into_iter()
+        .find(|(f, _)| *f == field)
+        .map(|(_, m)| m)
+}
+
+#[test]
+fn a_complete_draft_is_valid() {
+    assert_eq!(fields(&good()), vec![]);
+}
+
+#[test]
+fn every_bad_field_gets_its_own_message() {
+    let draft = ConnectionDraft {
+        name: "  ".to_owned(),
+        tenant_id: "not a tenant".to_owned(),
+        client_id: "my-app".to_owned(),
+        client_secret: None,
+        frequency: Frequency::Interval { minutes: 1 },
+        api_base_url: Some("ftp://example.com".to_owned()),
+        login_authority: Some("http://login.example.com".to_owned()),
+        ..good()
+    };
+    let got: Vec<&str> = fields(&draft).iter().map(|(f, _)| *f).collect();
+    assert_eq!(
+        got,
+        [
+            "name",
+            "tenantId",
+            "clientId",
+            "clientSecret",
+            "frequency",
+            "apiBaseUrl",
+            "loginAuthority"
+        ]
+    );
+}
+
+#[test]
+fn tenant_accepts_guid_and_verified_domain_only() {
+    for ok in [
+        "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "contoso.onmicrosoft.com",
+        "corp.example.co.uk",
+    ] {
+        assert_eq!(
+            message_for(
+                &ConnectionDraft {
+                    tenant_id: ok.to_owned(),
+                    ..good()
+                },
+                "tenantId"
+            ),
+            None,
+            "{ok}"
+        );
+    }
+    let alias = message_for(
+        &ConnectionDraft {
+            tenant_id: "common".to_owned(),
+            ..good()
+        },
+        "tenantId",
+    );
+    assert!(alias.unwrap().contains("multi-tenant alias"));
+    let typo = message_for(
+        &ConnectionDraft {
+            tenant_id: "72f988bf-86f1-41af-91ab-2d7cd011db4".to_owned(),
+            ..good()
+        },
+        "tenantId",
+    );
+    assert!(typo.unwrap().contains("typo"));
+    let word = message_for(
+        &ConnectionDraft {
+            tenant_id: "contoso".to_owned(),
+            ..good()
+        },
+        "tenantId",
+    );
+    assert!(word.unwrap().contains("verified domain"));
+}
+
+#[test]
+fn a_secret_id_pasted_instead_of_the_value_is_caught() {
+    let draft = ConnectionDraft {
+        client_secret: Some("9a0e3d7c-1111-2222-3333-444455556666".to_owned()),
+        ..good()
+    };
+    assert!(
+        message_for(&draft, "clientSecret")
+            .unwrap()
+            .contains("secret's ID")
+    );
+    let spaced = ConnectionDraft {
+        client_secret: Some(" abc~def ".to_owned()),
+        ..good()
+    };
+    assert!(
+        message_for(&spaced, "clientSecret")
+            .unwrap()
+            .contains("space")
+    );
+}
+
+#[test]
+fn an_edit_may_keep_the_stored_secret() {
+    let draft = ConnectionDraft {
+        client_secret: None,
+        ..good()
+    };
+    assert!(validate(&draft, &[], false).is_empty());
+    assert_eq!(validate(&draft, &[], true)[0].field, "clientSecret");
+}
+
+#[test]
+fn names_are_unique_case_insensitively() {
+    let errors = validate(&good(), &["contoso PRODUCTION"], true);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].field, "name");
+}
+
+#[test]
+fn cron_expressions_are_checked_and_described() {
+    let four_hourly = Frequency::Cron {
+        expression: "0 */4 * * *".to_owned(),
+    };
+    assert_eq!(
+        message_for(
+            &ConnectionDraft {
+                frequency: four_hourly.clone(),
+                ..good()
+            },
+            "frequency"
+        ),
+        None
+    );
+    assert!(
+        four_hourly.describe().to_lowercase().contains("every 4"),
+        "{}",
+        four_hourly.describe()
+    );
+    let every_minute = Frequency::Cron {
+        expression: "* * * * *".to_owned(),
+    };
+    assert!(
+        message_for(
+            &ConnectionDraft {
+                frequency: every_minute,
+                ..good()
+            },
+            "frequency"
+        )
+        .unwrap()
+        .contains("more often")
+    );
+    let six_fields = Frequency::Cron {
+        expression: "0 0 */4 * * *".to_owned(),
+    };
+    assert!(
+        message_for(
+            &ConnectionDraft {
+                frequency: six_fields,
+                ..good()
+            },
+            "frequency"
+        )
+        .unwrap()
+        .contains("5 fields")
+    );
+    let garbage = Frequency::Cron {
+        expression: "61 * * * *".to_owned(),
+    };
+    assert!(
+        message_for(
+            &ConnectionDraft {
+                frequency: garbage,
+                ..good()
+            },
+            "frequency"
+        )
+        .is_some()
+    );
+}
+
+#[test]
+fn next_run_follows_the_schedule() {
+    let at = DateTime::parse_from_rfc3339("2026-11-28T05:10:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let hourly = Frequency::Interval { minutes: 60 };
+    assert_eq!(
+        hourly.next_after(at).unwrap().to_rfc3339(),
+        "2026-11-28T06:10:00+00:00"
+    );
+    let cron = Frequency::Cron {
+        expression: "0 */4 * * *".to_owned(),
+    };
+    assert_eq!(
+        cron.next_after(at).unwrap().to_rfc3339(),
+        "2026-11-28T08:00:00+00:00"
+    );
+}
+
+#[test]
+fn frequencies_read_from_the_command_line() {
+    assert_eq!(
+        Frequency::parse_cli("4h"),
+        Ok(Frequency::Interval { minutes: 240 })
+    );
+    assert_eq!(
+        Frequency::parse_cli("15m"),
+        Ok(Frequency::Interval { minutes: 15 })
+    );
+    assert_eq!(
+        Frequency::parse_cli("1d"),
+        Ok(Frequency::Interval { minutes: 1440 })
+    );
+    assert_eq!(
+        Frequency::parse_cli("0 */6 * * *"),
+        Ok(Frequency::Cron {
+            expression: "0 */6 * * *".to_owned()
+        })
+    );
+    assert!(Frequency::parse_cli("often").is_err());
+    assert!(Frequency::parse_cli("3w").is_err());
+    assert_eq!(
+        Frequency::Interval { minutes: 240 }.describe(),
+        "every 4 hours"
+    );
+    assert_eq!(
+        Frequency::Interval { minutes: 15 }.describe(),
+        "every 15 minutes"
+    );
+}
+
+#[test]
+fn http_is_refused_except_on_loopback() {
+    for ok in [
+        "http://127.0.0.1:8080",
+        "http://localhost:1",
+        "http://[::1]:9",
+        "https://eu.api.security.microsoft.com/",
+    ] {
+        let draft = ConnectionDraft {
+            api_base_url: Some(ok.to_owned()),
+            ..good()
+        };
+        assert_eq!(message_for(&draft, "apiBaseUrl"), None, "{ok}");
+    }
+    let plain = ConnectionDraft {
+        api_base_url: Some("http://proxy.corp:8080".to_owned()),
+        ..good()
+    };
+    assert!(message_for(&plain, "apiBaseUrl").unwrap().contains("https"));
+    let with_query = ConnectionDraft {
+        login_authority: Some("https://login.microsoftonline.com/?x=1".to_owned()),
+        ..good()
+    };
+    assert!(
+        message_for(&with_query, "loginAuthority")
+            .unwrap()
+            .contains("query")
+    );
+}
+
+#[test]
+fn overrides_replace_the_cloud_hosts() {
+    let connection = Connection {
+        id: "x".to_owned(),
+        name: "n".to_owned(),
+        description: String::new(),
+        tenant_id: "t".to_owned(),
+        client_id: "c".to_owned(),
+        frequency: Frequency::default(),
+        cloud: Cloud::GccHigh,
+        api_base_url: Some("https://proxy.example.com/mde".to_owned()),
+        login_authority: None,
+        data: DataSelection::default(),
+        demo: false,
+        created_at: Utc::now(),
+    };
+    let endpoints = connection.endpoints();
+    assert_eq!(endpoints.api_base, "https://proxy.example.com/mde");
+    assert_eq!(endpoints.authority, "https://login.microsoftonline.us");
+    assert_eq!(
+        endpoints.token_url("contoso.onmicrosoft.us"),
+        "https://login.microsoftonline.us/contoso.onmicrosoft.us/oauth2/v2.0/token"
+    );
+    assert_eq!(
+        endpoints.scope(),
+        "https://api-gov.securitycenter.microsoft.us/.default"
+    );
+}
+
+#[test]
+fn permissions_follow_the_data_selection() {
+    let none = DataSelection {
+        alerts: false,
+        vulnerabilities: false,
+        logged_on_users: false,
+        ip_history: false,
+    };
+    let names = |d: DataSelection| {
+        d.required_permissions()
+            .iter()
+            .map(|p| p.name)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(none), ["Machine.Read.All"]);
+    assert_eq!(
+        names(DataSelection::default()),
+        [
+            "Machine.Read.All",
+            "Alert.Read.All",
+            "Vulnerability.Read.All",
+            "AdvancedQuery.Read.All",
+            "User.Read.All"
+        ]
+    );
+    assert!(MACHINE_READ.is_granted(&["Machine.ReadWrite.All".to_owned()]));
+    assert!(!ALERT_READ.is_granted(&["Machine.Read.All".to_owned()]));
+}
+
+#[test]
+fn debug_output_never_shows_the_secret() {
+    let text = format!("{:?}", good());
+    assert!(!text.contains("Abc8Q~secret.value_123"));
+    assert!(text.contains("<redacted>"));
+}

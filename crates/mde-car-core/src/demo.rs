@@ -1,0 +1,74 @@
+//! The demo tenant: the bundled simulator (`mde-sim`), started in-process on 127.0.0.1 when a
+//! demo connection is first used. Its seed is fixed, so its tenant, client and secret are the
+//! same at every start and the stored demo connection keeps working across restarts; only the
+//! port changes, which is why demo connections resolve their hosts here and not from settings.
+//!
+//! This is the only production use of the simulator.
+
+use tokio::sync::Mutex;
+
+use crate::{
+    config::Endpoints,
+    error::{Error, Result},
+};
+
+/// Seed of the demo tenant's generated data and credentials.
+pub const DEMO_SEED: u64 = 20_261_128;
+/// Devices in the demo tenant: enough to look real, small enough to start instantly.
+pub const DEMO_DEVICES: usize = 500;
+
+/// Identity and hosts of the running demo tenant.
+#[derive(Clone)]
+pub struct DemoIdentity {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub endpoints: Endpoints,
+}
+
+/// The simulator, started on demand and kept for the life of the process.
+#[derive(Default)]
+pub struct DemoTenant {
+    sim: Mutex<Option<mde_sim::Sim>>,
+}
+
+impl DemoTenant {
+    pub async fn ensure_running(&self) -> Result<DemoIdentity> {
+        let mut sim = self.sim.lock().await;
+        if sim.is_none() {
+            let config = mde_sim::SimConfig {
+                devices: DEMO_DEVICES,
+                seed: DEMO_SEED,
+                ..mde_sim::SimConfig::default()
+            };
+            let started = mde_sim::Sim::start(config)
+                .await
+                .map_err(|error| Error::Demo(format!("{error:#}")))?;
+            tracing::info!(url = %started.url(), "demo tenant started");
+            *sim = Some(started);
+        }
+        let sim = sim
+            .as_ref()
+            .ok_or_else(|| Error::Demo("the simulator did not start".to_owned()))?;
+        Ok(DemoIdentity {
+            tenant_id: sim.tenant_id(),
+            client_id: sim.client_id(),
+            client_secret: sim.client_secret(),
+            endpoints: endpoints_of(sim),
+        })
+    }
+
+    /// The hosts of the simulator if it is running.
+    pub async fn running_endpoints(&self) -> Option<Endpoints> {
+        self.sim.lock().await.as_ref().map(endpoints_of)
+    }
+}
+
+fn endpoints_of(sim: &mde_sim::Sim) -> Endpoints {
+    Endpoints {
+        authority: sim.authority(),
+        api_base: sim.api_base(),
+        // The simulator accepts the real resource, so the demo signs in exactly as production.
+        resource: crate::config::Cloud::Commercial.endpoints().resource,
+    }
+}

@@ -1,0 +1,28 @@
+//! mde-car's core: everything the product does, without a window.
+//!
+//! Code map:
+//! - [`api`]: [`Core`], the use cases shells call;
+//! - [`config`]: connections, their validation and hosts;
+//! - [`settings`]: the settings document and its file;
+//! - [`secrets`]: client secrets in the OS keyring;
+//! - [`store`]: the SQLite database;
+//! - [`auth`]: Entra ID client-credentials sign-in;
+//! - [`probe`]: "Test connection";
+//! - [`demo`]: the bundled simulator as a demo tenant;
+//! - [`paths`], [`http`], [`logging`], [`error`]: plumbing.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod logging;
+pub mod paths;
+pub mod probe;
+pub mod secrets;
+pub mod settings;
+pub mod store;
+
+pub use api::{AppInfo, ConnectionStatus, ConnectionView, Core, Counts};
+pub use error::{Error, ErrorCode, FieldError, Result};

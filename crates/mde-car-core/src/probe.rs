@@ -1,0 +1,345 @@
+//! "Test connection": sign in, compare the token's roles with what the enabled data needs, and
+//! make one small API call (`GET /api/machines?$top=1`). Every outcome becomes a [`TestReport`]
+//! that says in plain words what is wrong and what to do — unlike the IBM connector, whose
+//! test answered exit code 1 for every failure (car-model-and-anchors.md §2.8).
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    auth::{self, AuthFailure, Transport},
+    config::{Cloud, DataSelection, Endpoints, MACHINE_READ},
+};
+
+/// The outcome of a connection test, as the card and `mde-car connection test` show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestCode {
+    Connected,
+    UnknownTenant,
+    UnknownClient,
+    WrongSecret,
+    ExpiredSecret,
+    MissingPermission,
+    Throttled,
+    NetworkUnreachable,
+    TlsFailure,
+    WrongHost,
+    Timeout,
+    Unexpected,
+}
+
+/// A connection test's result. Holds no secret and no token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestReport {
+    pub ok: bool,
+    pub code: TestCode,
+    /// A few words: "Connected", "Wrong client secret".
+    pub title: String,
+    /// What happened and what to do, in one or two sentences.
+    pub detail: String,
+    pub granted_roles: Vec<String>,
+    pub missing_roles: Vec<String>,
+    pub tested_at: DateTime<Utc>,
+    pub duration_ms: u64,
+}
+
+/// What a test needs to know about a connection.
+#[derive(Debug, Clone)]
+pub struct ProbeTarget<'a> {
+    pub tenant_id: &'a str,
+    pub client_id: &'a str,
+    pub cloud: Cloud,
+    pub endpoints: &'a Endpoints,
+    pub data: DataSelection,
+}
+
+/// Runs the test. Never fails: every failure is a report.
+pub async fn test_connection(
+    http: &reqwest::Client,
+    target: &ProbeTarget<'_>,
+    secret: &SecretString,
+) -> TestReport {
+    let started = Instant::now();
+    let tested_at = Utc::now();
+    let mut report = run(http, target, secret).await;
+    report.tested_at = tested_at;
+    report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    report
+}
+
+async fn run(
+    http: &reqwest::Client,
+    target: &ProbeTarget<'_>,
+    secret: &SecretString,
+) -> TestReport {
+    let endpoints = target.endpoints;
+    let token = match auth::request_token(
+        http,
+        endpoints,
+        target.tenant_id,
+        target.client_id,
+        secret,
+    )
+    .await
+    {
+        Ok(token) => token,
+        Err(failure) => return auth_failure_report(target, &failure),
+    };
+    let granted = token.claims.roles.clone();
+    let required = target.data.required_permissions();
+    let missing: Vec<String> = required
+        .iter()
+        .filter(|permission| !permission.is_granted(&granted))
+        .map(|permission| permission.name.to_owned())
+        .collect();
+    if !MACHINE_READ.is_granted(&granted) {
+        // Without Machine.Read.All the API call can only answer 403; the roles say it all.
+        return missing_permission_report(granted, missing);
+    }
+    let url = format!("{}/api/machines?$top=1", endpoints.api_base);
+    let response = match http
+        .get(&url)
+        .bearer_auth(token.secret.expose_secret())
+        .send()
+        .await
+    {
+        Ok(response) => response,
+        Err(error) => {
+            return transport_report(
+                &host_of(&endpoints.api_base),
+                &auth::classify_transport(&error),
+            );
+        }
+    };
+    let status = response.status();
+    let retry_after = retry_after_secs(response.headers());
+    let body = response.text().await.unwrap_or_default();
+    let api_host = host_of(&endpoints.api_base);
+    match status.as_u16() {
+        200 => {
+            let looks_like_defender = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|json| json.get("value").map(serde_json::Value::is_array))
+                .unwrap_or(false);
+            if !looks_like_defender {
+                return report(
+                    TestCode::WrongHost,
+                    "Wrong host or region",
+                    format!(
+                        "{api_host} answered, but not with Defender's device list. Check the cloud and the API base URL."
+                    ),
+                );
+            }
+            if !missing.is_empty() {
+                return missing_permission_report(granted, missing);
+            }
+            TestReport {
+                granted_roles: granted.clone(),
+                ..report(
+                    TestCode::Connected,
+                    "Connected",
+                    format!(
+                        "Signed in and read the device list at {api_host}. All {} permission{} the selected data needs {} granted.",
+                        required.len(),
+                        if required.len() == 1 { "" } else { "s" },
+                        if required.len() == 1 { "is" } else { "are" },
+                    ),
+                )
+            }
+        }
+        401 => report(
+            TestCode::WrongHost,
+            "Token not accepted",
+            format!(
+                "Entra ID issued a token, but {api_host} rejected it (401). The token is for another cloud or API: check the cloud, the API base URL and the login authority."
+            ),
+        ),
+        403 => {
+            let named = defender_error_message(&body);
+            let mut missing = missing;
+            if missing.is_empty() {
+                missing.push(MACHINE_READ.name.to_owned());
+            }
+            TestReport {
+                detail: format!(
+                    "{} {}",
+                    missing_detail(&missing),
+                    named
+                        .map(|message| format!("Defender said: {message}"))
+                        .unwrap_or_default()
+                )
+                .trim()
+                .to_owned(),
+                ..missing_permission_report(granted, missing)
+            }
+        }
+        404 => report(
+            TestCode::WrongHost,
+            "Wrong host or region",
+            format!(
+                "{api_host} has no Defender device list (404). Check the cloud and the API base URL (regional hosts look like us.api.security.microsoft.com)."
+            ),
+        ),
+        429 => throttled_report(&api_host, retry_after),
+        code => report(
+            TestCode::Unexpected,
+            "Unexpected answer",
+            format!(
+                "{api_host} answered {code}{}. Try again later; if it persists, check Defender's service health.",
+                defender_error_message(&body)
+                    .map(|m| format!(" ({m})"))
+                    .unwrap_or_default()
+            ),
+        ),
+    }
+}
+
+fn auth_failure_report(target: &ProbeTarget<'_>, failure: &AuthFailure) -> TestReport {
+    let login_host = host_of(&target.endpoints.authority);
+    match failure {
+        AuthFailure::UnknownTenant { malformed: true } => report(TestCode::UnknownTenant, "Unknown tenant", format!(
+            "Entra ID does not accept \"{}\" as a tenant. Use the Directory (tenant) ID GUID or a verified domain.", target.tenant_id
+        )),
+        AuthFailure::UnknownTenant { malformed: false } => report(TestCode::UnknownTenant, "Unknown tenant", format!(
+            "Entra ID ({login_host}) has no tenant \"{}\". Check the Directory (tenant) ID; US Government tenants also need the matching cloud ({}).",
+            target.tenant_id, target.cloud.label()
+        )),
+        AuthFailure::UnknownClient => report(TestCode::UnknownClient, "Unknown application", format!(
+            "Tenant {} has no application with client ID {}. Check the Application (client) ID and that the app is registered in this tenant.",
+            target.tenant_id, target.client_id
+        )),
+        AuthFailure::WrongSecret => report(TestCode::WrongSecret, "Wrong client secret",
+            "Entra ID rejected the client secret. Paste the secret's Value (not its Secret ID) — update it in Edit.".to_owned()),
+        AuthFailure::ExpiredSecret => report(TestCode::ExpiredSecret, "Client secret expired",
+            "The client secret has expired. Create a new one under Certificates & secrets in the app registration, then update it in Edit.".to_owned()),
+        AuthFailure::UnknownResource { aadsts, description } => report(TestCode::WrongHost, "API not found in tenant", format!(
+            "Entra ID does not know the Defender API resource in this tenant{}: {description} Check the cloud (Commercial, GCC, GCC High, DoD).",
+            aadsts.map(|code| format!(" (AADSTS{code})")).unwrap_or_default()
+        )),
+        AuthFailure::Throttled { retry_after_secs } => throttled_report(&login_host, *retry_after_secs),
+        AuthFailure::Transport(transport) => transport_report(&login_host, transport),
+        AuthFailure::NotEntra { detail } => report(TestCode::WrongHost, "Wrong login authority", format!(
+            "{login_host} is not answering like Entra ID's token endpoint ({detail}). Check the cloud and the login authority."
+        )),
+        AuthFailure::Other { error, aadsts, description } => report(TestCode::Unexpected, "Sign-in failed", format!(
+            "Entra ID refused the sign-in: {error}{} {description}",
+            aadsts.map(|code| format!(" (AADSTS{code})")).unwrap_or_default()
+        )),
+    }
+}
+
+fn transport_report(host: &str, transport: &Transport) -> TestReport {
+    match transport {
+        Transport::Timeout => report(
+            TestCode::Timeout,
+            "Timed out",
+            format!(
+                "{host} did not answer in time. Check the network, proxy or firewall, then try again."
+            ),
+        ),
+        Transport::Dns(reason) => report(
+            TestCode::NetworkUnreachable,
+            "Network unreachable",
+            format!(
+                "The name {host} could not be resolved ({reason}). Check the network connection and DNS, or the host name if you overrode it."
+            ),
+        ),
+        Transport::Connect(reason) => report(
+            TestCode::NetworkUnreachable,
+            "Network unreachable",
+            format!(
+                "Could not connect to {host} ({reason}). Check the network, proxy or firewall."
+            ),
+        ),
+        Transport::Tls(reason) => report(
+            TestCode::TlsFailure,
+            "TLS failure",
+            format!(
+                "The secure connection to {host} failed ({reason}). A TLS-inspecting proxy, a wrong host or an http/https mix-up causes this."
+            ),
+        ),
+        Transport::Other(reason) => report(
+            TestCode::NetworkUnreachable,
+            "Network error",
+            format!("The request to {host} failed ({reason})."),
+        ),
+    }
+}
+
+fn throttled_report(host: &str, retry_after_secs: Option<u64>) -> TestReport {
+    report(
+        TestCode::Throttled,
+        "Throttled",
+        match retry_after_secs {
+            Some(secs) => format!("{host} asked to slow down (429). Try again in {secs} s."),
+            None => format!("{host} asked to slow down. Try again in a minute."),
+        },
+    )
+}
+
+fn missing_permission_report(granted: Vec<String>, missing: Vec<String>) -> TestReport {
+    TestReport {
+        detail: missing_detail(&missing),
+        granted_roles: granted,
+        missing_roles: missing,
+        ..report(
+            TestCode::MissingPermission,
+            "Missing permission",
+            String::new(),
+        )
+    }
+}
+
+fn missing_detail(missing: &[String]) -> String {
+    format!(
+        "The app registration lacks {}. Add {} under API permissions → APIs my organization uses → WindowsDefenderATP → Application permissions, then grant admin consent.",
+        missing.join(", "),
+        if missing.len() == 1 { "it" } else { "them" }
+    )
+}
+
+fn report(code: TestCode, title: &str, detail: String) -> TestReport {
+    TestReport {
+        ok: code == TestCode::Connected,
+        code,
+        title: title.to_owned(),
+        detail,
+        granted_roles: Vec::new(),
+        missing_roles: Vec::new(),
+        tested_at: Utc::now(),
+        duration_ms: 0,
+    }
+}
+
+fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|url| {
+            url.host_str().map(|host| match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            })
+        })
+        .unwrap_or_else(|| url.to_owned())
+}
+
+fn retry_after_secs(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// `{"error":{"code":..,"message":..}}` → the message.
+fn defender_error_message(body: &str) -> Option<String> {
+    let json: serde_json::Value = serde_json::from_str(body).ok()?;
+    json.pointer("/error/message")?.as_str().map(str::to_owned)
+}

@@ -1,0 +1,167 @@
+//! The settings document: every connection's non-secret settings.
+//!
+//! One format, one place: `settings.json` in the data folder, a JSON object as
+//! tauri-plugin-store writes it (`{"version": 1, "connections": [...]}`). The desktop app reads
+//! and writes it through tauri-plugin-store ([`SettingsBackend`] implemented in the shell); the
+//! CLI through [`FileSettings`]. Both take the same inter-process lock around every
+//! read-modify-write (see `api`), so neither loses the other's change.
+
+use std::{
+    fs,
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::{
+    config::Connection,
+    error::{Error, Result},
+};
+
+/// The current version of the settings document.
+pub const SETTINGS_VERSION: u32 = 1;
+
+/// The settings document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub connections: Vec<Connection>,
+}
+
+impl Settings {
+    /// Reads the document from the store's key-value form; unknown keys are kept by the
+    /// backends, not here.
+    pub fn from_entries(entries: &Map<String, Value>, origin: &Path) -> Result<Settings> {
+        if let Some(version) = entries.get("version").and_then(Value::as_u64)
+            && version > u64::from(SETTINGS_VERSION)
+        {
+            return Err(Error::Settings {
+                path: origin.display().to_string(),
+                action: "read",
+                reason: format!(
+                    "it was written by a newer mde-car (format {version}, this one reads {SETTINGS_VERSION}); update mde-car"
+                ),
+            });
+        }
+        let connections = match entries.get("connections") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(value) => {
+                serde_json::from_value(value.clone()).map_err(|error| Error::Settings {
+                    path: origin.display().to_string(),
+                    action: "read",
+                    reason: format!(
+                        "its \"connections\" entry is malformed ({error}); fix or move the file"
+                    ),
+                })?
+            }
+        };
+        Ok(Settings { connections })
+    }
+
+    /// The store's key-value form.
+    pub fn to_entries(&self) -> Result<Vec<(String, Value)>> {
+        let connections = serde_json::to_value(&self.connections)
+            .map_err(|error| Error::Internal(format!("settings do not serialize: {error}")))?;
+        Ok(vec![
+            ("version".to_owned(), Value::from(SETTINGS_VERSION)),
+            ("connections".to_owned(), connections),
+        ])
+    }
+}
+
+/// Persistence of the settings document. Implementations need not lock: callers hold the
+/// inter-process settings lock around `load` + `save`.
+pub trait SettingsBackend: Send + Sync {
+    fn load(&self) -> Result<Settings>;
+    fn save(&self, settings: &Settings) -> Result<()>;
+    fn path(&self) -> PathBuf;
+}
+
+/// The settings file read and written directly (CLI, daemon, tests).
+#[derive(Debug, Clone)]
+pub struct FileSettings {
+    path: PathBuf,
+}
+
+impl FileSettings {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        FileSettings { path: path.into() }
+    }
+
+    fn read_entries(&self) -> Result<Map<String, Value>> {
+        let text = match fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
+            Err(error) => return Err(self.error("read", error.to_string())),
+        };
+        if text.trim().is_empty() {
+            return Ok(Map::new());
+        }
+        match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Object(entries)) => Ok(entries),
+            Ok(_) => Err(self.error(
+                "read",
+                "it is not a JSON object; fix or move the file".to_owned(),
+            )),
+            Err(error) => Err(self.error(
+                "read",
+                format!("it is not valid JSON ({error}); fix or move the file"),
+            )),
+        }
+    }
+
+    fn error(&self, action: &'static str, reason: String) -> Error {
+        Error::Settings {
+            path: self.path.display().to_string(),
+            action,
+            reason,
+        }
+    }
+}
+
+impl SettingsBackend for FileSettings {
+    fn load(&self) -> Result<Settings> {
+        Settings::from_entries(&self.read_entries()?, &self.path)
+    }
+
+    fn save(&self, settings: &Settings) -> Result<()> {
+        // Keys this version does not know (another tool's, a newer field) survive a save.
+        let mut entries = self.read_entries()?;
+        for (key, value) in settings.to_entries()? {
+            entries.insert(key, value);
+        }
+        let bytes = serde_json::to_vec_pretty(&Value::Object(entries))
+            .map_err(|error| self.error("written", error.to_string()))?;
+        write_atomically(&self.path, &bytes)
+            .map_err(|error| self.error("written", error.to_string()))
+    }
+
+    fn path(&self) -> PathBuf {
+        self.path.clone()
+    }
+}
+
+/// Writes through a temporary file and a rename, so a crash leaves the old or the new file,
+/// never half of one.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let mut temp = tempfile_in(dir, path)?;
+    temp.1.write_all(bytes)?;
+    temp.1.sync_all()?;
+    fs::rename(&temp.0, path)
+}
+
+fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, fs::File)> {
+    let name = target
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("settings");
+    let path = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    Ok((path, file))
+}

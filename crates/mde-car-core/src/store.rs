@@ -1,0 +1,133 @@
+//! The local database (SQLite, WAL): connection test results now; the asset graph and sync runs
+//! later. Migrations are numbered SQL files applied in order and recorded in `user_version`.
+//!
+//! Invariant: `store` does no HTTP and knows nothing of Defender's wire format.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+};
+
+use rusqlite::{Connection as Db, OptionalExtension, params};
+
+use crate::{
+    error::{Error, Result},
+    probe::TestReport,
+};
+
+/// Append-only: a released migration is never edited.
+const MIGRATIONS: &[&str] = &[include_str!("store/0001_init.sql")];
+
+/// A handle to the database; cheap to clone. Calls block, so async callers use
+/// `spawn_blocking`.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Mutex<Db>>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store> {
+        let fail = |source| Error::Database {
+            path: path.display().to_string(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|error| Error::Database {
+                path: path.display().to_string(),
+                source: rusqlite::Error::ToSqlConversionFailure(Box::new(error)),
+            })?;
+        }
+        let mut db = Db::open(path).map_err(fail)?;
+        db.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(fail)?;
+        db.pragma_update(None, "journal_mode", "WAL")
+            .map_err(fail)?;
+        db.pragma_update(None, "foreign_keys", true).map_err(fail)?;
+        migrate(&mut db).map_err(fail)?;
+        Ok(Store {
+            db: Arc::new(Mutex::new(db)),
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Db) -> rusqlite::Result<T>) -> Result<T> {
+        let mut db = self
+            .db
+            .lock()
+            .map_err(|_| Error::Internal("the database lock is poisoned".to_owned()))?;
+        f(&mut db).map_err(|source| Error::Database {
+            path: self.path.display().to_string(),
+            source,
+        })
+    }
+
+    pub fn save_test_report(&self, connection_id: &str, report: &TestReport) -> Result<()> {
+        let json = serde_json::to_string(report)
+            .map_err(|error| Error::Internal(format!("test report does not serialize: {error}")))?;
+        self.with(|db| {
+            db.execute(
+                "INSERT INTO connection_tests (connection_id, tested_at, report) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (connection_id) DO UPDATE SET tested_at = excluded.tested_at, report = excluded.report",
+                params![connection_id, report.tested_at.to_rfc3339(), json],
+            )
+            .map(drop)
+        })
+    }
+
+    pub fn last_test_report(&self, connection_id: &str) -> Result<Option<TestReport>> {
+        let json: Option<String> = self.with(|db| {
+            db.query_row(
+                "SELECT report FROM connection_tests WHERE connection_id = ?1",
+                [connection_id],
+                |row| row.get(0),
+            )
+            .optional()
+        })?;
+        // A report this version can't read is as good as none: the next test replaces it.
+        Ok(json.and_then(|json| serde_json::from_str(&json).ok()))
+    }
+
+    /// Removes everything stored for a connection.
+    pub fn forget_connection(&self, connection_id: &str) -> Result<()> {
+        self.with(|db| {
+            db.execute(
+                "DELETE FROM connection_tests WHERE connection_id = ?1",
+                [connection_id],
+            )
+            .map(drop)
+        })
+    }
+}
+
+fn migrate(db: &mut Db) -> rusqlite::Result<()> {
+    let applied: usize = db.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if applied > MIGRATIONS.len() {
+        return Err(rusqlite::Error::ToSqlConversionFailure(
+            format!(
+                "the database was written by a newer mde-car (schema {applied}, this one knows {})",
+                MIGRATIONS.len()
+            )
+            .into(),
+        ));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = db.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! Tauri commands: each one converts its arguments, calls the core, converts the answer. No
+//! business logic lives here; names equal the core's methods so `grep` finds both sides.
+
+use mde_car_core::Core;
+use tauri::State;
+
+use crate::{
+    dto::{AppInfo, ConnectionDraft, ConnectionView, DataSelection, FieldError, TestReport},
+    ipc_error::IpcError,
+};
+
+type Result<T> = std::result::Result<T, IpcError>;
+
+#[tauri::command]
+#[specta::specta]
+pub async fn list_connections(core: State<'_, Core>) -> Result<Vec<ConnectionView>> {
+    Ok(core
+        .list_connections()
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn validate_connection(
+    core: State<'_, Core>,
+    draft: ConnectionDraft,
+    editing_id: Option<String>,
+) -> Result<Vec<FieldError>> {
+    let errors = core
+        .validate_connection(&draft.into(), editing_id.as_deref())
+        .await?;
+    Ok(errors.iter().map(Into::into).collect())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn add_connection(
+    core: State<'_, Core>,
+    draft: ConnectionDraft,
+) -> Result<ConnectionView> {
+    Ok(core.add_connection(&draft.into()).await?.into())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn update_connection(
+    core: State<'_, Core>,
+    id: String,
+    draft: ConnectionDraft,
+) -> Result<ConnectionView> {
+    Ok(core.update_connection(&id, &draft.into()).await?.into())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn delete_connection(core: State<'_, Core>, id: String) -> Result<()> {
+    Ok(core.delete_connection(&id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn test_connection(core: State<'_, Core>, id: String) -> Result<TestReport> {
+    Ok(core.test_connection(&id).await?.into())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn test_draft(
+    core: State<'_, Core>,
+    draft: ConnectionDraft,
+    editing_id: Option<String>,
+) -> Result<TestReport> {
+    Ok(core
+        .test_draft(&draft.into(), editing_id.as_deref())
+        .await?
+        .into())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn required_permissions(data: DataSelection) -> Vec<String> {
+    Core::required_permissions(data.into())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn start_demo(core: State<'_, Core>) -> Result<ConnectionView> {
+    Ok(core.start_demo().await?.into())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn app_info(core: State<'_, Core>) -> AppInfo {
+    core.app_info().into()
+}

@@ -1,0 +1,67 @@
+//! The desktop shell of mde-car: builds the [`Core`] over the plugin store, manages it, and
+//! registers the typed IPC commands. Everything else lives in `mde-car-core`.
+
+pub mod commands;
+pub mod dto;
+pub mod ipc_error;
+pub mod settings_store;
+
+use mde_car_core::{Core, paths::DataDir};
+use tauri::{Manager, Runtime};
+use tauri_plugin_store::StoreExt;
+
+/// The product name, also the window title.
+pub const PRODUCT_NAME: &str = "MDE Connected Assets & Risk";
+
+/// The typed command set; also the source of the generated `ui/src/bindings.ts`.
+pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
+    tauri_specta::Builder::<R>::new()
+        .disable_serde_phases()
+        .commands(tauri_specta::collect_commands![
+            commands::list_connections,
+            commands::validate_connection,
+            commands::add_connection,
+            commands::update_connection,
+            commands::delete_connection,
+            commands::test_connection,
+            commands::test_draft,
+            commands::required_permissions,
+            commands::start_demo,
+            commands::app_info,
+        ])
+}
+
+/// Builds the app on any runtime (the real one, or tauri's mock runtime in tests). The data
+/// folder is `MDE_CAR_DATA_DIR` when set, else the platform's app-data folder — the same one the
+/// CLI uses.
+pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    let specta = specta_builder::<R>();
+    builder
+        .plugin(tauri_plugin_store::Builder::new().build())
+        .invoke_handler(specta.invoke_handler())
+        .setup(move |app| {
+            specta.mount_events(app);
+            let data_dir = DataDir::resolve(None)
+                .or_else(|| app.path().app_data_dir().ok().map(DataDir::new))
+                .ok_or("no data folder: set MDE_CAR_DATA_DIR")?;
+            let log_guard = mde_car_core::logging::init(&data_dir, false);
+            app.manage(LogGuard(log_guard));
+            let settings_path = data_dir.settings_file();
+            let store = app.store(settings_path.clone())?;
+            let backend = settings_store::PluginStoreSettings::new(store, settings_path);
+            let core = Core::open_with_settings(data_dir, Box::new(backend))?;
+            tracing::info!(version = env!("CARGO_PKG_VERSION"), "desktop app started");
+            app.manage(core);
+            Ok(())
+        })
+}
+
+/// Keeps the log writer alive for the life of the app.
+struct LogGuard(#[allow(dead_code)] Option<tracing_appender::non_blocking::WorkerGuard>);
+
+/// Runs the desktop app.
+pub fn run() -> anyhow::Result<()> {
+    build(tauri::Builder::default())
+        .run(tauri::generate_context!())
+        .map_err(|error| anyhow::anyhow!("the app failed: {error}"))
+}

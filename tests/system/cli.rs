@@ -1,0 +1,426 @@
+//! `mde-car connection add|list|test|remove` and `demo`, headless, on real files and keyring.
+
+use mde_car_tests::{Workspace, secret_service_lookup};
+use mde_sim::{AppRegistration, Sim, SimConfig};
+use predicates::str::contains;
+use serde_json::Value;
+
+async fn sim() -> Sim {
+    Sim::start(SimConfig {
+        devices: 20,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("the simulator starts")
+}
+
+fn add(
+    workspace: &Workspace,
+    sim: &Sim,
+    name: &str,
+    client_id: &str,
+    secret: &str,
+) -> assert_cmd::assert::Assert {
+    workspace
+        .cli()
+        .args([
+            "connection",
+            "add",
+            "--name",
+            name,
+            "--tenant",
+            &sim.tenant_id(),
+            "--client-id",
+            client_id,
+        ])
+        .args([
+            "--api-base",
+            &sim.api_base(),
+            "--authority",
+            &sim.authority(),
+            "--frequency",
+            "1h",
+            "--secret-stdin",
+        ])
+        .write_stdin(format!("{secret}\n"))
+        .assert()
+}
+
+fn list(workspace: &Workspace) -> Vec<Value> {
+    let output = workspace
+        .cli()
+        .args(["connection", "list", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice::<Value>(&output.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn test_json(workspace: &Workspace, name: &str, expected_status: i32) -> Value {
+    let output = workspace
+        .cli()
+        .args(["connection", "test", name, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(expected_status),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn add_list_test_remove_round_trip() {
+    let sim = sim().await;
+    let workspace = Workspace::new();
+    add(
+        &workspace,
+        &sim,
+        "Contoso",
+        &sim.client_id(),
+        &sim.client_secret(),
+    )
+    .success()
+    .stdout(contains("added connection 'Contoso'"));
+
+    let listed = list(&workspace);
+    assert_eq!(listed.len(), 1);
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(listed[0]["tenantId"], sim.tenant_id());
+    assert_eq!(listed[0]["frequencyText"], "every hour");
+    assert_eq!(listed[0]["status"], "never_synced");
+    assert_eq!(
+        secret_service_lookup(&id).as_deref(),
+        Some(sim.client_secret().as_str())
+    );
+
+    let report = test_json(&workspace, "contoso", 0);
+    assert_eq!(report["code"], "connected");
+    let granted: Vec<&str> = report["grantedRoles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    for role in [
+        "Machine.Read.All",
+        "Alert.Read.All",
+        "AdvancedQuery.Read.All",
+        "User.Read.All",
+        "Vulnerability.Read.All",
+    ] {
+        assert!(granted.contains(&role), "{role} missing from {granted:?}");
+    }
+    assert_eq!(list(&workspace)[0]["status"], "connected");
+
+    workspace
+        .cli()
+        .args(["connection", "remove", "Contoso"])
+        .assert()
+        .success();
+    assert!(list(&workspace).is_empty());
+    assert_eq!(
+        secret_service_lookup(&id),
+        None,
+        "the keyring entry goes with the connection"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_credential_problem_has_its_own_answer() {
+    let sim = sim().await;
+    sim.add_app(AppRegistration {
+        client_id: "aaaaaaaa-0000-4000-8000-000000000001".to_owned(),
+        secret: "Exp~ired.secret.value".to_owned(),
+        secret_expired: true,
+        roles: vec!["Machine.Read.All".to_owned()],
+        display_name: "expired".to_owned(),
+    });
+    sim.add_app(AppRegistration {
+        client_id: "aaaaaaaa-0000-4000-8000-000000000002".to_owned(),
+        secret: "Few~roles.secret.value".to_owned(),
+        secret_expired: false,
+        roles: vec!["Machine.Read.All".to_owned(), "Alert.Read.All".to_owned()],
+        display_name: "few roles".to_owned(),
+    });
+    let workspace = Workspace::new();
+    add(
+        &workspace,
+        &sim,
+        "wrong-secret",
+        &sim.client_id(),
+        "Not~the.right.secret",
+    )
+    .success();
+    add(
+        &workspace,
+        &sim,
+        "unknown-client",
+        "aaaaaaaa-0000-4000-8000-0000000000ff",
+        "Some~secret.value",
+    )
+    .success();
+    add(
+        &workspace,
+        &sim,
+        "expired",
+        "aaaaaaaa-0000-4000-8000-000000000001",
+        "Exp~ired.secret.value",
+    )
+    .success();
+    add(
+        &workspace,
+        &sim,
+        "few-roles",
+        "aaaaaaaa-0000-4000-8000-000000000002",
+        "Few~roles.secret.value",
+    )
+    .success();
+    workspace
+        .cli()
+        .args([
+            "connection",
+            "add",
+            "--name",
+            "unknown-tenant",
+            "--tenant",
+            "bbbbbbbb-0000-4000-8000-000000000000",
+        ])
+        .args([
+            "--client-id",
+            &sim.client_id(),
+            "--api-base",
+            &sim.api_base(),
+            "--authority",
+            &sim.authority(),
+        ])
+        .args(["--secret-stdin"])
+        .write_stdin(sim.client_secret())
+        .assert()
+        .success();
+
+    assert_eq!(
+        test_json(&workspace, "wrong-secret", 3)["code"],
+        "wrong_secret"
+    );
+    assert_eq!(
+        test_json(&workspace, "unknown-client", 3)["code"],
+        "unknown_client"
+    );
+    assert_eq!(
+        test_json(&workspace, "expired", 3)["code"],
+        "expired_secret"
+    );
+    assert_eq!(
+        test_json(&workspace, "unknown-tenant", 3)["code"],
+        "unknown_tenant"
+    );
+    let few = test_json(&workspace, "few-roles", 3);
+    assert_eq!(few["code"], "missing_permission");
+    assert_eq!(
+        few["missingRoles"],
+        serde_json::json!([
+            "Vulnerability.Read.All",
+            "AdvancedQuery.Read.All",
+            "User.Read.All"
+        ])
+    );
+    assert!(
+        few["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Vulnerability.Read.All")
+    );
+
+    // The human form names the problem and the fix.
+    workspace
+        .cli()
+        .args(["connection", "test", "wrong-secret"])
+        .assert()
+        .code(3)
+        .stdout(contains("Wrong client secret"))
+        .stdout(contains("Edit"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn network_and_host_problems_are_told_apart() {
+    let sim = sim().await;
+    let workspace = Workspace::new();
+    // Nothing listens on port 9 of loopback: connection refused.
+    let closed = "http://127.0.0.1:9";
+    let add_with = |name: &str, api: &str, authority: &str| {
+        workspace
+            .cli()
+            .args([
+                "connection",
+                "add",
+                "--name",
+                name,
+                "--tenant",
+                &sim.tenant_id(),
+                "--client-id",
+                &sim.client_id(),
+            ])
+            .args([
+                "--api-base",
+                api,
+                "--authority",
+                authority,
+                "--secret-stdin",
+            ])
+            .write_stdin(sim.client_secret())
+            .assert()
+            .success();
+    };
+    add_with("refused", &sim.api_base(), closed);
+    // TLS spoken to a plain-HTTP server fails the handshake.
+    let tls_authority = sim.authority().replace("http://", "https://");
+    add_with("tls", &sim.api_base(), &tls_authority);
+    // The token comes from the simulator, but the API base is a host with no Defender API.
+    add_with(
+        "wrong-host",
+        &format!("{}/not-defender", sim.api_base()),
+        &sim.authority(),
+    );
+
+    let refused = test_json(&workspace, "refused", 3);
+    assert_eq!(refused["code"], "network_unreachable");
+    assert!(refused["detail"].as_str().unwrap().contains("127.0.0.1:9"));
+    assert_eq!(test_json(&workspace, "tls", 3)["code"], "tls_failure");
+    assert_eq!(test_json(&workspace, "wrong-host", 3)["code"], "wrong_host");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_is_refused_with_field_messages_and_nothing_is_saved() {
+    let workspace = Workspace::new();
+    workspace
+        .cli()
+        .args([
+            "connection",
+            "add",
+            "--name",
+            "x",
+            "--tenant",
+            "common",
+            "--client-id",
+            "not-a-guid",
+        ])
+        .args(["--api-base", "http://example.com", "--secret-stdin"])
+        .write_stdin("whatever\n")
+        .assert()
+        .code(2)
+        .stderr(contains("--tenant: \"common\" is a multi-tenant alias"))
+        .stderr(contains("--client-id: The client ID is a GUID"))
+        .stderr(contains("--api-base: Use https"));
+    assert!(list(&workspace).is_empty());
+    assert!(
+        !workspace.data_dir().join("settings.json").exists(),
+        "nothing was written"
+    );
+
+    workspace
+        .cli()
+        .args([
+            "connection",
+            "add",
+            "--name",
+            "x",
+            "--tenant",
+            "contoso.onmicrosoft.com",
+        ])
+        .args([
+            "--client-id",
+            "11111111-2222-3333-4444-555555555555",
+            "--frequency",
+            "* * * * *",
+            "--secret-stdin",
+        ])
+        .write_stdin("Abc~def\n")
+        .assert()
+        .code(2)
+        .stderr(contains("--frequency"));
+    workspace
+        .cli()
+        .args(["connection", "test", "nope"])
+        .assert()
+        .code(2)
+        .stderr(contains("no connection named 'nope'"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_secret_never_comes_from_argv_and_edit_keeps_or_replaces_it() {
+    let sim = sim().await;
+    let workspace = Workspace::new();
+    // Without a terminal and without --secret-stdin there is nobody to ask.
+    workspace
+        .cli()
+        .args([
+            "connection",
+            "add",
+            "--name",
+            "n",
+            "--tenant",
+            &sim.tenant_id(),
+            "--client-id",
+            &sim.client_id(),
+        ])
+        .assert()
+        .failure()
+        .stderr(contains("--secret-stdin"));
+    add(&workspace, &sim, "n", &sim.client_id(), "Wrong~first.value").success();
+    let id = list(&workspace)[0]["id"].as_str().unwrap().to_owned();
+    workspace
+        .cli()
+        .args(["connection", "edit", "n", "--frequency", "0 */4 * * *"])
+        .assert()
+        .success();
+    assert_eq!(
+        secret_service_lookup(&id).as_deref(),
+        Some("Wrong~first.value")
+    );
+    assert_eq!(
+        list(&workspace)[0]["frequencyText"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("every 4"),
+        true
+    );
+    workspace
+        .cli()
+        .args(["connection", "edit", "n", "--secret-stdin"])
+        .write_stdin(format!("{}\n", sim.client_secret()))
+        .assert()
+        .success();
+    assert_eq!(test_json(&workspace, "n", 0)["code"], "connected");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_tenant_is_one_command_away() {
+    let workspace = Workspace::new();
+    workspace
+        .cli()
+        .arg("demo")
+        .assert()
+        .success()
+        .stdout(contains("Connected"));
+    let listed = list(&workspace);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["demo"], true);
+    assert_eq!(listed[0]["status"], "connected");
+    // A later process starts the simulator again with the same identity: the connection works.
+    assert_eq!(test_json(&workspace, "Demo tenant", 0)["code"], "connected");
+    // Running it again does not add a second demo connection.
+    workspace.cli().arg("demo").assert().success();
+    assert_eq!(list(&workspace).len(), 1);
+}
