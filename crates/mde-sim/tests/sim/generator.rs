@@ -1,0 +1,171 @@
+//! The tenant generator: determinism, mix, duplicates, DHCP churn, scale.
+
+use std::collections::{BTreeMap, HashSet};
+
+use mde_sim::{Sim, SimConfig};
+
+fn config(devices: usize, seed: u64) -> SimConfig {
+    SimConfig {
+        devices,
+        seed,
+        start_time: Some(
+            chrono::DateTime::parse_from_rfc3339("2025-03-01T12:00:00Z")
+                .unwrap()
+                .to_utc(),
+        ),
+        ..SimConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn same_seed_same_tenant_other_seed_other_tenant() {
+    let a = Sim::start(config(120, 3)).await.unwrap();
+    let b = Sim::start(config(120, 3)).await.unwrap();
+    let c = Sim::start(config(120, 4)).await.unwrap();
+    let ids_a = a.truth().machine_ids();
+    assert_eq!(ids_a, b.truth().machine_ids());
+    assert_ne!(ids_a, c.truth().machine_ids());
+    for id in &ids_a {
+        assert_eq!(a.truth().machine_json(id), b.truth().machine_json(id));
+    }
+    assert_eq!(a.truth().alerts().len(), b.truth().alerts().len());
+}
+
+#[tokio::test]
+async fn default_tenant_has_the_documented_mix() {
+    let sim = Sim::start(config(500, 1)).await.unwrap();
+    let tenant = sim.truth().snapshot();
+    assert_eq!(tenant.devices.len(), 500);
+    let mut platforms: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut health: BTreeMap<&str, usize> = BTreeMap::new();
+    for device in &tenant.devices {
+        *platforms.entry(device.os_platform).or_default() += 1;
+        *health.entry(device.health_status).or_default() += 1;
+    }
+    for platform in [
+        "Windows10",
+        "Windows11",
+        "WindowsServer2019",
+        "WindowsServer2022",
+        "Linux",
+        "macOS",
+    ] {
+        assert!(
+            platforms.get(platform).copied().unwrap_or(0) > 0,
+            "{platform} missing: {platforms:?}"
+        );
+    }
+    assert!(
+        health["Active"] > 300 && health.get("Inactive").copied().unwrap_or(0) > 10,
+        "{health:?}"
+    );
+    // Duplicates: same name, different id, merged or flagged.
+    let merged: Vec<_> = tenant
+        .devices
+        .iter()
+        .filter(|d| d.merged_into_machine_id.is_some())
+        .collect();
+    assert!(!merged.is_empty());
+    for old in merged {
+        let survivor = tenant
+            .device(old.merged_into_machine_id.as_ref().unwrap())
+            .unwrap();
+        assert_eq!(survivor.computer_dns_name, old.computer_dns_name);
+        assert_ne!(survivor.id, old.id);
+        assert!(old.is_potential_duplication);
+    }
+    assert!(
+        tenant
+            .devices
+            .iter()
+            .any(|d| d.last_external_ip_address.is_none())
+    );
+    assert!(tenant.devices.iter().any(|d| !d.machine_tags.is_empty()));
+    assert!(tenant.devices.iter().any(|d| d.vm_metadata.is_some()));
+    let names: HashSet<&str> = tenant
+        .devices
+        .iter()
+        .map(|d| d.computer_dns_name.as_str())
+        .collect();
+    assert!(names.len() < tenant.devices.len(), "duplicates share names");
+    // Alerts, CVEs, users.
+    assert!(tenant.alerts.len() >= 100);
+    let n_vulns: usize = tenant
+        .devices
+        .iter()
+        .map(|d| d.current_vulns().count())
+        .sum();
+    assert!(n_vulns > 500, "{n_vulns}");
+    assert!(
+        tenant
+            .devices
+            .iter()
+            .any(|d| d.vulns.iter().any(|v| v.fixed_at.is_some()))
+    );
+    assert!(
+        tenant
+            .cves
+            .iter()
+            .any(|cve| (cve.cvss_v3 * 10.0).fract() == 0.0 && cve.cvss_v3.fract() != 0.0)
+    );
+}
+
+#[tokio::test]
+async fn dhcp_leases_never_overlap_in_corporate_space() {
+    let sim = Sim::start(config(800, 5)).await.unwrap();
+    let tenant = sim.truth().snapshot();
+    let mut by_ip: BTreeMap<
+        std::net::Ipv4Addr,
+        Vec<(
+            chrono::DateTime<chrono::Utc>,
+            Option<chrono::DateTime<chrono::Utc>>,
+            &str,
+        )>,
+    > = BTreeMap::new();
+    for device in &tenant.devices {
+        for adapter in &device.adapters {
+            for lease in &adapter.leases {
+                if lease.ip.octets()[0] == 10 {
+                    by_ip
+                        .entry(lease.ip)
+                        .or_default()
+                        .push((lease.start, lease.end, &device.id));
+                }
+            }
+        }
+    }
+    let mut reused = 0;
+    for leases in by_ip.values_mut() {
+        leases.sort();
+        let holders: HashSet<&str> = leases.iter().map(|l| l.2).collect();
+        reused += usize::from(holders.len() > 1);
+        for pair in leases.windows(2) {
+            let end = pair[0]
+                .1
+                .expect("an earlier lease of a reused address has ended");
+            assert!(
+                end + chrono::Duration::minutes(60) <= pair[1].0,
+                "quarantine respected"
+            );
+        }
+    }
+    assert!(
+        reused > 20,
+        "DHCP churn should reuse addresses, saw {reused}"
+    );
+}
+
+/// Scale check: 200,000 devices generate, list and count (kept to one test, it is the slow one).
+#[tokio::test]
+async fn two_hundred_thousand_devices() {
+    let started = std::time::Instant::now();
+    let sim = Sim::start(config(200_000, 9)).await.unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(sim.truth().machine_count(), 200_000);
+    let token = crate::support::token(&sim).await;
+    let page =
+        crate::support::get_json(&sim, &token, "/api/machines?$top=10000&$skip=190000").await;
+    assert_eq!(page["value"].as_array().unwrap().len(), 10_000);
+    eprintln!("generated 200,000 devices in {elapsed:?}");
+    assert!(elapsed < std::time::Duration::from_secs(60), "{elapsed:?}");
+}
