@@ -5,6 +5,12 @@ import "./app.css";
 
 applyTheme();
 
+// In a plain browser during development there is no Rust side; stand in for it (`?seed` adds sample cards).
+if (import.meta.env.DEV && !("__TAURI_INTERNALS__" in window)) {
+  const { installBrowserMock } = await import("./dev/browserMock");
+  installBrowserMock(new URLSearchParams(location.search).has("seed"));
+}
+
 const target = document.getElementById("app");
 if (!target) throw new Error("index.html has no #app element");
 

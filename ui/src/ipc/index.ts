@@ -14,7 +14,6 @@ import type {
   FieldError,
   Frequency,
   IpcError,
-  Result,
   TestCode,
   TestReport,
 } from "../bindings";
@@ -78,6 +77,9 @@ export function errorText(e: unknown): string {
   }
 }
 
+type Result<T, E> = { status: "ok"; data: T } | { status: "error"; error: E };
+
+// Fallible Rust commands come back as a Result (tauri-specta's typedError); infallible ones as the bare value.
 async function unwrap<T>(pending: Promise<Result<T, IpcError>>): Promise<T> {
   let result: Result<T, IpcError>;
   try {
@@ -89,6 +91,14 @@ async function unwrap<T>(pending: Promise<Result<T, IpcError>>): Promise<T> {
   throw toIpcError(result.error);
 }
 
+async function plain<T>(pending: Promise<T>): Promise<T> {
+  try {
+    return await pending;
+  } catch (e) {
+    throw toIpcError(e);
+  }
+}
+
 export const api = {
   listConnections: () => unwrap(commands.listConnections()),
   validateConnection: (draft: ConnectionDraft, editingId: string | null) =>
@@ -98,7 +108,7 @@ export const api = {
   deleteConnection: (id: string) => unwrap(commands.deleteConnection(id)),
   testConnection: (id: string) => unwrap(commands.testConnection(id)),
   testDraft: (draft: ConnectionDraft, editingId: string | null) => unwrap(commands.testDraft(draft, editingId)),
-  requiredPermissions: (data: DataSelection) => unwrap(commands.requiredPermissions(data)),
+  requiredPermissions: (data: DataSelection) => plain(commands.requiredPermissions(data)),
   startDemo: () => unwrap(commands.startDemo()),
-  appInfo: () => unwrap(commands.appInfo()),
+  appInfo: () => plain(commands.appInfo()),
 };

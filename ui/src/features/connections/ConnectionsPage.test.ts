@@ -2,7 +2,7 @@ import { render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import type { ConnectionView } from "../../ipc";
-import { fakeBackend, ipcError, view } from "../../test/fakeBackend";
+import { fakeBackend, ipcError, report, view } from "../../test/fakeBackend";
 import ConnectionsPage from "./ConnectionsPage.svelte";
 
 describe("ConnectionsPage", () => {
@@ -124,5 +124,25 @@ describe("ConnectionsPage", () => {
     await user.type(name, "Contoso EU{Enter}");
     await waitFor(() => expect(screen.getByTestId("connection-card")).toHaveAttribute("data-name", "Contoso EU"));
     expect(screen.queryByRole("dialog")).toBeNull();
+  });
+
+  it("refreshes the card after Test so the pill and the stored result follow Rust", async () => {
+    let list = [view()];
+    fakeBackend({
+      list_connections: () => list,
+      test_connection: () => {
+        const r = report({ title: "Connected", testedAt: new Date().toISOString() });
+        list = [view({ status: "connected", statusText: "Credentials work", lastTest: r })];
+        return r;
+      },
+    });
+    const user = userEvent.setup();
+    render(ConnectionsPage);
+    const card = await screen.findByTestId("connection-card");
+    expect(within(card).getByTestId("card-status")).toHaveTextContent("Never synced");
+    await user.click(within(card).getByTestId("card-test"));
+    await waitFor(() => expect(within(card).getByTestId("card-status")).toHaveTextContent("Connected"));
+    expect(within(card).getByTestId("card-status-text")).toHaveTextContent("Credentials work");
+    expect(within(card).getByTestId("card-roles")).toHaveTextContent("Alert.Read.All");
   });
 });
