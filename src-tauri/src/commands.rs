@@ -93,6 +93,10 @@ pub async fn start_demo(core: State<'_, Core>) -> Result<ConnectionView> {
 
 #[tauri::command]
 #[specta::specta]
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "Tauri hands commands their State by value"
+)]
 pub fn app_info(core: State<'_, Core>) -> AppInfo {
     core.app_info().into()
 }

@@ -31,17 +31,21 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
         ])
 }
 
-/// Builds the app on any runtime (the real one, or tauri's mock runtime in tests). The data
-/// folder is `MDE_CAR_DATA_DIR` when set, else the platform's app-data folder — the same one the
-/// CLI uses.
-pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+/// Builds the app on any runtime (the real one, or tauri's mock runtime in tests). Without an
+/// explicit `data_dir`, the data folder is `MDE_CAR_DATA_DIR` when set, else the platform's
+/// app-data folder — the same one the CLI uses.
+pub fn build<R: Runtime>(
+    builder: tauri::Builder<R>,
+    data_dir: Option<DataDir>,
+) -> tauri::Builder<R> {
     let specta = specta_builder::<R>();
     builder
         .plugin(tauri_plugin_store::Builder::new().build())
         .invoke_handler(specta.invoke_handler())
         .setup(move |app| {
             specta.mount_events(app);
-            let data_dir = DataDir::resolve(None)
+            let data_dir = data_dir
+                .or_else(|| DataDir::resolve(None))
                 .or_else(|| app.path().app_data_dir().ok().map(DataDir::new))
                 .ok_or("no data folder: set MDE_CAR_DATA_DIR")?;
             let log_guard = mde_car_core::logging::init(&data_dir, false);
@@ -61,7 +65,7 @@ struct LogGuard(#[allow(dead_code)] Option<tracing_appender::non_blocking::Worke
 
 /// Runs the desktop app.
 pub fn run() -> anyhow::Result<()> {
-    build(tauri::Builder::default())
+    build(tauri::Builder::default(), None)
         .run(tauri::generate_context!())
         .map_err(|error| anyhow::anyhow!("the app failed: {error}"))
 }

@@ -181,15 +181,11 @@ impl Core {
                     demo,
                     created_at: Utc::now(),
                 };
-                let secret = draft
-                    .client_secret
-                    .clone()
-                    .map(SecretString::from)
-                    .ok_or_else(|| {
-                        Error::Internal(
-                            "validation let a new connection through without a secret".to_owned(),
-                        )
-                    })?;
+                let secret = draft.client_secret.map(SecretString::from).ok_or_else(|| {
+                    Error::Internal(
+                        "validation let a new connection through without a secret".to_owned(),
+                    )
+                })?;
                 // The secret goes in first: a connection must never exist without its secret.
                 secrets.set(&connection.id, &secret)?;
                 settings.connections.push(connection.clone());

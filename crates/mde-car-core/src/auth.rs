@@ -121,7 +121,7 @@ pub async fn request_token(
         Err(RequestTokenError::ServerResponse(response)) => {
             let description = response.error_description().cloned().unwrap_or_default();
             Err(classify_entra_error(
-                &response.error().to_string(),
+                response.error().as_ref(),
                 &description,
             ))
         }
@@ -236,3 +236,6 @@ pub fn classify_transport(error: &(dyn std::error::Error + 'static)) -> Transpor
         Transport::Other(innermost)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -17,6 +17,8 @@ const LOG_FILES_KEPT: usize = 14;
 pub fn init(data_dir: &DataDir, to_stderr: bool) -> Option<WorkerGuard> {
     let filter =
         || EnvFilter::try_from_env("MDE_CAR_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // The appender prunes old files by listing the folder, which must exist first.
+    let _ = std::fs::create_dir_all(data_dir.log_dir());
     let appender = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix("mde-car.log")

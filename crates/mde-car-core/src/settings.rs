@@ -165,3 +165,6 @@ fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, fs::File)
         .open(&path)?;
     Ok((path, file))
 }
+
+#[cfg(test)]
+mod tests;

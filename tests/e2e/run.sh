@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the end-to-end tests against the real app window. Expects a display (Xvfb), a session bus
+# with an unlocked Secret Service (see `make test-e2e`), and built binaries:
+# target/debug/mde-car-desktop and target/debug/mde-sim.
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$(cd ../.. && pwd)
+mkdir -p output
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# The app's data folder for this run; tauri-driver's children inherit it.
+MDE_CAR_DATA_DIR=$(mktemp -d)
+export MDE_CAR_DATA_DIR
+export MDE_CAR_APP="$root/target/debug/mde-car-desktop"
+export MDE_SIM_BIN="$root/target/debug/mde-sim"
+export E2E_OUTPUT="$PWD/output"
+
+tauri-driver --port 4444 --native-port 4445 >output/tauri-driver.log 2>&1 &
+driver=$!
+cleanup() { kill "$driver" 2>/dev/null || true; wait "$driver" 2>/dev/null || true; rm -rf "$MDE_CAR_DATA_DIR"; }
+trap cleanup EXIT
+for _ in $(seq 100); do
+  (exec 3<>/dev/tcp/127.0.0.1/4444) 2>/dev/null && break
+  sleep 0.1
+done
+node --test --test-concurrency=1 ./*.test.mjs

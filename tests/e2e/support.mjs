@@ -1,0 +1,117 @@
+// Helpers for the end-to-end tests: the simulator process, the app session, waits, screenshots.
+
+import { spawn, execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { Builder, By, until } from "selenium-webdriver";
+
+export const output = process.env.E2E_OUTPUT ?? "output";
+export const dataDir = process.env.MDE_CAR_DATA_DIR;
+
+/** Starts `mde-sim` on a free port and resolves with the credentials it prints as JSON. */
+export async function startSimulator(args = []) {
+  const child = spawn(process.env.MDE_SIM_BIN, ["--devices", "50", "--seed", "7", "--port", "0", "--json", ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: child.stdout });
+  const info = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("mde-sim did not print its credentials within 30 s")), 30_000);
+    child.once("exit", (code) => reject(new Error(`mde-sim exited early with ${code}`)));
+    lines.on("line", (line) => {
+      try {
+        const parsed = JSON.parse(line);
+        clearTimeout(timer);
+        resolve(parsed);
+      } catch {
+        // Human-readable lines before the JSON one are fine.
+      }
+    });
+  });
+  return { ...info, stop: () => child.kill() };
+}
+
+/** A WebDriver session on the real app window. */
+export async function openApp() {
+  const capabilities = {
+    browserName: "wry",
+    "tauri:options": { application: process.env.MDE_CAR_APP },
+  };
+  const driver = await new Builder().withCapabilities(capabilities).usingServer("http://127.0.0.1:4444/").build();
+  await driver.manage().setTimeouts({ implicit: 0 });
+  return driver;
+}
+
+export const byTestId = (id) => By.css(`[data-testid="${id}"]`);
+
+export async function find(driver, id, timeout = 10_000) {
+  return driver.wait(until.elementLocated(byTestId(id)), timeout, `element [data-testid=${id}] did not appear`);
+}
+
+export async function card(driver, name, timeout = 10_000) {
+  return driver.wait(
+    until.elementLocated(By.css(`[data-testid="connection-card"][data-name="${name}"]`)),
+    timeout,
+    `the card of "${name}" did not appear`,
+  );
+}
+
+export async function waitFor(check, message, timeout = 15_000) {
+  const deadline = Date.now() + timeout;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await check();
+      if (last) return last;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${message} (last: ${last})`);
+}
+
+/** Replaces an input's value the way a person would: select all, type. */
+export async function type(driver, id, text) {
+  const input = await find(driver, id);
+  await input.clear();
+  if (text) await input.sendKeys(text);
+  return input;
+}
+
+let shotIndex = 0;
+/** Saves a screenshot of the window; a short pause first lets WebKit paint the last change. */
+export async function screenshot(driver, name) {
+  mkdirSync(output, { recursive: true });
+  await new Promise((r) => setTimeout(r, 300));
+  shotIndex += 1;
+  const file = join(output, `${String(shotIndex).padStart(2, "0")}-${name}.png`);
+  writeFileSync(file, await driver.takeScreenshot(), "base64");
+  return file;
+}
+
+export function settings() {
+  const file = join(dataDir, "settings.json");
+  if (!existsSync(file)) return { connections: [] };
+  const parsed = JSON.parse(readFileSync(file, "utf8"));
+  return { connections: parsed.connections ?? [], ...parsed };
+}
+
+/** The secret of a connection as the Secret Service holds it, or null. */
+export function keyringSecret(connectionId) {
+  try {
+    return execFileSync("secret-tool", ["lookup", "service", "mde-car", "username", `connection:${connectionId}`], {
+      encoding: "utf8",
+    });
+  } catch {
+    return null;
+  }
+}
+
+/** Every file below the data folder, recursively. */
+export function dataFiles(dir = dataDir) {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? dataFiles(path) : [path];
+  });
+}
