@@ -2,6 +2,7 @@
 //! (to indices), checks types, folds constants, names output columns as Kusto does, and derives
 //! the [`ScanHint`] from the leading `where` clauses.
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
@@ -131,6 +132,7 @@ pub(super) fn compile(
         tables,
         now,
         lets: HashMap::new(),
+        planned: Cell::new(0),
     };
     let mut query = None;
     for stmt in stmts {
@@ -233,7 +235,13 @@ struct Compiler<'t> {
     tables: &'t dyn Tables,
     now: DateTime<Utc>,
     lets: HashMap<String, LetVal>,
+    /// Pipelines planned so far: `let` bodies are planned where they are used, so a chain of
+    /// self-joins could otherwise grow the plan exponentially.
+    planned: Cell<usize>,
 }
+
+/// More pipelines than any real query plans (each `join` side is one).
+const MAX_PIPELINES: usize = 256;
 
 const AGGREGATES: &[&str] = &[
     "count",
@@ -460,6 +468,12 @@ impl Compiler<'_> {
     }
 
     fn plan(&self, p: &FlatPipeline) -> R<Plan> {
+        self.planned.set(self.planned.get() + 1);
+        if self.planned.get() > MAX_PIPELINES {
+            return Err(KqlError::new(format!(
+                "The query is too complex: it plans more than {MAX_PIPELINES} tabular expressions"
+            )));
+        }
         let (mut source, mut schema) = match &p.source {
             FlatSource::Table(name) => {
                 let ts = self

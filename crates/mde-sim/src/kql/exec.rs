@@ -595,84 +595,115 @@ fn key_vals<'r>(row: &'r [Value], keys: &[(usize, Ty)]) -> Option<Vec<Val<'r>>> 
     (!vals.iter().any(Val::is_null)).then_some(vals)
 }
 
-fn join<'a>(plan: &'a JoinPlan, left: Rows<'a>, tables: &'a dyn Tables) -> Rows<'a> {
-    let right: Vec<Row> = run_plan(&plan.right, tables).collect();
-    let mut index = TupleIndex::default();
-    let mut matches: Vec<Vec<usize>> = Vec::new();
-    for (ri, row) in right.iter().enumerate() {
-        if let Some(keys) = key_vals(row, &plan.right_keys) {
-            let (k, new) = index.insert(&keys);
-            if new {
-                matches.push(Vec::new());
-            }
-            if let Some(m) = matches.get_mut(k) {
-                m.push(ri);
+/// The right side of a join, indexed by key.
+struct JoinIndex {
+    rows: Vec<Row>,
+    index: TupleIndex,
+    /// Row numbers in `rows` per key number in `index`.
+    matches: Vec<Vec<usize>>,
+}
+
+impl JoinIndex {
+    fn build(rows: Vec<Row>, keys: &[(usize, Ty)]) -> JoinIndex {
+        let mut index = TupleIndex::default();
+        let mut matches: Vec<Vec<usize>> = Vec::new();
+        for (ri, row) in rows.iter().enumerate() {
+            if let Some(k) = key_vals(row, keys) {
+                let (at, new) = index.insert(&k);
+                if new {
+                    matches.push(Vec::new());
+                }
+                if let Some(m) = matches.get_mut(at) {
+                    m.push(ri);
+                }
             }
         }
+        JoinIndex {
+            rows,
+            index,
+            matches,
+        }
     }
-    let lookup = |row: &[Value]| -> &[usize] {
-        key_vals(row, &plan.left_keys)
-            .and_then(|k| index.find(&k))
-            .and_then(|k| matches.get(k))
+
+    fn lookup(&self, row: &[Value], keys: &[(usize, Ty)]) -> &[usize] {
+        key_vals(row, keys)
+            .and_then(|k| self.index.find(&k))
+            .and_then(|at| self.matches.get(at))
             .map_or(&[], Vec::as_slice)
-    };
-    let nulls = |n: usize| vec![Value::Null; n];
-    let mut out: Vec<Row> = Vec::new();
+    }
+}
+
+/// Left-driven kinds stream over the left input; right-driven kinds need all of it first.
+fn join<'a>(plan: &'a JoinPlan, left: Rows<'a>, tables: &'a dyn Tables) -> Rows<'a> {
+    let right = JoinIndex::build(run_plan(&plan.right, tables).collect(), &plan.right_keys);
+    let keys = &plan.left_keys;
     match plan.kind {
         JoinKind::LeftSemi | JoinKind::LeftAnti => {
             let want = plan.kind == JoinKind::LeftSemi;
-            out.extend(left.filter(|row| lookup(row).is_empty() != want));
+            Box::new(left.filter(move |row| right.lookup(row, keys).is_empty() != want))
         }
-        JoinKind::RightSemi | JoinKind::RightAnti => {
-            let mut hit = vec![false; right.len()];
-            for row in left {
-                for ri in lookup(&row) {
-                    hit[*ri] = true;
-                }
-            }
-            let want = plan.kind == JoinKind::RightSemi;
-            out.extend(
-                right
-                    .iter()
-                    .zip(&hit)
-                    .filter(|(_, h)| **h == want)
-                    .map(|(r, _)| r.clone()),
-            );
-        }
-        kind => {
-            let mut hit = vec![false; right.len()];
+        JoinKind::Inner | JoinKind::InnerUnique | JoinKind::LeftOuter => {
             let mut seen_left = TupleIndex::default();
-            for row in left {
-                if kind == JoinKind::InnerUnique {
+            Box::new(left.flat_map(move |row| {
+                if plan.kind == JoinKind::InnerUnique {
                     // innerunique keeps one left row per key.
-                    match key_vals(&row, &plan.left_keys) {
+                    match key_vals(&row, keys) {
                         Some(k) if seen_left.insert(&k).1 => {}
-                        _ => continue,
+                        _ => return Vec::new(),
                     }
                 }
-                let found = lookup(&row);
+                let found = right.lookup(&row, keys);
+                if found.is_empty() {
+                    if plan.kind != JoinKind::LeftOuter {
+                        return Vec::new();
+                    }
+                    let mut r = row;
+                    r.extend(std::iter::repeat_n(Value::Null, plan.right_width));
+                    return vec![r];
+                }
+                found
+                    .iter()
+                    .map(|ri| {
+                        let mut r = row.clone();
+                        r.extend(right.rows[*ri].iter().cloned());
+                        r
+                    })
+                    .collect()
+            }))
+        }
+        JoinKind::RightSemi | JoinKind::RightAnti | JoinKind::RightOuter | JoinKind::FullOuter => {
+            let mut hit = vec![false; right.rows.len()];
+            let mut out: Vec<Row> = Vec::new();
+            let outer = matches!(plan.kind, JoinKind::RightOuter | JoinKind::FullOuter);
+            for row in left {
+                let found = right.lookup(&row, keys);
                 for ri in found {
                     hit[*ri] = true;
-                    let mut r = row.clone();
-                    r.extend(right[*ri].iter().cloned());
-                    out.push(r);
-                }
-                if found.is_empty() && matches!(kind, JoinKind::LeftOuter | JoinKind::FullOuter) {
-                    let mut r = row;
-                    r.extend(nulls(plan.right_width));
-                    out.push(r);
-                }
-            }
-            if matches!(kind, JoinKind::RightOuter | JoinKind::FullOuter) {
-                for (r, h) in right.iter().zip(&hit) {
-                    if !h {
-                        let mut row = nulls(plan.left_width);
-                        row.extend(r.iter().cloned());
-                        out.push(row);
+                    if outer {
+                        let mut r = row.clone();
+                        r.extend(right.rows[*ri].iter().cloned());
+                        out.push(r);
                     }
                 }
+                if found.is_empty() && plan.kind == JoinKind::FullOuter {
+                    let mut r = row;
+                    r.extend(std::iter::repeat_n(Value::Null, plan.right_width));
+                    out.push(r);
+                }
             }
+            for (r, h) in right.rows.into_iter().zip(hit) {
+                match plan.kind {
+                    JoinKind::RightSemi if h => out.push(r),
+                    JoinKind::RightAnti if !h => out.push(r),
+                    JoinKind::RightOuter | JoinKind::FullOuter if !h => {
+                        let mut row = vec![Value::Null; plan.left_width];
+                        row.extend(r);
+                        out.push(row);
+                    }
+                    _ => {}
+                }
+            }
+            Box::new(out.into_iter())
         }
     }
-    Box::new(out.into_iter())
 }

@@ -405,6 +405,16 @@ impl Parser {
     }
 
     fn pipeline(&mut self) -> R<Pipeline> {
+        self.nesting += 1;
+        if self.nesting > MAX_DEPTH {
+            return Err(self.too_deep());
+        }
+        let p = self.pipeline_inner();
+        self.nesting -= 1;
+        p
+    }
+
+    fn pipeline_inner(&mut self) -> R<Pipeline> {
         let source = if self.eat_word("print") {
             Source::Print(self.assign_list()?)
         } else if self.is_punct("(") {

@@ -1700,6 +1700,28 @@ fn joins() {
     );
     let out = q("AlertInfo | join kind=rightsemi AlertEvidence on AlertId | count");
     assert_eq!(table(&out), vec!["10"]);
+    let out = q("AlertInfo | join kind=rightanti AlertEvidence on AlertId | project AlertId");
+    assert_eq!(table(&out), vec!["da007"]);
+    let out = q("AlertInfo | where AlertId in ('da005', 'da006') \
+                 | join kind=fullouter (AlertEvidence | where AlertId in ('da005', 'da007')) on AlertId \
+                 | project AlertId, AlertId1");
+    assert_eq!(
+        table(&out),
+        vec!["da005 | da005", "da006 | null", "null | da007"]
+    );
+    let out = q("AlertInfo | join kind=leftsemi AlertEvidence on AlertId | project AlertId");
+    assert_eq!(
+        table(&out),
+        vec!["da001", "da002", "da003", "da004", "da005"]
+    );
+    // A join of every logon with every logon on the same device streams into `take`.
+    let out = q(
+        "DeviceLogonEvents | join kind=inner DeviceLogonEvents on DeviceId | take 3 | project LogonId, LogonId1",
+    );
+    assert_eq!(
+        table(&out),
+        vec!["1000 | 1000", "1000 | 1003", "1000 | 1006"]
+    );
 }
 
 #[test]
@@ -2010,6 +2032,26 @@ fn deep_nesting_and_huge_inputs_fail_cleanly() {
     );
     assert_eq!(table(&q(&many_in)), vec!["15"]);
 
+    let nested_sources = format!(
+        "{}DeviceInfo{} | count",
+        "(".repeat(50_000),
+        ")".repeat(50_000)
+    );
+    assert!(err(&nested_sources).contains("nest at most 64"));
+    let mut bomb = "let t0 = AlertInfo;".to_owned();
+    for i in 1..40 {
+        bomb.push_str(&format!(
+            " let t{i} = t{} | join kind=inner (t{}) on AlertId;",
+            i - 1,
+            i - 1
+        ));
+    }
+    bomb.push_str(" t39 | count");
+    assert!(err(&bomb).starts_with("The query is too complex"));
+    assert!(
+        err("print x = timespan(1.-9999999999999:00:00)").starts_with("Query could not be parsed")
+    );
+
     let huge = "x".repeat(2_000_000);
     let out = q(&format!("print s = strlen('{huge}')"));
     assert_eq!(table(&out), vec!["2000000"]);
@@ -2020,7 +2062,9 @@ fn deep_nesting_and_huge_inputs_fail_cleanly() {
 
 // ---- speed --------------------------------------------------------------------------------------------
 
-/// Generates `rows` DeviceNetworkInfo-like rows on the fly, as the simulator does.
+/// Generates `rows` DeviceNetworkInfo-like rows on the fly, as the simulator does: 20,000
+/// devices reporting every 72 minutes, newest first in `Big` and oldest first in `BigAsc` (the
+/// worst case for `arg_max`, where every row is a new maximum).
 struct Synthetic {
     rows: usize,
 }
@@ -2028,9 +2072,9 @@ struct Synthetic {
 impl Tables for Synthetic {
     fn schema(&self, table: &str) -> Option<TableSchema> {
         use ColumnType::*;
-        (table == "Big").then(|| {
+        (table == "Big" || table == "BigAsc").then(|| {
             schema(
-                "Big",
+                table,
                 &[
                     ("Timestamp", DateTime),
                     ("DeviceId", String),
@@ -2043,15 +2087,21 @@ impl Tables for Synthetic {
 
     fn scan<'a>(
         &'a self,
-        _table: &str,
+        table: &str,
         _hint: &ScanHint,
     ) -> Box<dyn Iterator<Item = Vec<Value>> + 'a> {
         let base = now();
-        Box::new((0..self.rows).map(move |i| {
+        let rows = self.rows;
+        let ascending = table == "BigAsc";
+        Box::new((0..rows).map(move |i| {
             let device = i % 20_000;
+            let age = if ascending {
+                (rows - 1 - i) / 20_000
+            } else {
+                i / 20_000
+            };
             vec![
-                // One report per device every 72 minutes, newest first: 20 reports per day.
-                Value::DateTime(base - TimeDelta::minutes((i / 20_000) as i64 * 72)),
+                Value::DateTime(base - TimeDelta::minutes(age as i64 * 72)),
                 Value::String(format!("{device:040x}")),
                 Value::String(format!(
                     "00-15-5D-{:02X}-{:02X}-01",
@@ -2114,11 +2164,24 @@ fn where_summarize_speed() {
     let mv_elapsed = started.elapsed();
     assert_eq!(expanded.rows[0][0], Value::Long(rows.min(20_000) as i64));
 
+    let started = Instant::now();
+    let all = run(
+        "BigAsc | summarize arg_max(Timestamp, *), n = count(), dcount(MacAddress) by DeviceId",
+        &t,
+        now(),
+    )
+    .unwrap();
+    let all_elapsed = started.elapsed();
+    assert_eq!(all.rows.len(), rows.min(20_000));
+    assert_eq!(all.rows[0][1], Value::DateTime(now()));
+
     let per_sec = |d: std::time::Duration| rows as f64 / d.as_secs_f64().max(1e-9);
     println!(
-        "{rows} rows: scan+count {:.0} rows/s; where+summarize(arg_max,count) {:.0} rows/s ({elapsed:?}); where+mv-expand+dcount {:.0} rows/s ({mv_elapsed:?})",
+        "{rows} rows: scan+count {:.0} rows/s; where+summarize(arg_max,count) {:.0} rows/s ({elapsed:?}); \
+         where+mv-expand+dcount {:.0} rows/s ({mv_elapsed:?}); summarize over all rows, ascending {:.0} rows/s ({all_elapsed:?})",
         per_sec(scan_only),
         per_sec(elapsed),
         per_sec(mv_elapsed),
+        per_sec(all_elapsed),
     );
 }

@@ -503,7 +503,7 @@ pub(super) fn parse_timespan(s: &str) -> Option<i64> {
         let whole = days
             .checked_mul(TICKS_PER_DAY)?
             .checked_add(hours.checked_mul(TICKS_PER_HOUR)?)?
-            .checked_add(minutes * TICKS_PER_MINUTE)?;
+            .checked_add(minutes.checked_mul(TICKS_PER_MINUTE)?)?;
         whole.checked_add((seconds * TICKS_PER_SEC as f64).round() as i64)?
     } else {
         let split = body.find(|c: char| c.is_ascii_alphabetic())?;
@@ -706,19 +706,24 @@ impl TupleIndex {
         self.keys.len()
     }
 
-    fn hash_refs(refs: &[KeyRef<'_>]) -> u64 {
+    fn hash_vals(vals: &[Val<'_>]) -> u64 {
         let mut h = std::hash::DefaultHasher::new();
-        for r in refs {
-            r.hash_into(&mut h);
+        for v in vals {
+            key_ref(v).hash_into(&mut h);
         }
         h.finish()
     }
 
-    fn lookup(&self, hash: u64, refs: &[KeyRef<'_>]) -> Option<usize> {
+    fn lookup(&self, hash: u64, vals: &[Val<'_>]) -> Option<usize> {
         let mut at = self.heads.get(&hash).copied().unwrap_or(NONE);
         while at != NONE {
             let key = &self.keys[at];
-            if key.len() == refs.len() && refs.iter().zip(key.iter()).all(|(r, k)| r.matches(k)) {
+            if key.len() == vals.len()
+                && vals
+                    .iter()
+                    .zip(key.iter())
+                    .all(|(v, k)| key_ref(v).matches(k))
+            {
                 return Some(at);
             }
             at = self.next[at];
@@ -728,20 +733,19 @@ impl TupleIndex {
 
     /// The tuple's index, and whether it was new.
     pub(super) fn insert(&mut self, vals: &[Val<'_>]) -> (usize, bool) {
-        let refs: Vec<KeyRef<'_>> = vals.iter().map(key_ref).collect();
-        let hash = Self::hash_refs(&refs);
-        if let Some(at) = self.lookup(hash, &refs) {
+        let hash = Self::hash_vals(vals);
+        if let Some(at) = self.lookup(hash, vals) {
             return (at, false);
         }
         let at = self.keys.len();
-        self.keys.push(refs.iter().map(KeyRef::to_key).collect());
+        self.keys
+            .push(vals.iter().map(|v| key_ref(v).to_key()).collect());
         let head = self.heads.insert(hash, at).unwrap_or(NONE);
         self.next.push(head);
         (at, true)
     }
 
     pub(super) fn find(&self, vals: &[Val<'_>]) -> Option<usize> {
-        let refs: Vec<KeyRef<'_>> = vals.iter().map(key_ref).collect();
-        self.lookup(Self::hash_refs(&refs), &refs)
+        self.lookup(Self::hash_vals(vals), vals)
     }
 }
