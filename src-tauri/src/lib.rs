@@ -31,33 +31,39 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
         ])
 }
 
-/// Builds the app on any runtime (the real one, or tauri's mock runtime in tests). Without an
-/// explicit `data_dir`, the data folder is `MDE_CAR_DATA_DIR` when set, else the platform's
-/// app-data folder — the same one the CLI uses.
-pub fn build<R: Runtime>(
-    builder: tauri::Builder<R>,
-    data_dir: Option<DataDir>,
-) -> tauri::Builder<R> {
+/// Builds the app on any runtime (the real one, or tauri's mock runtime in tests).
+pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     let specta = specta_builder::<R>();
     builder
         .plugin(tauri_plugin_store::Builder::new().build())
         .invoke_handler(specta.invoke_handler())
         .setup(move |app| {
             specta.mount_events(app);
-            let data_dir = data_dir
-                .or_else(|| DataDir::resolve(None))
-                .or_else(|| app.path().app_data_dir().ok().map(DataDir::new))
-                .ok_or("no data folder: set MDE_CAR_DATA_DIR")?;
-            let log_guard = mde_car_core::logging::init(&data_dir, false);
-            app.manage(LogGuard(log_guard));
-            let settings_path = data_dir.settings_file();
-            let store = app.store(settings_path.clone())?;
-            let backend = settings_store::PluginStoreSettings::new(store, settings_path);
-            let core = Core::open_with_settings(data_dir, Box::new(backend))?;
-            tracing::info!(version = env!("CARGO_PKG_VERSION"), "desktop app started");
-            app.manage(core);
-            Ok(())
+            manage_core(app.handle(), None)
         })
+}
+
+/// Opens the core over the plugin store and hands it to Tauri's state. Without an explicit
+/// `data_dir`, the data folder is `MDE_CAR_DATA_DIR` when set, else the platform's app-data
+/// folder — the same one the CLI uses. Tests call this directly, since the mock runtime never
+/// runs the setup hook.
+pub fn manage_core<R: Runtime>(
+    app: &tauri::AppHandle<R>,
+    data_dir: Option<DataDir>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let data_dir = data_dir
+        .or_else(|| DataDir::resolve(None))
+        .or_else(|| app.path().app_data_dir().ok().map(DataDir::new))
+        .ok_or("no data folder: set MDE_CAR_DATA_DIR")?;
+    let log_guard = mde_car_core::logging::init(&data_dir, false);
+    app.manage(LogGuard(log_guard));
+    let settings_path = data_dir.settings_file();
+    let store = app.store(settings_path.clone())?;
+    let backend = settings_store::PluginStoreSettings::new(store, settings_path);
+    let core = Core::open_with_settings(data_dir, Box::new(backend))?;
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "desktop app started");
+    app.manage(core);
+    Ok(())
 }
 
 /// Keeps the log writer alive for the life of the app.
@@ -65,7 +71,7 @@ struct LogGuard(#[allow(dead_code)] Option<tracing_appender::non_blocking::Worke
 
 /// Runs the desktop app.
 pub fn run() -> anyhow::Result<()> {
-    build(tauri::Builder::default(), None)
+    build(tauri::Builder::default())
         .run(tauri::generate_context!())
         .map_err(|error| anyhow::anyhow!("the app failed: {error}"))
 }

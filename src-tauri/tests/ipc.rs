@@ -17,7 +17,7 @@ fn invoke(
         cmd: cmd.to_owned(),
         callback: CallbackFn(0),
         error: CallbackFn(1),
-        url: "http://tauri.localhost".parse().expect("a URL"),
+        url: "tauri://localhost".parse().expect("a URL"),
         body: InvokeBody::Json(args),
         headers: Default::default(),
         invoke_key: INVOKE_KEY.to_owned(),
@@ -44,10 +44,11 @@ fn commands_answer_in_the_documented_shapes() {
         }))
         .expect("the simulator starts");
     let data_dir = tempfile::tempdir().expect("a temp dir");
-    let data = Some(mde_car_core::paths::DataDir::new(data_dir.path()));
-    let app = mde_car_desktop::build(mock_builder(), data)
+    let app = mde_car_desktop::build(mock_builder())
         .build(mock_context(noop_assets()))
         .expect("the app builds");
+    let data = Some(mde_car_core::paths::DataDir::new(data_dir.path()));
+    mde_car_desktop::manage_core(app.handle(), data).expect("the core opens");
     let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
         .build()
         .expect("a window");
