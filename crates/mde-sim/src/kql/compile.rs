@@ -1696,10 +1696,14 @@ fn scan_hint(stages: &[Stage], table: &Schema) -> ScanHint {
     let mut uppers = Vec::new();
     for stage in stages {
         let Stage::Filter(pred) = stage else { break };
-        let conjuncts: &[CExpr] = match pred {
-            CExpr::And(items) => items,
-            single => std::slice::from_ref(single),
-        };
+        let mut conjuncts = Vec::new();
+        let mut todo = vec![pred];
+        while let Some(e) = todo.pop() {
+            match e {
+                CExpr::And(items) => todo.extend(items),
+                other => conjuncts.push(other),
+            }
+        }
         for c in conjuncts {
             match c {
                 CExpr::Cmp(op, a, b) => {

@@ -97,12 +97,15 @@
 //!
 //! Queries are parsed by hand (`lexer`, `parser`), compiled (`compile`: names resolved to column
 //! indices once, types checked, constants such as `ago(1d)` folded) and run (`exec`):
-//! `where`/`project`/`extend`/`mv-expand`/`take`/`distinct` stream over [`Tables::scan`];
-//! `summarize`, sorting, `top`, `count` and `join` consume their input first (`top` keeps at
-//! most about `2N` rows). `Timestamp` bounds found in the `where` stages directly after the
-//! table (`Timestamp > ago(1d)`, `>=`, `<`, `<=`, `==`, `between`, joined by `and`, constants
-//! only) become the [`ScanHint`]; bounds are inclusive and the `where` still runs, so a source
-//! may return extra rows.
+//! `where`, `project`, `extend`, `mv-expand`, `take`, `distinct` and the left side of
+//! `inner`/`innerunique`/`leftouter`/`leftsemi`/`leftanti` joins stream over
+//! [`Tables::scan`]; `summarize`, sorting, `count`, right-driven joins and every join's right
+//! side consume their input first, and `top N` keeps at most `max(2N, 1024)` rows.
+//!
+//! `Timestamp` bounds found in the `where` stages directly after the table (`Timestamp >
+//! ago(1d)`, `>=`, `<`, `<=`, `==`, `between`, reversed operands, nested `and`; constant bounds
+//! only, `let` names included) become the [`ScanHint`] passed to `scan`. Bounds are inclusive
+//! and the `where` still runs, so a source may ignore the hint or return extra rows.
 
 use chrono::{DateTime, Utc};
 

@@ -1060,6 +1060,15 @@ fn hint_from_let_and_between_offset() {
     );
 
     let t = tenant();
+    run_on(
+        &t,
+        "DeviceInfo | where (ReportId > 0 and (Timestamp < ago(1h))) and (Timestamp >= ago(3d))",
+    );
+    let hint = t.scans.borrow()[0].1.clone();
+    assert_eq!(hint.min_time, Some(now() - TimeDelta::days(3)));
+    assert_eq!(hint.max_time, Some(now() - TimeDelta::hours(1)));
+
+    let t = tenant();
     let out = run_on(
         &t,
         "DeviceInfo | where Timestamp between (ago(2d) .. 1d) | project ReportId",
@@ -1076,6 +1085,10 @@ fn no_hint_from_or_or_later_wheres() {
     run_on(
         &t,
         "DeviceInfo | where Timestamp > ago(1d) or DeviceId == 'd4' | count",
+    );
+    run_on(
+        &t,
+        "DeviceInfo | where Timestamp > ReportId * 1h + datetime(2026-01-01) | count",
     );
     run_on(
         &t,
