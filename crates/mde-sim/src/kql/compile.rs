@@ -39,6 +39,8 @@ pub(super) enum Stage {
     MvExpand(Box<MvPlan>),
     Count,
     Join(Box<JoinPlan>),
+    /// Ignores the input and yields these rows (`getschema`).
+    Replace(Vec<Vec<Value>>),
 }
 
 pub(super) enum ProjItem {
@@ -677,6 +679,27 @@ impl Compiler<'_> {
             }
             Op::Join { kind, right, keys } => self.join(*kind, right, keys, schema, stages)?,
             Op::Serialize => {}
+            Op::GetSchema => {
+                let rows = schema
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (name, ty))| {
+                        vec![
+                            Value::String(name.clone()),
+                            Value::Int(i32::try_from(i).unwrap_or(i32::MAX)),
+                            Value::String(ty.clr_name().to_owned()),
+                            Value::String(ty.name().to_owned()),
+                        ]
+                    })
+                    .collect();
+                *schema = vec![
+                    ("ColumnName".to_owned(), Ty::String),
+                    ("ColumnOrdinal".to_owned(), Ty::Int),
+                    ("DataType".to_owned(), Ty::String),
+                    ("ColumnType".to_owned(), Ty::String),
+                ];
+                stages.push(Stage::Replace(rows));
+            }
         }
         Ok(())
     }

@@ -73,6 +73,7 @@ fn apply<'a>(stage: &'a Stage, input: Rows<'a>, tables: &'a dyn Tables) -> Rows<
         }
         Stage::Top(n, key) => Box::new(top(*n, key, input).into_iter()),
         Stage::Join(plan) => join(plan, input, tables),
+        Stage::Replace(rows) => Box::new(rows.iter().cloned()),
     }
 }
 

@@ -28,6 +28,7 @@
 //! | `count` | one row, column `Count` |
 //! | `join` | `join [kind=innerunique\|inner\|leftouter\|rightouter\|fullouter\|leftsemi\|leftanti\|rightsemi\|rightanti] (Tabular) on Col, $left.A == $right.B`; clashing right-side names get a `1` suffix |
 //! | `serialize` | accepted, does nothing |
+//! | `getschema` | one row per input column: `ColumnName`, `ColumnOrdinal`, `DataType`, `ColumnType` |
 //!
 //! Aggregates (only inside `summarize`): `count()`, `countif(p)`, `dcount(x)` (exact, not
 //! HyperLogLog), `dcountif(x, p)`, `sum(x)`, `sumif(x, p)`, `min(x)`, `max(x)`, `avg(x)`,

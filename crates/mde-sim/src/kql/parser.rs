@@ -210,6 +210,7 @@ pub(super) enum Op {
         keys: Vec<(String, String)>,
     },
     Serialize,
+    GetSchema,
 }
 
 #[derive(Debug, Clone)]
@@ -503,6 +504,7 @@ impl Parser {
             "count" => Op::Count,
             "join" => self.join()?,
             "serialize" => Op::Serialize,
+            "getschema" => Op::GetSchema,
             _ => return Err(Self::error_at(&t)),
         })
     }

@@ -1443,6 +1443,26 @@ fn distinct_columns_and_star() {
 }
 
 #[test]
+fn getschema_lists_columns() {
+    let out = q(
+        "DeviceNetworkInfo | project DeviceId, ReportId, IPAddresses, Age = now() - Timestamp | getschema",
+    );
+    assert_eq!(
+        names(&out),
+        vec!["ColumnName", "ColumnOrdinal", "DataType", "ColumnType"]
+    );
+    assert_eq!(
+        table(&out),
+        vec![
+            "DeviceId | 0i | System.String | string",
+            "ReportId | 1i | System.Int64 | long",
+            "IPAddresses | 2i | System.Object | dynamic",
+            "Age | 3i | System.TimeSpan | timespan",
+        ]
+    );
+}
+
+#[test]
 fn count_operator() {
     let out = q("DeviceNetworkInfo | count");
     assert_eq!(out.schema, vec![("Count".to_owned(), ColumnType::Int64)]);

@@ -72,6 +72,20 @@ impl Ty {
         }
     }
 
+    /// The .NET type name `getschema` reports in `DataType`.
+    pub(super) fn clr_name(self) -> &'static str {
+        match self {
+            Ty::Bool => "System.SByte",
+            Ty::Int => "System.Int32",
+            Ty::Long => "System.Int64",
+            Ty::Real => "System.Double",
+            Ty::DateTime => "System.DateTime",
+            Ty::TimeSpan => "System.TimeSpan",
+            Ty::String => "System.String",
+            Ty::Dynamic => "System.Object",
+        }
+    }
+
     pub(super) fn is_numeric(self) -> bool {
         matches!(self, Ty::Int | Ty::Long | Ty::Real)
     }
