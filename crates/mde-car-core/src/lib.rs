@@ -18,6 +18,8 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod logging;
+pub mod mde;
+pub mod model;
 pub mod paths;
 pub mod probe;
 pub mod secrets;

@@ -1,0 +1,214 @@
+//! The domain types of Defender data as the sync and the store see them. The Defender client
+//! (`mde`) turns its private wire types into these; nothing else sees Defender's JSON.
+//!
+//! Times are UTC with Defender's own precision (up to 100 ns) kept as `DateTime<Utc>`.
+
+use std::{fmt, net::IpAddr, str::FromStr};
+
+use chrono::{DateTime, Utc};
+
+pub type Timestamp = DateTime<Utc>;
+
+/// A device (Defender "machine").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Device {
+    /// Defender's 40-hex device id; the join key of alerts, hunting rows and vulnerabilities.
+    pub id: String,
+    pub computer_dns_name: Option<String>,
+    pub first_seen: Option<Timestamp>,
+    /// Time of the last full device report (about daily), not the portal's "last seen".
+    pub last_seen: Option<Timestamp>,
+    pub os_platform: Option<String>,
+    pub os_version: Option<String>,
+    pub os_build: Option<i64>,
+    /// Windows release, e.g. `22H2`.
+    pub version: Option<String>,
+    pub os_architecture: Option<String>,
+    pub health_status: Option<String>,
+    pub onboarding_status: Option<String>,
+    /// Defender's risk level: None, Informational, Low, Medium, High.
+    pub risk_score: Option<String>,
+    /// None, Low, Medium, High.
+    pub exposure_level: Option<String>,
+    /// Low, Normal, High.
+    pub device_value: Option<String>,
+    pub machine_tags: Vec<String>,
+    pub rbac_group_id: Option<i64>,
+    pub rbac_group_name: Option<String>,
+    pub aad_device_id: Option<String>,
+    pub is_aad_joined: Option<bool>,
+    pub last_ip_address: Option<IpAddr>,
+    pub last_external_ip_address: Option<IpAddr>,
+    pub merged_into_machine_id: Option<String>,
+    pub is_potential_duplication: bool,
+    /// Every address the device reported in its latest record (`ipAddresses[]`).
+    pub addresses: Vec<DeviceAddress>,
+}
+
+/// One IP address on one adapter of a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceAddress {
+    pub ip: IpAddr,
+    /// `None` for loopback adapters.
+    pub mac: Option<MacAddress>,
+    /// .NET `NetworkInterfaceType` name, e.g. `Ethernet`, `Wireless80211`.
+    pub interface_type: Option<String>,
+    /// .NET `OperationalStatus` name, e.g. `Up`.
+    pub operational_status: Option<String>,
+}
+
+/// An alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+    /// UnSpecified, Informational, Low, Medium, High.
+    pub severity: String,
+    /// Unknown, New, InProgress, Resolved.
+    pub status: String,
+    pub category: Option<String>,
+    pub classification: Option<String>,
+    pub determination: Option<String>,
+    pub detection_source: Option<String>,
+    pub machine_id: Option<String>,
+    pub computer_dns_name: Option<String>,
+    pub created: Timestamp,
+    pub last_updated: Timestamp,
+    pub first_event: Option<Timestamp>,
+    pub last_event: Option<Timestamp>,
+    pub resolved: Option<Timestamp>,
+    pub mitre_techniques: Vec<String>,
+}
+
+/// One adapter report from advanced hunting's `DeviceNetworkInfo`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkObservation {
+    pub timestamp: Timestamp,
+    pub device_id: String,
+    pub device_name: Option<String>,
+    pub adapter_name: Option<String>,
+    pub mac: Option<MacAddress>,
+    pub addresses: Vec<ObservedAddress>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedAddress {
+    pub ip: IpAddr,
+    pub prefix: Option<u8>,
+    /// Defender's classification, e.g. `Private`, `Public`, `LinkLocal`.
+    pub address_type: Option<String>,
+}
+
+/// A sign-in seen on a device (advanced hunting's `DeviceLogonEvents`, or `logonusers`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogonObservation {
+    pub timestamp: Timestamp,
+    pub device_id: String,
+    pub account_domain: Option<String>,
+    pub account_name: String,
+    pub account_sid: Option<String>,
+    pub logon_type: Option<String>,
+    pub is_local_admin: Option<bool>,
+}
+
+/// A vulnerable software version on a device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceVulnerability {
+    pub device_id: String,
+    pub cve_id: String,
+    /// CVSS v3 base score, kept decimal (IBM's connector rounded it to an integer).
+    pub cvss_score: Option<f64>,
+    /// Low, Medium, High, Critical.
+    pub severity: Option<String>,
+    pub software_vendor: String,
+    pub software_name: String,
+    pub software_version: String,
+    pub first_seen: Option<Timestamp>,
+    pub last_seen: Option<Timestamp>,
+}
+
+/// What the delta export says happened to a device vulnerability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VulnerabilityChangeKind {
+    New,
+    Fixed,
+    Updated,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VulnerabilityChange {
+    pub kind: VulnerabilityChangeKind,
+    pub event_time: Timestamp,
+    pub vulnerability: DeviceVulnerability,
+}
+
+/// A MAC address (6 bytes, or 8 for some tunnel adapters), in any common notation on input:
+/// `aa:bb:cc:dd:ee:ff`, `AA-BB-CC-DD-EE-FF`, `aabb.ccdd.eeff`, `AABBCCDDEEFF`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MacAddress(Vec<u8>);
+
+impl MacAddress {
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl FromStr for MacAddress {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let hex: String = text
+            .chars()
+            .filter(|c| !matches!(c, ':' | '-' | '.' | ' '))
+            .collect();
+        if !(hex.len() == 12 || hex.len() == 16) || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(format!(
+                "'{text}' is not a MAC address (12 hex digits, e.g. aa:bb:cc:dd:ee:ff)"
+            ));
+        }
+        let bytes = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|error| error.to_string()))
+            .collect::<Result<Vec<u8>, String>>()?;
+        Ok(MacAddress(bytes))
+    }
+}
+
+impl fmt::Display for MacAddress {
+    /// Colon-separated uppercase, the form the store keeps.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|b| format!("{b:02X}")).collect();
+        f.write_str(&parts.join(":"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macs_parse_in_every_common_notation() {
+        for text in [
+            "aa:bb:cc:dd:ee:0f",
+            "AA-BB-CC-DD-EE-0F",
+            "aabb.ccdd.ee0f",
+            "AABBCCDDEE0F",
+        ] {
+            assert_eq!(
+                text.parse::<MacAddress>().unwrap().to_string(),
+                "AA:BB:CC:DD:EE:0F",
+                "{text}"
+            );
+        }
+        assert_eq!(
+            "00155D0A0B0C0D0E"
+                .parse::<MacAddress>()
+                .unwrap()
+                .bytes()
+                .len(),
+            8
+        );
+        assert!("aa:bb:cc".parse::<MacAddress>().is_err());
+        assert!("zz:bb:cc:dd:ee:ff".parse::<MacAddress>().is_err());
+    }
+}
