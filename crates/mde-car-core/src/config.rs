@@ -50,31 +50,43 @@ impl Cloud {
         }
     }
 
-    /// Hosts per Microsoft's "Defender for Endpoint for US Government customers" and API
-    /// overview pages (see shared reference mde-api.md §2). The token resource is the App ID URI
-    /// of the WindowsDefenderATP application, which differs from the current commercial API host.
+    /// Hosts per Microsoft's "Defender for Endpoint for US Government customers", API overview
+    /// and national-cloud pages (see shared reference mde-api.md §2). The token resource is the
+    /// App ID URI of the WindowsDefenderATP application, which differs from the current
+    /// commercial API host. Microsoft Graph serves the successor of the advanced-hunting API.
     pub fn endpoints(self) -> Endpoints {
-        let (authority, api_base, resource) = match self {
+        let (authority, api_base, resource, graph) = match self {
             Cloud::Commercial => (
                 "https://login.microsoftonline.com",
                 "https://api.security.microsoft.com",
                 "https://api.securitycenter.microsoft.com",
+                "https://graph.microsoft.com",
             ),
             Cloud::Gcc => (
                 "https://login.microsoftonline.com",
                 "https://api-gcc.securitycenter.microsoft.us",
                 "https://api-gcc.securitycenter.microsoft.us",
+                "https://graph.microsoft.com",
             ),
-            Cloud::GccHigh | Cloud::Dod => (
+            Cloud::GccHigh => (
                 "https://login.microsoftonline.us",
                 "https://api-gov.securitycenter.microsoft.us",
                 "https://api-gov.securitycenter.microsoft.us",
+                "https://graph.microsoft.us",
+            ),
+            Cloud::Dod => (
+                "https://login.microsoftonline.us",
+                "https://api-gov.securitycenter.microsoft.us",
+                "https://api-gov.securitycenter.microsoft.us",
+                "https://dod-graph.microsoft.us",
             ),
         };
         Endpoints {
             authority: authority.to_owned(),
             api_base: api_base.to_owned(),
             resource: resource.to_owned(),
+            graph_base: graph.to_owned(),
+            graph_resource: graph.to_owned(),
         }
     }
 }
@@ -102,6 +114,10 @@ pub struct Endpoints {
     pub api_base: String,
     /// The resource whose `/.default` scope the token is requested for.
     pub resource: String,
+    /// Microsoft Graph base, for `POST /v1.0/security/runHuntingQuery`.
+    pub graph_base: String,
+    /// The resource of Graph tokens (a second token per connection).
+    pub graph_resource: String,
 }
 
 impl Endpoints {
@@ -111,6 +127,10 @@ impl Endpoints {
 
     pub fn scope(&self) -> String {
         format!("{}/.default", self.resource)
+    }
+
+    pub fn graph_scope(&self) -> String {
+        format!("{}/.default", self.graph_resource)
     }
 }
 

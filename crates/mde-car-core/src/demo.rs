@@ -65,10 +65,13 @@ impl DemoTenant {
 }
 
 fn endpoints_of(sim: &mde_sim::Sim) -> Endpoints {
+    // The simulator accepts the real resources, so the demo signs in exactly as production.
+    let commercial = crate::config::Cloud::Commercial.endpoints();
     Endpoints {
         authority: sim.authority(),
         api_base: sim.api_base(),
-        // The simulator accepts the real resource, so the demo signs in exactly as production.
-        resource: crate::config::Cloud::Commercial.endpoints().resource,
+        resource: commercial.resource,
+        graph_base: sim.url(),
+        graph_resource: commercial.graph_resource,
     }
 }
