@@ -97,7 +97,7 @@ async fn add_list_test_remove_round_trip() {
     assert_eq!(listed.len(), 1);
     let id = listed[0]["id"].as_str().unwrap().to_owned();
     assert_eq!(listed[0]["tenantId"], sim.tenant_id());
-    assert_eq!(listed[0]["frequencyText"], "every hour");
+    assert_eq!(listed[0]["frequencyText"], "Every hour");
     assert_eq!(listed[0]["status"], "never_synced");
     assert_eq!(
         secret_service_lookup(&id).as_deref(),

@@ -215,12 +215,12 @@ impl Frequency {
 
 fn describe_minutes(minutes: u32) -> String {
     match minutes {
-        1440 => "every day".to_owned(),
-        m if m % 1440 == 0 => format!("every {} days", m / 1440),
-        60 => "every hour".to_owned(),
-        m if m % 60 == 0 => format!("every {} hours", m / 60),
-        1 => "every minute".to_owned(),
-        m => format!("every {m} minutes"),
+        1440 => "Every day".to_owned(),
+        m if m % 1440 == 0 => format!("Every {} days", m / 1440),
+        60 => "Every hour".to_owned(),
+        m if m % 60 == 0 => format!("Every {} hours", m / 60),
+        1 => "Every minute".to_owned(),
+        m => format!("Every {m} minutes"),
     }
 }
 

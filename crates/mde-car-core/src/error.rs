@@ -105,11 +105,16 @@ impl Error {
         }
     }
 
-    /// The field problems of a validation error; empty for every other error.
-    pub fn fields(&self) -> &[FieldError] {
+    /// The field problems of the error, so a form can show each next to its field; empty for
+    /// errors that are not about input.
+    pub fn fields(&self) -> Vec<FieldError> {
         match self {
-            Error::Validation(fields) => fields,
-            _ => &[],
+            Error::Validation(fields) => fields.clone(),
+            Error::DuplicateName(name) => vec![FieldError::new(
+                "name",
+                format!("Another connection is already named \"{name}\""),
+            )],
+            _ => Vec::new(),
         }
     }
 }

@@ -251,11 +251,11 @@ fn frequencies_read_from_the_command_line() {
     assert!(Frequency::parse_cli("3w").is_err());
     assert_eq!(
         Frequency::Interval { minutes: 240 }.describe(),
-        "every 4 hours"
+        "Every 4 hours"
     );
     assert_eq!(
         Frequency::Interval { minutes: 15 }.describe(),
-        "every 15 minutes"
+        "Every 15 minutes"
     );
 }
 
