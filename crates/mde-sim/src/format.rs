@@ -63,10 +63,10 @@ impl<'a> Obj<'a> {
 
     /// Writes `key` with an already serialized JSON value.
     pub fn raw(&mut self, key: &str, json: &str) -> &mut Self {
-        if let Some(keep) = self.keep {
-            if !keep(key) {
-                return self;
-            }
+        if let Some(keep) = self.keep
+            && !keep(key)
+        {
+            return self;
         }
         if !self.empty {
             self.buf.push(',');

@@ -27,7 +27,7 @@ use crate::kql::{self, ColumnType, ScanHint, TableSchema, Tables, Value};
 use crate::requests::Endpoint;
 use crate::server::auth::{self, Caller};
 use crate::server::{Ctx, Reply};
-use crate::tenant::{DeviceClass, Device, Tenant, HISTORY_DAYS, catalog, mac_hyphenated, short_name};
+use crate::tenant::{Device, DeviceClass, HISTORY_DAYS, Tenant, catalog, mac_hyphenated};
 
 /// Rows a query returns at most; more are cut off (run-advanced-query-api: "a maximum of
 /// 100,000 rows").
@@ -37,60 +37,168 @@ pub const MAX_RESULT_BYTES: usize = 124 * 1024 * 1024;
 /// Interval of periodic DeviceNetworkInfo reports.
 const NETWORK_REPORT_HOURS: i64 = 6;
 
-use ColumnType::{Boolean as B, DateTime as T, Double as D, Dynamic as J, Int32 as I, Int64 as L, String as S};
+use ColumnType::{
+    Boolean as B, DateTime as T, Double as D, Dynamic as J, Int32 as I, Int64 as L, String as S,
+};
 
 const DEVICE_INFO: &[(&str, ColumnType)] = &[
-    ("Timestamp", T), ("DeviceId", S), ("DeviceName", S), ("ClientVersion", S), ("PublicIP", S),
-    ("OSArchitecture", S), ("OSPlatform", S), ("OSBuild", L), ("IsAzureADJoined", B), ("JoinType", S),
-    ("AadDeviceId", S), ("LoggedOnUsers", J), ("RegistryDeviceTag", S), ("OSVersion", S), ("MachineGroup", S),
-    ("ReportId", L), ("OnboardingStatus", S), ("AdditionalFields", J), ("DeviceCategory", S), ("DeviceType", S),
-    ("DeviceSubtype", S), ("Model", S), ("Vendor", S), ("OSDistribution", S), ("OSVersionInfo", S),
-    ("MergedDeviceIds", S), ("MergedToDeviceId", S), ("IsInternetFacing", B), ("SensorHealthState", S),
-    ("IsExcluded", B), ("ExclusionReason", S), ("ExposureLevel", S), ("AssetValue", S), ("DeviceManualTags", J),
-    ("DeviceDynamicTags", J), ("ConnectivityType", S), ("HostDeviceId", S),
+    ("Timestamp", T),
+    ("DeviceId", S),
+    ("DeviceName", S),
+    ("ClientVersion", S),
+    ("PublicIP", S),
+    ("OSArchitecture", S),
+    ("OSPlatform", S),
+    ("OSBuild", L),
+    ("IsAzureADJoined", B),
+    ("JoinType", S),
+    ("AadDeviceId", S),
+    ("LoggedOnUsers", J),
+    ("RegistryDeviceTag", S),
+    ("OSVersion", S),
+    ("MachineGroup", S),
+    ("ReportId", L),
+    ("OnboardingStatus", S),
+    ("AdditionalFields", J),
+    ("DeviceCategory", S),
+    ("DeviceType", S),
+    ("DeviceSubtype", S),
+    ("Model", S),
+    ("Vendor", S),
+    ("OSDistribution", S),
+    ("OSVersionInfo", S),
+    ("MergedDeviceIds", S),
+    ("MergedToDeviceId", S),
+    ("IsInternetFacing", B),
+    ("SensorHealthState", S),
+    ("IsExcluded", B),
+    ("ExclusionReason", S),
+    ("ExposureLevel", S),
+    ("AssetValue", S),
+    ("DeviceManualTags", J),
+    ("DeviceDynamicTags", J),
+    ("ConnectivityType", S),
+    ("HostDeviceId", S),
 ];
 
 const DEVICE_NETWORK_INFO: &[(&str, ColumnType)] = &[
-    ("Timestamp", T), ("DeviceId", S), ("DeviceName", S), ("NetworkAdapterName", S), ("MacAddress", S),
-    ("NetworkAdapterType", S), ("NetworkAdapterStatus", S), ("TunnelType", S), ("ConnectedNetworks", J),
-    ("DnsAddresses", J), ("IPv4Dhcp", S), ("IPv6Dhcp", S), ("DefaultGateways", J), ("IPAddresses", J),
-    ("ReportId", L), ("NetworkAdapterVendor", S),
+    ("Timestamp", T),
+    ("DeviceId", S),
+    ("DeviceName", S),
+    ("NetworkAdapterName", S),
+    ("MacAddress", S),
+    ("NetworkAdapterType", S),
+    ("NetworkAdapterStatus", S),
+    ("TunnelType", S),
+    ("ConnectedNetworks", J),
+    ("DnsAddresses", J),
+    ("IPv4Dhcp", S),
+    ("IPv6Dhcp", S),
+    ("DefaultGateways", J),
+    ("IPAddresses", J),
+    ("ReportId", L),
+    ("NetworkAdapterVendor", S),
 ];
 
 const DEVICE_LOGON_EVENTS: &[(&str, ColumnType)] = &[
-    ("Timestamp", T), ("DeviceId", S), ("DeviceName", S), ("ActionType", S), ("LogonType", S),
-    ("AccountDomain", S), ("AccountName", S), ("AccountSid", S), ("Protocol", S), ("FailureReason", S),
-    ("IsLocalAdmin", B), ("LogonId", L), ("RemoteDeviceName", S), ("RemoteIP", S), ("RemoteIPType", S),
-    ("RemotePort", I), ("InitiatingProcessFileName", S), ("InitiatingProcessAccountName", S), ("ReportId", L),
+    ("Timestamp", T),
+    ("DeviceId", S),
+    ("DeviceName", S),
+    ("ActionType", S),
+    ("LogonType", S),
+    ("AccountDomain", S),
+    ("AccountName", S),
+    ("AccountSid", S),
+    ("Protocol", S),
+    ("FailureReason", S),
+    ("IsLocalAdmin", B),
+    ("LogonId", L),
+    ("RemoteDeviceName", S),
+    ("RemoteIP", S),
+    ("RemoteIPType", S),
+    ("RemotePort", I),
+    ("InitiatingProcessFileName", S),
+    ("InitiatingProcessAccountName", S),
+    ("ReportId", L),
     ("AdditionalFields", J),
 ];
 
 const TVM_VULNERABILITIES: &[(&str, ColumnType)] = &[
-    ("DeviceId", S), ("DeviceName", S), ("OSPlatform", S), ("OSVersion", S), ("OSArchitecture", S),
-    ("SoftwareVendor", S), ("SoftwareName", S), ("SoftwareVersion", S), ("CveId", S),
-    ("VulnerabilitySeverityLevel", S), ("RecommendedSecurityUpdate", S), ("RecommendedSecurityUpdateId", S),
+    ("DeviceId", S),
+    ("DeviceName", S),
+    ("OSPlatform", S),
+    ("OSVersion", S),
+    ("OSArchitecture", S),
+    ("SoftwareVendor", S),
+    ("SoftwareName", S),
+    ("SoftwareVersion", S),
+    ("CveId", S),
+    ("VulnerabilitySeverityLevel", S),
+    ("RecommendedSecurityUpdate", S),
+    ("RecommendedSecurityUpdateId", S),
     ("CveTags", J),
 ];
 
 const TVM_KB: &[(&str, ColumnType)] = &[
-    ("CveId", S), ("CvssScore", D), ("IsExploitAvailable", B), ("VulnerabilitySeverityLevel", S),
-    ("LastModifiedTime", T), ("PublishedDate", T), ("VulnerabilityDescription", S), ("AffectedSoftware", J),
+    ("CveId", S),
+    ("CvssScore", D),
+    ("IsExploitAvailable", B),
+    ("VulnerabilitySeverityLevel", S),
+    ("LastModifiedTime", T),
+    ("PublishedDate", T),
+    ("VulnerabilityDescription", S),
+    ("AffectedSoftware", J),
 ];
 
 const ALERT_INFO: &[(&str, ColumnType)] = &[
-    ("Timestamp", T), ("AlertId", S), ("Title", S), ("Category", S), ("Severity", S), ("ServiceSource", S),
-    ("DetectionSource", S), ("AttackTechniques", S),
+    ("Timestamp", T),
+    ("AlertId", S),
+    ("Title", S),
+    ("Category", S),
+    ("Severity", S),
+    ("ServiceSource", S),
+    ("DetectionSource", S),
+    ("AttackTechniques", S),
 ];
 
 const ALERT_EVIDENCE: &[(&str, ColumnType)] = &[
-    ("Timestamp", T), ("AlertId", S), ("Title", S), ("Categories", S), ("AttackTechniques", S),
-    ("ServiceSource", S), ("DetectionSource", S), ("EntityType", S), ("EvidenceRole", S),
-    ("EvidenceDirection", S), ("FileName", S), ("FolderPath", S), ("SHA1", S), ("SHA256", S), ("FileSize", L),
-    ("ThreatFamily", S), ("RemoteIP", S), ("RemoteUrl", S), ("AccountName", S), ("AccountDomain", S),
-    ("AccountSid", S), ("AccountObjectId", S), ("AccountUpn", S), ("DeviceId", S), ("DeviceName", S),
-    ("LocalIP", S), ("NetworkMessageId", S), ("EmailSubject", S), ("Application", S), ("ApplicationId", I),
-    ("OAuthApplicationId", S), ("ProcessCommandLine", S), ("RegistryKey", S), ("RegistryValueName", S),
-    ("RegistryValueData", S), ("AdditionalFields", S), ("Severity", S),
+    ("Timestamp", T),
+    ("AlertId", S),
+    ("Title", S),
+    ("Categories", S),
+    ("AttackTechniques", S),
+    ("ServiceSource", S),
+    ("DetectionSource", S),
+    ("EntityType", S),
+    ("EvidenceRole", S),
+    ("EvidenceDirection", S),
+    ("FileName", S),
+    ("FolderPath", S),
+    ("SHA1", S),
+    ("SHA256", S),
+    ("FileSize", L),
+    ("ThreatFamily", S),
+    ("RemoteIP", S),
+    ("RemoteUrl", S),
+    ("AccountName", S),
+    ("AccountDomain", S),
+    ("AccountSid", S),
+    ("AccountObjectId", S),
+    ("AccountUpn", S),
+    ("DeviceId", S),
+    ("DeviceName", S),
+    ("LocalIP", S),
+    ("NetworkMessageId", S),
+    ("EmailSubject", S),
+    ("Application", S),
+    ("ApplicationId", I),
+    ("OAuthApplicationId", S),
+    ("ProcessCommandLine", S),
+    ("RegistryKey", S),
+    ("RegistryValueName", S),
+    ("RegistryValueData", S),
+    ("AdditionalFields", S),
+    ("Severity", S),
 ];
 
 /// The table names served.
@@ -151,8 +259,14 @@ impl<'a> TenantTables<'a> {
 
     /// The span a device's history covers, clipped to the hint: `[from, to]`.
     fn span(&self, device: &Device, hint: &ScanHint) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-        let mut from = device.first_seen.max(self.now - Duration::days(HISTORY_DAYS));
-        let mut to = if device.is_reporting() { self.now } else { device.last_seen.min(self.now) };
+        let mut from = device
+            .first_seen
+            .max(self.now - Duration::days(HISTORY_DAYS));
+        let mut to = if device.is_reporting() {
+            self.now
+        } else {
+            device.last_seen.min(self.now)
+        };
         if let Some(removed) = device.removed_at {
             to = to.min(removed);
         }
@@ -166,9 +280,15 @@ impl<'a> TenantTables<'a> {
     }
 
     /// Periodic times `phase + k·period` inside `[from, to]`.
-    fn periodic(from: DateTime<Utc>, to: DateTime<Utc>, phase_secs: u32, period: Duration) -> Vec<DateTime<Utc>> {
+    fn periodic(
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        phase_secs: u32,
+        period: Duration,
+    ) -> Vec<DateTime<Utc>> {
         let period_secs = period.num_seconds();
-        let anchor = from.timestamp() - (from.timestamp() - i64::from(phase_secs)).rem_euclid(period_secs);
+        let anchor =
+            from.timestamp() - (from.timestamp() - i64::from(phase_secs)).rem_euclid(period_secs);
         let mut time = DateTime::from_timestamp(anchor, 0).unwrap_or(from);
         if time < from {
             time += period;
@@ -195,71 +315,116 @@ impl<'a> TenantTables<'a> {
     }
 
     fn device_info(&self, hint: &ScanHint) -> Box<dyn Iterator<Item = Vec<Value>> + 'a> {
-        let tables = TenantTables { tenant: self.tenant, now: self.now };
+        let tables = TenantTables {
+            tenant: self.tenant,
+            now: self.now,
+        };
         let hint = hint.clone();
-        Box::new(self.tenant.devices.iter().enumerate().flat_map(move |(idx, device)| {
-            let times = tables
-                .span(device, &hint)
-                .map(|(from, to)| Self::periodic(from, to, device.report_phase, Duration::days(1)))
-                .unwrap_or_default();
-            let users = tables.logged_on_users(device);
-            times.into_iter().map(move |time| {
-                let category = if device.onboarding_status == "Onboarded" { "Endpoint" } else { "Unknown" };
-                let device_type = match device.class {
-                    DeviceClass::Server => "Server",
-                    DeviceClass::Mobile => "MobileDevice",
-                    _ => "Workstation",
-                };
-                vec![
-                    Value::DateTime(time),
-                    s(&device.id),
-                    s(device.name_at(time)),
-                    opt_s(device.agent_version),
-                    opt_s(device.last_external_ip_address.map(|ip| ip.to_string()).as_deref()),
-                    s(if device.os_architecture == "32-bit" { "32-bit" } else { "64-bit" }),
-                    s(device.os_platform),
-                    device.os_build.map_or(Value::Null, Value::Long),
-                    Value::Bool(device.is_aad_joined),
-                    s(if device.is_aad_joined { "AADJoined" } else if device.computer_dns_name.contains('.') { "Domain Joined" } else { "" }),
-                    opt_s(device.aad_device_id.as_deref()),
-                    Value::Dynamic(users.clone()),
-                    s(""),
-                    opt_s(device.os_version.or(device.version)),
-                    opt_s(device.rbac_group_name),
-                    Value::Long(report_id(&[idx as u64, time.timestamp() as u64, 1])),
-                    s(device.onboarding_status),
-                    Value::Dynamic(json!({})),
-                    s(category),
-                    s(device_type),
-                    s(""),
-                    s(if device.vm_metadata.is_some() { "Virtual Machine" } else { "" }),
-                    s(if device.vm_metadata.is_some() { "Microsoft" } else { "" }),
-                    s(if device.os_platform == "Linux" { "Ubuntu" } else { "" }),
-                    opt_s(device.version),
-                    s(""),
-                    opt_s(device.merged_into_machine_id.as_deref()),
-                    Value::Bool(false),
-                    s(match device.health_status {
-                        "Active" => "Active",
-                        "Inactive" => "Inactive",
-                        "ImpairedCommunication" => "Impaired communications",
-                        _ => "No sensor data",
-                    }),
-                    Value::Bool(device.is_excluded),
-                    opt_s(device.exclusion_reason),
-                    opt_s(device.exposure_level),
-                    opt_s(device.device_value),
-                    Value::Dynamic(json!(device.machine_tags)),
-                    Value::Dynamic(json!([])),
-                    s(""),
-                    s(""),
-                ]
-            })
-        }))
+        Box::new(
+            self.tenant
+                .devices
+                .iter()
+                .enumerate()
+                .flat_map(move |(idx, device)| {
+                    let times = tables
+                        .span(device, &hint)
+                        .map(|(from, to)| {
+                            Self::periodic(from, to, device.report_phase, Duration::days(1))
+                        })
+                        .unwrap_or_default();
+                    let users = tables.logged_on_users(device);
+                    times.into_iter().map(move |time| {
+                        let category = if device.onboarding_status == "Onboarded" {
+                            "Endpoint"
+                        } else {
+                            "Unknown"
+                        };
+                        let device_type = match device.class {
+                            DeviceClass::Server => "Server",
+                            DeviceClass::Mobile => "MobileDevice",
+                            _ => "Workstation",
+                        };
+                        vec![
+                            Value::DateTime(time),
+                            s(&device.id),
+                            s(device.name_at(time)),
+                            opt_s(device.agent_version),
+                            opt_s(
+                                device
+                                    .last_external_ip_address
+                                    .map(|ip| ip.to_string())
+                                    .as_deref(),
+                            ),
+                            s(if device.os_architecture == "32-bit" {
+                                "32-bit"
+                            } else {
+                                "64-bit"
+                            }),
+                            s(device.os_platform),
+                            device.os_build.map_or(Value::Null, Value::Long),
+                            Value::Bool(device.is_aad_joined),
+                            s(if device.is_aad_joined {
+                                "AADJoined"
+                            } else if device.computer_dns_name.contains('.') {
+                                "Domain Joined"
+                            } else {
+                                ""
+                            }),
+                            opt_s(device.aad_device_id.as_deref()),
+                            Value::Dynamic(users.clone()),
+                            s(""),
+                            opt_s(device.os_version.or(device.version)),
+                            opt_s(device.rbac_group_name),
+                            Value::Long(report_id(&[idx as u64, time.timestamp() as u64, 1])),
+                            s(device.onboarding_status),
+                            Value::Dynamic(json!({})),
+                            s(category),
+                            s(device_type),
+                            s(""),
+                            s(if device.vm_metadata.is_some() {
+                                "Virtual Machine"
+                            } else {
+                                ""
+                            }),
+                            s(if device.vm_metadata.is_some() {
+                                "Microsoft"
+                            } else {
+                                ""
+                            }),
+                            s(if device.os_platform == "Linux" {
+                                "Ubuntu"
+                            } else {
+                                ""
+                            }),
+                            opt_s(device.version),
+                            s(""),
+                            opt_s(device.merged_into_machine_id.as_deref()),
+                            Value::Bool(false),
+                            s(match device.health_status {
+                                "Active" => "Active",
+                                "Inactive" => "Inactive",
+                                "ImpairedCommunication" => "Impaired communications",
+                                _ => "No sensor data",
+                            }),
+                            Value::Bool(device.is_excluded),
+                            opt_s(device.exclusion_reason),
+                            opt_s(device.exposure_level),
+                            opt_s(device.device_value),
+                            Value::Dynamic(json!(device.machine_tags)),
+                            Value::Dynamic(json!([])),
+                            s(""),
+                            s(""),
+                        ]
+                    })
+                }),
+        )
     }
 
     fn device_network_info(&self, hint: &ScanHint) -> Box<dyn Iterator<Item = Vec<Value>> + 'a> {
-        let tables = TenantTables { tenant: self.tenant, now: self.now };
+        let tables = TenantTables {
+            tenant: self.tenant,
+            now: self.now,
+        };
         let hint = hint.clone();
         Box::new(self.tenant.devices.iter().enumerate().flat_map(move |(device_idx, device)| {
             let span = tables.span(device, &hint);
@@ -331,54 +496,98 @@ impl<'a> TenantTables<'a> {
     }
 
     fn device_logon_events(&self, hint: &ScanHint) -> Box<dyn Iterator<Item = Vec<Value>> + 'a> {
-        let tables = TenantTables { tenant: self.tenant, now: self.now };
+        let tables = TenantTables {
+            tenant: self.tenant,
+            now: self.now,
+        };
         let hint = hint.clone();
-        Box::new(self.tenant.devices.iter().enumerate().flat_map(move |(device_idx, device)| {
-            let span = tables.span(device, &hint);
-            device.logon_users.iter().enumerate().flat_map(move |(user_idx, user)| {
-                let mut rows = Vec::new();
-                let Some((from, to)) = span else { return rows.into_iter() };
-                let from = from.max(user.first_seen);
-                let to = to.min(user.last_seen.max(user.first_seen) + Duration::days(1));
-                let (name, domain, sid) = tables.tenant.account_of(device, user);
-                let logon_type = user.logon_types.split(", ").last().unwrap_or("Interactive");
-                let mut day = from.timestamp().div_euclid(86_400);
-                while day * 86_400 <= to.timestamp() {
-                    let roll = mix((device_idx as u64) << 24 ^ (user_idx as u64) << 16 ^ day as u64);
-                    if roll % 3 == 0 {
-                        let time = DateTime::from_timestamp(day * 86_400 + (roll >> 8) as i64 % 86_400, 0).unwrap_or(from);
-                        if time >= from && time <= to {
-                            let failed = (roll >> 40) % 10 == 0;
-                            let remote = logon_type != "Interactive";
-                            rows.push(vec![
-                                Value::DateTime(time),
-                                s(&device.id),
-                                s(device.name_at(time)),
-                                s(if failed { "LogonFailed" } else { "LogonSuccess" }),
-                                s(logon_type),
-                                s(&domain.to_ascii_lowercase()),
-                                s(&name.to_ascii_lowercase()),
-                                s(&sid),
-                                s(if remote { "Kerberos" } else { "Negotiate" }),
-                                s(if failed { "InvalidUserNameOrPassword" } else { "" }),
-                                Value::Bool(user.is_local_admin),
-                                Value::Long((roll >> 16) as i64 & 0xff_ffff),
-                                s(if remote { "jump-01.corp.contoso-sim.com" } else { "" }),
-                                s(if remote { "10.16.0.50" } else { "" }),
-                                s(if remote { "Private" } else { "" }),
-                                if remote { Value::Int(49_152 + (roll % 1_000) as i32) } else { Value::Null },
-                                s(if remote { "lsass.exe" } else { "winlogon.exe" }),
-                                s("system"),
-                                Value::Long(report_id(&[device_idx as u64, user_idx as u64, day as u64, 3])),
-                                Value::Dynamic(json!({})),
-                            ]);
-                        }
-                    }
-                    day += 1;
-                }
-                rows.into_iter()
-            })
-        }))
+        Box::new(
+            self.tenant
+                .devices
+                .iter()
+                .enumerate()
+                .flat_map(move |(device_idx, device)| {
+                    let span = tables.span(device, &hint);
+                    device
+                        .logon_users
+                        .iter()
+                        .enumerate()
+                        .flat_map(move |(user_idx, user)| {
+                            let mut rows = Vec::new();
+                            let Some((from, to)) = span else {
+                                return rows.into_iter();
+                            };
+                            let from = from.max(user.first_seen);
+                            let to =
+                                to.min(user.last_seen.max(user.first_seen) + Duration::days(1));
+                            let (name, domain, sid) = tables.tenant.account_of(device, user);
+                            let logon_type =
+                                user.logon_types.split(", ").last().unwrap_or("Interactive");
+                            let mut day = from.timestamp().div_euclid(86_400);
+                            while day * 86_400 <= to.timestamp() {
+                                let roll = mix((device_idx as u64) << 24
+                                    ^ (user_idx as u64) << 16
+                                    ^ day as u64);
+                                if roll.is_multiple_of(3) {
+                                    let time = DateTime::from_timestamp(
+                                        day * 86_400 + (roll >> 8) as i64 % 86_400,
+                                        0,
+                                    )
+                                    .unwrap_or(from);
+                                    if time >= from && time <= to {
+                                        let failed = (roll >> 40).is_multiple_of(10);
+                                        let remote = logon_type != "Interactive";
+                                        rows.push(vec![
+                                            Value::DateTime(time),
+                                            s(&device.id),
+                                            s(device.name_at(time)),
+                                            s(if failed {
+                                                "LogonFailed"
+                                            } else {
+                                                "LogonSuccess"
+                                            }),
+                                            s(logon_type),
+                                            s(&domain.to_ascii_lowercase()),
+                                            s(&name.to_ascii_lowercase()),
+                                            s(&sid),
+                                            s(if remote { "Kerberos" } else { "Negotiate" }),
+                                            s(if failed {
+                                                "InvalidUserNameOrPassword"
+                                            } else {
+                                                ""
+                                            }),
+                                            Value::Bool(user.is_local_admin),
+                                            Value::Long((roll >> 16) as i64 & 0xff_ffff),
+                                            s(if remote {
+                                                "jump-01.corp.contoso-sim.com"
+                                            } else {
+                                                ""
+                                            }),
+                                            s(if remote { "10.16.0.50" } else { "" }),
+                                            s(if remote { "Private" } else { "" }),
+                                            if remote {
+                                                Value::Int(49_152 + (roll % 1_000) as i32)
+                                            } else {
+                                                Value::Null
+                                            },
+                                            s(if remote { "lsass.exe" } else { "winlogon.exe" }),
+                                            s("system"),
+                                            Value::Long(report_id(&[
+                                                device_idx as u64,
+                                                user_idx as u64,
+                                                day as u64,
+                                                3,
+                                            ])),
+                                            Value::Dynamic(json!({})),
+                                        ]);
+                                    }
+                                }
+                                day += 1;
+                            }
+                            rows.into_iter()
+                        })
+                }),
+        )
     }
 
     fn tvm(&self) -> Box<dyn Iterator<Item = Vec<Value>> + 'a> {
@@ -387,19 +596,32 @@ impl<'a> TenantTables<'a> {
             device.current_vulns().map(move |vuln| {
                 let cve = &tenant.cves[usize::from(vuln.cve)];
                 let software = &tenant.software[usize::from(vuln.software)];
-                let tags = if cve.fixed_in_version >= software.versions.len() as u8 { json!(["NoSecurityUpdate"]) } else { json!([]) };
+                let tags = if cve.fixed_in_version >= software.versions.len() as u8 {
+                    json!(["NoSecurityUpdate"])
+                } else {
+                    json!([])
+                };
                 vec![
                     s(&device.id),
                     s(&device.computer_dns_name),
                     s(device.os_platform),
                     opt_s(device.os_version.or(device.version)),
-                    s(if device.os_architecture == "32-bit" { "x86" } else { "x64" }),
+                    s(if device.os_architecture == "32-bit" {
+                        "x86"
+                    } else {
+                        "x64"
+                    }),
                     s(software.vendor),
                     s(software.name),
                     s(software.versions[usize::from(vuln.version)]),
                     s(&cve.id),
                     s(cve.severity),
-                    opt_s(cve.fixing_kb.as_ref().map(|_| format!("{} Security Updates", cve.updated_on.format("%B %Y"))).as_deref()),
+                    opt_s(
+                        cve.fixing_kb
+                            .as_ref()
+                            .map(|_| format!("{} Security Updates", cve.updated_on.format("%B %Y")))
+                            .as_deref(),
+                    ),
                     opt_s(cve.fixing_kb.as_deref()),
                     Value::Dynamic(tags),
                 ]
@@ -464,7 +686,9 @@ impl<'a> TenantTables<'a> {
                 .flat_map(move |alert| {
                     let kind = &catalog::ALERT_KINDS[usize::from(alert.kind)];
                     let device = tenant.device(&alert.machine_id);
-                    let local_ip = device.and_then(Device::last_ip_address).map(|ip| ip.to_string());
+                    let local_ip = device
+                        .and_then(Device::last_ip_address)
+                        .map(|ip| ip.to_string());
                     let base = move |entity: &str, role: &str| -> Vec<Value> {
                         let mut row = vec![Value::String(String::new()); ALERT_EVIDENCE.len()];
                         row[0] = Value::DateTime(alert.alert_creation_time);
@@ -489,7 +713,11 @@ impl<'a> TenantTables<'a> {
                     machine[25] = opt_s(local_ip.as_deref());
                     rows.push(machine);
                     for evidence in &alert.evidence {
-                        let entity = if evidence.entity_type == "Registry" { "RegistryValue" } else { evidence.entity_type };
+                        let entity = if evidence.entity_type == "Registry" {
+                            "RegistryValue"
+                        } else {
+                            evidence.entity_type
+                        };
                         let mut row = base(entity, "Related");
                         row[10] = opt_s(evidence.file_name.as_deref());
                         row[11] = opt_s(evidence.file_path.as_deref());
@@ -528,11 +756,18 @@ impl Tables for TenantTables<'_> {
     fn schema(&self, table: &str) -> Option<TableSchema> {
         columns(table).map(|columns| TableSchema {
             name: table.to_owned(),
-            columns: columns.iter().map(|(name, kind)| ((*name).to_owned(), *kind)).collect(),
+            columns: columns
+                .iter()
+                .map(|(name, kind)| ((*name).to_owned(), *kind))
+                .collect(),
         })
     }
 
-    fn scan<'b>(&'b self, table: &str, hint: &ScanHint) -> Box<dyn Iterator<Item = Vec<Value>> + 'b> {
+    fn scan<'b>(
+        &'b self,
+        table: &str,
+        hint: &ScanHint,
+    ) -> Box<dyn Iterator<Item = Vec<Value>> + 'b> {
         match table {
             "DeviceInfo" => self.device_info(hint),
             "DeviceNetworkInfo" => self.device_network_info(hint),
@@ -588,7 +823,10 @@ fn rows_json(output: &kql::QueryOutput) -> String {
 }
 
 enum Outcome {
-    Ok { output: kql::QueryOutput, seconds: f64 },
+    Ok {
+        output: kql::QueryOutput,
+        seconds: f64,
+    },
     Failed(String),
 }
 
@@ -603,15 +841,18 @@ fn execute(ctx: &Ctx<'_>, client_id: &str, query: &str) -> Outcome {
     };
     let seconds = started.elapsed().as_secs_f64();
     let charged = seconds + shared.config.limits.hunting_cost_per_query.as_secs_f64();
-    shared.limiter.charge(client_id, shared.clock.limiter_seconds(shared.config.rate_scale), charged);
+    shared.limiter.charge(
+        client_id,
+        shared.clock.limiter_seconds(shared.config.rate_scale),
+        charged,
+    );
     match result {
         Ok(output) => Outcome::Ok { output, seconds },
         Err(error) => Outcome::Failed(error.message),
     }
 }
 
-const SIZE_MESSAGE: &str =
-    "Query execution has exceeded the allowed result size. Optimize your query by limiting the number of results and try again.";
+const SIZE_MESSAGE: &str = "Query execution has exceeded the allowed result size. Optimize your query by limiting the number of results and try again.";
 
 /// `POST /api/advancedqueries/run` with `{"Query": "…"}` (key case-sensitive).
 pub(crate) fn legacy_endpoint(ctx: &Ctx<'_>, caller: &Caller) -> Reply {
@@ -623,8 +864,16 @@ pub(crate) fn legacy_endpoint(ctx: &Ctx<'_>, caller: &Caller) -> Reply {
         );
     }
     let body: Option<Json> = serde_json::from_slice(&ctx.body).ok();
-    let Some(query) = body.as_ref().and_then(|body| body.get("Query")).and_then(Json::as_str) else {
-        return Reply::mde_error(400, "InvalidRequestBody", "Request body is invalid: the 'Query' property is required.");
+    let Some(query) = body
+        .as_ref()
+        .and_then(|body| body.get("Query"))
+        .and_then(Json::as_str)
+    else {
+        return Reply::mde_error(
+            400,
+            "InvalidRequestBody",
+            "Request body is invalid: the 'Query' property is required.",
+        );
     };
     match execute(ctx, &caller.client_id, query) {
         Outcome::Failed(message) => Reply::mde_error(400, "BadRequest", &message),
@@ -646,7 +895,10 @@ pub(crate) fn legacy_endpoint(ctx: &Ctx<'_>, caller: &Caller) -> Reply {
                 3_146_640 + results.len(),
                 results.len()
             );
-            let body = format!(r#"{{"Stats":{stats},"Schema":{},"Results":{results}}}"#, format::array(&schema));
+            let body = format!(
+                r#"{{"Stats":{stats},"Schema":{},"Results":{results}}}"#,
+                format::array(&schema)
+            );
             if body.len() > MAX_RESULT_BYTES {
                 return Reply::mde_error(400, "BadRequest", SIZE_MESSAGE);
             }
@@ -664,7 +916,10 @@ fn graph_error(ctx: &Ctx<'_>, status: u16, code: &str, message: &str) -> Reply {
         .str("request-id", &request_id)
         .str("client-request-id", &request_id);
     let mut error = Obj::new();
-    error.str("code", code).str("message", message).raw("innerError", &inner.finish());
+    error
+        .str("code", code)
+        .str("message", message)
+        .raw("innerError", &inner.finish());
     let mut outer = Obj::new();
     outer.raw("error", &error.finish());
     Reply::json(status, outer.finish()).header("request-id", request_id)
@@ -675,16 +930,30 @@ pub(crate) fn graph_endpoint(ctx: &mut Ctx<'_>) -> Reply {
     let caller = match auth::check_bearer(ctx, auth::Audience::Graph) {
         Ok(caller) if ctx.fault(FaultKind::TokenExpired).is_none() => caller,
         Err(auth::Refusal::WrongAudience(_)) => {
-            return graph_error(ctx, 401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
-                .header("www-authenticate", "Bearer".to_owned());
+            return graph_error(
+                ctx,
+                401,
+                "InvalidAuthenticationToken",
+                "Access token validation failure. Invalid audience.",
+            )
+            .header("www-authenticate", "Bearer".to_owned());
         }
         Ok(_) | Err(auth::Refusal::Unauthorized(_)) => {
-            return graph_error(ctx, 401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.")
-                .header("www-authenticate", "Bearer".to_owned());
+            return graph_error(
+                ctx,
+                401,
+                "InvalidAuthenticationToken",
+                "Lifetime validation failed, the token is expired.",
+            )
+            .header("www-authenticate", "Bearer".to_owned());
         }
     };
     ctx.client_id = Some(caller.client_id.clone());
-    if !caller.roles.iter().any(|role| role == "ThreatHunting.Read.All") {
+    if !caller
+        .roles
+        .iter()
+        .any(|role| role == "ThreatHunting.Read.All")
+    {
         return graph_error(
             ctx,
             403,
@@ -696,11 +965,25 @@ pub(crate) fn graph_endpoint(ctx: &mut Ctx<'_>) -> Reply {
         );
     }
     if ctx.method != axum::http::Method::POST {
-        return graph_error(ctx, 405, "BadRequest", "The HTTP method is not allowed for this resource.");
+        return graph_error(
+            ctx,
+            405,
+            "BadRequest",
+            "The HTTP method is not allowed for this resource.",
+        );
     }
     if let Err(reply) = crate::server::check_limits(ctx, &caller, Endpoint::GraphHunting) {
-        let retry = reply.headers.iter().find(|(name, _)| *name == "retry-after").map(|(_, value)| value.clone());
-        let mut graph = graph_error(ctx, 429, "TooManyRequests", "Too many requests. Please retry after the time given in the Retry-After header.");
+        let retry = reply
+            .headers
+            .iter()
+            .find(|(name, _)| *name == "retry-after")
+            .map(|(_, value)| value.clone());
+        let mut graph = graph_error(
+            ctx,
+            429,
+            "TooManyRequests",
+            "Too many requests. Please retry after the time given in the Retry-After header.",
+        );
         if let Some(retry) = retry {
             graph = graph.header("retry-after", retry);
         }
@@ -709,7 +992,10 @@ pub(crate) fn graph_endpoint(ctx: &mut Ctx<'_>) -> Reply {
     // Graph reads JSON property names case-insensitively.
     let body: Option<Json> = serde_json::from_slice(&ctx.body).ok();
     let query = body.as_ref().and_then(Json::as_object).and_then(|object| {
-        object.iter().find(|(key, _)| key.eq_ignore_ascii_case("query")).and_then(|(_, value)| value.as_str())
+        object
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case("query"))
+            .and_then(|(_, value)| value.as_str())
     });
     let Some(query) = query.map(str::to_owned) else {
         return graph_error(ctx, 400, "BadRequest", "The 'Query' property is required.");
@@ -728,14 +1014,24 @@ pub(crate) fn graph_endpoint(ctx: &mut Ctx<'_>) -> Reply {
                 .collect();
             let body = format!(
                 r#"{{"@odata.context":{},"schema":{},"results":{}}}"#,
-                format::quote(&format!("{}/v1.0/$metadata#microsoft.graph.security.huntingQueryResults", ctx.base)),
+                format::quote(&format!(
+                    "{}/v1.0/$metadata#microsoft.graph.security.huntingQueryResults",
+                    ctx.base
+                )),
                 format::array(&schema),
                 rows_json(&output)
             );
             if body.len() > MAX_RESULT_BYTES {
                 return graph_error(ctx, 400, "BadRequest", SIZE_MESSAGE);
             }
-            Reply { status: 200, headers: vec![("content-type", crate::server::ODATA_JSON.to_owned()), ("odata-version", "4.0".to_owned())], body }
+            Reply {
+                status: 200,
+                headers: vec![
+                    ("content-type", crate::server::ODATA_JSON.to_owned()),
+                    ("odata-version", "4.0".to_owned()),
+                ],
+                body,
+            }
         }
     }
 }
@@ -745,7 +1041,9 @@ mod tests {
     use super::*;
 
     fn tenant() -> Tenant {
-        let now = DateTime::parse_from_rfc3339("2025-03-01T12:00:00Z").unwrap().to_utc();
+        let now = DateTime::parse_from_rfc3339("2025-03-01T12:00:00Z")
+            .unwrap()
+            .to_utc();
         crate::tenant::generate(11, 150, now, "tid")
     }
 
@@ -770,20 +1068,39 @@ mod tests {
         let tenant = tenant();
         let now = tenant.generated_at;
         let tables = TenantTables::new(&tenant, now);
-        let hint = ScanHint { min_time: Some(now - Duration::days(1)), max_time: None };
+        let hint = ScanHint {
+            min_time: Some(now - Duration::days(1)),
+            max_time: None,
+        };
         let bounded: Vec<Vec<Value>> = tables.scan("DeviceNetworkInfo", &hint).collect();
-        let all = tables.scan("DeviceNetworkInfo", &ScanHint::default()).count();
-        assert!(bounded.len() * 10 < all, "a one-day hint scans far fewer rows");
+        let all = tables
+            .scan("DeviceNetworkInfo", &ScanHint::default())
+            .count();
+        assert!(
+            bounded.len() * 10 < all,
+            "a one-day hint scans far fewer rows"
+        );
         for row in &bounded {
-            let Value::DateTime(time) = row[0] else { panic!("timestamp") };
+            let Value::DateTime(time) = row[0] else {
+                panic!("timestamp")
+            };
             assert!(time >= now - Duration::days(1));
-            let Value::String(id) = &row[1] else { panic!("id") };
-            let Value::Dynamic(addresses) = &row[13] else { panic!("IPAddresses") };
-            if let Some(ip) = addresses[0]["IPAddress"].as_str().and_then(|ip| ip.parse().ok()) {
-                if addresses[0]["AddressType"] == "Private" {
-                    let holders = tenant.ip_holders_at(ip, time);
-                    assert!(holders.iter().any(|device| &device.id == id), "{ip} at {time}");
-                }
+            let Value::String(id) = &row[1] else {
+                panic!("id")
+            };
+            let Value::Dynamic(addresses) = &row[13] else {
+                panic!("IPAddresses")
+            };
+            if let Some(ip) = addresses[0]["IPAddress"]
+                .as_str()
+                .and_then(|ip| ip.parse().ok())
+                && addresses[0]["AddressType"] == "Private"
+            {
+                let holders = tenant.ip_holders_at(ip, time);
+                assert!(
+                    holders.iter().any(|device| &device.id == id),
+                    "{ip} at {time}"
+                );
             }
         }
     }

@@ -19,15 +19,14 @@ use crate::tenant::{self, Alert, Device, Lease, MutationError, Tenant};
 #[derive(Clone)]
 pub struct Sim {
     shared: Arc<Shared>,
-    server: Arc<
-        Mutex<
-            Option<(
-                tokio::sync::oneshot::Sender<()>,
-                tokio::task::JoinHandle<()>,
-            )>,
-        >,
-    >,
+    server: Arc<Mutex<Option<ServerTask>>>,
 }
+
+/// The serving task and the signal that stops it.
+type ServerTask = (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+);
 
 impl std::fmt::Debug for Sim {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

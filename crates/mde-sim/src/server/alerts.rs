@@ -40,35 +40,6 @@ pub(crate) const ALERT_PROPERTIES: &[&str] = &[
     "domains",
 ];
 
-pub(crate) const EVIDENCE_PROPERTIES: &[&str] = &[
-    "entityType",
-    "evidenceCreationTime",
-    "sha1",
-    "sha256",
-    "fileName",
-    "filePath",
-    "processId",
-    "processCommandLine",
-    "processCreationTime",
-    "parentProcessId",
-    "parentProcessCreationTime",
-    "parentProcessFileName",
-    "parentProcessFilePath",
-    "ipAddress",
-    "url",
-    "registryKey",
-    "registryHive",
-    "registryValueType",
-    "registryValue",
-    "registryValueName",
-    "accountName",
-    "domainName",
-    "userSid",
-    "aadUserId",
-    "userPrincipalName",
-    "detectionStatus",
-];
-
 pub(crate) const ALERT_SPEC: EntitySpec = EntitySpec {
     type_name: "microsoft.windowsDefenderATP.api.PublicAlertV2",
     filterable: &[

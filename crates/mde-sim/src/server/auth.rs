@@ -18,10 +18,10 @@ use crate::config::AppRegistration;
 use crate::format;
 
 /// The WindowsDefenderATP first-party application id.
-pub const WINDOWS_DEFENDER_ATP_APP_ID: &str = "fc780465-2017-40d4-a0c5-307022471b92";
+pub(crate) const WINDOWS_DEFENDER_ATP_APP_ID: &str = "fc780465-2017-40d4-a0c5-307022471b92";
 
 /// Resource identifiers accepted for the Defender for Endpoint API (mde-api.md §1.1).
-pub const MDE_RESOURCES: &[&str] = &[
+pub(crate) const MDE_RESOURCES: &[&str] = &[
     "https://api.securitycenter.microsoft.com",
     "https://securitycenter.onmicrosoft.com/windowsatpservice",
     "https://api.securitycenter.windows.com",
@@ -32,7 +32,7 @@ pub const MDE_RESOURCES: &[&str] = &[
 ];
 
 /// Resource identifiers accepted for Microsoft Graph.
-pub const GRAPH_RESOURCES: &[&str] = &[
+pub(crate) const GRAPH_RESOURCES: &[&str] = &[
     "https://graph.microsoft.com",
     "https://graph.microsoft.us",
     "https://dod-graph.microsoft.us",
@@ -574,8 +574,8 @@ fn check_assertion(
 /// What the API learnt from a valid bearer token.
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
-    pub client_id: String,
-    pub roles: Vec<String>,
+    pub(crate) client_id: String,
+    pub(crate) roles: Vec<String>,
 }
 
 /// Why a bearer token was refused; becomes a 401 or 403.

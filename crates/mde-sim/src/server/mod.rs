@@ -9,7 +9,6 @@ pub(crate) mod vulns;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -28,28 +27,28 @@ use crate::tenant::Tenant;
 
 /// State shared by the server and every handle.
 pub(crate) struct Shared {
-    pub config: SimConfig,
-    pub url: String,
-    pub tenant_id: String,
-    pub tenant_domain: String,
-    pub tenant_display_name: String,
-    pub apps: RwLock<Vec<AppRegistration>>,
+    pub(crate) config: SimConfig,
+    pub(crate) url: String,
+    pub(crate) tenant_id: String,
+    pub(crate) tenant_domain: String,
+    pub(crate) tenant_display_name: String,
+    pub(crate) apps: RwLock<Vec<AppRegistration>>,
     /// (client id, certificate thumbprint as sent in `x5t` / `x5t#S256`).
-    pub certificates: RwLock<Vec<(String, String)>>,
-    pub tenant: RwLock<Tenant>,
-    pub clock: SimClock,
-    pub faults: Faults,
-    pub requests: Requests,
-    pub limiter: Limiter,
-    pub signing_key: [u8; 32],
-    pub token_serial: Arc<AtomicU64>,
+    pub(crate) certificates: RwLock<Vec<(String, String)>>,
+    pub(crate) tenant: RwLock<Tenant>,
+    pub(crate) clock: SimClock,
+    pub(crate) faults: Faults,
+    pub(crate) requests: Requests,
+    pub(crate) limiter: Limiter,
+    pub(crate) signing_key: [u8; 32],
+    pub(crate) token_serial: Arc<AtomicU64>,
 }
 
 /// An answer before faults shape how it is sent.
 pub(crate) struct Reply {
-    pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: String,
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(&'static str, String)>,
+    pub(crate) body: String,
 }
 
 /// `Content-Type` of OData answers (OBS:swimlane captures).
@@ -58,7 +57,7 @@ pub(crate) const ODATA_JSON: &str =
 pub(crate) const PLAIN_JSON: &str = "application/json; charset=utf-8";
 
 impl Reply {
-    pub fn json(status: u16, body: String) -> Reply {
+    pub(crate) fn json(status: u16, body: String) -> Reply {
         Reply {
             status,
             headers: vec![("content-type", PLAIN_JSON.to_owned())],
@@ -67,7 +66,7 @@ impl Reply {
     }
 
     /// A 200 OData answer.
-    pub fn odata(body: String) -> Reply {
+    pub(crate) fn odata(body: String) -> Reply {
         Reply {
             status: 200,
             headers: vec![
@@ -79,11 +78,11 @@ impl Reply {
     }
 
     /// The MDE error body: `{"error":{"code":…,"message":…,"target":…}}` (mde-api.md §5.2).
-    pub fn mde_error(status: u16, code: &str, message: &str) -> Reply {
+    pub(crate) fn mde_error(status: u16, code: &str, message: &str) -> Reply {
         Reply::mde_error_target(status, code, message, &uuid::Uuid::new_v4().to_string())
     }
 
-    pub fn mde_error_target(status: u16, code: &str, message: &str, target: &str) -> Reply {
+    pub(crate) fn mde_error_target(status: u16, code: &str, message: &str, target: &str) -> Reply {
         let mut inner = format::Obj::new();
         inner
             .str("code", code)
@@ -94,16 +93,16 @@ impl Reply {
         Reply::json(status, outer.finish())
     }
 
-    pub fn odata_error(message: &str) -> Reply {
+    pub(crate) fn odata_error(message: &str) -> Reply {
         Reply::mde_error(400, "ODataError", message)
     }
 
-    pub fn header(mut self, name: &'static str, value: String) -> Reply {
+    pub(crate) fn header(mut self, name: &'static str, value: String) -> Reply {
         self.headers.push((name, value));
         self
     }
 
-    pub fn entra_headers(&mut self, request_id: &str) {
+    pub(crate) fn entra_headers(&mut self, request_id: &str) {
         self.headers
             .push(("cache-control", "no-store, no-cache".to_owned()));
         self.headers.push(("pragma", "no-cache".to_owned()));
@@ -114,31 +113,30 @@ impl Reply {
 
 /// One request, parsed.
 pub(crate) struct Ctx<'a> {
-    pub shared: &'a Shared,
-    pub method: Method,
+    pub(crate) shared: &'a Shared,
+    pub(crate) method: Method,
     /// Percent-decoded path as sent.
-    pub path: String,
-    pub raw_query: Option<String>,
+    pub(crate) path: String,
     /// Decoded query pairs in order.
-    pub query: Vec<(String, String)>,
-    pub headers: HeaderMap,
-    pub body: Bytes,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
     /// `http://host:port` as the client addressed it.
-    pub base: String,
+    pub(crate) base: String,
     /// `/api` or `/api/v1.0` as the client wrote it.
-    pub api_prefix: String,
-    pub now: DateTime<Utc>,
-    pub faults: Vec<FaultRule>,
-    pub client_id: Option<String>,
+    pub(crate) api_prefix: String,
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) faults: Vec<FaultRule>,
+    pub(crate) client_id: Option<String>,
 }
 
 impl Ctx<'_> {
-    pub fn fault(&self, kind: FaultKind) -> Option<&FaultRule> {
+    pub(crate) fn fault(&self, kind: FaultKind) -> Option<&FaultRule> {
         self.faults.iter().find(|rule| rule.kind == kind)
     }
 
     /// HTTP Basic client credentials (RFC 6749 §2.3.1: form-encoded id and secret).
-    pub fn basic_credentials(&self) -> Option<(String, String)> {
+    pub(crate) fn basic_credentials(&self) -> Option<(String, String)> {
         let header = self
             .headers
             .get(axum::http::header::AUTHORIZATION)?
@@ -162,7 +160,7 @@ impl Ctx<'_> {
     }
 
     /// `{base}{api_prefix}/$metadata#{set}`.
-    pub fn context(&self, set: &str) -> String {
+    pub(crate) fn context(&self, set: &str) -> String {
         format!("{}{}/$metadata#{set}", self.base, self.api_prefix)
     }
 }
@@ -172,12 +170,15 @@ fn percent_decode(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut idx = 0;
     while idx < bytes.len() {
-        if bytes[idx] == b'%' && idx + 2 < bytes.len() + 0 && idx + 2 <= bytes.len() - 1 {
-            if let Ok(byte) = u8::from_str_radix(&text[idx + 1..idx + 3], 16) {
-                out.push(byte);
-                idx += 3;
-                continue;
-            }
+        if bytes[idx] == b'%'
+            && idx + 2 < bytes.len()
+            && let Some(byte) = text
+                .get(idx + 1..idx + 3)
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+        {
+            out.push(byte);
+            idx += 3;
+            continue;
         }
         out.push(bytes[idx]);
         idx += 1;
@@ -323,7 +324,6 @@ pub(crate) async fn dispatch(State(shared): State<Arc<Shared>>, request: Request
         shared: &shared,
         method: parts.method.clone(),
         path,
-        raw_query: raw_query.clone(),
         query,
         headers: parts.headers,
         body,
@@ -581,6 +581,3 @@ fn send(reply: Reply, truncate: bool, reset: bool) -> Response {
         .body(body)
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
-
-/// A slow fault's default delay, also used by the CLI.
-pub const DEFAULT_SLOW: Duration = Duration::from_millis(1_500);

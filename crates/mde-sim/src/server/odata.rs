@@ -32,12 +32,12 @@ impl FieldType {
 
 /// What an entity set allows.
 pub(crate) struct EntitySpec {
-    pub type_name: &'static str,
+    pub(crate) type_name: &'static str,
     /// (canonical name, type) of `$filter`-able properties.
-    pub filterable: &'static [(&'static str, FieldType)],
+    pub(crate) filterable: &'static [(&'static str, FieldType)],
     /// Every property in wire order (for `$select` and `$orderby`).
-    pub properties: &'static [&'static str],
-    pub expandable: &'static [&'static str],
+    pub(crate) properties: &'static [&'static str],
+    pub(crate) expandable: &'static [&'static str],
 }
 
 /// A property value of one record.
@@ -58,7 +58,7 @@ pub(crate) trait Record {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-enum Lit {
+pub(crate) enum Lit {
     Null,
     Str(String),
     Num(f64),
@@ -67,7 +67,7 @@ enum Lit {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
+pub(crate) enum Op {
     Eq,
     Ne,
     Gt,
@@ -187,6 +187,8 @@ fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
     Some(date.and_hms_opt(0, 0, 0)?.and_utc())
 }
 
+const STARTSWITH_SIGNATURE: &str = "No function signature for the function with name 'startswith' matches the specified arguments. The function signatures considered are: startswith(Edm.String Nullable=true, Edm.String Nullable=true).";
+
 struct Parser<'a> {
     tokens: Vec<Tok>,
     pos: usize,
@@ -283,9 +285,7 @@ impl Parser<'_> {
                     ));
                 }
                 let Some(Tok::Str(prefix)) = self.next() else {
-                    return Err(format!(
-                        "No function signature for the function with name 'startswith' matches the specified arguments. The function signatures considered are: startswith(Edm.String Nullable=true, Edm.String Nullable=true)."
-                    ));
+                    return Err(STARTSWITH_SIGNATURE.to_owned());
                 };
                 if self.next() != Some(Tok::Close) {
                     return Err(format!(
@@ -294,9 +294,7 @@ impl Parser<'_> {
                     ));
                 }
                 if !matches!(kind, FieldType::Str) {
-                    return Err(format!(
-                        "No function signature for the function with name 'startswith' matches the specified arguments. The function signatures considered are: startswith(Edm.String Nullable=true, Edm.String Nullable=true)."
-                    ));
+                    return Err(STARTSWITH_SIGNATURE.to_owned());
                 }
                 Ok(Expr::StartsWith(canonical, prefix))
             }
@@ -410,7 +408,7 @@ fn compare_str(value: &str, op: Op, literal: &str) -> bool {
     }
 }
 
-fn compare<T: PartialOrd>(value: T, op: Op, literal: T) -> bool {
+fn compare<T: PartialOrd>(value: &T, op: Op, literal: &T) -> bool {
     match op {
         Op::Eq => value == literal,
         Op::Ne => value != literal,
@@ -442,9 +440,9 @@ impl Expr {
                             .any(|value| value.eq_ignore_ascii_case(literal)),
                         _ => values.iter().any(|value| compare_str(value, *op, literal)),
                     },
-                    (FVal::Num(value), Lit::Num(literal)) => compare(value, *op, *literal),
-                    (FVal::Bool(value), Lit::Bool(literal)) => compare(value, *op, *literal),
-                    (FVal::Time(value), Lit::Time(literal)) => compare(value, *op, *literal),
+                    (FVal::Num(value), Lit::Num(literal)) => compare(&value, *op, literal),
+                    (FVal::Bool(value), Lit::Bool(literal)) => compare(&value, *op, literal),
+                    (FVal::Time(value), Lit::Time(literal)) => compare(&value, *op, literal),
                     _ => false,
                 }
             }
@@ -455,14 +453,14 @@ impl Expr {
 /// A parsed query string.
 #[derive(Debug, Default)]
 pub(crate) struct Query {
-    pub filter: Option<Expr>,
-    pub top: Option<usize>,
-    pub skip: usize,
+    pub(crate) filter: Option<Expr>,
+    pub(crate) top: Option<usize>,
+    pub(crate) skip: usize,
     /// Canonical property names in entity order.
-    pub select: Option<Vec<&'static str>>,
-    pub expand: Vec<&'static str>,
-    pub orderby: Option<(&'static str, bool)>,
-    pub count: bool,
+    pub(crate) select: Option<Vec<&'static str>>,
+    pub(crate) expand: Vec<&'static str>,
+    pub(crate) orderby: Option<(&'static str, bool)>,
+    pub(crate) count: bool,
 }
 
 /// Parses the OData options of a request against `spec`.
@@ -602,9 +600,9 @@ fn cmp_fval(a: &FVal, b: &FVal) -> std::cmp::Ordering {
 
 /// Which slice of `n_matches` items to return and the `@odata.nextLink`, if any.
 pub(crate) struct Page {
-    pub start: usize,
-    pub end: usize,
-    pub next_link: Option<String>,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) next_link: Option<String>,
 }
 
 /// Pages a list endpoint according to the paging mode (mde-api.md §4).

@@ -113,9 +113,19 @@ fn vulnerability_json(cve: &Cve, exposed: usize) -> String {
         .time("publishedOn", cve.published_on)
         .time("updatedOn", cve.updated_on)
         .bool("publicExploit", public)
-        .bool("exploitVerified", matches!(cve.exploitability, "ExploitIsVerified" | "ExploitIsInKit"))
+        .bool(
+            "exploitVerified",
+            matches!(cve.exploitability, "ExploitIsVerified" | "ExploitIsInKit"),
+        )
         .bool("exploitInKit", cve.exploitability == "ExploitIsInKit")
-        .strs("exploitTypes", if public { &["RemoteCodeExecution"][..] } else { &[][..] })
+        .strs(
+            "exploitTypes",
+            if public {
+                &["RemoteCodeExecution"][..]
+            } else {
+                &[][..]
+            },
+        )
         .strs("exploitUris", &[] as &[&str])
         .str("CveSupportability", "Supported")
         .float("epss", cve.epss);
@@ -147,8 +157,16 @@ pub(crate) fn catalog(ctx: &Ctx<'_>) -> Reply {
         .cves
         .iter()
         .enumerate()
-        .map(|(idx, cve)| CatalogRow { cve, exposed: exposed[idx] })
-        .filter(|row| query.filter.as_ref().is_none_or(|filter| filter.matches(row)))
+        .map(|(idx, cve)| CatalogRow {
+            cve,
+            exposed: exposed[idx],
+        })
+        .filter(|row| {
+            query
+                .filter
+                .as_ref()
+                .is_none_or(|filter| filter.matches(row))
+        })
         .collect();
     odata::order(&mut rows, query.orderby);
     let link_base = format!("{}{}", ctx.base, ctx.path);
@@ -160,8 +178,10 @@ pub(crate) fn catalog(ctx: &Ctx<'_>) -> Reply {
         &link_base,
         &ctx.query,
     );
-    let items: Vec<String> =
-        rows[page.start..page.end].iter().map(|row| vulnerability_json(row.cve, row.exposed)).collect();
+    let items: Vec<String> = rows[page.start..page.end]
+        .iter()
+        .map(|row| vulnerability_json(row.cve, row.exposed))
+        .collect();
     Reply::odata(collection(
         &ctx.context("Vulnerabilities"),
         query.count.then_some(rows.len()),
@@ -236,7 +256,11 @@ fn mv_json(row: &MvRow<'_>) -> String {
 
 fn current_rows(tenant: &Tenant) -> impl Iterator<Item = MvRow<'_>> {
     tenant.listed_devices().flat_map(move |device| {
-        device.current_vulns().map(move |vuln| MvRow { tenant, device, vuln })
+        device.current_vulns().map(move |vuln| MvRow {
+            tenant,
+            device,
+            vuln,
+        })
     })
 }
 
@@ -249,7 +273,12 @@ pub(crate) fn machines_vulnerabilities(ctx: &Ctx<'_>) -> Reply {
     };
     let tenant = ctx.shared.tenant.read().expect("tenant lock poisoned");
     let mut rows: Vec<MvRow<'_>> = current_rows(&tenant)
-        .filter(|row| query.filter.as_ref().is_none_or(|filter| filter.matches(row)))
+        .filter(|row| {
+            query
+                .filter
+                .as_ref()
+                .is_none_or(|filter| filter.matches(row))
+        })
         .collect();
     odata::order(&mut rows, query.orderby);
     machines::maybe_shuffle(ctx, &mut rows);
@@ -303,48 +332,86 @@ fn export_record(row: &MvRow<'_>, delta: Option<(&str, DateTime<Utc>)>) -> Strin
     let device = row.device;
     let windows = device.os_platform.starts_with("Windows");
     let mut obj = Obj::new();
-    obj.str("id", &format!("{}_{}_{}_{}_", device.id, software.name, row.version(), cve.id))
-        .str("deviceId", &device.id)
-        .opt_str("rbacGroupName", device.rbac_group_name)
-        .str("deviceName", &device.computer_dns_name)
-        .str("osPlatform", device.os_platform)
-        .opt_str("osVersion", device.os_version.or(device.version))
-        .str("osArchitecture", if device.os_architecture == "32-bit" { "x86" } else { "x64" })
-        .str("softwareVendor", software.vendor)
-        .str("softwareName", software.name)
-        .str("softwareVersion", row.version())
-        .str("cveId", &cve.id)
-        .str("vulnerabilitySeverityLevel", cve.severity)
-        .opt_str(
-            "recommendedSecurityUpdate",
-            cve.fixing_kb.as_ref().map(|_| format!("{} Security Updates", cve.updated_on.format("%B %Y"))).as_deref(),
-        )
-        .opt_str("recommendedSecurityUpdateId", cve.fixing_kb.as_deref())
-        .opt_str(
-            "recommendedSecurityUpdateUrl",
-            cve.fixing_kb
-                .as_ref()
-                .map(|kb| format!("https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB{kb}"))
-                .as_deref(),
-        )
-        .strs("diskPaths", if software.disk_path.is_empty() { &[][..] } else { std::slice::from_ref(&software.disk_path) })
-        .strs(
-            "registryPaths",
-            &if windows && !software.disk_path.is_empty() {
-                vec![format!(
-                    "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{}",
-                    software.name
-                )]
-            } else {
-                Vec::new()
-            },
-        )
-        .str("lastSeenTimestamp", &format::timestamp_export(device.last_seen))
-        .str("firstSeenTimestamp", &format::timestamp_export(row.vuln.first_seen))
-        .str("exploitabilityLevel", cve.exploitability)
-        .str("recommendationReference", &format!("va-_-{}-_-{}", software.vendor, software.name))
-        .bool("securityUpdateAvailable", cve.fixed_in_version < software.versions.len() as u8)
-        .float("cvssScore", cve.cvss_v3);
+    obj.str(
+        "id",
+        &format!(
+            "{}_{}_{}_{}_",
+            device.id,
+            software.name,
+            row.version(),
+            cve.id
+        ),
+    )
+    .str("deviceId", &device.id)
+    .opt_str("rbacGroupName", device.rbac_group_name)
+    .str("deviceName", &device.computer_dns_name)
+    .str("osPlatform", device.os_platform)
+    .opt_str("osVersion", device.os_version.or(device.version))
+    .str(
+        "osArchitecture",
+        if device.os_architecture == "32-bit" {
+            "x86"
+        } else {
+            "x64"
+        },
+    )
+    .str("softwareVendor", software.vendor)
+    .str("softwareName", software.name)
+    .str("softwareVersion", row.version())
+    .str("cveId", &cve.id)
+    .str("vulnerabilitySeverityLevel", cve.severity)
+    .opt_str(
+        "recommendedSecurityUpdate",
+        cve.fixing_kb
+            .as_ref()
+            .map(|_| format!("{} Security Updates", cve.updated_on.format("%B %Y")))
+            .as_deref(),
+    )
+    .opt_str("recommendedSecurityUpdateId", cve.fixing_kb.as_deref())
+    .opt_str(
+        "recommendedSecurityUpdateUrl",
+        cve.fixing_kb
+            .as_ref()
+            .map(|kb| format!("https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB{kb}"))
+            .as_deref(),
+    )
+    .strs(
+        "diskPaths",
+        if software.disk_path.is_empty() {
+            &[][..]
+        } else {
+            std::slice::from_ref(&software.disk_path)
+        },
+    )
+    .strs(
+        "registryPaths",
+        &if windows && !software.disk_path.is_empty() {
+            vec![format!(
+                "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{}",
+                software.name
+            )]
+        } else {
+            Vec::new()
+        },
+    )
+    .str(
+        "lastSeenTimestamp",
+        &format::timestamp_export(device.last_seen),
+    )
+    .str(
+        "firstSeenTimestamp",
+        &format::timestamp_export(row.vuln.first_seen),
+    )
+    .str("exploitabilityLevel", cve.exploitability)
+    .str(
+        "recommendationReference",
+        &format!("va-_-{}-_-{}", software.vendor, software.name),
+    )
+    .bool(
+        "securityUpdateAvailable",
+        cve.fixed_in_version < software.versions.len() as u8,
+    )
+    .float("cvssScore", cve.cvss_v3);
     if let Some((status, time)) = delta {
         obj.str("status", status).time("eventTimestamp", time);
     }
@@ -363,18 +430,30 @@ fn skiptoken(now: DateTime<Utc>, line: usize) -> String {
 }
 
 fn parse_skiptoken(token: &str) -> Option<usize> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(token.trim()).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(token.trim())
+        .ok()?;
     let json: Value = serde_json::from_slice(&bytes).ok()?;
-    json.get("LineStoppedAt")?.as_u64().map(|line| line as usize)
+    json.get("LineStoppedAt")?
+        .as_u64()
+        .map(|line| line as usize)
 }
 
 fn param<'a>(ctx: &'a Ctx<'_>, name: &str) -> Option<&'a str> {
-    ctx.query.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+    ctx.query
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.as_str())
 }
 
 /// Pages export records: `$top` = that many and no nextLink; otherwise `pageSize` pages with a
 /// `$skiptoken` nextLink.
-fn export_page(ctx: &Ctx<'_>, n_records: usize, context: &str, render: &dyn Fn(usize, usize) -> Vec<String>) -> Reply {
+fn export_page(
+    ctx: &Ctx<'_>,
+    n_records: usize,
+    context: &str,
+    render: &dyn Fn(usize, usize) -> Vec<String>,
+) -> Reply {
     let start = match param(ctx, "$skiptoken") {
         Some(token) => match parse_skiptoken(token) {
             Some(line) => line,
@@ -384,10 +463,17 @@ fn export_page(ctx: &Ctx<'_>, n_records: usize, context: &str, render: &dyn Fn(u
     };
     if let Some(top) = param(ctx, "$top") {
         let Ok(top) = top.trim().parse::<usize>() else {
-            return Reply::odata_error(&format!("Invalid value '{top}' for $top query option found."));
+            return Reply::odata_error(&format!(
+                "Invalid value '{top}' for $top query option found."
+            ));
         };
         let end = (start + top).min(n_records);
-        return Reply::odata(collection(context, None, &render(start.min(end), end), None));
+        return Reply::odata(collection(
+            context,
+            None,
+            &render(start.min(end), end),
+            None,
+        ));
     }
     let page_size = match param(ctx, "pageSize") {
         Some(size) => match size.trim().parse::<usize>() {
@@ -409,36 +495,67 @@ fn export_page(ctx: &Ctx<'_>, n_records: usize, context: &str, render: &dyn Fn(u
             .query
             .iter()
             .filter(|(key, _)| !key.eq_ignore_ascii_case("$skiptoken"))
-            .map(|(key, value)| format!("{key}={}", url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()))
+            .map(|(key, value)| {
+                format!(
+                    "{key}={}",
+                    url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
+                )
+            })
             .collect();
-        if !params.iter().any(|param| param.to_ascii_lowercase().starts_with("pagesize=")) {
+        if !params
+            .iter()
+            .any(|param| param.to_ascii_lowercase().starts_with("pagesize="))
+        {
             params.push(format!("pagesize={page_size}"));
         }
-        let token: String = url::form_urlencoded::byte_serialize(skiptoken(ctx.now, end).as_bytes()).collect();
+        let token: String =
+            url::form_urlencoded::byte_serialize(skiptoken(ctx.now, end).as_bytes()).collect();
         params.push(format!("$skiptoken={token}"));
         format!("{}{}?{}", ctx.base, ctx.path, params.join("&"))
     });
-    Reply::odata(collection(context, None, &render(start, end), next_link.as_deref()))
+    Reply::odata(collection(
+        context,
+        None,
+        &render(start, end),
+        next_link.as_deref(),
+    ))
 }
 
 /// `GET /api/machines/SoftwareVulnerabilitiesByMachine`.
 pub(crate) fn export(ctx: &Ctx<'_>) -> Reply {
     let tenant = ctx.shared.tenant.read().expect("tenant lock poisoned");
-    let n_records: usize = tenant.listed_devices().map(|device| device.current_vulns().count()).sum();
+    let n_records: usize = tenant
+        .listed_devices()
+        .map(|device| device.current_vulns().count())
+        .sum();
     let render = |start: usize, end: usize| -> Vec<String> {
-        current_rows(&tenant).skip(start).take(end - start).map(|row| export_record(&row, None)).collect()
+        current_rows(&tenant)
+            .skip(start)
+            .take(end - start)
+            .map(|row| export_record(&row, None))
+            .collect()
     };
-    export_page(ctx, n_records, &ctx.context("Collection(microsoft.windowsDefenderATP.api.AssetVulnerability)"), &render)
+    export_page(
+        ctx,
+        n_records,
+        &ctx.context("Collection(microsoft.windowsDefenderATP.api.AssetVulnerability)"),
+        &render,
+    )
 }
 
 /// Delta events of one instance since `since`: (status, time).
-fn events(tenant: &Tenant, vuln: &VulnInstance, since: DateTime<Utc>) -> Vec<(&'static str, DateTime<Utc>)> {
+fn events(
+    tenant: &Tenant,
+    vuln: &VulnInstance,
+    since: DateTime<Utc>,
+) -> Vec<(&'static str, DateTime<Utc>)> {
     let mut out = Vec::new();
     if vuln.first_seen >= since {
         out.push(("New", vuln.first_seen));
     }
     if let Some(rescored) = tenant.cves[usize::from(vuln.cve)].rescored_at {
-        let alive = vuln.first_seen < rescored && vuln.fixed_at.is_none_or(|fixed| rescored < fixed);
+        let alive =
+            vuln.first_seen < rescored && vuln.fixed_at.is_none_or(|fixed| rescored < fixed);
         if rescored >= since && alive && vuln.first_seen < since {
             out.push(("Updated", rescored));
         }
@@ -452,10 +569,21 @@ fn events(tenant: &Tenant, vuln: &VulnInstance, since: DateTime<Utc>) -> Vec<(&'
 /// `GET /api/machines/SoftwareVulnerabilityChangesByMachine?sinceTime=…`.
 pub(crate) fn delta_export(ctx: &Ctx<'_>) -> Reply {
     let Some(since_text) = param(ctx, "sinceTime") else {
-        return Reply::mde_error(400, "MissingRequiredParameter", "sinceTime is a required parameter");
+        return Reply::mde_error(
+            400,
+            "MissingRequiredParameter",
+            "sinceTime is a required parameter",
+        );
     };
-    let Some(since) = DateTime::parse_from_rfc3339(since_text).ok().map(|time| time.with_timezone(&Utc)) else {
-        return Reply::mde_error(400, "InvalidInput", &format!("Invalid sinceTime: {since_text}"));
+    let Some(since) = DateTime::parse_from_rfc3339(since_text)
+        .ok()
+        .map(|time| time.with_timezone(&Utc))
+    else {
+        return Reply::mde_error(
+            400,
+            "InvalidInput",
+            &format!("Invalid sinceTime: {since_text}"),
+        );
     };
     if since < ctx.now - Duration::days(DELTA_MAX_DAYS) {
         return Reply::mde_error(
@@ -469,9 +597,16 @@ pub(crate) fn delta_export(ctx: &Ctx<'_>) -> Reply {
     let all = || {
         tenant.listed_devices().flat_map(move |device| {
             device.vulns.iter().flat_map(move |vuln| {
-                events(tenant, vuln, since)
-                    .into_iter()
-                    .map(move |event| (MvRow { tenant, device, vuln }, event))
+                events(tenant, vuln, since).into_iter().map(move |event| {
+                    (
+                        MvRow {
+                            tenant,
+                            device,
+                            vuln,
+                        },
+                        event,
+                    )
+                })
             })
         })
     };

@@ -754,7 +754,7 @@ fn make_twin(
     twin.health_status = "Inactive";
     twin.is_potential_duplication = true;
     twin.aad_device_id = original.aad_device_id.as_ref().map(|_| guid(rng));
-    if dup_idx % 2 == 0 {
+    if dup_idx.is_multiple_of(2) {
         twin.merged_into_machine_id = Some(original.id.clone());
     } else {
         original.is_potential_duplication = true;
@@ -915,7 +915,7 @@ fn run_pool(
             }
         }
     }
-    events.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    events.sort_by_key(|event| (event.0, event.1, event.2));
     let quarantine = Duration::minutes(QUARANTINE_MINUTES);
     let mut free: Vec<(u8, Option<DateTime<Utc>>)> = (pool.first_host..=pool.last_host)
         .map(|host| (host, None))
@@ -924,12 +924,12 @@ fn run_pool(
     let octets = pool.network.octets();
     for (time, kind, member_idx) in events {
         let (device_idx, adapter_idx) = pool_members[member_idx];
-        if kind != EventKind::Start {
-            if let Some(host) = held[member_idx].take() {
-                free.push((host, Some(time)));
-                if let Some(lease) = devices[device_idx].adapters[adapter_idx].leases.last_mut() {
-                    lease.end = Some(time);
-                }
+        if kind != EventKind::Start
+            && let Some(host) = held[member_idx].take()
+        {
+            free.push((host, Some(time)));
+            if let Some(lease) = devices[device_idx].adapters[adapter_idx].leases.last_mut() {
+                lease.end = Some(time);
             }
         }
         if kind == EventKind::End {
@@ -996,7 +996,7 @@ fn generate_alerts(
             new_alert(rng, device, users, now, serial as u64)
         })
         .collect();
-    alerts.sort_by(|a, b| a.alert_creation_time.cmp(&b.alert_creation_time));
+    alerts.sort_by_key(|alert| alert.alert_creation_time);
     alerts
 }
 

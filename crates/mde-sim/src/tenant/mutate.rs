@@ -84,10 +84,10 @@ impl Tenant {
         let pool_idx = self.devices[idx].adapters[adapter_idx]
             .pool
             .ok_or_else(|| MutationError::NoPool(self.devices[idx].id.clone()))?;
-        if let Some(lease) = self.devices[idx].adapters[adapter_idx].leases.last_mut() {
-            if lease.end.is_none() {
-                lease.end = Some(now);
-            }
+        if let Some(lease) = self.devices[idx].adapters[adapter_idx].leases.last_mut()
+            && lease.end.is_none()
+        {
+            lease.end = Some(now);
         }
         let pool = self.pools[pool_idx as usize];
         let octets = pool.network.octets();
@@ -124,10 +124,10 @@ impl Tenant {
 
     fn close_leases(device: &mut Device, now: DateTime<Utc>) {
         for adapter in &mut device.adapters {
-            if let Some(lease) = adapter.leases.last_mut() {
-                if lease.end.is_none() {
-                    lease.end = Some(now);
-                }
+            if let Some(lease) = adapter.leases.last_mut()
+                && lease.end.is_none()
+            {
+                lease.end = Some(now);
             }
         }
     }

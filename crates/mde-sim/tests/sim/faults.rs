@@ -11,10 +11,14 @@ use crate::support::{self, client, get, start};
 async fn http_error_faults_fire_then_stop() {
     let sim = start(30).await;
     let token = support::token(&sim).await;
-    sim.faults().next(FaultKind::InternalError, Some(Endpoint::Machines), 1);
+    sim.faults()
+        .next(FaultKind::InternalError, Some(Endpoint::Machines), 1);
     let (status, _, body) = get(&sim, &token, "/api/machines").await;
     assert_eq!(status, 500);
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["code"], "InternalServerError");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["error"]["code"],
+        "InternalServerError"
+    );
     assert_eq!(get(&sim, &token, "/api/machines").await.0, 200);
 
     let mut rule = FaultRule::new(FaultKind::Unavailable, Some(Endpoint::Alerts), 1.0);
@@ -22,10 +26,17 @@ async fn http_error_faults_fire_then_stop() {
     rule.remaining = Some(2);
     sim.faults().add(rule);
     let (status, headers, _) = get(&sim, &token, "/api/alerts").await;
-    assert_eq!((status, headers["retry-after"].to_str().unwrap()), (503, "7"));
+    assert_eq!(
+        (status, headers["retry-after"].to_str().unwrap()),
+        (503, "7")
+    );
     assert_eq!(get(&sim, &token, "/api/alerts").await.0, 503);
     assert_eq!(get(&sim, &token, "/api/alerts").await.0, 200);
-    assert_eq!(get(&sim, &token, "/api/machines").await.0, 200, "other endpoints unaffected");
+    assert_eq!(
+        get(&sim, &token, "/api/machines").await.0,
+        200,
+        "other endpoints unaffected"
+    );
 
     sim.faults().next(FaultKind::Throttle, None, 1);
     let (status, headers, _) = get(&sim, &token, "/api/machines").await;
@@ -37,18 +48,27 @@ async fn http_error_faults_fire_then_stop() {
 async fn broken_bodies_reset_and_truncate() {
     let sim = start(30).await;
     let token = support::token(&sim).await;
-    sim.faults().next(FaultKind::ConnectionReset, Some(Endpoint::Machines), 1);
-    let response = client().get(format!("{}/api/machines", sim.api_base())).bearer_auth(&token).send().await;
+    sim.faults()
+        .next(FaultKind::ConnectionReset, Some(Endpoint::Machines), 1);
+    let response = client()
+        .get(format!("{}/api/machines", sim.api_base()))
+        .bearer_auth(&token)
+        .send()
+        .await;
     let failed = match response {
         Err(_) => true,
         Ok(response) => response.text().await.is_err(),
     };
     assert!(failed, "a reset mid-body must surface as an error");
 
-    sim.faults().next(FaultKind::TruncatedJson, Some(Endpoint::Machines), 1);
+    sim.faults()
+        .next(FaultKind::TruncatedJson, Some(Endpoint::Machines), 1);
     let (status, _, body) = get(&sim, &token, "/api/machines").await;
     assert_eq!(status, 200);
-    assert!(serde_json::from_str::<Value>(&body).is_err(), "truncated JSON must not parse");
+    assert!(
+        serde_json::from_str::<Value>(&body).is_err(),
+        "truncated JSON must not parse"
+    );
     assert_eq!(get(&sim, &token, "/api/machines").await.0, 200);
 }
 
@@ -61,7 +81,10 @@ async fn slow_answers() {
     sim.faults().add(rule);
     let id = sim.truth().machine_ids()[0].clone();
     let started = Instant::now();
-    assert_eq!(get(&sim, &token, &format!("/api/machines/{id}")).await.0, 200);
+    assert_eq!(
+        get(&sim, &token, &format!("/api/machines/{id}")).await.0,
+        200
+    );
     assert!(started.elapsed() >= Duration::from_millis(400));
 }
 
@@ -76,7 +99,8 @@ async fn token_expiring_mid_sync() {
     assert_eq!(headers["www-authenticate"], "Bearer");
     let fresh = support::token(&sim).await;
     assert_eq!(get(&sim, &fresh, "/api/machines").await.0, 200);
-    sim.faults().next(FaultKind::TokenExpired, Some(Endpoint::Alerts), 1);
+    sim.faults()
+        .next(FaultKind::TokenExpired, Some(Endpoint::Alerts), 1);
     assert_eq!(get(&sim, &fresh, "/api/alerts").await.0, 401);
     assert_eq!(get(&sim, &fresh, "/api/alerts").await.0, 200);
 }
@@ -85,9 +109,15 @@ async fn token_expiring_mid_sync() {
 async fn shuffled_pages_and_intermittent_404() {
     let sim = start(80).await;
     let token = support::token(&sim).await;
-    sim.faults().set(FaultKind::ShufflePages, Some(Endpoint::Machines), 1.0);
+    sim.faults()
+        .set(FaultKind::ShufflePages, Some(Endpoint::Machines), 1.0);
     let order = |body: Value| -> Vec<String> {
-        body["value"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect()
+        body["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect()
     };
     let a = order(support::get_json(&sim, &token, "/api/machines").await);
     let b = order(support::get_json(&sim, &token, "/api/machines").await);
@@ -104,29 +134,41 @@ async fn shuffled_pages_and_intermittent_404() {
     sim.faults().clear();
 
     let id = sim.truth().machine_ids()[5].clone();
-    let flaky = sim.faults().set(FaultKind::Intermittent404, Some(Endpoint::Machine), 1.0);
+    let flaky = sim
+        .faults()
+        .set(FaultKind::Intermittent404, Some(Endpoint::Machine), 1.0);
     let (status, _, body) = get(&sim, &token, &format!("/api/machines/{id}")).await;
     assert_eq!(status, 404);
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["error"]["code"], "ResourceNotFound");
     assert!(body["error"]["target"].as_str().unwrap().starts_with('|'));
     sim.faults().remove(flaky);
-    assert_eq!(get(&sim, &token, &format!("/api/machines/{id}")).await.0, 200);
+    assert_eq!(
+        get(&sim, &token, &format!("/api/machines/{id}")).await.0,
+        200
+    );
 }
 
 #[tokio::test]
 async fn probabilities_and_parsing() {
     let sim = start(5).await;
     let token = support::token(&sim).await;
-    sim.faults().set(FaultKind::InternalError, Some(Endpoint::Machines), 0.5);
+    sim.faults()
+        .set(FaultKind::InternalError, Some(Endpoint::Machines), 0.5);
     let mut failures = 0;
     for _ in 0..200 {
         failures += usize::from(get(&sim, &token, "/api/machines?$top=1").await.0 == 500);
     }
     assert!((60..=140).contains(&failures), "{failures}");
     let rule = FaultRule::parse("500@machines=0.25").unwrap();
-    assert_eq!((rule.kind, rule.endpoint, rule.probability), (FaultKind::InternalError, Some(Endpoint::Machines), 0.25));
-    assert_eq!(FaultRule::parse("retired").unwrap().kind, FaultKind::HuntingRetired);
+    assert_eq!(
+        (rule.kind, rule.endpoint, rule.probability),
+        (FaultKind::InternalError, Some(Endpoint::Machines), 0.25)
+    );
+    assert_eq!(
+        FaultRule::parse("retired").unwrap().kind,
+        FaultKind::HuntingRetired
+    );
     for kind in FaultKind::ALL {
         assert_eq!(FaultKind::parse(kind.name()), Some(kind));
     }
@@ -139,7 +181,12 @@ async fn probabilities_and_parsing() {
 async fn request_log_counts_calls_per_endpoint() {
     let sim = start(10).await;
     let token = support::token(&sim).await;
-    get(&sim, &token, "/api/machines?$filter=healthStatus+eq+'Active'&$top=5").await;
+    get(
+        &sim,
+        &token,
+        "/api/machines?$filter=healthStatus+eq+'Active'&$top=5",
+    )
+    .await;
     get(&sim, &token, "/api/alerts").await;
     get(&sim, &token, "/api/alerts").await;
     let requests = sim.requests();
@@ -148,10 +195,16 @@ async fn request_log_counts_calls_per_endpoint() {
     assert_eq!(requests.count(Endpoint::Alerts), 2);
     assert_eq!(requests.api_calls(), 3);
     let machines = &requests.of(Endpoint::Machines)[0];
-    assert_eq!(machines.param("$filter").as_deref(), Some("healthStatus eq 'Active'"));
+    assert_eq!(
+        machines.param("$filter").as_deref(),
+        Some("healthStatus eq 'Active'")
+    );
     assert_eq!(machines.param("$TOP").as_deref(), Some("5"));
     assert_eq!(machines.status, 200);
-    assert_eq!(machines.client_id.as_deref(), Some(sim.client_id().as_str()));
+    assert_eq!(
+        machines.client_id.as_deref(),
+        Some(sim.client_id().as_str())
+    );
     assert_eq!(requests.counts()[&Endpoint::Alerts], 2);
     requests.clear();
     assert_eq!(requests.total(), 0);

@@ -114,14 +114,12 @@ async fn default_tenant_has_the_documented_mix() {
 async fn dhcp_leases_never_overlap_in_corporate_space() {
     let sim = Sim::start(config(800, 5)).await.unwrap();
     let tenant = sim.truth().snapshot();
-    let mut by_ip: BTreeMap<
-        std::net::Ipv4Addr,
-        Vec<(
-            chrono::DateTime<chrono::Utc>,
-            Option<chrono::DateTime<chrono::Utc>>,
-            &str,
-        )>,
-    > = BTreeMap::new();
+    type Holding<'a> = (
+        chrono::DateTime<chrono::Utc>,
+        Option<chrono::DateTime<chrono::Utc>>,
+        &'a str,
+    );
+    let mut by_ip: BTreeMap<std::net::Ipv4Addr, Vec<Holding<'_>>> = BTreeMap::new();
     for device in &tenant.devices {
         for adapter in &device.adapters {
             for lease in &adapter.leases {

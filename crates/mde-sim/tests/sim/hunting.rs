@@ -16,7 +16,12 @@ async fn legacy(sim: &Sim, token: &str, body: Value) -> (u16, String) {
         .await
         .unwrap();
     let status = response.status().as_u16();
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
     (status, response.text().await.unwrap())
 }
 
@@ -38,7 +43,10 @@ async fn graph_token(sim: &Sim, scope: &str) -> String {
         .send()
         .await
         .unwrap();
-    response.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
+    response.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 async fn graph(sim: &Sim, token: &str, query: &str) -> (u16, Value) {
@@ -77,13 +85,20 @@ async fn legacy_response_shape_and_json_columns_as_strings() {
     assert_eq!(schema[3], ("OSBuild", "Int64"));
     assert_eq!(schema[4], ("Timestamp", "DateTime"));
     let results = parsed["Results"].as_array().unwrap();
-    let reporting = sim.truth().read(|t| t.listed_devices().filter(|d| d.is_reporting()).count());
+    let reporting = sim
+        .truth()
+        .read(|t| t.listed_devices().filter(|d| d.is_reporting()).count());
     assert_eq!(results.len(), reporting);
     for row in results {
-        let users = row["LoggedOnUsers"].as_str().expect("JSON-array column delivered as a string");
+        let users = row["LoggedOnUsers"]
+            .as_str()
+            .expect("JSON-array column delivered as a string");
         let users: Value = serde_json::from_str(users).unwrap();
         assert!(users.is_array());
-        let device = sim.truth().machine(row["DeviceId"].as_str().unwrap()).unwrap();
+        let device = sim
+            .truth()
+            .machine(row["DeviceId"].as_str().unwrap())
+            .unwrap();
         assert_eq!(row["DeviceName"], device.computer_dns_name.as_str());
     }
 }
@@ -92,31 +107,69 @@ async fn legacy_response_shape_and_json_columns_as_strings() {
 async fn network_info_agrees_with_machine_ip_addresses() {
     let sim = start(60).await;
     let token = support::token(&sim).await;
-    let device = sim.truth().read(|t| t.listed_devices().find(|d| d.is_reporting() && d.last_ip_address().is_some()).unwrap().clone());
+    let device = sim.truth().read(|t| {
+        t.listed_devices()
+            .find(|d| d.is_reporting() && d.last_ip_address().is_some())
+            .unwrap()
+            .clone()
+    });
     let query = format!(
         "DeviceNetworkInfo | where Timestamp > ago(1d) and DeviceId == \"{}\" | summarize arg_max(Timestamp, *) by MacAddress | mv-expand ip=todynamic(IPAddresses) | project MacAddress, IP=tostring(ip.IPAddress)",
         device.id
     );
     let parsed = run(&sim, &token, &query).await;
-    let ips: Vec<&str> = parsed["Results"].as_array().unwrap().iter().map(|r| r["IP"].as_str().unwrap()).collect();
-    assert!(ips.contains(&device.last_ip_address().unwrap().to_string().as_str()), "{ips:?}");
-    let macs: Vec<&str> = parsed["Results"].as_array().unwrap().iter().map(|r| r["MacAddress"].as_str().unwrap()).collect();
-    assert!(macs.iter().all(|mac| mac.len() == 17 && mac.matches('-').count() == 5));
+    let ips: Vec<&str> = parsed["Results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["IP"].as_str().unwrap())
+        .collect();
+    assert!(
+        ips.contains(&device.last_ip_address().unwrap().to_string().as_str()),
+        "{ips:?}"
+    );
+    let macs: Vec<&str> = parsed["Results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["MacAddress"].as_str().unwrap())
+        .collect();
+    assert!(
+        macs.iter()
+            .all(|mac| mac.len() == 17 && mac.matches('-').count() == 5)
+    );
 }
 
 #[tokio::test]
 async fn every_table_answers_and_legacy_names_fail() {
     let sim = start(40).await;
     let token = support::token(&sim).await;
-    for table in ["DeviceInfo", "DeviceNetworkInfo", "DeviceLogonEvents", "DeviceTvmSoftwareVulnerabilities", "DeviceTvmSoftwareVulnerabilitiesKB", "AlertInfo", "AlertEvidence"] {
+    for table in [
+        "DeviceInfo",
+        "DeviceNetworkInfo",
+        "DeviceLogonEvents",
+        "DeviceTvmSoftwareVulnerabilities",
+        "DeviceTvmSoftwareVulnerabilitiesKB",
+        "AlertInfo",
+        "AlertEvidence",
+    ] {
         let parsed = run(&sim, &token, &format!("{table} | take 3")).await;
         assert_eq!(parsed["Results"].as_array().unwrap().len(), 3, "{table}");
     }
     let joined = run(&sim, &token, "AlertInfo | join kind=inner (AlertEvidence | where EntityType == \"Machine\") on AlertId | count").await;
     assert_eq!(joined["Results"][0]["Count"], sim.truth().alerts().len());
-    let admins = run(&sim, &token, "DeviceLogonEvents | where AccountName == \"administrator\" | distinct DeviceId | count").await;
+    let admins = run(
+        &sim,
+        &token,
+        "DeviceLogonEvents | where AccountName == \"administrator\" | distinct DeviceId | count",
+    )
+    .await;
     assert!(admins["Results"][0]["Count"].as_i64().unwrap() > 3);
-    for bad in ["MachineInfo | take 1", "DeviceInfo | where", "DeviceInfo | frobnicate"] {
+    for bad in [
+        "MachineInfo | take 1",
+        "DeviceInfo | where",
+        "DeviceInfo | frobnicate",
+    ] {
         let (status, body) = legacy(&sim, &token, serde_json::json!({ "Query": bad })).await;
         assert_eq!(status, 400, "{bad}");
         let body: Value = serde_json::from_str(&body).unwrap();
@@ -124,17 +177,31 @@ async fn every_table_answers_and_legacy_names_fail() {
         assert!(!body["error"]["message"].as_str().unwrap().is_empty());
         assert!(body["error"]["target"].is_string());
     }
-    let (status, body) = legacy(&sim, &token, serde_json::json!({"query": "DeviceInfo | take 1"})).await;
+    let (status, body) = legacy(
+        &sim,
+        &token,
+        serde_json::json!({"query": "DeviceInfo | take 1"}),
+    )
+    .await;
     assert_eq!(status, 400, "the body key is case-sensitive");
     assert!(body.contains("InvalidRequestBody"));
 }
 
 #[tokio::test]
 async fn results_stop_at_100000_rows() {
-    let sim = Sim::start(SimConfig { devices: 700, seed: 4, ..SimConfig::default() }).await.unwrap();
+    let sim = Sim::start(SimConfig {
+        devices: 700,
+        seed: 4,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
     let token = support::token(&sim).await;
     let counted = run(&sim, &token, "DeviceNetworkInfo | count").await;
-    assert!(counted["Results"][0]["Count"].as_i64().unwrap() > 100_000, "{counted}");
+    assert!(
+        counted["Results"][0]["Count"].as_i64().unwrap() > 100_000,
+        "{counted}"
+    );
     let parsed = run(&sim, &token, "DeviceNetworkInfo | project DeviceId").await;
     assert_eq!(parsed["Results"].as_array().unwrap().len(), 100_000);
 }
@@ -143,11 +210,24 @@ async fn results_stop_at_100000_rows() {
 async fn graph_run_hunting_query_and_retirement() {
     let sim = start(30).await;
     let token = graph_token(&sim, "https://graph.microsoft.com/.default").await;
-    let (status, body) = graph(&sim, &token, "AlertInfo | project AlertId, Severity | take 2").await;
+    let (status, body) = graph(
+        &sim,
+        &token,
+        "AlertInfo | project AlertId, Severity | take 2",
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(keys_in_order(&body.to_string()).len(), 3);
-    assert!(body["@odata.context"].as_str().unwrap().ends_with("#microsoft.graph.security.huntingQueryResults"));
-    assert_eq!(body["schema"][0], serde_json::json!({"name": "AlertId", "type": "String"}));
+    assert!(
+        body["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("#microsoft.graph.security.huntingQueryResults")
+    );
+    assert_eq!(
+        body["schema"][0],
+        serde_json::json!({"name": "AlertId", "type": "String"})
+    );
     assert_eq!(body["results"].as_array().unwrap().len(), 2);
     let (status, body) = graph(&sim, &token, "NoSuchTable | take 1").await;
     assert_eq!(status, 400);
@@ -162,14 +242,28 @@ async fn graph_run_hunting_query_and_retirement() {
     assert_eq!(graph(&sim, &own, "AlertInfo | take 1").await.0, 200);
 
     sim.faults().set(FaultKind::HuntingRetired, None, 1.0);
-    let (status, body) = legacy(&sim, &mde, serde_json::json!({"Query": "AlertInfo | take 1"})).await;
+    let (status, body) = legacy(
+        &sim,
+        &mde,
+        serde_json::json!({"Query": "AlertInfo | take 1"}),
+    )
+    .await;
     assert_eq!(status, 400);
     assert!(body.contains("retired"), "{body}");
-    assert_eq!(graph(&sim, &token, "AlertInfo | take 1").await.0, 200, "Graph is the successor");
+    assert_eq!(
+        graph(&sim, &token, "AlertInfo | take 1").await.0,
+        200,
+        "Graph is the successor"
+    );
 
     sim.set_roles(&sim.client_id(), &["Machine.Read.All"]);
     let narrow = graph_token(&sim, "https://graph.microsoft.com/.default").await;
     let (status, body) = graph(&sim, &narrow, "AlertInfo | take 1").await;
     assert_eq!(status, 403);
-    assert!(body["error"]["message"].as_str().unwrap().contains("ThreatHunting.Read.All"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ThreatHunting.Read.All")
+    );
 }

@@ -12,14 +12,28 @@ fn limited(list: CallLimit, rate_scale: f64) -> SimConfig {
         devices: 10,
         seed: 3,
         rate_scale,
-        limits: RateLimits { list, hunting: CallLimit { per_minute: 2, per_hour: 100 }, ..RateLimits::default() },
+        limits: RateLimits {
+            list,
+            hunting: CallLimit {
+                per_minute: 2,
+                per_hour: 100,
+            },
+            ..RateLimits::default()
+        },
         ..SimConfig::default()
     }
 }
 
 #[tokio::test]
 async fn per_minute_limit_answers_429_until_the_window_moves() {
-    let sim = start_with(limited(CallLimit { per_minute: 5, per_hour: 1_500 }, 1.0)).await;
+    let sim = start_with(limited(
+        CallLimit {
+            per_minute: 5,
+            per_hour: 1_500,
+        },
+        1.0,
+    ))
+    .await;
     let token = support::token(&sim).await;
     for _ in 0..5 {
         assert_eq!(get(&sim, &token, "/api/machines?$top=1").await.0, 200);
@@ -30,7 +44,10 @@ async fn per_minute_limit_answers_429_until_the_window_moves() {
     assert!((1..=60).contains(&retry), "{retry}");
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["error"]["code"], "TooManyRequests");
-    assert_eq!(body["error"]["message"], "API calls quota exceeded! maximum allowed 5 per 00:01:00");
+    assert_eq!(
+        body["error"]["message"],
+        "API calls quota exceeded! maximum allowed 5 per 00:01:00"
+    );
     // Another endpoint and another app have their own budget.
     assert_eq!(get(&sim, &token, "/api/alerts?$top=1").await.0, 200);
     sim.add_app(AppRegistration {
@@ -47,10 +64,21 @@ async fn per_minute_limit_answers_429_until_the_window_moves() {
 
 #[tokio::test]
 async fn per_hour_limit() {
-    let sim = start_with(limited(CallLimit { per_minute: 100, per_hour: 8 }, 1.0)).await;
+    let sim = start_with(limited(
+        CallLimit {
+            per_minute: 100,
+            per_hour: 8,
+        },
+        1.0,
+    ))
+    .await;
     let token = support::token(&sim).await;
     for minute in 0..8 {
-        assert_eq!(get(&sim, &token, "/api/machines?$top=1").await.0, 200, "call {minute}");
+        assert_eq!(
+            get(&sim, &token, "/api/machines?$top=1").await.0,
+            200,
+            "call {minute}"
+        );
         sim.clock().advance(Duration::from_secs(61));
     }
     let (status, headers, body) = get(&sim, &token, "/api/machines?$top=1").await;
@@ -66,7 +94,14 @@ async fn per_hour_limit() {
 #[tokio::test]
 async fn rate_scale_shrinks_windows_to_real_seconds() {
     // 60×: a minute lasts one real second.
-    let sim = start_with(limited(CallLimit { per_minute: 3, per_hour: 1_500 }, 60.0)).await;
+    let sim = start_with(limited(
+        CallLimit {
+            per_minute: 3,
+            per_hour: 1_500,
+        },
+        60.0,
+    ))
+    .await;
     let token = support::token(&sim).await;
     let mut throttled = None;
     for _ in 0..10 {
@@ -94,17 +129,39 @@ async fn hunt(sim: &mde_sim::Sim, token: &str) -> (u16, Value) {
 
 #[tokio::test]
 async fn hunting_calls_and_execution_budget() {
-    let sim = start_with(limited(CallLimit { per_minute: 100, per_hour: 1_500 }, 1.0)).await;
+    let sim = start_with(limited(
+        CallLimit {
+            per_minute: 100,
+            per_hour: 1_500,
+        },
+        1.0,
+    ))
+    .await;
     let token = support::token(&sim).await;
     assert_eq!(hunt(&sim, &token).await.0, 200);
     assert_eq!(hunt(&sim, &token).await.0, 200);
     let (status, body) = hunt(&sim, &token).await;
     assert_eq!(status, 429);
-    assert_eq!(body["error"]["code"], "429", "hunting 429s carry the code as a string");
-    assert_eq!(body["error"]["message"], "API calls quota exceeded! maximum allowed 2 per 00:01:00");
+    assert_eq!(
+        body["error"]["code"], "429",
+        "hunting 429s carry the code as a string"
+    );
+    assert_eq!(
+        body["error"]["message"],
+        "API calls quota exceeded! maximum allowed 2 per 00:01:00"
+    );
 
-    let mut config = limited(CallLimit { per_minute: 100, per_hour: 1_500 }, 1.0);
-    config.limits.hunting = CallLimit { per_minute: 45, per_hour: 1_500 };
+    let mut config = limited(
+        CallLimit {
+            per_minute: 100,
+            per_hour: 1_500,
+        },
+        1.0,
+    );
+    config.limits.hunting = CallLimit {
+        per_minute: 45,
+        per_hour: 1_500,
+    };
     config.limits.hunting_cost_per_query = Duration::from_secs(300);
     let sim = start_with(config).await;
     let token = support::token(&sim).await;
@@ -112,7 +169,12 @@ async fn hunting_calls_and_execution_budget() {
     assert_eq!(hunt(&sim, &token).await.0, 200);
     let (status, body) = hunt(&sim, &token).await;
     assert_eq!(status, 429, "10 minutes of execution per hour are spent");
-    assert!(body["error"]["message"].as_str().unwrap().contains("execution time"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("execution time")
+    );
     sim.clock().advance(Duration::from_secs(3_601));
     let token = support::token(&sim).await;
     assert_eq!(hunt(&sim, &token).await.0, 200);

@@ -5,7 +5,7 @@ use serde_json::Value;
 use crate::support::{self, get, get_json, keys_in_order, raw_values, start};
 
 /// mde-api.md §3.1, in order.
-pub const MACHINE_FIELDS: [&str; 32] = [
+pub(crate) const MACHINE_FIELDS: [&str; 32] = [
     "id",
     "mergedIntoMachineId",
     "isPotentialDuplication",

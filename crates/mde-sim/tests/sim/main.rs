@@ -1,5 +1,8 @@
 //! Conformance tests of the simulator, one module per area.
 
+// Helpers outside #[test] functions unwrap too: any failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 mod alerts;
 mod faults;
 mod generator;

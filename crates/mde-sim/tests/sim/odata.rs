@@ -7,8 +7,18 @@ use serde_json::Value;
 use crate::support::{self, get, get_json, keys_in_order, raw_values, start};
 
 async fn ids(sim: &mde_sim::Sim, token: &str, filter: &str) -> BTreeSet<String> {
-    let body = get_json(sim, token, &format!("/api/machines?$filter={}", urlencode(filter))).await;
-    body["value"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect()
+    let body = get_json(
+        sim,
+        token,
+        &format!("/api/machines?$filter={}", urlencode(filter)),
+    )
+    .await;
+    body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn urlencode(text: &str) -> String {
@@ -30,11 +40,17 @@ async fn every_operator_agrees_with_ground_truth() {
     let tenant = sim.truth().snapshot();
     let listed: Vec<_> = tenant.listed_devices().collect();
     let select = |pred: &dyn Fn(&mde_sim::tenant::Device) -> bool| -> BTreeSet<String> {
-        listed.iter().filter(|d| pred(d)).map(|d| d.id.clone()).collect()
+        listed
+            .iter()
+            .filter(|d| pred(d))
+            .map(|d| d.id.clone())
+            .collect()
     };
     let cut = sim.clock().now() - chrono::Duration::hours(12);
     let cut_text = cut.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let cut = chrono::DateTime::parse_from_rfc3339(&cut_text).unwrap().to_utc();
+    let cut = chrono::DateTime::parse_from_rfc3339(&cut_text)
+        .unwrap()
+        .to_utc();
     let checks: Vec<(String, BTreeSet<String>)> = vec![
         ("healthStatus eq 'Active'".into(), select(&|d| d.health_status == "Active")),
         ("HealthStatus ne 'Active'".into(), select(&|d| d.health_status != "Active")),
@@ -53,22 +69,44 @@ async fn every_operator_agrees_with_ground_truth() {
         ("lastSeen ge 2000-01-01Z".into(), select(&|_| true)),
     ];
     for (filter, expected) in checks {
-        assert!(!expected.is_empty() || filter.contains("null"), "{filter} selects nothing; pick another");
+        assert!(
+            !expected.is_empty() || filter.contains("null"),
+            "{filter} selects nothing; pick another"
+        );
         assert_eq!(ids(&sim, &token, &filter).await, expected, "{filter}");
     }
     let one = listed[3];
     let ip = one.last_ip_address().unwrap().to_string();
-    assert!(ids(&sim, &token, &format!("lastIpAddress eq '{ip}'")).await.contains(&one.id));
-    assert_eq!(ids(&sim, &token, &format!("id eq '{}'", one.id)).await, BTreeSet::from([one.id.clone()]));
+    assert!(
+        ids(&sim, &token, &format!("lastIpAddress eq '{ip}'"))
+            .await
+            .contains(&one.id)
+    );
+    assert_eq!(
+        ids(&sim, &token, &format!("id eq '{}'", one.id)).await,
+        BTreeSet::from([one.id.clone()])
+    );
 }
 
 #[tokio::test]
 async fn bad_queries_are_odata_errors() {
     let sim = start(20).await;
     let token = support::token(&sim).await;
-    assert!(odata_error(&sim, &token, "$filter=lastSeen+ge+'2024-01-01T00:00:00Z'").await.contains("incompatible types"));
-    assert!(odata_error(&sim, &token, "$filter=lastSeen+ge+2024-01-01T00:00:00").await.contains("DateTimeOffset"));
-    assert!(odata_error(&sim, &token, "$filter=rbacGroupName+eq+'x'").await.contains("rbacGroupName"));
+    assert!(
+        odata_error(&sim, &token, "$filter=lastSeen+ge+'2024-01-01T00:00:00Z'")
+            .await
+            .contains("incompatible types")
+    );
+    assert!(
+        odata_error(&sim, &token, "$filter=lastSeen+ge+2024-01-01T00:00:00")
+            .await
+            .contains("DateTimeOffset")
+    );
+    assert!(
+        odata_error(&sim, &token, "$filter=rbacGroupName+eq+'x'")
+            .await
+            .contains("rbacGroupName")
+    );
     odata_error(&sim, &token, "$filter=contains(computerDnsName,'a')").await;
     odata_error(&sim, &token, "$filter=osPlatform+in+('Linux')").await;
     assert_eq!(
@@ -90,21 +128,51 @@ async fn top_skip_select_orderby_count() {
     let token = support::token(&sim).await;
     let all = sim.truth().machine_ids();
     let page = get_json(&sim, &token, "/api/machines?$top=7&$skip=10").await;
-    let got: Vec<&str> = page["value"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
-    assert_eq!(got, all[10..17].iter().map(String::as_str).collect::<Vec<_>>());
+    let got: Vec<&str> = page["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        got,
+        all[10..17].iter().map(String::as_str).collect::<Vec<_>>()
+    );
     assert!(page.get("@odata.nextLink").is_none());
 
-    let (_, _, body) = get(&sim, &token, "/api/machines?$select=computerDnsName,id,onboardingStatus,osPlatform").await;
+    let (_, _, body) = get(
+        &sim,
+        &token,
+        "/api/machines?$select=computerDnsName,id,onboardingStatus,osPlatform",
+    )
+    .await;
     for raw in raw_values(&body) {
         // Entity order, and onboardingStatus silently dropped (MicrosoftDocs/microsoft-365-docs#8489).
         assert_eq!(keys_in_order(&raw), ["id", "computerDnsName", "osPlatform"]);
     }
     let sorted = get_json(&sim, &token, "/api/machines?$orderby=lastSeen desc&$top=60").await;
-    let seen: Vec<&str> = sorted["value"].as_array().unwrap().iter().map(|m| m["lastSeen"].as_str().unwrap()).collect();
-    let parsed: Vec<_> = seen.iter().map(|t| chrono::DateTime::parse_from_rfc3339(t).unwrap()).collect();
+    let seen: Vec<&str> = sorted["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["lastSeen"].as_str().unwrap())
+        .collect();
+    let parsed: Vec<_> = seen
+        .iter()
+        .map(|t| chrono::DateTime::parse_from_rfc3339(t).unwrap())
+        .collect();
     assert!(parsed.windows(2).all(|w| w[0] >= w[1]));
-    let counted = get_json(&sim, &token, "/api/machines?$count=true&$top=1&$filter=healthStatus+eq+'Active'").await;
-    let active = sim.truth().read(|t| t.listed_devices().filter(|d| d.health_status == "Active").count());
+    let counted = get_json(
+        &sim,
+        &token,
+        "/api/machines?$count=true&$top=1&$filter=healthStatus+eq+'Active'",
+    )
+    .await;
+    let active = sim.truth().read(|t| {
+        t.listed_devices()
+            .filter(|d| d.health_status == "Active")
+            .count()
+    });
     assert_eq!(counted["@odata.count"], active);
     assert_eq!(keys_in_order(&counted.to_string()).len(), 3);
 }
@@ -114,15 +182,42 @@ async fn alert_filters() {
     let sim = start(150).await;
     let token = support::token(&sim).await;
     let alerts = sim.truth().alerts();
-    let body = get_json(&sim, &token, "/api/alerts?$filter=status+eq+'New'+and+severity+eq+'High'").await;
-    let expected = alerts.iter().filter(|a| a.status == "New" && a.severity == "High").count();
+    let body = get_json(
+        &sim,
+        &token,
+        "/api/alerts?$filter=status+eq+'New'+and+severity+eq+'High'",
+    )
+    .await;
+    let expected = alerts
+        .iter()
+        .filter(|a| a.status == "New" && a.severity == "High")
+        .count();
     assert_eq!(body["value"].as_array().unwrap().len(), expected);
-    let body = get_json(&sim, &token, "/api/alerts?$filter=status+eq+'New'+or+status+eq+'InProgress'").await;
-    assert_eq!(body["value"].as_array().unwrap().len(), alerts.iter().filter(|a| a.status != "Resolved").count());
+    let body = get_json(
+        &sim,
+        &token,
+        "/api/alerts?$filter=status+eq+'New'+or+status+eq+'InProgress'",
+    )
+    .await;
+    assert_eq!(
+        body["value"].as_array().unwrap().len(),
+        alerts.iter().filter(|a| a.status != "Resolved").count()
+    );
     let cut = alerts[alerts.len() / 2].alert_creation_time;
     let text = mde_sim::format::timestamp(cut);
-    let body = get_json(&sim, &token, &format!("/api/alerts?$filter=alertCreationTime+ge+{text}")).await;
-    assert_eq!(body["value"].as_array().unwrap().len(), alerts.iter().filter(|a| a.alert_creation_time >= cut).count());
+    let body = get_json(
+        &sim,
+        &token,
+        &format!("/api/alerts?$filter=alertCreationTime+ge+{text}"),
+    )
+    .await;
+    assert_eq!(
+        body["value"].as_array().unwrap().len(),
+        alerts
+            .iter()
+            .filter(|a| a.alert_creation_time >= cut)
+            .count()
+    );
     let (status, _, _) = get(&sim, &token, "/api/alerts?$filter=title+eq+'x'").await;
     assert_eq!(status, 400);
 }

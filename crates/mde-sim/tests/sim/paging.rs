@@ -8,7 +8,13 @@ use serde_json::Value;
 use crate::support::{self, client, get_json, start_with};
 
 fn config(paging: PagingMode) -> SimConfig {
-    SimConfig { devices: 230, seed: 2, paging, max_page_size: 50, ..SimConfig::default() }
+    SimConfig {
+        devices: 230,
+        seed: 2,
+        paging,
+        max_page_size: 50,
+        ..SimConfig::default()
+    }
 }
 
 async fn follow(token: &str, url: &str) -> Value {
@@ -23,7 +29,11 @@ async fn skip_only_never_links_and_skip_paging_sees_every_device_once() {
     let token = support::token(&sim).await;
     let first = get_json(&sim, &token, "/api/machines").await;
     assert!(first.get("@odata.nextLink").is_none());
-    assert_eq!(first["value"].as_array().unwrap().len(), 50, "no $top: the first full page only");
+    assert_eq!(
+        first["value"].as_array().unwrap().len(),
+        50,
+        "no $top: the first full page only"
+    );
     let mut seen = Vec::new();
     let mut skip = 0;
     loop {
@@ -43,37 +53,80 @@ async fn skip_only_never_links_and_skip_paging_sees_every_device_once() {
 async fn graph_like_next_links_keep_the_query() {
     let sim = start_with(config(PagingMode::GraphLike)).await;
     let token = support::token(&sim).await;
-    let mut page = get_json(&sim, &token, "/api/machines?$filter=healthStatus+ne+'Unknown'").await;
+    let mut page = get_json(
+        &sim,
+        &token,
+        "/api/machines?$filter=healthStatus+ne+'Unknown'",
+    )
+    .await;
     let mut seen = BTreeSet::new();
     let mut n_pages = 1;
     loop {
-        seen.extend(page["value"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()));
-        let Some(next) = page.get("@odata.nextLink").and_then(Value::as_str).map(str::to_owned) else { break };
-        assert!(next.contains("%24filter=healthStatus+ne+%27Unknown%27"), "{next}");
+        seen.extend(
+            page["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["id"].as_str().unwrap().to_owned()),
+        );
+        let Some(next) = page
+            .get("@odata.nextLink")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            break;
+        };
+        assert!(
+            next.contains("%24filter=healthStatus+ne+%27Unknown%27"),
+            "{next}"
+        );
         page = follow(&token, &next).await;
         n_pages += 1;
     }
-    let expected: BTreeSet<String> =
-        sim.truth().read(|t| t.listed_devices().filter(|d| d.health_status != "Unknown").map(|d| d.id.clone()).collect());
+    let expected: BTreeSet<String> = sim.truth().read(|t| {
+        t.listed_devices()
+            .filter(|d| d.health_status != "Unknown")
+            .map(|d| d.id.clone())
+            .collect()
+    });
     assert_eq!(seen, expected);
     assert!(n_pages >= 4);
     // With $top too, the link carries $top and the next $skip.
     let page = get_json(&sim, &token, "/api/alerts?$top=10").await;
-    assert!(page["@odata.nextLink"].as_str().unwrap().contains("$skip=10"));
+    assert!(
+        page["@odata.nextLink"]
+            .as_str()
+            .unwrap()
+            .contains("$skip=10")
+    );
 }
 
 #[tokio::test]
 async fn buggy_2022_links_drop_keys_and_loop() {
     let sim = start_with(config(PagingMode::Buggy2022)).await;
     let token = support::token(&sim).await;
-    let first = get_json(&sim, &token, "/api/machines?$filter=onboardingStatus+eq+'Onboarded'").await;
+    let first = get_json(
+        &sim,
+        &token,
+        "/api/machines?$filter=onboardingStatus+eq+'Onboarded'",
+    )
+    .await;
     let next = first["@odata.nextLink"].as_str().unwrap().to_owned();
-    assert!(next.contains("?=onboardingStatus+eq+%27Onboarded%27&$skip=50"), "{next}");
+    assert!(
+        next.contains("?=onboardingStatus+eq+%27Onboarded%27&$skip=50"),
+        "{next}"
+    );
     let second = follow(&token, &next).await;
     let again = follow(&token, second["@odata.nextLink"].as_str().unwrap()).await;
-    assert_eq!(second["value"], again["value"], "the broken link points at the same page for ever");
+    assert_eq!(
+        second["value"], again["value"],
+        "the broken link points at the same page for ever"
+    );
     assert_eq!(second["@odata.nextLink"], again["@odata.nextLink"]);
     // The filter was lost: page two holds devices the filter would exclude, if any exist.
     let with_top = get_json(&sim, &token, "/api/machines?$top=50").await;
-    assert!(with_top.get("@odata.nextLink").is_none(), "$top suppresses the link");
+    assert!(
+        with_top.get("@odata.nextLink").is_none(),
+        "$top suppresses the link"
+    );
 }

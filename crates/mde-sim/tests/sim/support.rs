@@ -6,11 +6,11 @@ use mde_sim::{Sim, SimConfig};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-pub fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder().build().unwrap()
 }
 
-pub async fn start(devices: usize) -> Sim {
+pub(crate) async fn start(devices: usize) -> Sim {
     Sim::start(SimConfig {
         devices,
         seed: 7,
@@ -20,16 +20,16 @@ pub async fn start(devices: usize) -> Sim {
     .unwrap()
 }
 
-pub async fn start_with(config: SimConfig) -> Sim {
+pub(crate) async fn start_with(config: SimConfig) -> Sim {
     Sim::start(config).await.unwrap()
 }
 
 /// A v2 token for the default app.
-pub async fn token(sim: &Sim) -> String {
+pub(crate) async fn token(sim: &Sim) -> String {
     token_for(sim, &sim.client_id(), &sim.client_secret()).await
 }
 
-pub async fn token_for(sim: &Sim, client_id: &str, secret: &str) -> String {
+pub(crate) async fn token_for(sim: &Sim, client_id: &str, secret: &str) -> String {
     let response = client()
         .post(sim.token_url())
         .form(&[
@@ -47,7 +47,11 @@ pub async fn token_for(sim: &Sim, client_id: &str, secret: &str) -> String {
 }
 
 /// GET `{api_base}{path}` with a bearer token; returns (status, headers, body text).
-pub async fn get(sim: &Sim, token: &str, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
+pub(crate) async fn get(
+    sim: &Sim,
+    token: &str,
+    path: &str,
+) -> (u16, reqwest::header::HeaderMap, String) {
     let response = client()
         .get(format!("{}{path}", sim.api_base()))
         .bearer_auth(token)
@@ -59,14 +63,14 @@ pub async fn get(sim: &Sim, token: &str, path: &str) -> (u16, reqwest::header::H
     (status, headers, response.text().await.unwrap())
 }
 
-pub async fn get_json(sim: &Sim, token: &str, path: &str) -> Value {
+pub(crate) async fn get_json(sim: &Sim, token: &str, path: &str) -> Value {
     let (status, _, body) = get(sim, token, path).await;
     assert_eq!(status, 200, "{path}: {body}");
     serde_json::from_str(&body).unwrap()
 }
 
 /// The keys of a JSON object in document order (serde_json's `Map` sorts them).
-pub fn keys_in_order(json: &str) -> Vec<String> {
+pub(crate) fn keys_in_order(json: &str) -> Vec<String> {
     struct Keys;
     impl<'de> Visitor<'de> for Keys {
         type Value = Vec<String>;
@@ -86,7 +90,7 @@ pub fn keys_in_order(json: &str) -> Vec<String> {
 }
 
 /// The raw JSON text of each element of the top-level `value` array.
-pub fn raw_values(json: &str) -> Vec<String> {
+pub(crate) fn raw_values(json: &str) -> Vec<String> {
     #[derive(serde::Deserialize)]
     struct Envelope<'a> {
         #[serde(borrow)]

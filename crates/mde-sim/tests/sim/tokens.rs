@@ -194,7 +194,8 @@ async fn every_documented_error() {
             ("scope".to_owned(), scope.to_owned()),
         ]
     };
-    let cases: Vec<(String, Vec<(String, String)>, u16, &str, u64)> = vec![
+    type Case<'a> = (String, Vec<(String, String)>, u16, &'a str, u64);
+    let cases: Vec<Case<'_>> = vec![
         (
             base("00000000-1111-2222-3333-444444444444"),
             form(&id, &secret, good_scope),
