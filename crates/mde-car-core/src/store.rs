@@ -12,11 +12,24 @@ use rusqlite::{Connection as Db, OptionalExtension, params};
 
 use crate::{
     error::{Error, Result},
+    model::Timestamp,
     probe::TestReport,
 };
 
+mod graph;
+mod runs;
+
+pub use graph::{
+    ChangeCount, Changes, DeviceBatch, INACTIVE_DEACTIVATION_DAYS, SyncBatch, VulnerabilityBatch,
+    account_key, address_class, address_key,
+};
+pub use runs::{ConnectionCounts, RunFinish, RunRecord, RunStatus};
+
 /// Append-only: a released migration is never edited.
-const MIGRATIONS: &[&str] = &[include_str!("store/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("store/0001_init.sql"),
+    include_str!("store/0002_asset_graph.sql"),
+];
 
 /// A handle to the database; cheap to clone. Calls block, so async callers use
 /// `spawn_blocking`.
@@ -100,15 +113,87 @@ impl Store {
         Ok(json.and_then(|json| serde_json::from_str(&json).ok()))
     }
 
-    /// Removes everything stored for a connection.
+    /// Removes everything stored for a connection: test results, runs, watermarks, its
+    /// assets with their links, and its alerts. Shared vertices (addresses, host names) stay.
     pub fn forget_connection(&self, connection_id: &str) -> Result<()> {
         self.with(|db| {
-            db.execute(
-                "DELETE FROM connection_tests WHERE connection_id = ?1",
-                [connection_id],
-            )
-            .map(drop)
+            let tx = db.transaction()?;
+            for table in [
+                "connection_tests",
+                "sync_runs",
+                "sync_watermarks",
+                "alerts",
+                "assets",
+            ] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE connection_id = ?1"),
+                    [connection_id],
+                )?;
+            }
+            tx.commit()
         })
+    }
+
+    /// Applies a run's data and records the run as succeeded, in one transaction: either all
+    /// of it is visible afterwards, or none of it.
+    pub fn apply_sync(&self, batch: &SyncBatch, finish: &RunFinish) -> Result<Changes> {
+        self.with(|db| {
+            let tx = db.transaction()?;
+            let changes = graph::apply(&tx, batch)?;
+            runs::finish(
+                &tx,
+                batch.run_id,
+                RunStatus::Succeeded,
+                finish,
+                &changes,
+                batch.now,
+            )?;
+            tx.commit()?;
+            Ok(changes)
+        })
+    }
+
+    /// Starts a run record; returns its id. The caller holds the connection's run lock.
+    pub fn begin_run(
+        &self,
+        connection_id: &str,
+        mode: &str,
+        trigger: &str,
+        started_at: Timestamp,
+    ) -> Result<i64> {
+        self.with(|db| runs::begin(db, connection_id, mode, trigger, started_at))
+    }
+
+    /// Ends a run that did not commit data (failed or cancelled).
+    pub fn end_run_without_data(
+        &self,
+        run_id: i64,
+        status: RunStatus,
+        finish: &RunFinish,
+        at: Timestamp,
+    ) -> Result<()> {
+        self.with(|db| {
+            let tx = db.transaction()?;
+            runs::finish(&tx, run_id, status, finish, &Changes::new(), at)?;
+            tx.commit()
+        })
+    }
+
+    pub fn watermarks(
+        &self,
+        connection_id: &str,
+    ) -> Result<std::collections::HashMap<String, Timestamp>> {
+        self.with(|db| runs::watermarks(db, connection_id))
+    }
+
+    /// The newest runs of a connection, newest first.
+    pub fn runs(&self, connection_id: &str, limit: usize) -> Result<Vec<RunRecord>> {
+        self.with(|db| runs::list(db, connection_id, limit))
+    }
+
+    /// What a connection card counts.
+    pub fn connection_counts(&self, connection_id: &str) -> Result<ConnectionCounts> {
+        self.with(|db| runs::counts(db, connection_id))
     }
 }
 
@@ -131,3 +216,6 @@ fn migrate(db: &mut Db) -> rusqlite::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

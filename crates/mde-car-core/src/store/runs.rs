@@ -1,0 +1,197 @@
+//! Sync run records, watermarks and the counts a connection card shows.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::DateTime;
+use rusqlite::{Connection as Db, Transaction, params};
+
+use super::graph::Changes;
+use crate::model::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn key(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+
+    fn parse(text: &str) -> RunStatus {
+        match text {
+            "running" => RunStatus::Running,
+            "succeeded" => RunStatus::Succeeded,
+            "failed" => RunStatus::Failed,
+            "cancelled" => RunStatus::Cancelled,
+            _ => RunStatus::Interrupted,
+        }
+    }
+}
+
+/// How a run ended, besides its data.
+#[derive(Debug, Clone, Default)]
+pub struct RunFinish {
+    pub api_calls: BTreeMap<String, u64>,
+    pub throttled_ms: u64,
+    pub error_code: Option<String>,
+    pub error: Option<String>,
+    /// Skipped data types and warnings, in words.
+    pub notes: Vec<String>,
+}
+
+/// One run as the history shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub id: i64,
+    pub connection_id: String,
+    pub mode: String,
+    pub trigger: String,
+    pub started_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    pub status: RunStatus,
+    pub error_code: Option<String>,
+    pub error: Option<String>,
+    pub api_calls: BTreeMap<String, u64>,
+    pub throttled_ms: u64,
+    pub changes: BTreeMap<String, super::ChangeCount>,
+    pub notes: Vec<String>,
+}
+
+/// The counts of a connection's active data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionCounts {
+    pub devices: u64,
+    pub ip_addresses: u64,
+    pub alerts: u64,
+    pub vulnerabilities: u64,
+}
+
+fn from_ms(value: i64) -> Timestamp {
+    DateTime::from_timestamp_millis(value).unwrap_or_default()
+}
+
+pub(super) fn begin(
+    db: &mut Db,
+    connection_id: &str,
+    mode: &str,
+    trigger: &str,
+    at: Timestamp,
+) -> rusqlite::Result<i64> {
+    let tx = db.transaction()?;
+    // The caller holds this connection's run lock: a run still marked running died with its process.
+    tx.execute(
+        "UPDATE sync_runs SET status = 'interrupted' WHERE connection_id = ?1 AND status = 'running'",
+        [connection_id],
+    )?;
+    tx.execute(
+        "INSERT INTO sync_runs (connection_id, mode, trigger, started_at, status) VALUES (?1, ?2, ?3, ?4, 'running')",
+        params![connection_id, mode, trigger, at.timestamp_millis()],
+    )?;
+    let id = tx.last_insert_rowid();
+    tx.commit()?;
+    Ok(id)
+}
+
+pub(super) fn finish(
+    tx: &Transaction<'_>,
+    run_id: i64,
+    status: RunStatus,
+    finish: &RunFinish,
+    changes: &Changes,
+    at: Timestamp,
+) -> rusqlite::Result<()> {
+    let json = |value: serde_json::Result<String>| value.unwrap_or_else(|_| "{}".to_owned());
+    tx.execute(
+        "UPDATE sync_runs SET finished_at = ?2, status = ?3, error_code = ?4, error = ?5, api_calls = ?6,
+            throttled_ms = ?7, changes = ?8, notes = ?9
+         WHERE id = ?1",
+        params![
+            run_id,
+            at.timestamp_millis(),
+            status.key(),
+            finish.error_code,
+            finish.error,
+            json(serde_json::to_string(&finish.api_calls)),
+            i64::try_from(finish.throttled_ms).unwrap_or(i64::MAX),
+            json(serde_json::to_string(changes)),
+            json(serde_json::to_string(&finish.notes)),
+        ],
+    )?;
+    Ok(())
+}
+
+pub(super) fn watermarks(
+    db: &mut Db,
+    connection_id: &str,
+) -> rusqlite::Result<HashMap<String, Timestamp>> {
+    let mut statement =
+        db.prepare("SELECT kind, value FROM sync_watermarks WHERE connection_id = ?1")?;
+    let rows = statement.query_map([connection_id], |row| {
+        Ok((row.get::<_, String>(0)?, from_ms(row.get(1)?)))
+    })?;
+    rows.collect()
+}
+
+pub(super) fn list(
+    db: &mut Db,
+    connection_id: &str,
+    limit: usize,
+) -> rusqlite::Result<Vec<RunRecord>> {
+    let mut statement = db.prepare(
+        "SELECT id, connection_id, mode, trigger, started_at, finished_at, status, error_code, error, api_calls,
+                throttled_ms, changes, notes
+         FROM sync_runs WHERE connection_id = ?1 ORDER BY started_at DESC, id DESC LIMIT ?2",
+    )?;
+    let rows = statement.query_map(
+        params![connection_id, i64::try_from(limit).unwrap_or(i64::MAX)],
+        |row| {
+            let text = |index: usize| row.get::<_, String>(index);
+            Ok(RunRecord {
+                id: row.get(0)?,
+                connection_id: row.get(1)?,
+                mode: row.get(2)?,
+                trigger: row.get(3)?,
+                started_at: from_ms(row.get(4)?),
+                finished_at: row.get::<_, Option<i64>>(5)?.map(from_ms),
+                status: RunStatus::parse(&text(6)?),
+                error_code: row.get(7)?,
+                error: row.get(8)?,
+                api_calls: serde_json::from_str(&text(9)?).unwrap_or_default(),
+                throttled_ms: u64::try_from(row.get::<_, i64>(10)?).unwrap_or(0),
+                changes: serde_json::from_str(&text(11)?).unwrap_or_default(),
+                notes: serde_json::from_str(&text(12)?).unwrap_or_default(),
+            })
+        },
+    )?;
+    rows.collect()
+}
+
+pub(super) fn counts(db: &mut Db, connection_id: &str) -> rusqlite::Result<ConnectionCounts> {
+    let count = |sql: &str| -> rusqlite::Result<u64> {
+        db.query_row(sql, [connection_id], |row| row.get::<_, i64>(0))
+            .map(|n| u64::try_from(n).unwrap_or(0))
+    };
+    Ok(ConnectionCounts {
+        devices: count("SELECT count(*) FROM assets WHERE connection_id = ?1 AND active = 1")?,
+        ip_addresses: count(
+            "SELECT count(DISTINCT ip_id) FROM asset_ip_addresses WHERE connection_id = ?1 AND active = 1",
+        )?,
+        alerts: count(
+            "SELECT count(*) FROM alerts WHERE connection_id = ?1 AND status <> 'Resolved'",
+        )?,
+        vulnerabilities: count(
+            "SELECT count(DISTINCT vulnerability_id) FROM asset_vulnerabilities WHERE connection_id = ?1 AND active = 1",
+        )?,
+    })
+}

@@ -1,0 +1,434 @@
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+
+use super::*;
+use crate::model::{
+    Device, DeviceAddress, DeviceVulnerability, LogonObservation, MacAddress, NetworkObservation,
+    ObservedAddress, VulnerabilityChange, VulnerabilityChangeKind,
+};
+
+fn at(text: &str) -> Timestamp {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn device(id: &str, ips: &[(&str, Option<&str>)]) -> Device {
+    Device {
+        id: id.to_owned(),
+        computer_dns_name: Some(format!("{id}.contoso.com")),
+        first_seen: Some(at("2026-11-01T00:00:00Z")),
+        last_seen: Some(at("2026-11-27T10:00:00.1234567Z")),
+        os_platform: Some("Windows11".to_owned()),
+        os_version: None,
+        os_build: Some(22631),
+        version: Some("23H2".to_owned()),
+        os_architecture: Some("64-bit".to_owned()),
+        health_status: Some("Active".to_owned()),
+        onboarding_status: Some("Onboarded".to_owned()),
+        risk_score: Some("Medium".to_owned()),
+        exposure_level: Some("Low".to_owned()),
+        device_value: Some("Normal".to_owned()),
+        machine_tags: vec!["finance".to_owned()],
+        rbac_group_id: Some(7),
+        rbac_group_name: Some("Finance".to_owned()),
+        aad_device_id: None,
+        is_aad_joined: Some(true),
+        last_ip_address: None,
+        last_external_ip_address: Some("52.1.2.3".parse().unwrap()),
+        merged_into_machine_id: None,
+        is_potential_duplication: false,
+        addresses: ips
+            .iter()
+            .map(|(ip, mac)| DeviceAddress {
+                ip: ip.parse().unwrap(),
+                mac: mac.map(|m| m.parse::<MacAddress>().unwrap()),
+                interface_type: Some("Ethernet".to_owned()),
+                operational_status: Some("Up".to_owned()),
+            })
+            .collect(),
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Store,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db.sqlite3")).unwrap();
+    Fixture { _dir: dir, store }
+}
+
+impl Fixture {
+    fn run(&self, now: &str, fill: impl FnOnce(&mut SyncBatch)) -> Changes {
+        let now = at(now);
+        let run_id = self.store.begin_run("c1", "full", "test", now).unwrap();
+        let mut batch = SyncBatch {
+            connection_id: "c1".to_owned(),
+            run_id,
+            now,
+            ..SyncBatch::default()
+        };
+        fill(&mut batch);
+        self.store
+            .apply_sync(&batch, &RunFinish::default())
+            .unwrap()
+    }
+
+    fn scalar(&self, sql: &str) -> i64 {
+        self.store
+            .with(|db| db.query_row(sql, [], |row| row.get(0)))
+            .unwrap()
+    }
+}
+
+fn full(devices: Vec<Device>) -> Option<DeviceBatch> {
+    Some(DeviceBatch {
+        devices,
+        complete_full_listing: true,
+    })
+}
+
+#[test]
+fn devices_and_their_links_are_added_then_counted_as_unchanged() {
+    let f = fixture();
+    let listing = || {
+        vec![
+            device(
+                "a",
+                &[("10.0.0.5", Some("00155DAA0001")), ("127.0.0.1", None)],
+            ),
+            device("b", &[("10.0.0.6", Some("00155DAA0002"))]),
+        ]
+    };
+    let first = f.run("2026-11-28T00:00:00Z", |b| b.devices = full(listing()));
+    assert_eq!(
+        first["assets"],
+        ChangeCount {
+            added: 2,
+            updated: 0,
+            deactivated: 0
+        }
+    );
+    assert_eq!(
+        first["ip_addresses"].added, 5,
+        "2 + 1 local addresses and 2 external (shared) links"
+    );
+    assert_eq!(first["mac_addresses"].added, 2);
+    assert_eq!(first["hostnames"].added, 2);
+    let second = f.run("2026-11-28T01:00:00Z", |b| b.devices = full(listing()));
+    assert_eq!(second["assets"], ChangeCount::default());
+    assert_eq!(second["ip_addresses"], ChangeCount::default());
+    assert_eq!(
+        f.scalar("SELECT count(*) FROM ip_addresses"),
+        4,
+        "52.1.2.3 is one vertex shared by both"
+    );
+    assert_eq!(
+        f.scalar("SELECT class = 'loopback' FROM ip_addresses WHERE text = '127.0.0.1'"),
+        1
+    );
+    assert_eq!(
+        f.scalar("SELECT defender_last_seen FROM assets WHERE device_id = 'a'"),
+        at("2026-11-27T10:00:00.123Z").timestamp_millis(),
+        "ms precision"
+    );
+}
+
+#[test]
+fn a_vanished_device_is_deactivated_only_by_a_complete_full_listing() {
+    let f = fixture();
+    f.run("2026-11-28T00:00:00Z", |b| {
+        b.devices = full(vec![device("a", &[]), device("b", &[])])
+    });
+    let partial = f.run("2026-11-28T01:00:00Z", |b| {
+        b.devices = Some(DeviceBatch {
+            devices: vec![device("a", &[])],
+            complete_full_listing: false,
+        })
+    });
+    assert_eq!(partial["assets"].deactivated, 0);
+    assert_eq!(
+        f.scalar("SELECT active FROM assets WHERE device_id = 'b'"),
+        1
+    );
+    let complete = f.run("2026-11-28T02:00:00Z", |b| {
+        b.devices = full(vec![device("a", &[])])
+    });
+    assert_eq!(complete["assets"].deactivated, 1);
+    assert_eq!(
+        f.scalar(
+            "SELECT active = 0 AND inactive_reason = 'vanished' FROM assets WHERE device_id = 'b'"
+        ),
+        1
+    );
+    // It comes back when listed again.
+    f.run("2026-11-28T03:00:00Z", |b| {
+        b.devices = full(vec![device("a", &[]), device("b", &[])])
+    });
+    assert_eq!(
+        f.scalar("SELECT active FROM assets WHERE device_id = 'b'"),
+        1
+    );
+}
+
+#[test]
+fn an_address_missing_from_the_latest_record_becomes_history() {
+    let f = fixture();
+    f.run("2026-11-28T00:00:00Z", |b| {
+        b.devices = full(vec![device("a", &[("10.0.0.5", Some("00155DAA0001"))])])
+    });
+    let moved = f.run("2026-11-28T01:00:00Z", |b| {
+        b.devices = full(vec![device("a", &[("10.0.0.9", Some("00155DAA0001"))])])
+    });
+    assert_eq!(
+        moved["ip_addresses"],
+        ChangeCount {
+            added: 1,
+            updated: 0,
+            deactivated: 1
+        }
+    );
+    assert_eq!(
+        f.scalar("SELECT active FROM asset_ip_addresses JOIN ip_addresses ON ip_addresses.id = ip_id WHERE text = '10.0.0.5'"),
+        0
+    );
+    assert_eq!(
+        f.scalar("SELECT count(*) FROM asset_ip_addresses"),
+        3,
+        "the old link stays as history"
+    );
+}
+
+#[test]
+fn inactive_devices_unseen_for_15_days_are_deactivated() {
+    let f = fixture();
+    let mut stale = device("old", &[]);
+    stale.health_status = Some("Inactive".to_owned());
+    stale.last_seen = Some(at("2026-11-10T00:00:00Z"));
+    let mut recent = device("recent", &[]);
+    recent.health_status = Some("Inactive".to_owned());
+    recent.last_seen = Some(at("2026-11-20T00:00:00Z"));
+    let changes = f.run("2026-11-28T00:00:00Z", |b| {
+        b.devices = full(vec![stale, recent])
+    });
+    assert_eq!(changes["assets"].deactivated, 1);
+    assert_eq!(
+        f.scalar("SELECT inactive_reason = 'inactive_15_days' FROM assets WHERE device_id = 'old'"),
+        1
+    );
+    assert_eq!(
+        f.scalar("SELECT active FROM assets WHERE device_id = 'recent'"),
+        1
+    );
+}
+
+fn report(device_id: &str, time: &str, ips: &[&str]) -> NetworkObservation {
+    NetworkObservation {
+        timestamp: at(time),
+        device_id: device_id.to_owned(),
+        device_name: None,
+        adapter_name: Some("Ethernet".to_owned()),
+        mac: Some(
+            format!("00155DAA00{}", if device_id == "a" { "01" } else { "02" })
+                .parse()
+                .unwrap(),
+        ),
+        addresses: ips
+            .iter()
+            .map(|ip| ObservedAddress {
+                ip: ip.parse::<IpAddr>().unwrap(),
+                prefix: Some(24),
+                address_type: None,
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn leases_record_who_held_an_address_when_across_dhcp_churn() {
+    let f = fixture();
+    let reports = vec![
+        report("a", "2026-11-20T08:00:00Z", &["10.1.2.3"]),
+        report("a", "2026-11-21T08:00:00Z", &["10.1.2.3"]),
+        report("a", "2026-11-22T08:00:00Z", &["10.1.2.9"]),
+        report("b", "2026-11-23T08:00:00Z", &["10.1.2.3"]),
+    ];
+    f.run("2026-11-28T00:00:00Z", |b| {
+        b.devices = full(vec![device("a", &[]), device("b", &[])]);
+        b.network = Some(reports.clone());
+    });
+    let holder = |time: &str| -> String {
+        let t = at(time).timestamp_millis();
+        f.store
+            .with(|db| {
+                db.query_row(
+                    "SELECT group_concat(device_id) FROM ip_leases JOIN assets ON assets.id = asset_id
+                     JOIN ip_addresses ON ip_addresses.id = ip_id
+                     WHERE text = '10.1.2.3' AND since <= ?1 AND (until IS NULL OR until > ?1)",
+                    [t],
+                    |row| row.get::<_, Option<String>>(0),
+                )
+            })
+            .unwrap()
+            .unwrap_or_default()
+    };
+    assert_eq!(holder("2026-11-20T12:00:00Z"), "a");
+    assert_eq!(
+        holder("2026-11-22T12:00:00Z"),
+        "",
+        "a released it, b did not have it yet"
+    );
+    assert_eq!(holder("2026-11-24T12:00:00Z"), "b");
+    assert_eq!(holder("2026-11-19T12:00:00Z"), "");
+    // The overlap window of the next run brings the same reports again: nothing changes.
+    let again = f.run("2026-11-28T01:00:00Z", |b| b.network = Some(reports));
+    assert_eq!(
+        again.get("ip_leases").copied().unwrap_or_default(),
+        ChangeCount::default()
+    );
+}
+
+#[test]
+fn local_accounts_of_two_machines_stay_two_accounts() {
+    let f = fixture();
+    let logon = |device_id: &str, domain: Option<&str>, sid: Option<&str>| LogonObservation {
+        timestamp: at("2026-11-27T09:00:00Z"),
+        device_id: device_id.to_owned(),
+        account_domain: domain.map(str::to_owned),
+        account_name: "administrator".to_owned(),
+        account_sid: sid.map(str::to_owned),
+        logon_type: Some("Interactive".to_owned()),
+        is_local_admin: Some(true),
+    };
+    f.run("2026-11-28T00:00:00Z", |b| {
+        b.devices = full(vec![device("a", &[]), device("b", &[])]);
+        b.logons = Some(vec![
+            logon("a", Some("HOST-A"), None),
+            logon("b", Some("HOST-B"), None),
+            logon("a", Some("CONTOSO"), Some("S-1-5-21-1-500")),
+        ]);
+    });
+    assert_eq!(f.scalar("SELECT count(*) FROM accounts"), 3);
+    assert_eq!(
+        f.scalar("SELECT count(*) FROM accounts WHERE key = 'sid:S-1-5-21-1-500'"),
+        1
+    );
+    assert_eq!(
+        account_key(None, "Admin", None, "dev1"),
+        "local:dev1\\admin"
+    );
+}
+
+#[test]
+fn vulnerabilities_follow_the_full_export_and_the_delta() {
+    let f = fixture();
+    let row = |device_id: &str, cve: &str| DeviceVulnerability {
+        device_id: device_id.to_owned(),
+        cve_id: cve.to_owned(),
+        cvss_score: Some(7.8),
+        severity: Some("High".to_owned()),
+        software_vendor: "microsoft".to_owned(),
+        software_name: "edge".to_owned(),
+        software_version: "120.0".to_owned(),
+        first_seen: None,
+        last_seen: None,
+    };
+    let first = f.run("2026-11-28T00:00:00Z", |b| {
+        b.devices = full(vec![device("a", &[]), device("b", &[])]);
+        b.vulnerabilities = Some(VulnerabilityBatch::Full(vec![
+            row("a", "CVE-2026-1"),
+            row("b", "CVE-2026-1"),
+            row("a", "CVE-2026-2"),
+        ]));
+    });
+    assert_eq!(first["vulnerabilities"].added, 3);
+    assert_eq!(
+        f.scalar(
+            "SELECT CAST(round(cvss * 10) AS INTEGER) FROM vulnerabilities WHERE cve = 'CVE-2026-1'"
+        ),
+        78,
+        "decimal CVSS kept"
+    );
+    let delta = f.run("2026-11-28T06:00:00Z", |b| {
+        b.vulnerabilities = Some(VulnerabilityBatch::Delta(vec![
+            VulnerabilityChange {
+                kind: VulnerabilityChangeKind::Fixed,
+                event_time: at("2026-11-28T05:00:00Z"),
+                vulnerability: row("a", "CVE-2026-2"),
+            },
+            VulnerabilityChange {
+                kind: VulnerabilityChangeKind::New,
+                event_time: at("2026-11-28T05:00:00Z"),
+                vulnerability: row("b", "CVE-2026-3"),
+            },
+        ]));
+    });
+    assert_eq!(
+        delta["vulnerabilities"],
+        ChangeCount {
+            added: 1,
+            updated: 0,
+            deactivated: 1
+        }
+    );
+    let full_again = f.run("2026-11-29T00:00:00Z", |b| {
+        b.vulnerabilities = Some(VulnerabilityBatch::Full(vec![row("a", "CVE-2026-1")]));
+    });
+    assert_eq!(
+        full_again["vulnerabilities"].deactivated, 2,
+        "b's two CVEs are gone from the export"
+    );
+    assert_eq!(f.store.connection_counts("c1").unwrap().vulnerabilities, 1);
+}
+
+#[test]
+fn a_failed_run_leaves_no_data_and_runs_are_listed_newest_first() {
+    let f = fixture();
+    f.run("2026-11-28T00:00:00Z", |b| {
+        b.devices = full(vec![device("a", &[])]);
+        b.watermarks = vec![("devices".to_owned(), at("2026-11-27T10:00:00Z"))];
+    });
+    let failed = f
+        .store
+        .begin_run("c1", "incremental", "test", at("2026-11-28T01:00:00Z"))
+        .unwrap();
+    let finish = RunFinish {
+        error_code: Some("network".to_owned()),
+        error: Some("unreachable".to_owned()),
+        ..RunFinish::default()
+    };
+    f.store
+        .end_run_without_data(
+            failed,
+            RunStatus::Failed,
+            &finish,
+            at("2026-11-28T01:00:05Z"),
+        )
+        .unwrap();
+    let runs = f.store.runs("c1", 10).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].status, RunStatus::Failed);
+    assert_eq!(runs[1].status, RunStatus::Succeeded);
+    assert_eq!(runs[1].changes["assets"].added, 1);
+    assert_eq!(
+        f.store.watermarks("c1").unwrap()["devices"],
+        at("2026-11-27T10:00:00Z")
+    );
+    // A run left running by a dead process is marked interrupted when the next one begins.
+    let dead = f
+        .store
+        .begin_run("c1", "full", "test", at("2026-11-28T02:00:00Z"))
+        .unwrap();
+    f.store
+        .begin_run("c1", "full", "test", at("2026-11-28T03:00:00Z"))
+        .unwrap();
+    let runs = f.store.runs("c1", 10).unwrap();
+    assert_eq!(
+        runs.iter().find(|r| r.id == dead).unwrap().status,
+        RunStatus::Interrupted
+    );
+}
