@@ -49,6 +49,9 @@ struct Args {
     /// Every N seconds, apply ordinary activity (reports, DHCP moves, alerts); 0 = never.
     #[arg(long, default_value_t = 0)]
     churn_every: u64,
+    /// Print the connection details as one JSON line (for scripts and tests) instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[tokio::main]
@@ -84,15 +87,21 @@ async fn main() -> anyhow::Result<()> {
     for rule in rules {
         sim.faults().add(rule);
     }
-    println!("mde-sim listening on {}", sim.url());
-    println!("tenant id:     {}", sim.tenant_id());
-    println!("tenant domain: {}", sim.tenant_domain());
-    println!("client id:     {}", sim.client_id());
-    println!("client secret: {}", sim.client_secret());
-    println!("token url:     {}", sim.token_url());
-    println!("scope:         {}", sim.scope());
-    println!("api base:      {}", sim.api_base());
-    println!("devices:       {}", sim.truth().machine_count());
+    if args.json {
+        let details = serde_json::json!({
+            "url": sim.url(),
+            "authority": sim.authority(),
+            "apiBase": sim.api_base(),
+            "tenantId": sim.tenant_id(),
+            "tenantDomain": sim.tenant_domain(),
+            "clientId": sim.client_id(),
+            "clientSecret": sim.client_secret(),
+            "devices": sim.truth().machine_count(),
+        });
+        println!("{details}");
+    } else {
+        print_details(&sim);
+    }
     if args.churn_every > 0 {
         let truth = sim.truth();
         let every = Duration::from_secs(args.churn_every);
@@ -110,4 +119,16 @@ async fn main() -> anyhow::Result<()> {
         .context("waiting for Ctrl-C")?;
     sim.shutdown().await;
     Ok(())
+}
+
+fn print_details(sim: &Sim) {
+    println!("mde-sim listening on {}", sim.url());
+    println!("tenant id:     {}", sim.tenant_id());
+    println!("tenant domain: {}", sim.tenant_domain());
+    println!("client id:     {}", sim.client_id());
+    println!("client secret: {}", sim.client_secret());
+    println!("token url:     {}", sim.token_url());
+    println!("scope:         {}", sim.scope());
+    println!("api base:      {}", sim.api_base());
+    println!("devices:       {}", sim.truth().machine_count());
 }

@@ -363,12 +363,14 @@ impl Tenant {
             }
         }
         let n_new = (n_devices / 200).max(1);
+        let eligible: Vec<String> = self
+            .devices
+            .iter()
+            .filter(|device| device.is_reporting() && device.onboarding_status == "Onboarded")
+            .map(|device| device.id.clone())
+            .collect();
         for _ in 0..n_new {
-            let idx = self.rng.random_range(0..n_devices);
-            if self.devices[idx].is_reporting()
-                && self.devices[idx].onboarding_status == "Onboarded"
-            {
-                let id = self.devices[idx].id.clone();
+            if let Some(id) = eligible.choose(&mut self.rng).cloned() {
                 let _ = self.add_alert(&id, now);
             }
         }

@@ -317,3 +317,89 @@ async fn find_by_ip_matches_ground_truth_history() {
     .await;
     assert_eq!(status, 400, "older than 30 days");
 }
+
+#[tokio::test]
+async fn mutations_show_up_in_the_api() {
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+    assert_send_sync::<mde_sim::Sim>();
+    let sim = start(120).await;
+    let token = support::token(&sim).await;
+    let truth = sim.truth();
+    let pick = |pred: &dyn Fn(&mde_sim::tenant::Device) -> bool| -> String {
+        truth.read(|t| t.listed_devices().find(|d| pred(d)).unwrap().id.clone())
+    };
+    let laptop = pick(&|d| {
+        d.is_reporting()
+            && d.adapters.iter().any(|a| a.pool.is_some())
+            && !d.is_potential_duplication
+    });
+    sim.clock().advance(std::time::Duration::from_secs(120));
+
+    let old_ip = truth.machine(&laptop).unwrap().last_ip_address().unwrap();
+    let new_ip = truth.reassign_ip(&laptop).unwrap();
+    assert_ne!(old_ip, new_ip);
+    let machine = get_json(&sim, &token, &format!("/api/machines/{laptop}")).await;
+    assert_eq!(machine["lastIpAddress"], new_ip.to_string());
+    let stamp = sim.clock().now().format("%Y-%m-%dT%H:%M:%SZ");
+    let found = get_json(
+        &sim,
+        &token,
+        &format!("/api/machines/findbyip(ip='{new_ip}',timestamp={stamp})"),
+    )
+    .await;
+    assert_eq!(found["value"][0]["id"], laptop.as_str());
+    assert_eq!(
+        truth.ip_owner_at(old_ip, sim.clock().now()),
+        None,
+        "released, resting in quarantine"
+    );
+
+    truth
+        .rename(&laptop, "renamed-laptop.corp.contoso-sim.com")
+        .unwrap();
+    let machine = get_json(&sim, &token, &format!("/api/machines/{laptop}")).await;
+    assert_eq!(
+        machine["computerDnsName"],
+        "renamed-laptop.corp.contoso-sim.com"
+    );
+
+    let before = sim.clock().now();
+    sim.clock().advance(std::time::Duration::from_secs(60));
+    truth.report(&laptop).unwrap();
+    let machine = get_json(&sim, &token, &format!("/api/machines/{laptop}")).await;
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(machine["lastSeen"].as_str().unwrap()).unwrap()
+            > before
+    );
+
+    let new_id = truth.reimage(&laptop).unwrap();
+    let old = get_json(&sim, &token, &format!("/api/machines/{laptop}")).await;
+    assert_eq!(old["mergedIntoMachineId"], new_id.as_str());
+    assert_eq!(old["healthStatus"], "Inactive");
+    let fresh = get_json(&sim, &token, &format!("/api/machines/{new_id}")).await;
+    assert_eq!(
+        fresh["computerDnsName"],
+        "renamed-laptop.corp.contoso-sim.com"
+    );
+
+    let other = pick(&|d| d.is_reporting() && d.id != new_id);
+    truth.set_inactive(&other).unwrap();
+    let inactive = get_json(
+        &sim,
+        &token,
+        &format!("/api/machines?$filter=id+eq+'{other}'"),
+    )
+    .await;
+    assert_eq!(inactive["value"][0]["healthStatus"], "Inactive");
+    let count = truth.machine_count();
+    truth.remove(&other).unwrap();
+    assert_eq!(truth.machine_count(), count - 1);
+    assert_eq!(
+        get(&sim, &token, &format!("/api/machines/{other}")).await.0,
+        404
+    );
+
+    let n_alerts = truth.alerts().len();
+    truth.churn();
+    assert!(truth.alerts().len() > n_alerts, "churn raises alerts");
+}
