@@ -112,6 +112,11 @@ impl Core {
         })
     }
 
+    /// The database, for the modules that implement use cases over it (search).
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
     pub fn app_info(&self) -> AppInfo {
         let dir = &self.inner.data_dir;
         AppInfo {

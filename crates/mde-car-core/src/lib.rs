@@ -22,6 +22,7 @@ pub mod mde;
 pub mod model;
 pub mod paths;
 pub mod probe;
+pub mod search;
 pub mod secrets;
 pub mod settings;
 pub mod store;
