@@ -113,7 +113,10 @@ fn commands_answer_in_the_documented_shapes() {
     );
     let duplicate = duplicate.expect_err("a second Contoso fails");
     assert_eq!(duplicate["code"], "duplicate_name");
-    assert_eq!(duplicate["fields"][0]["field"], "name", "the form can show it next to the name");
+    assert_eq!(
+        duplicate["fields"][0]["field"], "name",
+        "the form can show it next to the name"
+    );
     answers.push(duplicate.to_string());
 
     let report = invoke(&webview, "test_connection", json!({ "id": id })).unwrap();
