@@ -1,0 +1,433 @@
+//! Advanced hunting: the legacy `POST /api/advancedqueries/run`, its successor Graph
+//! `POST /v1.0/security/runHuntingQuery`, and the bulk history queries built on them.
+//!
+//! The legacy API is being retired (MC1220762). When it answers that it was retired, or when the
+//! connection prefers Graph, queries go to Graph with a Graph token, for the rest of the
+//! connection's life. Both answer one JSON document (≤ 100,000 rows, no paging): legacy
+//! `{"Stats", "Schema", "Results"}`, Graph `{"schema", "results"}`. Columns of type `dynamic`
+//! (JSON arrays such as `IPAddresses`) arrive as strings holding JSON; [`HuntingRow::json`]
+//! parses them.
+//!
+//! History queries are chunked by time so that no answer nears the row cap: the first window is
+//! sized from the device count, a window whose answer reaches the high-water mark is halved and
+//! asked again, a window that came back small doubles the next one. Windows are half-open
+//! (`Timestamp >= from and Timestamp < to`), so rows at a boundary belong to exactly one window.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use chrono::TimeDelta;
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::model::{LogonObservation, NetworkObservation, ObservedAddress, Timestamp};
+
+use super::token::Audience;
+use super::transport::Call;
+use super::wire::{Lossy, parse_ip, parse_time};
+use super::{Endpoint, EndpointKind, MdeClient, MdeError, Progress};
+
+/// One result row: column name → value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HuntingRow(Map<String, Value>);
+
+impl HuntingRow {
+    pub fn get(&self, column: &str) -> Option<&Value> {
+        self.0.get(column).filter(|value| !value.is_null())
+    }
+
+    /// A non-empty string cell.
+    pub fn str(&self, column: &str) -> Option<&str> {
+        self.get(column)
+            .and_then(Value::as_str)
+            .filter(|text| !text.is_empty())
+    }
+
+    pub fn time(&self, column: &str) -> Option<Timestamp> {
+        self.str(column).and_then(parse_time)
+    }
+
+    /// A boolean cell; also reads `"true"`/`"false"` and 0/1.
+    pub fn bool(&self, column: &str) -> Option<bool> {
+        match self.get(column)? {
+            Value::Bool(flag) => Some(*flag),
+            Value::Number(number) => number.as_i64().map(|number| number != 0),
+            Value::String(text) => match text.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" => Some(true),
+                "false" | "0" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    pub fn i64(&self, column: &str) -> Option<i64> {
+        match self.get(column)? {
+            Value::Number(number) => number.as_i64(),
+            Value::String(text) => text.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// A `dynamic` cell: parsed when it arrives as a string holding JSON, as is otherwise.
+    pub fn json(&self, column: &str) -> Option<Value> {
+        match self.get(column)? {
+            Value::String(text) => {
+                let trimmed = text.trim();
+                if trimmed.is_empty() {
+                    return None;
+                }
+                Some(serde_json::from_str(trimmed).unwrap_or_else(|_| Value::String(text.clone())))
+            }
+            other => Some(other.clone()),
+        }
+    }
+
+    pub fn into_map(self) -> Map<String, Value> {
+        self.0
+    }
+}
+
+impl From<Map<String, Value>> for HuntingRow {
+    fn from(map: Map<String, Value>) -> Self {
+        HuntingRow(map)
+    }
+}
+
+/// Either API's answer; only the rows are used.
+#[derive(Debug, Deserialize)]
+struct WireHuntingAnswer {
+    #[serde(alias = "Results")]
+    results: Vec<Map<String, Value>>,
+}
+
+/// Whether an error says the legacy API is gone (the simulator's wording, mde-api.md's
+/// expectation; Microsoft has not published the text): any 400/404/410 that mentions
+/// retirement, or a bare 410 Gone.
+fn is_retired(error: &MdeError) -> bool {
+    match error {
+        MdeError::Api {
+            status, message, ..
+        } => {
+            *status == 410
+                || (matches!(status, 400 | 404) && message.to_ascii_lowercase().contains("retired"))
+        }
+        _ => false,
+    }
+}
+
+/// KQL's datetime literal at Kusto's 100 ns precision: `datetime(2024-05-01T10:00:00.0000000Z)`.
+pub(super) fn kql_datetime(time: Timestamp) -> String {
+    format!(
+        "datetime({}.{:07}Z)",
+        time.format("%Y-%m-%dT%H:%M:%S"),
+        time.timestamp_subsec_nanos() / 100
+    )
+}
+
+/// Truncates to Kusto's 100 ns ticks, so window edges print exactly.
+fn to_ticks(time: Timestamp) -> Timestamp {
+    let nanos = time.timestamp_subsec_nanos();
+    time - TimeDelta::nanoseconds(i64::from(nanos % 100))
+}
+
+/// Never split a window below this; an answer still at the cap then is kept as it is.
+const MIN_WINDOW: TimeDelta = TimeDelta::seconds(1);
+
+/// Devices assumed when no listing told the client how many there are.
+const DEFAULT_DEVICE_COUNT: u64 = 10_000;
+
+/// `DeviceNetworkInfo` rows per device per day: adapters (about two) report every few hours
+/// and on each change.
+const NETWORK_ROWS_PER_DEVICE_DAY: f64 = 12.0;
+
+/// Summarized `DeviceLogonEvents` rows per device per day (distinct accounts signing in).
+const LOGON_ROWS_PER_DEVICE_DAY: f64 = 3.0;
+
+impl MdeClient {
+    /// Runs a KQL query and returns its rows.
+    pub async fn hunting(&self, query: &str) -> Result<Vec<HuntingRow>, MdeError> {
+        let body = json!({ "Query": query });
+        let use_graph = self.shared.options.prefer_graph_hunting
+            || self.shared.graph_hunting.load(Ordering::SeqCst);
+        if !use_graph {
+            let url = format!(
+                "{}/api/advancedqueries/run",
+                self.shared.endpoints.api_base.trim_end_matches('/')
+            );
+            let call = Call {
+                endpoint: Endpoint::Hunting,
+                method: Method::POST,
+                url: &url,
+                body: Some(&body),
+                audience: Audience::Defender,
+            };
+            match self.send::<WireHuntingAnswer>(&call).await {
+                Ok(answer) => return Ok(answer.results.into_iter().map(HuntingRow).collect()),
+                Err(error) if is_retired(&error) => {
+                    tracing::info!(%error, "the legacy advanced hunting API is retired; using Microsoft Graph from now on");
+                    self.shared.graph_hunting.store(true, Ordering::SeqCst);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        let url = format!(
+            "{}/v1.0/security/runHuntingQuery",
+            self.shared.endpoints.graph_base.trim_end_matches('/')
+        );
+        let call = Call {
+            endpoint: Endpoint::GraphHunting,
+            method: Method::POST,
+            url: &url,
+            body: Some(&body),
+            audience: Audience::Graph,
+        };
+        let answer = self.send::<WireHuntingAnswer>(&call).await?;
+        Ok(answer.results.into_iter().map(HuntingRow).collect())
+    }
+
+    /// Whether hunting goes to Microsoft Graph (preferred, or the legacy API was found retired).
+    pub fn uses_graph_hunting(&self) -> bool {
+        self.shared.options.prefer_graph_hunting || self.shared.graph_hunting.load(Ordering::SeqCst)
+    }
+
+    /// Every `DeviceNetworkInfo` report in `[from, to)`: one row per adapter per report.
+    pub async fn network_history(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<NetworkObservation>, MdeError> {
+        let query = |start: &str, end: &str| {
+            format!(
+                "DeviceNetworkInfo\n| where Timestamp >= {start} and Timestamp < {end}\n| project Timestamp, DeviceId, DeviceName, NetworkAdapterName, MacAddress, IPAddresses"
+            )
+        };
+        let rows = self
+            .chunked(
+                EndpointKind::NetworkHistory,
+                from,
+                to,
+                NETWORK_ROWS_PER_DEVICE_DAY,
+                &query,
+            )
+            .await?;
+        let mut lossy = Lossy::default();
+        let mut skipped = 0u64;
+        let observations: Vec<NetworkObservation> = rows
+            .into_iter()
+            .filter_map(|row| {
+                let observation = network_observation(&row, &mut lossy);
+                skipped += u64::from(observation.is_none());
+                observation
+            })
+            .collect();
+        self.with_stats(|stats| {
+            stats.unparsable_values += lossy.unparsable;
+            stats.skipped_records += skipped;
+        });
+        Ok(observations)
+    }
+
+    /// The latest successful sign-in per device and account in `[from, to)`, from
+    /// `DeviceLogonEvents` (accounts keep their domain and SID: `administrator` on two hosts
+    /// is two accounts).
+    pub async fn logons(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<LogonObservation>, MdeError> {
+        let query = |start: &str, end: &str| {
+            format!(
+                "DeviceLogonEvents\n| where Timestamp >= {start} and Timestamp < {end}\n| where ActionType == \"LogonSuccess\"\n| summarize arg_max(Timestamp, *) by DeviceId, AccountDomain, AccountName\n| project Timestamp, DeviceId, AccountDomain, AccountName, AccountSid, LogonType, IsLocalAdmin"
+            )
+        };
+        let rows = self
+            .chunked(
+                EndpointKind::Logons,
+                from,
+                to,
+                LOGON_ROWS_PER_DEVICE_DAY,
+                &query,
+            )
+            .await?;
+        let mut lossy = Lossy::default();
+        let mut skipped = 0u64;
+        // The same account appears in every window it signed in; keep its latest sign-in.
+        let mut latest: HashMap<(String, String, String), LogonObservation> = HashMap::new();
+        let mut order: Vec<(String, String, String)> = Vec::new();
+        for row in rows {
+            let Some(observation) = logon_observation(&row, &mut lossy) else {
+                skipped += 1;
+                continue;
+            };
+            let key = (
+                observation.device_id.clone(),
+                observation
+                    .account_domain
+                    .clone()
+                    .unwrap_or_default()
+                    .to_lowercase(),
+                observation.account_name.to_lowercase(),
+            );
+            match latest.get_mut(&key) {
+                Some(known) if known.timestamp >= observation.timestamp => {}
+                Some(known) => *known = observation,
+                None => {
+                    order.push(key.clone());
+                    latest.insert(key, observation);
+                }
+            }
+        }
+        self.with_stats(|stats| {
+            stats.unparsable_values += lossy.unparsable;
+            stats.skipped_records += skipped;
+        });
+        Ok(order
+            .into_iter()
+            .filter_map(|key| latest.remove(&key))
+            .collect())
+    }
+
+    /// Runs `query(start, end)` over `[from, to)` in time windows (see the module docs).
+    async fn chunked(
+        &self,
+        kind: EndpointKind,
+        from: Timestamp,
+        to: Timestamp,
+        rows_per_device_day: f64,
+        query: &(dyn Fn(&str, &str) -> String + Sync),
+    ) -> Result<Vec<HuntingRow>, MdeError> {
+        let (from, to) = (to_ticks(from), to_ticks(to));
+        let mut rows = Vec::new();
+        if from >= to {
+            return Ok(rows);
+        }
+        let high_water = self.shared.options.hunting_high_water.max(1);
+        let devices = match self.shared.device_count_hint.load(Ordering::SeqCst) {
+            0 => DEFAULT_DEVICE_COUNT,
+            known => known,
+        };
+        let span = to - from;
+        let mut window =
+            initial_window(devices, rows_per_device_day, high_water).clamp(MIN_WINDOW, span);
+        let mut start = from;
+        let mut n_chunks = 0u32;
+        while start < to {
+            let end = (start + window).min(to);
+            let answer = self
+                .hunting(&query(&kql_datetime(start), &kql_datetime(end)))
+                .await?;
+            let width = end - start;
+            if answer.len() >= high_water && width > MIN_WINDOW {
+                window = (width / 2).max(MIN_WINDOW);
+                tracing::debug!(
+                    rows = answer.len(),
+                    window_s = window.num_seconds(),
+                    "hunting window too full; halving it"
+                );
+                continue;
+            }
+            if answer.len() >= high_water {
+                tracing::warn!(
+                    rows = answer.len(),
+                    "a one-second hunting window is still at the high-water mark"
+                );
+            }
+            if answer.len() < high_water / 4 {
+                window = (window * 2).min(span);
+            }
+            rows.extend(answer);
+            start = end;
+            n_chunks += 1;
+            self.report(Progress {
+                endpoint: kind,
+                page: n_chunks,
+                items_so_far: rows.len() as u64,
+                estimated_total: None,
+            });
+        }
+        Ok(rows)
+    }
+}
+
+/// A window expected to return half the high-water mark.
+pub(super) fn initial_window(
+    devices: u64,
+    rows_per_device_day: f64,
+    high_water: usize,
+) -> TimeDelta {
+    let rows_per_second =
+        (devices.max(1) as f64 * rows_per_device_day / 86_400.0).max(f64::MIN_POSITIVE);
+    let seconds = (high_water as f64 / 2.0 / rows_per_second).min(i64::MAX as f64 / 2_000.0);
+    TimeDelta::seconds(seconds as i64)
+}
+
+fn network_observation(row: &HuntingRow, lossy: &mut Lossy) -> Option<NetworkObservation> {
+    let timestamp = row.time("Timestamp")?;
+    let device_id = row.str("DeviceId")?.to_owned();
+    let addresses = match row.json("IPAddresses") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|item| observed_address(item, lossy))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Some(NetworkObservation {
+        timestamp,
+        device_id,
+        device_name: row.str("DeviceName").map(str::to_owned),
+        adapter_name: row.str("NetworkAdapterName").map(str::to_owned),
+        mac: lossy.mac(row.str("MacAddress")),
+        addresses,
+    })
+}
+
+/// `{"IPAddress":"10.1.2.3","SubnetPrefix":24,"AddressType":"Private"}`.
+fn observed_address(item: &Value, lossy: &mut Lossy) -> Option<ObservedAddress> {
+    let text = item.get("IPAddress").and_then(Value::as_str)?;
+    let Some(ip) = parse_ip(text) else {
+        lossy.unparsable += 1;
+        tracing::warn!(
+            value = text,
+            "left out a hunting IP address that does not parse"
+        );
+        return None;
+    };
+    let prefix = match item.get("SubnetPrefix") {
+        Some(Value::Number(number)) => number.as_u64().and_then(|n| u8::try_from(n).ok()),
+        Some(Value::String(text)) => text.trim().parse().ok(),
+        _ => None,
+    };
+    Some(ObservedAddress {
+        ip,
+        prefix,
+        address_type: item
+            .get("AddressType")
+            .and_then(Value::as_str)
+            .filter(|text| !text.is_empty())
+            .map(str::to_owned),
+    })
+}
+
+fn logon_observation(row: &HuntingRow, lossy: &mut Lossy) -> Option<LogonObservation> {
+    let timestamp = match row.str("Timestamp") {
+        Some(text) => {
+            let parsed = parse_time(text);
+            if parsed.is_none() {
+                lossy.unparsable += 1;
+            }
+            parsed?
+        }
+        None => return None,
+    };
+    Some(LogonObservation {
+        timestamp,
+        device_id: row.str("DeviceId")?.to_owned(),
+        account_domain: row.str("AccountDomain").map(str::to_owned),
+        account_name: row.str("AccountName")?.to_owned(),
+        account_sid: row.str("AccountSid").map(str::to_owned),
+        logon_type: row.str("LogonType").map(str::to_owned),
+        is_local_admin: row.bool("IsLocalAdmin"),
+    })
+}

@@ -1,0 +1,157 @@
+//! One cached access token per connection and audience (Defender, or Graph for the hunting API's
+//! successor), refreshed shortly before it expires and at most once per rejected token.
+//!
+//! Single flight: the cache is a `tokio::sync::Mutex`, held while a token is fetched, so callers
+//! that arrive meanwhile wait for that token instead of asking Entra ID for their own.
+//! Generations: every token gets a number; a caller whose token was rejected (401) invalidates
+//! only that generation, so ten requests rejected together cause one refresh, not ten.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use secrecy::SecretString;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth;
+use crate::config::Endpoints;
+
+use super::MdeError;
+
+/// Refresh this long before expiry (Microsoft's guidance, mde-api.md §1.2), or after half the
+/// lifetime for tokens shorter than twice this.
+pub(super) const EXPIRY_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// Which API a token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Audience {
+    Defender,
+    Graph,
+}
+
+/// The application's sign-in data. The secret never leaves `SecretString`.
+pub(super) struct Credentials {
+    pub(super) tenant_id: String,
+    pub(super) client_id: String,
+    pub(super) secret: SecretString,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A token handed to one request.
+pub(super) struct Bearer {
+    pub(super) secret: SecretString,
+    pub(super) generation: u64,
+}
+
+struct Cached {
+    secret: SecretString,
+    refresh_at: Instant,
+    generation: u64,
+}
+
+pub(super) struct TokenCache {
+    /// The connection's endpoints with `resource` set to this audience's resource, so
+    /// `auth::request_token` asks for the right scope.
+    endpoints: Endpoints,
+    slot: Mutex<Option<Cached>>,
+}
+
+/// What a fetch did, for the caller's counters.
+pub(super) struct Fetched {
+    pub(super) bearer: Bearer,
+    pub(super) requested: bool,
+}
+
+impl TokenCache {
+    pub(super) fn new(endpoints: &Endpoints, audience: Audience) -> TokenCache {
+        let mut endpoints = endpoints.clone();
+        if audience == Audience::Graph {
+            endpoints.resource = endpoints.graph_resource.clone();
+        }
+        TokenCache {
+            endpoints,
+            slot: Mutex::new(None),
+        }
+    }
+
+    /// The cached token, or a new one if it is missing or due for refresh.
+    pub(super) async fn get(
+        &self,
+        http: &reqwest::Client,
+        credentials: &Credentials,
+        cancel: &CancellationToken,
+        on_request: impl FnOnce(),
+    ) -> Result<Fetched, MdeError> {
+        let mut slot = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Err(MdeError::Cancelled),
+            slot = self.slot.lock() => slot,
+        };
+        if let Some(cached) = slot.as_ref()
+            && Instant::now() < cached.refresh_at
+        {
+            return Ok(Fetched {
+                bearer: Bearer {
+                    secret: cached.secret.clone(),
+                    generation: cached.generation,
+                },
+                requested: false,
+            });
+        }
+        on_request();
+        let request = auth::request_token(
+            http,
+            &self.endpoints,
+            &credentials.tenant_id,
+            &credentials.client_id,
+            &credentials.secret,
+        );
+        let token = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Err(MdeError::Cancelled),
+            token = request => token.map_err(MdeError::Auth)?,
+        };
+        let lifetime = (token.expires_at - Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO);
+        let skew = EXPIRY_SKEW.min(lifetime / 2);
+        let generation = slot.as_ref().map_or(1, |cached| cached.generation + 1);
+        let cached = Cached {
+            secret: token.secret,
+            refresh_at: Instant::now() + lifetime.saturating_sub(skew),
+            generation,
+        };
+        let bearer = Bearer {
+            secret: cached.secret.clone(),
+            generation,
+        };
+        *slot = Some(cached);
+        Ok(Fetched {
+            bearer,
+            requested: true,
+        })
+    }
+
+    /// Forgets the token of `generation` (the API rejected it); a newer one stays.
+    pub(super) async fn invalidate(&self, generation: u64, cancel: &CancellationToken) {
+        let mut slot = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return,
+            slot = self.slot.lock() => slot,
+        };
+        if let Some(cached) = slot.as_mut()
+            && cached.generation == generation
+        {
+            // Keep the generation counter going; only the expiry changes.
+            cached.refresh_at = Instant::now();
+        }
+    }
+}
