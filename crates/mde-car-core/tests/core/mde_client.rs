@@ -1,0 +1,1008 @@
+//! The Defender client against the simulator: paging modes, throttling, transient failures,
+//! tokens, permissions, hunting (legacy, Graph, chunked history), exports and cancellation.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+use mde_car_core::config::{Cloud, Endpoints};
+use mde_car_core::mde::{
+    Budgets, ClientOptions, DeviceFilter, Endpoint, EndpointKind, Limit, MdeClient, MdeError,
+    Progress, RetryPolicy,
+};
+use mde_car_core::model::VulnerabilityChangeKind;
+use mde_sim::{
+    CallLimit, Endpoint as SimEndpoint, FaultKind, FaultRule, PagingMode, RateLimits, Sim,
+    SimConfig,
+};
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+const PAGE: usize = 50;
+
+fn config(devices: usize) -> SimConfig {
+    SimConfig {
+        devices,
+        seed: 11,
+        max_page_size: PAGE,
+        ..SimConfig::default()
+    }
+}
+
+async fn start(config: SimConfig) -> Sim {
+    Sim::start(config).await.unwrap()
+}
+
+/// The simulator's hosts with the real resources (the simulator accepts them).
+fn endpoints(sim: &Sim) -> Endpoints {
+    let commercial = Cloud::Commercial.endpoints();
+    Endpoints {
+        authority: sim.authority(),
+        api_base: sim.api_base(),
+        resource: commercial.resource,
+        graph_base: sim.url(),
+        graph_resource: commercial.graph_resource,
+    }
+}
+
+/// Small pages, no local budget, millisecond backoff: fast tests.
+fn options() -> ClientOptions {
+    ClientOptions {
+        page_size: PAGE,
+        budgets: Budgets {
+            list: Vec::new(),
+            hunting: Vec::new(),
+            export: Vec::new(),
+        },
+        retry: RetryPolicy {
+            min_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(50),
+            ..RetryPolicy::default()
+        },
+        ..ClientOptions::default()
+    }
+}
+
+fn client_with(sim: &Sim, options: ClientOptions) -> MdeClient {
+    MdeClient::new(
+        mde_car_core::http::client().unwrap(),
+        endpoints(sim),
+        &sim.tenant_id(),
+        &sim.client_id(),
+        SecretString::from(sim.client_secret()),
+        options,
+    )
+}
+
+fn client(sim: &Sim) -> MdeClient {
+    client_with(sim, options())
+}
+
+fn ids<T>(items: &[T], id: impl Fn(&T) -> &str) -> Vec<String> {
+    items.iter().map(|item| id(item).to_owned()).collect()
+}
+
+fn set(ids: &[String]) -> BTreeSet<String> {
+    ids.iter().cloned().collect()
+}
+
+/// Records every progress report.
+fn recorder() -> (Arc<Mutex<Vec<Progress>>>, mde_car_core::mde::OnProgress) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    (
+        seen,
+        Arc::new(move |progress| sink.lock().unwrap().push(progress)),
+    )
+}
+
+#[tokio::test]
+async fn devices_across_pages_equal_the_ground_truth() {
+    let sim = start(config(230)).await;
+    let (seen, progress) = recorder();
+    let client = client(&sim).with_progress(progress);
+    let listing = client.list_devices(None).await.unwrap();
+
+    assert!(listing.complete);
+    assert_eq!(listing.duplicates, 0);
+    assert_eq!(ids(&listing.items, |d| &d.id), sim.truth().machine_ids());
+    assert_eq!(listing.pages, 5, "230 devices in pages of 50");
+    assert_eq!(sim.requests().count(SimEndpoint::Machines), 5);
+    let stats = client.stats();
+    assert_eq!(stats.calls_of(Endpoint::Machines).calls, 5);
+    assert_eq!(stats.token_requests, 1);
+    assert_eq!(
+        client.call_counts(),
+        [("machines".to_owned(), 5), ("token".to_owned(), 1)].into()
+    );
+    // Every request asked for $top and moved $skip by a page.
+    let skips: Vec<Option<String>> = sim
+        .requests()
+        .of(SimEndpoint::Machines)
+        .iter()
+        .map(|record| {
+            assert_eq!(record.param("$top").as_deref(), Some("50"));
+            record.param("$skip")
+        })
+        .collect();
+    assert_eq!(
+        skips,
+        [None, Some("50"), Some("100"), Some("150"), Some("200")].map(|s| s.map(str::to_owned))
+    );
+    // Progress: a token request, then one report per page with growing counts.
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen[0].endpoint, EndpointKind::Token);
+    let pages: Vec<(u32, u64)> = seen[1..]
+        .iter()
+        .map(|p| {
+            assert_eq!(p.endpoint, EndpointKind::Machines);
+            (p.page, p.items_so_far)
+        })
+        .collect();
+    assert_eq!(pages, [(1, 50), (2, 100), (3, 150), (4, 200), (5, 230)]);
+    // Fields and addresses come through: every address the service printed, MACs parsed.
+    let device = &listing.items[7];
+    let truth = sim.truth().machine(&device.id).unwrap();
+    assert_eq!(
+        device.computer_dns_name.as_deref(),
+        Some(truth.computer_dns_name.as_str())
+    );
+    assert_eq!(device.last_seen, Some(truth.last_seen));
+    assert_eq!(device.rbac_group_id, Some(truth.rbac_group_id));
+    let printed: serde_json::Value =
+        serde_json::from_str(&sim.truth().machine_json(&device.id).unwrap()).unwrap();
+    let printed_ips: Vec<&str> = printed["ipAddresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["ipAddress"].as_str().unwrap())
+        .collect();
+    let parsed_ips: Vec<String> = device.addresses.iter().map(|a| a.ip.to_string()).collect();
+    assert_eq!(parsed_ips, printed_ips);
+    for address in &device.addresses {
+        assert_eq!(
+            address.mac.is_none(),
+            address.ip.is_loopback(),
+            "{address:?}"
+        );
+    }
+    assert_eq!(stats.unparsable_values, 0);
+}
+
+#[tokio::test]
+async fn incremental_devices_and_alerts_filter_on_unquoted_utc_times() {
+    let sim = start(config(120)).await;
+    let client = client(&sim);
+    let since = sim.clock().now() - TimeDelta::hours(20);
+    let listing = client
+        .list_devices(DeviceFilter {
+            last_seen_since: Some(since),
+        })
+        .await
+        .unwrap();
+    let expected: BTreeSet<String> = sim.truth().read(|tenant| {
+        tenant
+            .listed_devices()
+            .filter(|device| device.last_seen >= since - TimeDelta::seconds(1))
+            .map(|device| device.id.clone())
+            .collect()
+    });
+    assert!(!expected.is_empty() && expected.len() < 120);
+    assert!(listing.complete);
+    assert_eq!(set(&ids(&listing.items, |d| &d.id)), expected);
+    let filter = sim.requests().of(SimEndpoint::Machines)[0]
+        .param("$filter")
+        .unwrap();
+    assert_eq!(
+        filter,
+        format!("lastSeen ge {}", since.format("%Y-%m-%dT%H:%M:%SZ"))
+    );
+
+    let all_alerts = client.list_alerts(None).await.unwrap();
+    assert!(all_alerts.complete);
+    let truth: BTreeSet<String> = sim.truth().alerts().iter().map(|a| a.id.clone()).collect();
+    assert_eq!(set(&ids(&all_alerts.items, |a| &a.id)), truth);
+    let since = sim.clock().now() - TimeDelta::days(3);
+    let recent = client.list_alerts(Some(since)).await.unwrap();
+    assert!(recent.complete);
+    let expected: BTreeSet<String> = sim
+        .truth()
+        .alerts()
+        .iter()
+        .filter(|a| a.last_update_time >= since - TimeDelta::seconds(1))
+        .map(|a| a.id.clone())
+        .collect();
+    assert_eq!(set(&ids(&recent.items, |a| &a.id)), expected);
+    assert!(
+        sim.requests()
+            .of(SimEndpoint::Alerts)
+            .last()
+            .unwrap()
+            .param("$filter")
+            .unwrap()
+            .starts_with("lastUpdateTime ge ")
+    );
+}
+
+#[tokio::test]
+async fn every_paging_mode_yields_the_complete_set_once() {
+    for (paging, send_top) in [
+        (PagingMode::SkipOnly, true),
+        (PagingMode::GraphLike, true),
+        (PagingMode::GraphLike, false),
+        (PagingMode::Buggy2022, true),
+        // Without $top the 2022 service sent links that drop the query keys and loop on page
+        // two (MicrosoftDocs/microsoft-365-docs#8316).
+        (PagingMode::Buggy2022, false),
+    ] {
+        let sim = start(SimConfig {
+            paging,
+            ..config(230)
+        })
+        .await;
+        let client = client_with(
+            &sim,
+            ClientOptions {
+                send_top,
+                ..options()
+            },
+        );
+        let listing = client.list_devices(None).await.unwrap();
+        let label = format!("{paging:?}, $top sent: {send_top}");
+        assert!(listing.complete, "{label}");
+        let listed = ids(&listing.items, |d| &d.id);
+        assert_eq!(set(&listed).len(), listed.len(), "{label}: duplicates");
+        assert_eq!(listed, sim.truth().machine_ids(), "{label}");
+        let records = sim.requests().of(SimEndpoint::Machines);
+        assert_eq!(records.len(), 5, "{label}: one call per page");
+        for record in &records {
+            let query = record.query.clone().unwrap_or_default();
+            assert!(
+                !query.starts_with('=') && !query.contains("&="),
+                "{label}: followed a broken link: {query}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_429_storm_is_waited_out_as_retry_after_says() {
+    // Four calls per simulated minute; a simulated minute lasts one real second.
+    let sim = start(SimConfig {
+        rate_scale: 60.0,
+        limits: RateLimits {
+            list: CallLimit {
+                per_minute: 4,
+                per_hour: 1_000,
+            },
+            ..RateLimits::default()
+        },
+        ..config(230)
+    })
+    .await;
+    let client = client_with(
+        &sim,
+        ClientOptions {
+            page_size: 20,
+            ..options()
+        },
+    );
+    let started = Instant::now();
+    let listing = client.list_devices(None).await.unwrap();
+    let elapsed = started.elapsed();
+
+    assert!(listing.complete);
+    assert_eq!(ids(&listing.items, |d| &d.id), sim.truth().machine_ids());
+    let refused = sim
+        .requests()
+        .of(SimEndpoint::Machines)
+        .iter()
+        .filter(|record| record.status == 429)
+        .count();
+    let stats = client.stats();
+    let machines = stats.calls_of(Endpoint::Machines);
+    assert!(refused > 0, "the storm happened");
+    assert_eq!(machines.throttled as usize, refused);
+    assert_eq!(machines.failed, 0, "a 429 is not a failure");
+    assert_eq!(
+        machines.retried, 0,
+        "a 429 does not use up the retry allowance"
+    );
+    assert!(stats.retry_after_wait >= Duration::from_secs(1));
+    assert_eq!(client.throttled_time(), stats.throttle_wait());
+    // 12 pages at 4 per second: about two seconds of waiting, not minutes.
+    assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn throttling_without_end_gives_throttled_with_the_wait() {
+    let sim = start(config(20)).await;
+    sim.faults()
+        .set(FaultKind::Throttle, Some(SimEndpoint::Machines), 1.0);
+    let client = client_with(
+        &sim,
+        ClientOptions {
+            retry: RetryPolicy {
+                max_throttle_waits: 2,
+                ..options().retry
+            },
+            ..options()
+        },
+    );
+    let error = client.list_devices(None).await.unwrap_err();
+    assert_eq!(
+        error,
+        MdeError::Throttled {
+            retry_after: Some(Duration::from_secs(1))
+        }
+    );
+    assert!(error.is_retryable());
+    assert_eq!(error.code(), "throttled");
+    assert_eq!(sim.requests().count(SimEndpoint::Machines), 3);
+}
+
+#[tokio::test]
+async fn the_local_budget_spaces_calls_out() {
+    let sim = start(config(230)).await;
+    // 4 calls per 400 ms: a burst of 2, then one every 200 ms.
+    let client = client_with(
+        &sim,
+        ClientOptions {
+            budgets: Budgets {
+                list: vec![Limit {
+                    calls: 4,
+                    per: Duration::from_millis(400),
+                }],
+                ..options().budgets
+            },
+            ..options()
+        },
+    );
+    let started = Instant::now();
+    let listing = client.list_devices(None).await.unwrap();
+    assert!(listing.complete);
+    // 5 calls: 2 at once, 3 more 200 ms apart.
+    let waited = client.stats().budget_wait;
+    assert!(waited >= Duration::from_millis(500), "{waited:?}");
+    assert!(started.elapsed() >= Duration::from_millis(550));
+    assert_eq!(client.throttled_time(), waited);
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_and_the_listing_stays_complete() {
+    let sim = start(config(230)).await;
+    for kind in [
+        FaultKind::InternalError,
+        FaultKind::Unavailable,
+        FaultKind::ConnectionReset,
+        FaultKind::TruncatedJson,
+    ] {
+        sim.faults().clear();
+        sim.requests().clear();
+        sim.faults().next(kind, Some(SimEndpoint::Machines), 2);
+        let client = client(&sim);
+        let listing = client.list_devices(None).await.unwrap();
+        assert!(listing.complete, "{kind:?}");
+        assert_eq!(
+            ids(&listing.items, |d| &d.id),
+            sim.truth().machine_ids(),
+            "{kind:?}"
+        );
+        let injected = sim
+            .requests()
+            .of(SimEndpoint::Machines)
+            .iter()
+            .filter(|record| record.faults.contains(&kind))
+            .count();
+        assert_eq!(injected, 2, "{kind:?}");
+        let machines = client.stats().calls_of(Endpoint::Machines);
+        assert_eq!(machines.retried, 2, "{kind:?}");
+        assert_eq!(machines.calls, 7, "{kind:?}: five pages and two repeats");
+        assert_eq!(machines.failed, 0, "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn failures_that_persist_end_with_the_last_error_and_client_errors_are_final() {
+    let sim = start(config(20)).await;
+    sim.faults()
+        .set(FaultKind::InternalError, Some(SimEndpoint::Machines), 1.0);
+    let client = client(&sim);
+    let error = client.list_devices(None).await.unwrap_err();
+    assert!(
+        matches!(&error, MdeError::Api { status: 500, code: Some(code), .. } if code == "InternalServerError"),
+        "{error:?}"
+    );
+    assert!(error.is_retryable());
+    // One try and five retries.
+    assert_eq!(sim.requests().count(SimEndpoint::Machines), 6);
+
+    // A 404 is not retried.
+    let error = client
+        .logon_users("0000000000000000000000000000000000000000")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, MdeError::Api { status: 404, .. }),
+        "{error:?}"
+    );
+    assert!(!error.is_retryable());
+    assert_eq!(sim.requests().count(SimEndpoint::LogonUsers), 1);
+    assert_eq!(client.stats().calls_of(Endpoint::LogonUsers).failed, 1);
+}
+
+#[tokio::test]
+async fn a_token_expiring_mid_run_is_refreshed_once() {
+    let sim = start(config(230)).await;
+    let expired = Arc::new(AtomicBool::new(false));
+    let (sim_handle, flag) = (sim.clone(), expired.clone());
+    let client = client(&sim).with_progress(Arc::new(move |progress: Progress| {
+        if progress.endpoint == EndpointKind::Machines
+            && progress.page == 2
+            && !flag.swap(true, Ordering::SeqCst)
+        {
+            sim_handle.faults().expire_tokens();
+        }
+    }));
+    let listing = client.list_devices(None).await.unwrap();
+    assert!(expired.load(Ordering::SeqCst));
+    assert!(listing.complete);
+    assert_eq!(ids(&listing.items, |d| &d.id), sim.truth().machine_ids());
+    let statuses: Vec<u16> = sim
+        .requests()
+        .of(SimEndpoint::Machines)
+        .iter()
+        .map(|record| record.status)
+        .collect();
+    assert_eq!(statuses, [200, 200, 401, 200, 200, 200]);
+    assert_eq!(sim.requests().count(SimEndpoint::Token), 2);
+    assert_eq!(client.stats().token_requests, 2);
+
+    // A token the API keeps rejecting is refreshed once, then the 401 is the answer.
+    sim.faults()
+        .set(FaultKind::TokenExpired, Some(SimEndpoint::Alerts), 1.0);
+    let error = client.list_alerts(None).await.unwrap_err();
+    assert!(
+        matches!(error, MdeError::Api { status: 401, .. }),
+        "{error:?}"
+    );
+    assert_eq!(sim.requests().count(SimEndpoint::Alerts), 2);
+    assert_eq!(sim.requests().count(SimEndpoint::Token), 3);
+}
+
+#[tokio::test]
+async fn one_token_serves_a_whole_run_and_concurrent_callers() {
+    let sim = start(config(60)).await;
+    let client = client(&sim);
+    let ids: Vec<String> = sim.truth().machine_ids().into_iter().take(8).collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for id in ids {
+        let client = client.clone();
+        tasks.spawn(async move { client.logon_users(&id).await });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result.unwrap().unwrap();
+    }
+    assert_eq!(sim.requests().count(SimEndpoint::Token), 1, "single flight");
+    client.list_devices(None).await.unwrap();
+    client.list_alerts(None).await.unwrap();
+    client.hunting("DeviceInfo | take 3").await.unwrap();
+    client.vulnerabilities_full().await.unwrap();
+    assert_eq!(sim.requests().count(SimEndpoint::Token), 1);
+    assert_eq!(client.stats().token_requests, 1);
+    // A new run of the same connection keeps the token and counts afresh.
+    let run = client.clone().with_cancel(CancellationToken::new());
+    run.list_alerts(None).await.unwrap();
+    assert_eq!(sim.requests().count(SimEndpoint::Token), 1);
+    assert_eq!(run.stats().token_requests, 0);
+    assert_eq!(run.stats().calls_of(Endpoint::Alerts).calls, 1);
+    // Neither the client nor its counters show the secret.
+    let shown = format!("{client:?} {:?}", client.stats());
+    assert!(!shown.contains(&sim.client_secret()));
+}
+
+#[tokio::test]
+async fn pages_shuffled_once_still_give_the_complete_set() {
+    let sim = start(config(230)).await;
+    sim.faults()
+        .next(FaultKind::ShufflePages, Some(SimEndpoint::Machines), 1);
+    let client = client(&sim);
+    let listing = client.list_devices(None).await.unwrap();
+    let listed = ids(&listing.items, |d| &d.id);
+    assert_eq!(set(&listed).len(), listed.len(), "unique by id");
+    assert!(listing.duplicates > 0, "the shuffle showed as repeated ids");
+    assert!(listing.complete);
+    assert_eq!(set(&listed), set(&sim.truth().machine_ids()));
+}
+
+#[tokio::test]
+async fn a_listing_that_stays_shuffled_is_not_complete() {
+    let sim = start(config(230)).await;
+    sim.faults()
+        .set(FaultKind::ShufflePages, Some(SimEndpoint::Machines), 1.0);
+    let client = client(&sim);
+    let listing = client.list_devices(None).await.unwrap();
+    let listed = ids(&listing.items, |d| &d.id);
+    assert_eq!(set(&listed).len(), listed.len(), "unique by id");
+    let truth = set(&sim.truth().machine_ids());
+    assert!(set(&listed).is_subset(&truth));
+    assert_eq!(
+        listing.complete,
+        set(&listed) == truth,
+        "complete only if it is"
+    );
+    assert!(!listing.complete);
+    // Three passes of five pages, each followed by a $count check.
+    assert_eq!(sim.requests().count(SimEndpoint::Machines), 18);
+}
+
+#[tokio::test]
+async fn retired_legacy_hunting_switches_to_graph_for_the_rest_of_the_run() {
+    let sim = start(config(40)).await;
+    sim.faults().set(FaultKind::HuntingRetired, None, 1.0);
+    let client = client(&sim);
+    assert!(!client.uses_graph_hunting());
+    let rows = client
+        .hunting("DeviceInfo | summarize arg_max(Timestamp, *) by DeviceId | project DeviceId, LoggedOnUsers")
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), sim.truth().machine_count());
+    // JSON-array columns arrive as strings holding JSON.
+    assert!(rows.iter().any(|row| {
+        row.json("LoggedOnUsers")
+            .is_some_and(|users| users.is_array())
+    }));
+    assert!(client.uses_graph_hunting());
+    client.hunting("DeviceInfo | count").await.unwrap();
+    assert_eq!(sim.requests().count(SimEndpoint::AdvancedQueries), 1);
+    assert_eq!(sim.requests().count(SimEndpoint::GraphHunting), 2);
+    let body = sim.requests().of(SimEndpoint::GraphHunting)[0]
+        .body
+        .clone()
+        .unwrap();
+    assert!(body.starts_with("{\"Query\":"), "{body}");
+    // A Defender token and a Graph token.
+    assert_eq!(sim.requests().count(SimEndpoint::Token), 2);
+    let stats = client.stats();
+    assert_eq!(stats.calls_of(Endpoint::Hunting).calls, 1);
+    assert_eq!(stats.calls_of(Endpoint::GraphHunting).calls, 2);
+    assert_eq!(stats.calls_of(Endpoint::Hunting).failed, 1);
+
+    // The legacy endpoint answers rows in its own shape.
+    let sim = start(config(40)).await;
+    let legacy = client_with(&sim, options());
+    let rows = legacy.hunting("DeviceInfo | count").await.unwrap();
+    assert!(rows[0].i64("Count").unwrap() > 0);
+    assert_eq!(sim.requests().count(SimEndpoint::GraphHunting), 0);
+    let body = sim.requests().of(SimEndpoint::AdvancedQueries)[0]
+        .body
+        .clone()
+        .unwrap();
+    assert!(
+        body.starts_with("{\"Query\":"),
+        "case-sensitive key: {body}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_role_is_named() {
+    let sim = start(config(20)).await;
+    sim.set_roles(&sim.client_id(), &["Alert.Read.All"]);
+    let client = client(&sim);
+    let error = client.list_devices(None).await.unwrap_err();
+    match &error {
+        MdeError::Forbidden { required, message } => {
+            assert_eq!(required, &["Machine.Read.All", "Machine.ReadWrite.All"]);
+            assert!(message.contains("Machine.Read.All"));
+        }
+        other => panic!("expected Forbidden, got {other:?}"),
+    }
+    assert!(!error.is_retryable());
+    assert!(error.to_string().contains("Machine.Read.All"), "{error}");
+    assert_eq!(
+        sim.requests().count(SimEndpoint::Machines),
+        1,
+        "not retried"
+    );
+    // Alerts still work.
+    assert!(client.list_alerts(None).await.unwrap().complete);
+}
+
+#[tokio::test]
+async fn cancellation_stops_promptly_wherever_the_client_waits() {
+    let sim = start(config(20)).await;
+    // A request the server is slow to answer.
+    let mut slow = FaultRule::new(FaultKind::Slow, Some(SimEndpoint::Machines), 1.0);
+    slow.delay = Duration::from_secs(30);
+    let rule = sim.faults().add(slow);
+    let cancel = CancellationToken::new();
+    let client = client(&sim).with_cancel(cancel.clone());
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        trigger.cancel();
+    });
+    let started = Instant::now();
+    assert_eq!(
+        client.list_devices(None).await.unwrap_err(),
+        MdeError::Cancelled
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        client.stats().calls_of(Endpoint::Machines).failed,
+        0,
+        "cancelled is no failure"
+    );
+    sim.faults().remove(rule);
+
+    // A long Retry-After.
+    let mut throttle = FaultRule::new(FaultKind::Throttle, Some(SimEndpoint::Alerts), 1.0);
+    throttle.retry_after_secs = 30;
+    sim.faults().add(throttle);
+    let cancel = CancellationToken::new();
+    let client = client.with_cancel(cancel.clone());
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        trigger.cancel();
+    });
+    let started = Instant::now();
+    assert_eq!(
+        client.list_alerts(None).await.unwrap_err(),
+        MdeError::Cancelled
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // The rate budget.
+    let cancel = CancellationToken::new();
+    let client = client_with(
+        &sim,
+        ClientOptions {
+            budgets: Budgets {
+                hunting: vec![Limit::per_hour(2)],
+                ..options().budgets
+            },
+            ..options()
+        },
+    )
+    .with_cancel(cancel.clone());
+    client.hunting("DeviceInfo | count").await.unwrap();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        trigger.cancel();
+    });
+    let started = Instant::now();
+    assert_eq!(
+        client.hunting("DeviceInfo | count").await.unwrap_err(),
+        MdeError::Cancelled
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Already cancelled: nothing is sent.
+    let before = sim.requests().total();
+    assert_eq!(
+        client.vulnerabilities_full().await.unwrap_err(),
+        MdeError::Cancelled
+    );
+    assert_eq!(sim.requests().total(), before);
+}
+
+#[tokio::test]
+async fn network_history_is_chunked_without_losing_or_repeating_rows() {
+    let sim = start(config(90)).await;
+    let client = client_with(
+        &sim,
+        ClientOptions {
+            hunting_high_water: 1_500,
+            ..options()
+        },
+    );
+    // Tell the client the tenant is tiny: the first window is far too wide and must be halved.
+    client.set_device_count_hint(1);
+    let now = sim.clock().now();
+    let (from, to) = (now - TimeDelta::days(9) - TimeDelta::minutes(17), now);
+    let windows = Arc::new(AtomicU32::new(0));
+    let counter = windows.clone();
+    let client = client.with_progress(Arc::new(move |progress: Progress| {
+        if progress.endpoint == EndpointKind::NetworkHistory {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    }));
+    let observations = client.network_history(from, to).await.unwrap();
+
+    // The same range in one query.
+    let total = client
+        .hunting(&format!(
+            "DeviceNetworkInfo | where Timestamp >= {} and Timestamp < {} | count",
+            kql(from),
+            kql(to)
+        ))
+        .await
+        .unwrap()[0]
+        .i64("Count")
+        .unwrap();
+    assert!(
+        total > 3_000,
+        "enough rows to need several windows: {total}"
+    );
+    assert_eq!(observations.len() as i64, total, "no row lost or repeated");
+    let keys: HashSet<(String, Option<String>, i64)> = observations
+        .iter()
+        .map(|o| {
+            (
+                o.device_id.clone(),
+                o.adapter_name.clone(),
+                o.timestamp.timestamp_micros(),
+            )
+        })
+        .collect();
+    assert_eq!(keys.len(), observations.len());
+    assert!(
+        observations
+            .iter()
+            .all(|o| o.timestamp >= from && o.timestamp < to)
+    );
+    let n_windows = windows.load(Ordering::SeqCst);
+    let n_queries = client.stats().calls_of(Endpoint::Hunting).calls;
+    assert!(n_windows >= 3, "{n_windows} windows");
+    assert!(
+        n_queries > u64::from(n_windows) + 1,
+        "some window was halved and asked again"
+    );
+    for record in sim.requests().of(SimEndpoint::AdvancedQueries) {
+        let body = record.body.unwrap();
+        if body.contains("| count") {
+            continue;
+        }
+        assert!(body.contains("project Timestamp, DeviceId, DeviceName, NetworkAdapterName, MacAddress, IPAddresses"), "{body}");
+    }
+    // Hunting MACs are hyphenated; they arrive normalized, and IPs parsed from the JSON column.
+    let with_mac = observations.iter().find(|o| o.mac.is_some()).unwrap();
+    assert_eq!(with_mac.mac.as_ref().unwrap().to_string().len(), 17);
+    assert!(observations.iter().all(|o| !o.addresses.is_empty()));
+    assert!(
+        observations
+            .iter()
+            .flat_map(|o| &o.addresses)
+            .any(|a| a.prefix.is_some() && a.address_type.as_deref() == Some("Private"))
+    );
+    assert_eq!(client.stats().unparsable_values, 0);
+}
+
+fn kql(time: chrono::DateTime<Utc>) -> String {
+    format!(
+        "datetime({}.{:07}Z)",
+        time.format("%Y-%m-%dT%H:%M:%S"),
+        time.timestamp_subsec_nanos() / 100
+    )
+}
+
+#[tokio::test]
+async fn logons_keep_the_latest_sign_in_per_device_and_account() {
+    let sim = start(config(80)).await;
+    let client = client_with(
+        &sim,
+        ClientOptions {
+            hunting_high_water: 60,
+            ..options()
+        },
+    );
+    let now = sim.clock().now();
+    let (from, to) = (now - TimeDelta::days(20), now);
+    let logons = client.logons(from, to).await.unwrap();
+    assert!(
+        client.stats().calls_of(Endpoint::Hunting).calls > 2,
+        "chunked"
+    );
+
+    let whole = client
+        .hunting(&format!(
+            "DeviceLogonEvents | where Timestamp >= {} and Timestamp < {} | where ActionType == \"LogonSuccess\" | summarize Timestamp = max(Timestamp) by DeviceId, AccountDomain, AccountName",
+            kql(from),
+            kql(to)
+        ))
+        .await
+        .unwrap();
+    let expected: BTreeSet<(String, String, String, i64)> = whole
+        .iter()
+        .map(|row| {
+            (
+                row.str("DeviceId").unwrap().to_owned(),
+                row.str("AccountDomain").unwrap_or_default().to_owned(),
+                row.str("AccountName").unwrap().to_owned(),
+                row.time("Timestamp").unwrap().timestamp(),
+            )
+        })
+        .collect();
+    let got: BTreeSet<(String, String, String, i64)> = logons
+        .iter()
+        .map(|o| {
+            (
+                o.device_id.clone(),
+                o.account_domain.clone().unwrap_or_default(),
+                o.account_name.clone(),
+                o.timestamp.timestamp(),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), logons.len(), "one row per device and account");
+    assert_eq!(got, expected);
+    assert!(
+        logons
+            .iter()
+            .all(|o| o.account_sid.is_some() && o.is_local_admin.is_some())
+    );
+    // The local administrator of two devices stays two accounts.
+    let admins: BTreeSet<&str> = logons
+        .iter()
+        .filter(|o| o.account_name == "administrator")
+        .map(|o| o.device_id.as_str())
+        .collect();
+    assert!(admins.len() > 1, "{admins:?}");
+}
+
+#[tokio::test]
+async fn logon_users_of_one_device() {
+    let sim = start(config(40)).await;
+    let client = client(&sim);
+    let id = sim
+        .truth()
+        .machine_ids()
+        .into_iter()
+        .find(|id| sim.truth().logon_users(id).len() > 1)
+        .unwrap();
+    let users = client.logon_users(&id).await.unwrap();
+    let got: BTreeSet<(String, String)> = users
+        .iter()
+        .map(|u| (u.account_domain.clone().unwrap(), u.account_name.clone()))
+        .collect();
+    let truth: BTreeSet<(String, String)> = sim
+        .truth()
+        .logon_users(&id)
+        .into_iter()
+        .map(|u| (u.account_domain, u.account_name))
+        .collect();
+    assert_eq!(got, truth);
+    assert!(users.iter().all(|u| u.device_id == id));
+}
+
+#[tokio::test]
+async fn the_vulnerability_export_follows_its_skiptoken_to_the_end() {
+    let sim = start(config(40)).await;
+    let client = client_with(
+        &sim,
+        ClientOptions {
+            export_page_size: Some(100),
+            ..options()
+        },
+    );
+    let vulnerabilities = client.vulnerabilities_full().await.unwrap();
+    let truth: Vec<mde_sim::VulnerabilityFact> = sim
+        .truth()
+        .machine_ids()
+        .iter()
+        .flat_map(|id| sim.truth().vulnerabilities(id, false))
+        .collect();
+    assert!(truth.len() > 300, "several pages: {}", truth.len());
+    assert_eq!(vulnerabilities.len(), truth.len());
+    let pages = sim.requests().count(SimEndpoint::VulnerabilitiesExport);
+    assert_eq!(pages, truth.len().div_ceil(100));
+    let fact = &truth[5];
+    let found = vulnerabilities
+        .iter()
+        .find(|v| {
+            v.device_id == fact.machine_id
+                && v.cve_id == fact.cve_id
+                && v.software_name == fact.product_name
+                && v.software_version == fact.product_version
+        })
+        .unwrap();
+    assert_eq!(found.cvss_score, Some(fact.cvss_v3), "decimal score kept");
+    assert_eq!(
+        found.first_seen.map(|t| t.timestamp()),
+        Some(fact.first_seen.timestamp())
+    );
+    assert_eq!(
+        client.stats().calls_of(Endpoint::VulnerabilityExport).calls as usize,
+        pages
+    );
+}
+
+#[tokio::test]
+async fn vulnerability_changes_and_their_fourteen_day_window() {
+    let sim = start(config(40)).await;
+    let client = client(&sim);
+    let id = sim
+        .truth()
+        .machine_ids()
+        .into_iter()
+        .find(|id| !sim.truth().vulnerabilities(id, false).is_empty())
+        .unwrap();
+    let cve = sim.truth().vulnerabilities(&id, false)[0].cve_id.clone();
+    sim.clock().advance(Duration::from_secs(60));
+    sim.truth().fix_cve(&id, &cve).unwrap();
+    let changes = client
+        .vulnerability_changes(Utc::now() - TimeDelta::days(2))
+        .await
+        .unwrap();
+    assert!(
+        changes
+            .iter()
+            .any(|change| change.kind == VulnerabilityChangeKind::Fixed
+                && change.vulnerability.device_id == id
+                && change.vulnerability.cve_id == cve)
+    );
+    let since = sim.requests().of(SimEndpoint::VulnerabilityChangesExport)[0]
+        .param("sinceTime")
+        .unwrap();
+    assert!(since.ends_with('Z'), "{since}");
+
+    let before = sim.requests().total();
+    assert_eq!(
+        client
+            .vulnerability_changes(Utc::now() - TimeDelta::days(15))
+            .await
+            .unwrap_err(),
+        MdeError::DeltaWindowExceeded
+    );
+    assert_eq!(
+        sim.requests().total(),
+        before,
+        "known too old without asking"
+    );
+}
+
+#[tokio::test]
+async fn find_by_ip_confirms_who_held_an_address() {
+    let sim = start(config(40)).await;
+    let client = client(&sim);
+    let (id, ip) = sim
+        .truth()
+        .read(|tenant| {
+            tenant
+                .listed_devices()
+                .find_map(|device| device.last_ip_address().map(|ip| (device.id.clone(), ip)))
+        })
+        .unwrap();
+    let at = sim.clock().now() - TimeDelta::minutes(5);
+    let devices = client.find_by_ip(ip.into(), at).await.unwrap();
+    assert!(
+        devices.iter().any(|device| device.id == id),
+        "{id} held {ip}"
+    );
+    assert_eq!(sim.requests().count(SimEndpoint::FindByIp), 1);
+}
+
+#[tokio::test]
+async fn an_incremental_listing_answered_with_404_is_empty_and_complete() {
+    let sim = start(SimConfig {
+        quirks: mde_sim::Quirks {
+            empty_machine_list_404: true,
+            ..mde_sim::Quirks::default()
+        },
+        ..config(20)
+    })
+    .await;
+    let client = client(&sim);
+    let listing = client
+        .list_devices(Some(sim.clock().now() + TimeDelta::days(1)))
+        .await
+        .unwrap();
+    assert!(listing.items.is_empty());
+    assert!(listing.complete);
+}
