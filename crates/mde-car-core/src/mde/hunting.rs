@@ -102,10 +102,18 @@ struct WireHuntingAnswer {
     results: Vec<Map<String, Value>>,
 }
 
+/// Whether a query failed for its size: the 124 MB result cap ("Query execution has exceeded
+/// the allowed result size…") or a preempted heavy query ("…exceeded the allowed limits"),
+/// both 400s (mde-api.md §5.1, §8 #13 and #15). A smaller window helps with either.
+pub(super) fn is_too_big(error: &MdeError) -> bool {
+    matches!(error, MdeError::Api { status: 400, message, .. }
+        if message.to_ascii_lowercase().contains("exceeded the allowed"))
+}
+
 /// Whether an error says the legacy API is gone (the simulator's wording, mde-api.md's
 /// expectation; Microsoft has not published the text): any 400/404/410 that mentions
 /// retirement, or a bare 410 Gone.
-fn is_retired(error: &MdeError) -> bool {
+pub(super) fn is_retired(error: &MdeError) -> bool {
     match error {
         MdeError::Api {
             status, message, ..
@@ -315,10 +323,19 @@ impl MdeClient {
         let mut n_chunks = 0u32;
         while start < to {
             let end = (start + window).min(to);
-            let answer = self
-                .hunting(&query(&kql_datetime(start), &kql_datetime(end)))
-                .await?;
             let width = end - start;
+            let answer = match self
+                .hunting(&query(&kql_datetime(start), &kql_datetime(end)))
+                .await
+            {
+                Ok(answer) => answer,
+                Err(error) if is_too_big(&error) && width > MIN_WINDOW => {
+                    window = (width / 2).max(MIN_WINDOW);
+                    tracing::debug!(%error, window_s = window.num_seconds(), "hunting window too heavy; halving it");
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
             if answer.len() >= high_water && width > MIN_WINDOW {
                 window = (width / 2).max(MIN_WINDOW);
                 tracing::debug!(

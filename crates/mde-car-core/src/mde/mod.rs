@@ -174,7 +174,7 @@ impl Timeouts {
 /// How the client behaves; the defaults are Defender's documented limits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientOptions {
-    /// `$top` of the list endpoints (at most 10,000, the service's maximum).
+    /// `$top` of the list endpoints; at most [`MAX_PAGE_SIZE`] is sent.
     pub page_size: usize,
     /// Sends `$top`. Without it the service pages by its own size (10,000), which must then
     /// equal `page_size`; only useful to reproduce the 2022 nextLink behaviour.
@@ -252,6 +252,11 @@ impl std::fmt::Debug for MdeClient {
             .finish_non_exhaustive()
     }
 }
+
+/// The largest `$top` of `/api/machines` and `/api/alerts` (mde-api.md §3.1, §3.4). A larger
+/// page size would make the service answer pages shorter than asked, which the client would
+/// take for the last page.
+pub const MAX_PAGE_SIZE: usize = 10_000;
 
 /// The 14-day reach of `SoftwareVulnerabilityChangesByMachine` (mde-api.md §3.5).
 const DELTA_WINDOW: chrono::TimeDelta = chrono::TimeDelta::days(14);

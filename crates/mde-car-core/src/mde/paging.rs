@@ -70,6 +70,10 @@ fn encode(value: &str) -> String {
 }
 
 impl MdeClient {
+    fn page_size(&self) -> usize {
+        self.shared.options.page_size.clamp(1, super::MAX_PAGE_SIZE)
+    }
+
     fn api_url(&self, path: &str) -> String {
         format!(
             "{}{path}",
@@ -85,7 +89,7 @@ impl MdeClient {
             params.push(format!("$filter={}", encode(filter)));
         }
         if self.shared.options.send_top {
-            params.push(format!("$top={}", self.shared.options.page_size));
+            params.push(format!("$top={}", self.page_size()));
         }
         if skip > 0 {
             params.push(format!("$skip={skip}"));
@@ -137,7 +141,7 @@ impl MdeClient {
     }
 
     async fn list_pass(&self, spec: &ListSpec<'_>, union: &mut Union) -> Result<PassEnd, MdeError> {
-        let page_size = self.shared.options.page_size.max(1);
+        let page_size = self.page_size();
         let max_pages = self.shared.options.max_pages.max(1);
         let mut skip = 0usize;
         let mut url = self.page_url(spec, skip);
@@ -252,7 +256,7 @@ impl MdeClient {
             link,
             &expected,
             spec.filter.as_deref(),
-            options.send_top.then_some(options.page_size),
+            options.send_top.then_some(self.page_size()),
             current_skip,
         )
         .map(|skip| (link.to_owned(), skip))

@@ -9,7 +9,7 @@ use url::Url;
 
 use super::budget::{Limit, parse_retry_after, quota};
 use super::error::required_roles;
-use super::hunting::{HuntingRow, initial_window, kql_datetime};
+use super::hunting::{HuntingRow, initial_window, is_retired, is_too_big, kql_datetime};
 use super::paging::{check_export_link, check_next_link};
 use super::transport::error_parts;
 use super::wire::{Lossy, WireAlert, WireMachine, WireVulnerability, parse_ip, parse_time};
@@ -452,4 +452,40 @@ fn hunting_windows_are_sized_from_the_device_count() {
     // 200,000 devices: minutes, not days.
     assert_eq!(initial_window(200_000, 12.0, 80_000).num_minutes(), 24);
     assert!(initial_window(0, 12.0, 80_000) > chrono::TimeDelta::days(1_000));
+}
+
+#[test]
+fn hunting_errors_that_change_the_plan_are_recognized() {
+    let api = |status: u16, message: &str| MdeError::Api {
+        status,
+        code: Some("BadRequest".to_owned()),
+        message: message.to_owned(),
+    };
+    // The simulator's retirement answer, and a bare 410.
+    assert!(is_retired(&api(
+        400,
+        "The Microsoft Defender for Endpoint advanced hunting API has been retired (MC1220762). Use the Microsoft Graph security API runHuntingQuery instead."
+    )));
+    assert!(is_retired(&api(410, "Gone")));
+    assert!(!is_retired(&api(
+        400,
+        "Query could not be parsed at 'x' on line [1,15]"
+    )));
+    assert!(!is_retired(&MdeError::Forbidden {
+        required: Vec::new(),
+        message: "retired".to_owned()
+    }));
+    // Result-size cap and preemption: a smaller window helps.
+    assert!(is_too_big(&api(
+        400,
+        "Query execution has exceeded the allowed result size. Optimize your query by limiting the number of results and try again."
+    )));
+    assert!(is_too_big(&api(
+        400,
+        "Query execution has exceeded the allowed limits. The query execution was preempted."
+    )));
+    assert!(!is_too_big(&api(
+        429,
+        "API calls quota exceeded! maximum allowed 45 per 00:01:00"
+    )));
 }

@@ -587,6 +587,45 @@ async fn retired_legacy_hunting_switches_to_graph_for_the_rest_of_the_run() {
 }
 
 #[tokio::test]
+async fn a_connection_that_prefers_graph_never_calls_the_legacy_api() {
+    let sim = start(config(20)).await;
+    let client = client_with(
+        &sim,
+        ClientOptions {
+            prefer_graph_hunting: true,
+            ..options()
+        },
+    );
+    assert!(client.uses_graph_hunting());
+    let rows = client.hunting("DeviceInfo | count").await.unwrap();
+    assert!(rows[0].i64("Count").unwrap() > 0);
+    assert_eq!(sim.requests().count(SimEndpoint::AdvancedQueries), 0);
+    assert_eq!(sim.requests().count(SimEndpoint::GraphHunting), 1);
+    assert_eq!(client.call_counts().get("graph_hunting"), Some(&1));
+}
+
+#[tokio::test]
+async fn page_sizes_above_the_service_maximum_are_not_sent() {
+    let sim = start(SimConfig {
+        max_page_size: 10_000,
+        ..config(30)
+    })
+    .await;
+    let client = client_with(
+        &sim,
+        ClientOptions {
+            page_size: 50_000,
+            ..options()
+        },
+    );
+    let listing = client.list_devices(None).await.unwrap();
+    assert!(listing.complete);
+    assert_eq!(listing.items.len(), 30);
+    let top = sim.requests().of(SimEndpoint::Machines)[0].param("$top");
+    assert_eq!(top.as_deref(), Some("10000"));
+}
+
+#[tokio::test]
 async fn a_missing_role_is_named() {
     let sim = start(config(20)).await;
     sim.set_roles(&sim.client_id(), &["Alert.Read.All"]);
