@@ -249,20 +249,42 @@ async fn every_paging_mode_yields_the_complete_set_once() {
                 ..options()
             },
         );
-        let listing = client.list_devices(None).await.unwrap();
-        let label = format!("{paging:?}, $top sent: {send_top}");
-        assert!(listing.complete, "{label}");
-        let listed = ids(&listing.items, |d| &d.id);
-        assert_eq!(set(&listed).len(), listed.len(), "{label}: duplicates");
-        assert_eq!(listed, sim.truth().machine_ids(), "{label}");
-        let records = sim.requests().of(SimEndpoint::Machines);
-        assert_eq!(records.len(), 5, "{label}: one call per page");
-        for record in &records {
-            let query = record.query.clone().unwrap_or_default();
-            assert!(
-                !query.starts_with('=') && !query.contains("&="),
-                "{label}: followed a broken link: {query}"
+        // With and without a filter: the broken links drop the filter's key.
+        let since = sim.clock().now() - TimeDelta::days(20);
+        for filter in [None, Some(since)] {
+            sim.requests().clear();
+            let listing = client.list_devices(filter).await.unwrap();
+            let label = format!("{paging:?}, $top sent: {send_top}, filter: {filter:?}");
+            assert!(listing.complete, "{label}");
+            let listed = ids(&listing.items, |d| &d.id);
+            assert_eq!(set(&listed).len(), listed.len(), "{label}: duplicates");
+            let expected: Vec<String> = sim.truth().read(|tenant| {
+                tenant
+                    .listed_devices()
+                    .filter(|device| filter.is_none_or(|since| device.last_seen >= since))
+                    .map(|device| device.id.clone())
+                    .collect()
+            });
+            assert!(expected.len() > 150, "{label}: several pages");
+            assert_eq!(listed, expected, "{label}");
+            let records = sim.requests().of(SimEndpoint::Machines);
+            assert_eq!(
+                records.len(),
+                expected.len() / PAGE + 1,
+                "{label}: one call per page"
             );
+            for record in &records {
+                let query = record.query.clone().unwrap_or_default();
+                assert!(
+                    !query.starts_with('=') && !query.contains("&="),
+                    "{label}: followed a broken link: {query}"
+                );
+                assert_eq!(
+                    record.param("$filter").is_some(),
+                    filter.is_some(),
+                    "{label}"
+                );
+            }
         }
     }
 }
