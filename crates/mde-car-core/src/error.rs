@@ -74,6 +74,9 @@ pub enum Error {
     },
     #[error("the demo tenant could not start: {0}")]
     Demo(String),
+    /// A search, IP view or asset look-up that cannot be answered as asked.
+    #[error(transparent)]
+    Search(#[from] crate::search::SearchError),
     #[error("{0}")]
     Internal(String),
 }
@@ -101,6 +104,7 @@ impl Error {
             Error::Keyring { .. } | Error::SecretMissing(_) => ErrorCode::Keyring,
             Error::Settings { .. } | Error::Database { .. } => ErrorCode::Storage,
             Error::Demo(_) => ErrorCode::Demo,
+            Error::Search(error) => error.code(),
             Error::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -114,6 +118,7 @@ impl Error {
                 "name",
                 format!("Another connection is already named \"{name}\""),
             )],
+            Error::Search(error) => error.fields(),
             _ => Vec::new(),
         }
     }

@@ -29,6 +29,7 @@ pub use runs::{ConnectionCounts, RunFinish, RunRecord, RunStatus};
 const MIGRATIONS: &[&str] = &[
     include_str!("store/0001_init.sql"),
     include_str!("store/0002_asset_graph.sql"),
+    include_str!("store/0003_search_indexes.sql"),
 ];
 
 /// A handle to the database; cheap to clone. Calls block, so async callers use
@@ -85,6 +86,12 @@ impl Store {
             path: self.path.display().to_string(),
             source,
         })
+    }
+
+    /// Runs another module's read-only queries (search) on the database, under the same lock
+    /// as everything else, so a search sees a committed sync run whole or not at all.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Db) -> rusqlite::Result<T>) -> Result<T> {
+        self.with(|db| f(db))
     }
 
     pub fn save_test_report(&self, connection_id: &str, report: &TestReport) -> Result<()> {

@@ -1,2 +1,1373 @@
-//! Search over the asset graph (being written): IP, CIDR, host name, MAC and IP-at-a-time
-//! queries, the IP timeline, asset detail and the computed asset risk.
+//! Search over the asset graph: which devices sit behind an IP address, a range, a host name
+//! or a MAC — now or at a given time — and how risky each one is.
+//!
+//! Use cases (on [`Core`]): [`Core::search`] (the Explorer's result table),
+//! [`Core::ip_timeline`] (who held one address when) and [`Core::asset_detail`] (the device
+//! view). They read the store only; nothing here calls Defender.
+//!
+//! # What a query may be
+//!
+//! One string (see [`Query::parse`]); surrounding spaces are ignored:
+//!
+//! | form | example | matches |
+//! |---|---|---|
+//! | IPv4 or IPv6 address | `10.1.2.3`, `2001:db8::1`, `[fe80::1]` | devices that have or had it: on their device record, as their external (egress) address, or in their IP history |
+//! | CIDR range | `10.1.2.0/24`, `2001:db8::/32` | the same for every address in the range (host bits are zeroed: `10.1.2.7/24` is `10.1.2.0/24`) |
+//! | address or range at a time | `10.1.2.3 @ 2026-11-20 14:00`, `10.1.2.3 @ 2026-11-20T14:00:00Z`, or the time given separately (`--at`) | only devices that held it at that moment |
+//! | host name prefix | `web01`, `WEB01.contoso`, `db-*` | devices whose host name (current or former) starts with it, any case |
+//! | MAC address | `aa:bb:cc:dd:ee:ff`, `AA-BB-CC-DD-EE-FF`, `aabb.ccdd.eeff`, `aabbccddeeff` | devices with that adapter (current or former) |
+//!
+//! Times: `YYYY-MM-DD HH:MM[:SS[.fff]]`, with a space or `T`, optionally followed by `Z`, `UTC`
+//! or an offset (`+01:00`); a bare date is its midnight. **A time without a zone is UTC** and
+//! the results say so. Text of digits and dots is always read as IPv4, so `10.1.2` is an error
+//! that suggests `10.1.2.0/24` rather than a host name search. Every other mistake (`300.1.1.1`,
+//! `10.0.0.0/33`, an unreadable time, a pasted 10 kB log line, an empty box) is a
+//! [`QueryError`] naming what is wrong and what is accepted.
+//!
+//! # How a result relates to the query
+//!
+//! Every hit carries its [`Relation`]s, so a NAT address linked to 40 devices explains itself
+//! (CAR's connector did not, item 28 of its weaknesses): current or past holder, the evidence
+//! (device record, external address, IP history, host name, MAC), the address class
+//! (private, public, link-local, loopback, other; `external` for an egress address, with how
+//! many devices share it), and first/last seen.
+//!
+//! For "who held it at T": an address with IP history (DeviceNetworkInfo leases) in a
+//! connection is answered from the history alone: exactly the lease covering T. Device-record
+//! links only record the syncs that saw them, so they answer only where there is no history —
+//! always for external addresses — and say that they are sync snapshots.
+//!
+//! # Risk
+//!
+//! Each hit has Defender's own risk level, exposure level and device value, and mde-car's
+//! computed 0–10 score with a breakdown ([`AssetRisk`]); the formula is documented in
+//! [`risk`](self::compute_risk) and the README ("Searching").
+//!
+//! # Speed
+//!
+//! An exact address is two index seeks plus one seek per linked asset (alerts from a
+//! covering index, vulnerabilities by primary key). A range is one range scan on
+//! `ip_addresses.address` (16 bytes, IPv4 mapped into IPv6, so one ordering serves both
+//! families); a host name prefix one range on `hostnames.name` (NOCASE). Risk is computed per
+//! hit; sorting by risk computes it for every match, other sorts only for the page.
+
+mod query;
+mod risk;
+mod sql;
+
+use std::{
+    cmp::{Ordering, Reverse},
+    collections::{BTreeMap, HashMap, HashSet},
+};
+
+use ipnet::IpNet;
+use rusqlite::Connection as Db;
+use serde::Serialize;
+
+pub use query::{
+    ACCEPTED_FORMS, ACCEPTED_TIMES, MAX_QUERY_CHARS, ParsedTime, Query, QueryError, format_time,
+    parse_time,
+};
+pub use risk::{
+    AlertCounts, AssetRisk, RiskComponent, RiskFactor, RiskInput, RiskLevel, VulnerabilitySummary,
+    compute_risk,
+};
+
+use self::sql::{Link, LinkSource, from_ms};
+use crate::{
+    api::Core,
+    config::Connection,
+    error::{Error, ErrorCode, FieldError, Result},
+    model::Timestamp,
+    store::address_key,
+};
+
+/// Results per page when the caller does not say.
+pub const DEFAULT_LIMIT: usize = 50;
+/// The most results one page may hold.
+pub const MAX_LIMIT: usize = 1_000;
+
+/// What a search, timeline or asset look-up could not do, for the person who asked.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error(
+        "the asset reference is empty; give the asset's number (from search results), connection:device-id, or a Defender device id"
+    )]
+    EmptyAssetReference,
+    #[error(
+        "no asset '{0}' in the store; give the asset's number (from search results), connection:device-id, or a Defender device id, and check that the connection has been synced"
+    )]
+    AssetNotFound(String),
+    #[error(
+        "the Defender device id '{id}' is in {} connections; name one: {}",
+        candidates.len(),
+        candidates.join(" or ")
+    )]
+    AmbiguousAsset { id: String, candidates: Vec<String> },
+    #[error(
+        "the IP view shows one address; '{text}' is {kind}: search for it instead, or give a single address such as 10.1.2.3"
+    )]
+    NotAnAddress { text: String, kind: &'static str },
+}
+
+impl SearchError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            SearchError::AssetNotFound(_) => ErrorCode::NotFound,
+            SearchError::Query(_)
+            | SearchError::EmptyAssetReference
+            | SearchError::AmbiguousAsset { .. }
+            | SearchError::NotAnAddress { .. } => ErrorCode::Validation,
+        }
+    }
+
+    /// The input field the problem is about, for a form to show it next to.
+    pub fn fields(&self) -> Vec<FieldError> {
+        match self {
+            SearchError::Query(QueryError::Time { .. } | QueryError::TimeTwice { .. }) => {
+                vec![FieldError::new("at", self.to_string())]
+            }
+            SearchError::Query(_) | SearchError::NotAnAddress { .. } => {
+                vec![FieldError::new("query", self.to_string())]
+            }
+            SearchError::EmptyAssetReference
+            | SearchError::AssetNotFound(_)
+            | SearchError::AmbiguousAsset { .. } => {
+                vec![FieldError::new("asset", self.to_string())]
+            }
+        }
+    }
+}
+
+/// How results are ordered. Each key has a natural direction; `reverse` flips it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortKey {
+    /// Current holders (and holders at the asked time) first, then the most recently seen
+    /// relation, then the name.
+    #[default]
+    Relevance,
+    /// Highest computed risk first.
+    Risk,
+    /// A to Z.
+    Name,
+    /// Most recently seen by Defender first.
+    LastSeen,
+}
+
+impl SortKey {
+    /// `relevance`, `risk`, `name` or `last-seen` (also `last_seen`, `lastseen`).
+    pub fn parse(text: &str) -> Option<SortKey> {
+        match text
+            .trim()
+            .to_ascii_lowercase()
+            .replace(['_', ' '], "-")
+            .as_str()
+        {
+            "relevance" => Some(SortKey::Relevance),
+            "risk" => Some(SortKey::Risk),
+            "name" => Some(SortKey::Name),
+            "last-seen" | "lastseen" => Some(SortKey::LastSeen),
+            _ => None,
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            SortKey::Relevance => "relevance",
+            SortKey::Risk => "risk",
+            SortKey::Name => "name",
+            SortKey::LastSeen => "last_seen",
+        }
+    }
+}
+
+/// One search as the Explorer or the CLI asks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchRequest {
+    /// The search box's text.
+    pub query: String,
+    /// A separately given time (`--at`); the same as `@ time` in the text.
+    pub at: Option<String>,
+    /// Only this connection (name or id); all connections when `None`.
+    pub connection: Option<String>,
+    pub sort: SortKey,
+    /// Reverse the sort key's natural direction.
+    pub reverse: bool,
+    pub offset: usize,
+    /// At most [`MAX_LIMIT`]; 0 counts without returning rows.
+    pub limit: usize,
+}
+
+impl SearchRequest {
+    pub fn new(query: impl Into<String>) -> SearchRequest {
+        SearchRequest {
+            query: query.into(),
+            at: None,
+            connection: None,
+            sort: SortKey::default(),
+            reverse: false,
+            offset: 0,
+            limit: DEFAULT_LIMIT,
+        }
+    }
+}
+
+/// A connection as results name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionRef {
+    pub id: String,
+    /// `None` when the connection is no longer configured.
+    pub name: Option<String>,
+}
+
+/// One page of results.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchResults {
+    pub query: Query,
+    /// What the query was read as: "devices that held IP address 10.1.2.3 (private)".
+    pub interpretation: String,
+    /// Things to know about these results: times read as UTC, why nothing matched, matches
+    /// the connection filter hid, a limit lowered.
+    pub notes: Vec<String>,
+    /// The connection filter, when one was given.
+    pub connection: Option<ConnectionRef>,
+    pub sort: SortKey,
+    pub reverse: bool,
+    /// Matching assets in all, over every page.
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+    pub hits: Vec<AssetHit>,
+}
+
+/// Defender's own rating of a device, as it reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DefenderRating {
+    /// Risk level: None, Informational, Low, Medium, High.
+    pub risk_score: Option<String>,
+    /// None, Low, Medium, High.
+    pub exposure_level: Option<String>,
+    /// Low, Normal, High.
+    pub device_value: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OsInfo {
+    pub platform: Option<String>,
+    pub version: Option<String>,
+    pub build: Option<i64>,
+    /// e.g. 22H2.
+    pub release: Option<String>,
+    pub architecture: Option<String>,
+}
+
+impl OsInfo {
+    /// "Windows11 23H2 (build 22631)".
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        parts.extend(self.platform.clone());
+        parts.extend(self.version.clone());
+        parts.extend(self.release.clone());
+        if let Some(build) = self.build {
+            parts.push(format!("(build {build})"));
+        }
+        parts.join(" ")
+    }
+}
+
+/// One asset in the results.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssetHit {
+    /// mde-car's number of the asset (`mde-car asset N`).
+    pub asset_id: i64,
+    pub connection: ConnectionRef,
+    /// Defender's device (machine) id.
+    pub device_id: String,
+    pub name: Option<String>,
+    pub os: OsInfo,
+    pub health_status: Option<String>,
+    /// False once the device vanished from Defender's listing or was inactive for 15 days.
+    pub active: bool,
+    pub risk: AssetRisk,
+    pub defender: DefenderRating,
+    pub alerts: AlertCounts,
+    pub vulnerabilities: VulnerabilitySummary,
+    /// How this asset relates to the query, strongest first.
+    pub relations: Vec<Relation>,
+    /// Defender's last full report of the device.
+    pub last_seen: Option<Timestamp>,
+    /// The last sync that listed the device.
+    pub last_synced: Timestamp,
+}
+
+/// How an asset relates to the query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelationKind {
+    /// It has the address now.
+    CurrentHolder,
+    /// It had the address.
+    PastHolder,
+    /// It had the address at the asked time.
+    HolderAtTime,
+    /// Its host name (current or former) starts with the query.
+    HostName,
+    /// It has (or had) an adapter with the MAC.
+    MacAddress,
+}
+
+/// Where the evidence for a relation comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelationSource {
+    /// The address list of Defender's device record, as of each sync.
+    DeviceRecord,
+    /// The device record's `lastExternalIpAddress`: the public address it was last seen
+    /// connecting from, often a NAT shared by many devices.
+    ExternalAddress,
+    /// Lease intervals rebuilt from DeviceNetworkInfo (advanced hunting) reports.
+    IpHistory,
+    HostName,
+    MacAddress,
+}
+
+impl RelationSource {
+    fn of(source: LinkSource) -> RelationSource {
+        match source {
+            LinkSource::DeviceRecord => RelationSource::DeviceRecord,
+            LinkSource::External => RelationSource::ExternalAddress,
+            LinkSource::IpHistory => RelationSource::IpHistory,
+            LinkSource::HostName => RelationSource::HostName,
+            LinkSource::Mac => RelationSource::MacAddress,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Relation {
+    pub kind: RelationKind,
+    pub source: RelationSource,
+    /// The matched address, host name or MAC.
+    pub value: String,
+    /// For addresses: `private`, `public`, `link_local`, `loopback`, `other`, or `external`
+    /// for an egress address.
+    pub address_class: Option<String>,
+    /// The link holds now (open lease, or asserted by the latest sync).
+    pub current: bool,
+    pub first_seen: Timestamp,
+    /// The last time the link was confirmed (a sync or a network report), or the lease end.
+    pub last_seen: Timestamp,
+    /// End of a closed lease.
+    pub until: Option<Timestamp>,
+    /// For an external address: how many devices have it as their external address now.
+    pub shared_by: Option<u64>,
+    /// The relation in words.
+    pub text: String,
+}
+
+/// One bar of the IP timeline: an asset holding the address over an interval.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineSpan {
+    pub asset_id: i64,
+    pub source: RelationSource,
+    pub from: Timestamp,
+    /// `None` while the asset still holds it.
+    pub until: Option<Timestamp>,
+    /// The last confirmation (a sync or a network report).
+    pub last_seen: Timestamp,
+}
+
+/// Everything known about who held one address.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IpTimeline {
+    pub address: String,
+    pub family: u8,
+    /// private | public | link_local | loopback | other.
+    pub class: String,
+    /// Intervals, oldest first.
+    pub spans: Vec<TimelineSpan>,
+    /// Every asset that held it, in the order of its first interval, with risk.
+    pub holders: Vec<AssetHit>,
+    pub notes: Vec<String>,
+}
+
+/// One value (host name, MAC) linked to an asset over time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkedValue {
+    pub value: String,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddressLink {
+    pub address: String,
+    pub family: u8,
+    pub class: String,
+    /// `device_record` or `external_address`.
+    pub source: RelationSource,
+    pub mac: Option<String>,
+    pub interface_type: Option<String>,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub active: bool,
+}
+
+/// One lease from the IP history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lease {
+    pub address: String,
+    pub class: String,
+    pub mac: Option<String>,
+    pub since: Timestamp,
+    /// `None` while held.
+    pub until: Option<Timestamp>,
+    pub last_report: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountView {
+    pub domain: Option<String>,
+    pub name: String,
+    pub sid: Option<String>,
+    pub logon_type: Option<String>,
+    pub is_local_admin: Option<bool>,
+    /// First and last logon seen.
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertView {
+    pub alert_id: String,
+    pub title: String,
+    pub severity: String,
+    pub status: String,
+    /// Not Resolved.
+    pub active: bool,
+    pub category: Option<String>,
+    pub detection_source: Option<String>,
+    pub classification: Option<String>,
+    pub determination: Option<String>,
+    pub created: Timestamp,
+    pub updated: Timestamp,
+    pub first_event: Option<Timestamp>,
+    pub last_event: Option<Timestamp>,
+    pub resolved: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VulnerabilityView {
+    pub cve: String,
+    pub cvss: Option<f64>,
+    pub severity: Option<String>,
+    pub vendor: String,
+    pub product: String,
+    pub version: String,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// Not fixed.
+    pub active: bool,
+}
+
+/// A sync run an asset came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRef {
+    pub id: i64,
+    pub mode: String,
+    pub trigger: String,
+    pub started_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    pub status: String,
+}
+
+/// The device view.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssetDetail {
+    pub asset_id: i64,
+    pub connection: ConnectionRef,
+    pub device_id: String,
+    pub name: Option<String>,
+    pub os: OsInfo,
+    pub health_status: Option<String>,
+    pub onboarding_status: Option<String>,
+    pub rbac_group_id: Option<i64>,
+    pub rbac_group_name: Option<String>,
+    pub tags: Vec<String>,
+    /// Entra ID device id.
+    pub aad_device_id: Option<String>,
+    pub aad_joined: Option<bool>,
+    pub merged_into: Option<String>,
+    pub potential_duplicate: bool,
+    pub active: bool,
+    /// `vanished` or `inactive_15_days`.
+    pub inactive_reason: Option<String>,
+    pub defender_first_seen: Option<Timestamp>,
+    pub defender_last_seen: Option<Timestamp>,
+    /// The first and last sync that listed the device.
+    pub first_synced: Timestamp,
+    pub last_synced: Timestamp,
+    pub defender: DefenderRating,
+    pub risk: AssetRisk,
+    pub alert_counts: AlertCounts,
+    pub vulnerability_summary: VulnerabilitySummary,
+    pub host_names: Vec<LinkedValue>,
+    pub ip_addresses: Vec<AddressLink>,
+    /// IP history, newest first.
+    pub ip_history: Vec<Lease>,
+    pub mac_addresses: Vec<LinkedValue>,
+    pub accounts: Vec<AccountView>,
+    /// Active alerts first, newest first.
+    pub alerts: Vec<AlertView>,
+    /// Active first, highest CVSS first.
+    pub vulnerabilities: Vec<VulnerabilityView>,
+    pub first_run: Option<RunRef>,
+    pub last_run: Option<RunRef>,
+}
+
+impl Core {
+    /// Runs one search over every connection (or the one named), sorted and paged.
+    pub async fn search(&self, request: &SearchRequest) -> Result<SearchResults> {
+        let (query, notes) = Query::parse_explained(&request.query, request.at.as_deref())
+            .map_err(SearchError::from)?;
+        let connections = self.list_connection_records().await?;
+        let filter = match &request.connection {
+            Some(wanted) => Some(find_connection(&connections, wanted)?),
+            None => None,
+        };
+        let names = connection_names(&connections);
+        let page = Page {
+            sort: request.sort,
+            reverse: request.reverse,
+            offset: request.offset,
+            limit: request.limit,
+        };
+        let store = self.store().clone();
+        blocking(move || {
+            store.read(|db| search_in(db, query, notes, filter.as_ref(), page, &names))
+        })
+        .await
+    }
+
+    /// Every asset that held `address`, as intervals on a timeline, with risk.
+    pub async fn ip_timeline(&self, address: &str, connection: Option<&str>) -> Result<IpTimeline> {
+        let query = Query::parse(address, None).map_err(SearchError::from)?;
+        let ip = match query {
+            Query::Address { ip, at: None } => ip,
+            other => {
+                return Err(SearchError::NotAnAddress {
+                    text: address.trim().to_owned(),
+                    kind: match other {
+                        Query::Range { .. } => "a CIDR range",
+                        Query::HostName { .. } => "a host name",
+                        Query::Mac { .. } => "a MAC address",
+                        Query::Address { .. } => "an address at a time",
+                    },
+                }
+                .into());
+            }
+        };
+        let connections = self.list_connection_records().await?;
+        let filter = match connection {
+            Some(wanted) => Some(find_connection(&connections, wanted)?),
+            None => None,
+        };
+        let names = connection_names(&connections);
+        let store = self.store().clone();
+        blocking(move || store.read(|db| timeline_in(db, ip, filter.as_ref(), &names))).await
+    }
+
+    /// The device view of one asset: `reference` is mde-car's asset number,
+    /// `connection:device-id` (connection by name or id), or a Defender device id that only
+    /// one connection has.
+    pub async fn asset_detail(&self, reference: &str) -> Result<AssetDetail> {
+        let reference = reference.trim().to_owned();
+        if reference.is_empty() {
+            return Err(SearchError::EmptyAssetReference.into());
+        }
+        let connections = self.list_connection_records().await?;
+        let scope = match reference.rsplit_once(':') {
+            Some((connection, device)) if !connection.trim().is_empty() => Some((
+                find_connection(&connections, connection)?.id,
+                device.trim().to_owned(),
+            )),
+            _ => None,
+        };
+        let names = connection_names(&connections);
+        let store = self.store().clone();
+        let found = blocking(move || {
+            store.read(|db| {
+                let id = match resolve_asset(db, &reference, scope.as_ref(), &names)? {
+                    Ok(id) => id,
+                    Err(error) => return Ok(Err(error)),
+                };
+                Ok(detail_in(db, id, &names)?.ok_or(SearchError::AssetNotFound(reference)))
+            })
+        })
+        .await?;
+        found.map_err(Error::from)
+    }
+}
+
+fn find_connection(connections: &[Connection], wanted: &str) -> Result<ConnectionRef> {
+    let wanted = wanted.trim();
+    connections
+        .iter()
+        .find(|c| c.id == wanted)
+        .or_else(|| {
+            connections
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(wanted))
+        })
+        .map(|c| ConnectionRef {
+            id: c.id.clone(),
+            name: Some(c.name.clone()),
+        })
+        .ok_or_else(|| Error::ConnectionNotFound(wanted.to_owned()))
+}
+
+fn connection_names(connections: &[Connection]) -> HashMap<String, String> {
+    connections
+        .iter()
+        .map(|c| (c.id.clone(), c.name.clone()))
+        .collect()
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| Error::Internal(format!("a search task failed: {error}")))?
+}
+
+/// Sorting and paging of one search.
+#[derive(Debug, Clone, Copy)]
+struct Page {
+    sort: SortKey,
+    reverse: bool,
+    offset: usize,
+    limit: usize,
+}
+
+/// The 16-byte key range of a query's addresses.
+fn key_range(query: &Query) -> Option<([u8; 16], [u8; 16])> {
+    match query {
+        Query::Address { ip, .. } => Some((address_key(*ip), address_key(*ip))),
+        Query::Range { network, .. } => Some(network_keys(network)),
+        Query::HostName { .. } | Query::Mac { .. } => None,
+    }
+}
+
+fn network_keys(network: &IpNet) -> ([u8; 16], [u8; 16]) {
+    (
+        address_key(network.network()),
+        address_key(network.broadcast()),
+    )
+}
+
+/// The exclusive upper bound of a NOCASE prefix range: the prefix with its last character
+/// raised by one. Host name queries are ASCII letters, digits, '-', '.' and '_', so the raised
+/// character never wraps.
+fn prefix_upper_bound(prefix: &str) -> String {
+    let mut bytes = prefix.as_bytes().to_vec();
+    if let Some(last) = bytes.last_mut() {
+        *last += 1;
+    }
+    String::from_utf8(bytes).unwrap_or_else(|_| format!("{prefix}\u{10FFFF}"))
+}
+
+/// A device-record link covers `at` when the syncs saw it at or before `at` and it was still
+/// there at the last sync that saw it after `at` (or is now).
+fn covers(link: &Link, at: i64) -> bool {
+    link.first_seen <= at && (at <= link.last_seen || link.active)
+}
+
+/// The links that answer `query`, each with its asset.
+fn gather(db: &Db, query: &Query) -> rusqlite::Result<Vec<Link>> {
+    match query {
+        Query::HostName { prefix } => sql::hostname_links(db, prefix, &prefix_upper_bound(prefix)),
+        Query::Mac { mac } => sql::mac_links(db, &mac.to_string()),
+        Query::Address { at, .. } | Query::Range { at, .. } => {
+            let Some((low, high)) = key_range(query) else {
+                return Ok(Vec::new());
+            };
+            let mut links = sql::address_links(db, &low, &high)?;
+            match at.map(|t| t.timestamp_millis()) {
+                None => links.extend(sql::leases(db, &low, &high, None)?),
+                Some(at) => {
+                    let with_history = sql::addresses_with_history(db, &low, &high)?;
+                    links.retain(|link| {
+                        let answered_by_history = link.source == LinkSource::DeviceRecord
+                            && link.ip_id.is_some_and(|ip_id| {
+                                with_history.contains(&(ip_id, link.connection_id.clone()))
+                            });
+                        covers(link, at) && !answered_by_history
+                    });
+                    links.extend(sql::leases(db, &low, &high, Some(at))?);
+                }
+            }
+            Ok(links)
+        }
+    }
+}
+
+/// An asset with the links that matched it.
+struct Candidate {
+    asset: sql::AssetRow,
+    links: Vec<Link>,
+    risk: Option<(AlertCounts, VulnerabilitySummary, AssetRisk)>,
+}
+
+impl Candidate {
+    /// 0 for current holders (and holders at the asked time), 1 for the past.
+    fn rank(&self, at: Option<i64>) -> u8 {
+        if at.is_some() || self.links.iter().any(|link| link.active) {
+            0
+        } else {
+            1
+        }
+    }
+
+    fn latest(&self) -> i64 {
+        self.links
+            .iter()
+            .map(|link| link.last_seen)
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn seen(&self) -> i64 {
+        self.asset
+            .defender_last_seen
+            .unwrap_or(self.asset.last_seen)
+    }
+
+    fn name_key(&self) -> (bool, String) {
+        match &self.asset.name {
+            Some(name) => (false, name.to_lowercase()),
+            None => (true, self.asset.device_id.clone()),
+        }
+    }
+
+    fn score(&self) -> f64 {
+        self.risk.as_ref().map_or(0.0, |(_, _, risk)| risk.score)
+    }
+
+    fn compute_risk(&mut self, db: &Db) -> rusqlite::Result<()> {
+        if self.risk.is_none() {
+            let alerts = sql::alert_counts(db, &self.asset.connection_id, &self.asset.device_id)?;
+            let vulnerabilities = sql::vulnerability_summary(db, self.asset.id)?;
+            let risk = compute_risk(&RiskInput {
+                alerts,
+                vulnerabilities,
+                device_value: self.asset.device_value.clone(),
+            });
+            self.risk = Some((alerts, vulnerabilities, risk));
+        }
+        Ok(())
+    }
+}
+
+/// Groups links by asset, keeping those of `filter`'s connection; returns the candidates and
+/// how many assets the filter hid.
+fn candidates(
+    db: &Db,
+    links: Vec<Link>,
+    filter: Option<&ConnectionRef>,
+) -> rusqlite::Result<(Vec<Candidate>, usize)> {
+    let mut by_asset: BTreeMap<i64, Vec<Link>> = BTreeMap::new();
+    let mut hidden = HashSet::new();
+    for link in links {
+        if filter.is_some_and(|f| f.id != link.connection_id) {
+            hidden.insert(link.asset_id);
+        } else {
+            by_asset.entry(link.asset_id).or_default().push(link);
+        }
+    }
+    let mut out = Vec::with_capacity(by_asset.len());
+    for (asset_id, links) in by_asset {
+        if let Some(asset) = sql::asset(db, asset_id)? {
+            out.push(Candidate {
+                asset,
+                links,
+                risk: None,
+            });
+        }
+    }
+    Ok((out, hidden.len()))
+}
+
+fn sort(candidates: &mut [Candidate], key: SortKey, reverse: bool, at: Option<i64>) {
+    let by_name = |a: &Candidate, b: &Candidate| {
+        a.name_key()
+            .cmp(&b.name_key())
+            .then(a.asset.id.cmp(&b.asset.id))
+    };
+    candidates.sort_by(|a, b| {
+        let order = match key {
+            SortKey::Relevance => (a.rank(at), Reverse(a.latest()))
+                .cmp(&(b.rank(at), Reverse(b.latest())))
+                .then_with(|| by_name(a, b)),
+            SortKey::Risk => b
+                .score()
+                .partial_cmp(&a.score())
+                .unwrap_or(Ordering::Equal)
+                .then_with(|| by_name(a, b)),
+            SortKey::Name => by_name(a, b),
+            SortKey::LastSeen => b.seen().cmp(&a.seen()).then_with(|| by_name(a, b)),
+        };
+        if reverse { order.reverse() } else { order }
+    });
+}
+
+fn search_in(
+    db: &Db,
+    query: Query,
+    mut notes: Vec<String>,
+    filter: Option<&ConnectionRef>,
+    page: Page,
+    names: &HashMap<String, String>,
+) -> rusqlite::Result<SearchResults> {
+    let at = query.at().map(|t| t.timestamp_millis());
+    let links = gather(db, &query)?;
+    let (mut found, hidden) = candidates(db, links, filter)?;
+    if page.sort == SortKey::Risk {
+        for candidate in &mut found {
+            candidate.compute_risk(db)?;
+        }
+    }
+    sort(&mut found, page.sort, page.reverse, at);
+    let total = found.len();
+    let limit = page.limit.min(MAX_LIMIT);
+    if page.limit > MAX_LIMIT {
+        notes.push(format!(
+            "a page holds at most {MAX_LIMIT} results; showing {MAX_LIMIT} (use the offset for more)"
+        ));
+    }
+    if total == 0 {
+        notes.push(empty_note(db, &query)?);
+    } else if page.offset >= total && limit > 0 {
+        notes.push(format!(
+            "the offset {} is past the last of the {total} results",
+            page.offset
+        ));
+    }
+    if hidden > 0 {
+        notes.push(format!(
+            "{hidden} more {} in other connections (search without the connection filter to see {})",
+            if hidden == 1 { "match is" } else { "matches are" },
+            if hidden == 1 { "it" } else { "them" }
+        ));
+    }
+    let mut sharers = HashMap::new();
+    let mut hits = Vec::new();
+    for mut candidate in found.into_iter().skip(page.offset).take(limit) {
+        candidate.compute_risk(db)?;
+        hits.push(hit(db, candidate, at, names, &mut sharers)?);
+    }
+    Ok(SearchResults {
+        interpretation: query.describe(),
+        query,
+        notes,
+        connection: filter.cloned(),
+        sort: page.sort,
+        reverse: page.reverse,
+        total,
+        offset: page.offset,
+        limit,
+        hits,
+    })
+}
+
+/// Why nothing matched, so an empty table is never silent.
+fn empty_note(db: &Db, query: &Query) -> rusqlite::Result<String> {
+    Ok(match query {
+        Query::HostName { prefix } => format!("no device has a host name starting with '{prefix}'"),
+        Query::Mac { mac } => format!("no device has or had an adapter with MAC {mac}"),
+        Query::Address { at, .. } | Query::Range { at, .. } => {
+            let (low, high) = key_range(query).unwrap_or(([0; 16], [0; 16]));
+            let value = query.value();
+            match at {
+                _ if !sql::any_address(db, &low, &high)? => format!(
+                    "no synced device has had {value}: not on a device record, as an external address, or in the IP history"
+                ),
+                Some(at) => format!(
+                    "devices have had {value}, but none at {} as far as the synced data shows; search without the time to see who held it when",
+                    format_time(*at)
+                ),
+                None => format!("no device in this connection has had {value}"),
+            }
+        }
+    })
+}
+
+fn hit(
+    db: &Db,
+    candidate: Candidate,
+    at: Option<i64>,
+    names: &HashMap<String, String>,
+    sharers: &mut HashMap<i64, u64>,
+) -> rusqlite::Result<AssetHit> {
+    let Candidate {
+        asset,
+        mut links,
+        risk,
+    } = candidate;
+    let (alerts, vulnerabilities, risk) = match risk {
+        Some(risk) => risk,
+        None => {
+            let alerts = sql::alert_counts(db, &asset.connection_id, &asset.device_id)?;
+            let vulnerabilities = sql::vulnerability_summary(db, asset.id)?;
+            let risk = compute_risk(&RiskInput {
+                alerts,
+                vulnerabilities,
+                device_value: asset.device_value.clone(),
+            });
+            (alerts, vulnerabilities, risk)
+        }
+    };
+    // Current first, then the most recently confirmed.
+    links.sort_by_key(|link| (!link.active, Reverse(link.last_seen), link.value.clone()));
+    let mut relations = Vec::with_capacity(links.len());
+    for link in &links {
+        let shared_by = match (link.source, link.ip_id) {
+            (LinkSource::External, Some(ip_id)) => Some(match sharers.get(&ip_id) {
+                Some(count) => *count,
+                None => {
+                    let count = sql::external_sharers(db, ip_id)?;
+                    sharers.insert(ip_id, count);
+                    count
+                }
+            }),
+            _ => None,
+        };
+        relations.push(relation(link, at, shared_by));
+    }
+    Ok(AssetHit {
+        asset_id: asset.id,
+        connection: ConnectionRef {
+            name: names.get(&asset.connection_id).cloned(),
+            id: asset.connection_id.clone(),
+        },
+        device_id: asset.device_id.clone(),
+        name: asset.name.clone(),
+        os: os_info(&asset),
+        health_status: asset.health_status.clone(),
+        active: asset.active,
+        risk,
+        defender: DefenderRating {
+            risk_score: asset.risk_score.clone(),
+            exposure_level: asset.exposure_level.clone(),
+            device_value: asset.device_value.clone(),
+        },
+        alerts,
+        vulnerabilities,
+        relations,
+        last_seen: asset.defender_last_seen.map(from_ms),
+        last_synced: from_ms(asset.last_seen),
+    })
+}
+
+fn os_info(asset: &sql::AssetRow) -> OsInfo {
+    OsInfo {
+        platform: asset.os_platform.clone(),
+        version: asset.os_version.clone(),
+        build: asset.os_build,
+        release: asset.os_release.clone(),
+        architecture: asset.os_architecture.clone(),
+    }
+}
+
+/// `2026-11-20 14:00`: minutes are enough inside a sentence that says UTC once.
+fn short(ms: i64) -> String {
+    from_ms(ms).format("%Y-%m-%d %H:%M").to_string()
+}
+
+fn relation(link: &Link, at: Option<i64>, shared_by: Option<u64>) -> Relation {
+    let class = link.class.clone().map(|class| class.replace('_', "-"));
+    let (kind, text) = match link.source {
+        LinkSource::HostName => (
+            RelationKind::HostName,
+            if link.active {
+                format!(
+                    "host name {} (current), seen {} – {} UTC",
+                    link.value,
+                    short(link.first_seen),
+                    short(link.last_seen)
+                )
+            } else {
+                format!(
+                    "former host name {}, seen {} – {} UTC",
+                    link.value,
+                    short(link.first_seen),
+                    short(link.last_seen)
+                )
+            },
+        ),
+        LinkSource::Mac => (
+            RelationKind::MacAddress,
+            format!(
+                "{} MAC {}, seen {} – {} UTC",
+                if link.active {
+                    "adapter with"
+                } else {
+                    "former adapter with"
+                },
+                link.value,
+                short(link.first_seen),
+                short(link.last_seen)
+            ),
+        ),
+        source => {
+            let role = match at {
+                Some(at) => format!("held {} at {}", link.value, short(at)),
+                None if link.active => format!("current holder of {}", link.value),
+                None => format!("past holder of {}", link.value),
+            };
+            let evidence = match source {
+                LinkSource::IpHistory => match link.until {
+                    None => format!(
+                        "IP history: since {} UTC, last reported {}",
+                        short(link.first_seen),
+                        short(link.last_seen)
+                    ),
+                    Some(until) => format!(
+                        "IP history: {} – {} UTC",
+                        short(link.first_seen),
+                        short(until)
+                    ),
+                },
+                LinkSource::External => format!(
+                    "its external address: the public address Defender saw it connect from{}; on its record at syncs {} – {} UTC",
+                    match shared_by {
+                        Some(n) if n > 1 => format!(" (NAT: {n} devices have it now)"),
+                        _ => String::new(),
+                    },
+                    short(link.first_seen),
+                    short(link.last_seen)
+                ),
+                _ => format!(
+                    "on Defender's device record at syncs {} – {} UTC{}",
+                    short(link.first_seen),
+                    short(link.last_seen),
+                    if at.is_some() {
+                        " (no IP history for this address to narrow it down)"
+                    } else {
+                        ""
+                    }
+                ),
+            };
+            let kind = match at {
+                Some(_) => RelationKind::HolderAtTime,
+                None if link.active => RelationKind::CurrentHolder,
+                None => RelationKind::PastHolder,
+            };
+            let class_words = match (source, &class) {
+                (LinkSource::External, Some(class)) => format!("external, {class}"),
+                (_, Some(class)) => class.clone(),
+                (_, None) => "unknown class".to_owned(),
+            };
+            (kind, format!("{role} ({class_words}): {evidence}"))
+        }
+    };
+    Relation {
+        kind,
+        source: RelationSource::of(link.source),
+        value: link.value.clone(),
+        address_class: match link.source {
+            LinkSource::External => Some("external".to_owned()),
+            _ => link.class.clone(),
+        },
+        current: link.active,
+        first_seen: from_ms(link.first_seen),
+        last_seen: from_ms(link.last_seen),
+        until: link.until.map(from_ms),
+        shared_by,
+        text,
+    }
+}
+
+fn timeline_in(
+    db: &Db,
+    ip: std::net::IpAddr,
+    filter: Option<&ConnectionRef>,
+    names: &HashMap<String, String>,
+) -> rusqlite::Result<IpTimeline> {
+    let query = Query::Address { ip, at: None };
+    let links = gather(db, &query)?;
+    let (mut found, hidden) = candidates(db, links, filter)?;
+    let first = |c: &Candidate| c.links.iter().map(|l| l.first_seen).min().unwrap_or(0);
+    found.sort_by_key(|c| (first(c), c.asset.id));
+    let mut spans: Vec<TimelineSpan> = found
+        .iter()
+        .flat_map(|c| {
+            c.links.iter().map(|link| TimelineSpan {
+                asset_id: link.asset_id,
+                source: RelationSource::of(link.source),
+                from: from_ms(link.first_seen),
+                until: match link.source {
+                    LinkSource::IpHistory => link.until.map(from_ms),
+                    _ if link.active => None,
+                    _ => Some(from_ms(link.last_seen)),
+                },
+                last_seen: from_ms(link.last_seen),
+            })
+        })
+        .collect();
+    spans.sort_by_key(|span| (span.from, span.asset_id));
+    let mut notes = Vec::new();
+    if found.is_empty() {
+        notes.push(empty_note(db, &query)?);
+    }
+    if hidden > 0 {
+        notes.push(format!(
+            "{hidden} more {} in other connections",
+            if hidden == 1 {
+                "holder is"
+            } else {
+                "holders are"
+            }
+        ));
+    }
+    let mut sharers = HashMap::new();
+    let mut holders = Vec::with_capacity(found.len());
+    for candidate in found {
+        holders.push(hit(db, candidate, None, names, &mut sharers)?);
+    }
+    Ok(IpTimeline {
+        address: ip.to_string(),
+        family: if ip.is_ipv4() { 4 } else { 6 },
+        class: crate::store::address_class(ip).to_owned(),
+        spans,
+        holders,
+        notes,
+    })
+}
+
+/// The asset `reference` names, or why none or several do. `scope` is the connection id and
+/// device id of a `connection:device-id` reference.
+fn resolve_asset(
+    db: &Db,
+    reference: &str,
+    scope: Option<&(String, String)>,
+    names: &HashMap<String, String>,
+) -> rusqlite::Result<std::result::Result<i64, SearchError>> {
+    if let Some((connection_id, device_id)) = scope {
+        let found = sql::assets_by_device_id(db, device_id, Some(connection_id))?;
+        let found = if found.is_empty() {
+            sql::assets_by_device_id(db, &device_id.to_ascii_lowercase(), Some(connection_id))?
+        } else {
+            found
+        };
+        return Ok(found
+            .first()
+            .map(|(id, _)| *id)
+            .ok_or_else(|| SearchError::AssetNotFound(reference.to_owned())));
+    }
+    if reference.len() < 19
+        && reference.chars().all(|c| c.is_ascii_digit())
+        && let Ok(id) = reference.parse::<i64>()
+        && sql::asset(db, id)?.is_some()
+    {
+        return Ok(Ok(id));
+    }
+    let mut found = sql::assets_by_device_id(db, reference, None)?;
+    if found.is_empty() {
+        found = sql::assets_by_device_id(db, &reference.to_ascii_lowercase(), None)?;
+    }
+    Ok(match found.as_slice() {
+        [] => Err(SearchError::AssetNotFound(reference.to_owned())),
+        [(id, _)] => Ok(*id),
+        several => Err(SearchError::AmbiguousAsset {
+            id: reference.to_owned(),
+            candidates: several
+                .iter()
+                .map(|(_, connection_id)| {
+                    format!(
+                        "'{}:{reference}'",
+                        names.get(connection_id).unwrap_or(connection_id)
+                    )
+                })
+                .collect(),
+        }),
+    })
+}
+
+fn detail_in(
+    db: &Db,
+    id: i64,
+    names: &HashMap<String, String>,
+) -> rusqlite::Result<Option<AssetDetail>> {
+    let Some(rows) = sql::detail(db, id)? else {
+        return Ok(None);
+    };
+    let asset = &rows.asset;
+    let alert_counts = sql::alert_counts(db, &asset.connection_id, &asset.device_id)?;
+    let vulnerability_summary = sql::vulnerability_summary(db, asset.id)?;
+    let risk = compute_risk(&RiskInput {
+        alerts: alert_counts,
+        vulnerabilities: vulnerability_summary,
+        device_value: asset.device_value.clone(),
+    });
+    let linked = |link: &Link| LinkedValue {
+        value: link.value.clone(),
+        first_seen: from_ms(link.first_seen),
+        last_seen: from_ms(link.last_seen),
+        active: link.active,
+    };
+    let run = |run_id: i64| {
+        rows.runs
+            .iter()
+            .find(|run| run.id == run_id)
+            .map(|run| RunRef {
+                id: run.id,
+                mode: run.mode.clone(),
+                trigger: run.trigger.clone(),
+                started_at: from_ms(run.started_at),
+                finished_at: run.finished_at.map(from_ms),
+                status: run.status.clone(),
+            })
+    };
+    Ok(Some(AssetDetail {
+        asset_id: asset.id,
+        connection: ConnectionRef {
+            id: asset.connection_id.clone(),
+            name: names.get(&asset.connection_id).cloned(),
+        },
+        device_id: asset.device_id.clone(),
+        name: asset.name.clone(),
+        os: os_info(asset),
+        health_status: asset.health_status.clone(),
+        onboarding_status: rows.onboarding_status.clone(),
+        rbac_group_id: rows.rbac_group_id,
+        rbac_group_name: rows.rbac_group_name.clone(),
+        tags: serde_json::from_str(&rows.tags).unwrap_or_default(),
+        aad_device_id: rows.aad_device_id.clone(),
+        aad_joined: rows.aad_joined,
+        merged_into: rows.merged_into.clone(),
+        potential_duplicate: rows.potential_duplicate,
+        active: asset.active,
+        inactive_reason: rows.inactive_reason.clone(),
+        defender_first_seen: rows.defender_first_seen.map(from_ms),
+        defender_last_seen: asset.defender_last_seen.map(from_ms),
+        first_synced: from_ms(rows.first_seen),
+        last_synced: from_ms(asset.last_seen),
+        defender: DefenderRating {
+            risk_score: asset.risk_score.clone(),
+            exposure_level: asset.exposure_level.clone(),
+            device_value: asset.device_value.clone(),
+        },
+        risk,
+        alert_counts,
+        vulnerability_summary,
+        host_names: rows.hostnames.iter().map(linked).collect(),
+        ip_addresses: rows
+            .addresses
+            .iter()
+            .map(|row| AddressLink {
+                address: row.text.clone(),
+                family: row.family,
+                class: row.class.clone(),
+                source: if row.source == "external" {
+                    RelationSource::ExternalAddress
+                } else {
+                    RelationSource::DeviceRecord
+                },
+                mac: row.mac.clone(),
+                interface_type: row.interface_type.clone(),
+                first_seen: from_ms(row.first_seen),
+                last_seen: from_ms(row.last_seen),
+                active: row.active,
+            })
+            .collect(),
+        ip_history: rows
+            .leases
+            .iter()
+            .map(|row| Lease {
+                address: row.text.clone(),
+                class: row.class.clone(),
+                mac: row.mac.clone(),
+                since: from_ms(row.since),
+                until: row.until.map(from_ms),
+                last_report: from_ms(row.last_report),
+            })
+            .collect(),
+        mac_addresses: rows.macs.iter().map(linked).collect(),
+        accounts: rows
+            .accounts
+            .iter()
+            .map(|row| AccountView {
+                domain: row.domain.clone(),
+                name: row.name.clone(),
+                sid: row.sid.clone(),
+                logon_type: row.logon_type.clone(),
+                is_local_admin: row.is_local_admin,
+                first_seen: from_ms(row.first_seen),
+                last_seen: from_ms(row.last_seen),
+                active: row.active,
+            })
+            .collect(),
+        alerts: rows
+            .alerts
+            .iter()
+            .map(|row| AlertView {
+                alert_id: row.alert_id.clone(),
+                title: row.title.clone(),
+                severity: row.severity.clone(),
+                active: row.status != "Resolved",
+                status: row.status.clone(),
+                category: row.category.clone(),
+                detection_source: row.detection_source.clone(),
+                classification: row.classification.clone(),
+                determination: row.determination.clone(),
+                created: from_ms(row.created),
+                updated: from_ms(row.updated),
+                first_event: row.first_event.map(from_ms),
+                last_event: row.last_event.map(from_ms),
+                resolved: row.resolved.map(from_ms),
+            })
+            .collect(),
+        vulnerabilities: rows
+            .vulnerabilities
+            .iter()
+            .map(|row| VulnerabilityView {
+                cve: row.cve.clone(),
+                cvss: row.cvss,
+                severity: row.severity.clone(),
+                vendor: row.vendor.clone(),
+                product: row.product.clone(),
+                version: row.version.clone(),
+                first_seen: from_ms(row.first_seen),
+                last_seen: from_ms(row.last_seen),
+                active: row.active,
+            })
+            .collect(),
+        first_run: run(rows.first_run),
+        last_run: run(rows.last_run),
+    }))
+}
+
+#[cfg(test)]
+mod tests;

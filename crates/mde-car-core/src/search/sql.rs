@@ -1,0 +1,628 @@
+//! Every query the search runs, on a borrowed connection. Each starts from an index (see
+//! `store/0003_search_indexes.sql`); joins are written `CROSS JOIN` where SQLite must keep the
+//! indexed table outside, so a missing ANALYZE never turns a seek into a scan.
+
+use std::collections::HashSet;
+
+use chrono::DateTime;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::risk::{AlertCounts, VulnerabilitySummary};
+use crate::model::Timestamp;
+
+pub(super) fn from_ms(value: i64) -> Timestamp {
+    DateTime::from_timestamp_millis(value).unwrap_or_default()
+}
+
+/// Where a link between an asset and a searched value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LinkSource {
+    /// `ipAddresses[]` of the device record.
+    DeviceRecord,
+    /// `lastExternalIpAddress` of the device record.
+    External,
+    /// A lease interval rebuilt from DeviceNetworkInfo reports.
+    IpHistory,
+    HostName,
+    Mac,
+}
+
+/// One link row, before it is phrased.
+#[derive(Debug, Clone)]
+pub(super) struct Link {
+    pub asset_id: i64,
+    pub connection_id: String,
+    pub source: LinkSource,
+    /// The matched address, host name or MAC, as stored.
+    pub value: String,
+    /// `ip_addresses.id` for address links.
+    pub ip_id: Option<i64>,
+    /// `ip_addresses.class` for address links.
+    pub class: Option<String>,
+    pub first_seen: i64,
+    /// The last time the link was confirmed: last sync that listed it, or the lease's last
+    /// report.
+    pub last_seen: i64,
+    /// Lease end; `None` for an open lease and for non-lease links.
+    pub until: Option<i64>,
+    pub active: bool,
+}
+
+fn address_link(row: &Row<'_>) -> rusqlite::Result<Link> {
+    let source: String = row.get(5)?;
+    Ok(Link {
+        asset_id: row.get(0)?,
+        connection_id: row.get(1)?,
+        ip_id: Some(row.get(2)?),
+        value: row.get(3)?,
+        class: Some(row.get(4)?),
+        source: if source == "external" {
+            LinkSource::External
+        } else {
+            LinkSource::DeviceRecord
+        },
+        first_seen: row.get(6)?,
+        last_seen: row.get(7)?,
+        until: None,
+        active: row.get(8)?,
+    })
+}
+
+fn lease_link(row: &Row<'_>) -> rusqlite::Result<Link> {
+    let until: Option<i64> = row.get(6)?;
+    let last_report: i64 = row.get(7)?;
+    Ok(Link {
+        asset_id: row.get(0)?,
+        connection_id: row.get(1)?,
+        ip_id: Some(row.get(2)?),
+        value: row.get(3)?,
+        class: Some(row.get(4)?),
+        source: LinkSource::IpHistory,
+        first_seen: row.get(5)?,
+        last_seen: until.unwrap_or(last_report),
+        until,
+        active: until.is_none(),
+    })
+}
+
+/// Device-record and external-address links of every address in `[low, high]` (16-byte keys).
+pub(super) fn address_links(
+    db: &Connection,
+    low: &[u8; 16],
+    high: &[u8; 16],
+) -> rusqlite::Result<Vec<Link>> {
+    let mut statement = db.prepare_cached(
+        "SELECT l.asset_id, l.connection_id, ip.id, ip.text, ip.class, l.source, l.first_seen, l.last_seen, l.active
+         FROM ip_addresses ip CROSS JOIN asset_ip_addresses l ON l.ip_id = ip.id
+         WHERE ip.address BETWEEN ?1 AND ?2",
+    )?;
+    let rows = statement.query_map(params![low.as_slice(), high.as_slice()], address_link)?;
+    rows.collect()
+}
+
+/// Leases of every address in `[low, high]`; with `at`, only those covering that moment.
+pub(super) fn leases(
+    db: &Connection,
+    low: &[u8; 16],
+    high: &[u8; 16],
+    at: Option<i64>,
+) -> rusqlite::Result<Vec<Link>> {
+    let rows = match at {
+        None => {
+            let mut statement = db.prepare_cached(
+                "SELECT l.asset_id, l.connection_id, ip.id, ip.text, ip.class, l.since, l.until, l.last_report
+                 FROM ip_addresses ip CROSS JOIN ip_leases l ON l.ip_id = ip.id
+                 WHERE ip.address BETWEEN ?1 AND ?2",
+            )?;
+            statement
+                .query_map(params![low.as_slice(), high.as_slice()], lease_link)?
+                .collect::<rusqlite::Result<Vec<Link>>>()?
+        }
+        Some(at) => {
+            let mut statement = db.prepare_cached(
+                "SELECT l.asset_id, l.connection_id, ip.id, ip.text, ip.class, l.since, l.until, l.last_report
+                 FROM ip_addresses ip CROSS JOIN ip_leases l ON l.ip_id = ip.id
+                 WHERE ip.address BETWEEN ?1 AND ?2 AND l.since <= ?3 AND (l.until IS NULL OR l.until > ?3)",
+            )?;
+            statement
+                .query_map(params![low.as_slice(), high.as_slice(), at], lease_link)?
+                .collect::<rusqlite::Result<Vec<Link>>>()?
+        }
+    };
+    Ok(rows)
+}
+
+/// (address id, connection) pairs that have any IP history in `[low, high]`: for those, the
+/// history answers "who held it at T" and device-record snapshots are not needed.
+pub(super) fn addresses_with_history(
+    db: &Connection,
+    low: &[u8; 16],
+    high: &[u8; 16],
+) -> rusqlite::Result<HashSet<(i64, String)>> {
+    let mut statement = db.prepare_cached(
+        "SELECT DISTINCT ip.id, l.connection_id
+         FROM ip_addresses ip CROSS JOIN ip_leases l ON l.ip_id = ip.id
+         WHERE ip.address BETWEEN ?1 AND ?2",
+    )?;
+    let rows = statement.query_map(params![low.as_slice(), high.as_slice()], |row| {
+        Ok((row.get(0)?, row.get(1)?))
+    })?;
+    rows.collect()
+}
+
+/// Whether any address in `[low, high]` is known at all.
+pub(super) fn any_address(
+    db: &Connection,
+    low: &[u8; 16],
+    high: &[u8; 16],
+) -> rusqlite::Result<bool> {
+    db.prepare_cached("SELECT 1 FROM ip_addresses WHERE address BETWEEN ?1 AND ?2 LIMIT 1")?
+        .query_row(params![low.as_slice(), high.as_slice()], |_| Ok(()))
+        .optional()
+        .map(|found| found.is_some())
+}
+
+/// Links of host names in `[low, high)` (NOCASE).
+pub(super) fn hostname_links(
+    db: &Connection,
+    low: &str,
+    high: &str,
+) -> rusqlite::Result<Vec<Link>> {
+    let mut statement = db.prepare_cached(
+        "SELECT l.asset_id, l.connection_id, h.name, l.first_seen, l.last_seen, l.active
+         FROM hostnames h CROSS JOIN asset_hostnames l ON l.hostname_id = h.id
+         WHERE h.name >= ?1 AND h.name < ?2",
+    )?;
+    let rows = statement.query_map(params![low, high], |row| {
+        simple_link(row, LinkSource::HostName)
+    })?;
+    rows.collect()
+}
+
+pub(super) fn mac_links(db: &Connection, mac: &str) -> rusqlite::Result<Vec<Link>> {
+    let mut statement = db.prepare_cached(
+        "SELECT l.asset_id, l.connection_id, m.address, l.first_seen, l.last_seen, l.active
+         FROM mac_addresses m CROSS JOIN asset_mac_addresses l ON l.mac_id = m.id
+         WHERE m.address = ?1",
+    )?;
+    let rows = statement.query_map([mac], |row| simple_link(row, LinkSource::Mac))?;
+    rows.collect()
+}
+
+fn simple_link(row: &Row<'_>, source: LinkSource) -> rusqlite::Result<Link> {
+    Ok(Link {
+        asset_id: row.get(0)?,
+        connection_id: row.get(1)?,
+        source,
+        value: row.get(2)?,
+        ip_id: None,
+        class: None,
+        first_seen: row.get(3)?,
+        last_seen: row.get(4)?,
+        until: None,
+        active: row.get(5)?,
+    })
+}
+
+/// Devices that have `ip_id` as their active external address (NAT egress sharing).
+pub(super) fn external_sharers(db: &Connection, ip_id: i64) -> rusqlite::Result<u64> {
+    db.prepare_cached(
+        "SELECT count(*) FROM asset_ip_addresses WHERE ip_id = ?1 AND source = 'external' AND active = 1",
+    )?
+    .query_row([ip_id], |row| row.get::<_, i64>(0))
+    .map(|n| u64::try_from(n).unwrap_or(0))
+}
+
+/// The columns of an asset that a result row shows.
+#[derive(Debug, Clone, Default)]
+pub(super) struct AssetRow {
+    pub id: i64,
+    pub connection_id: String,
+    pub device_id: String,
+    pub name: Option<String>,
+    pub os_platform: Option<String>,
+    pub os_version: Option<String>,
+    pub os_build: Option<i64>,
+    pub os_release: Option<String>,
+    pub os_architecture: Option<String>,
+    pub health_status: Option<String>,
+    pub risk_score: Option<String>,
+    pub exposure_level: Option<String>,
+    pub device_value: Option<String>,
+    pub active: bool,
+    pub defender_last_seen: Option<i64>,
+    pub last_seen: i64,
+}
+
+pub(super) fn asset(db: &Connection, id: i64) -> rusqlite::Result<Option<AssetRow>> {
+    db.prepare_cached(
+        "SELECT id, connection_id, device_id, name, os_platform, os_version, os_build, os_release,
+            os_architecture, health_status, risk_score, exposure_level, device_value, active,
+            defender_last_seen, last_seen
+         FROM assets WHERE id = ?1",
+    )?
+    .query_row([id], |row| {
+        Ok(AssetRow {
+            id: row.get(0)?,
+            connection_id: row.get(1)?,
+            device_id: row.get(2)?,
+            name: row.get(3)?,
+            os_platform: row.get(4)?,
+            os_version: row.get(5)?,
+            os_build: row.get(6)?,
+            os_release: row.get(7)?,
+            os_architecture: row.get(8)?,
+            health_status: row.get(9)?,
+            risk_score: row.get(10)?,
+            exposure_level: row.get(11)?,
+            device_value: row.get(12)?,
+            active: row.get(13)?,
+            defender_last_seen: row.get(14)?,
+            last_seen: row.get(15)?,
+        })
+    })
+    .optional()
+}
+
+/// Active (not Resolved) alerts of a device by severity, from the covering index.
+pub(super) fn alert_counts(
+    db: &Connection,
+    connection_id: &str,
+    device_id: &str,
+) -> rusqlite::Result<AlertCounts> {
+    let mut statement = db.prepare_cached(
+        "SELECT severity, count(*) FROM alerts
+         WHERE connection_id = ?1 AND device_id = ?2 AND status <> 'Resolved'
+         GROUP BY severity",
+    )?;
+    let mut counts = AlertCounts::default();
+    let rows = statement.query_map(params![connection_id, device_id], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+    })?;
+    for row in rows {
+        let (severity, count) = row?;
+        counts.add(&severity, u64::try_from(count).unwrap_or(0));
+    }
+    Ok(counts)
+}
+
+/// Active vulnerabilities of an asset: distinct CVEs, Critical (CVSS ≥ 9) and High (7–8.9)
+/// ones, highest CVSS. Without a CVSS, Defender's severity decides.
+pub(super) fn vulnerability_summary(
+    db: &Connection,
+    asset_id: i64,
+) -> rusqlite::Result<VulnerabilitySummary> {
+    db.prepare_cached(
+        "SELECT count(DISTINCT av.vulnerability_id),
+            count(DISTINCT CASE WHEN coalesce(v.cvss >= 9.0, v.severity = 'Critical') THEN av.vulnerability_id END),
+            count(DISTINCT CASE WHEN coalesce(v.cvss >= 7.0 AND v.cvss < 9.0, v.severity = 'High') THEN av.vulnerability_id END),
+            max(v.cvss)
+         FROM asset_vulnerabilities av CROSS JOIN vulnerabilities v ON v.id = av.vulnerability_id
+         WHERE av.asset_id = ?1 AND av.active = 1",
+    )?
+    .query_row([asset_id], |row| {
+        let count = |index: usize| -> rusqlite::Result<u64> {
+            Ok(u64::try_from(row.get::<_, i64>(index)?).unwrap_or(0))
+        };
+        Ok(VulnerabilitySummary {
+            active: count(0)?,
+            critical: count(1)?,
+            high: count(2)?,
+            max_cvss: row.get(3)?,
+        })
+    })
+}
+
+/// Assets with this numeric id, or this Defender device id (in any connection, or in one).
+pub(super) fn assets_by_device_id(
+    db: &Connection,
+    device_id: &str,
+    connection_id: Option<&str>,
+) -> rusqlite::Result<Vec<(i64, String)>> {
+    let mut statement = db.prepare_cached(
+        "SELECT id, connection_id FROM assets WHERE device_id = ?1 AND (?2 IS NULL OR connection_id = ?2)
+         ORDER BY id",
+    )?;
+    let rows = statement.query_map(params![device_id, connection_id], |row| {
+        Ok((row.get(0)?, row.get(1)?))
+    })?;
+    rows.collect()
+}
+
+/// Everything the device view shows, read in one go.
+#[derive(Debug, Clone)]
+pub(super) struct DetailRows {
+    pub asset: AssetRow,
+    pub onboarding_status: Option<String>,
+    pub tags: String,
+    pub rbac_group_id: Option<i64>,
+    pub rbac_group_name: Option<String>,
+    pub aad_device_id: Option<String>,
+    pub aad_joined: Option<bool>,
+    pub merged_into: Option<String>,
+    pub potential_duplicate: bool,
+    pub defender_first_seen: Option<i64>,
+    pub first_seen: i64,
+    pub inactive_reason: Option<String>,
+    pub first_run: i64,
+    pub last_run: i64,
+    pub hostnames: Vec<Link>,
+    pub addresses: Vec<AddressRow>,
+    pub leases: Vec<LeaseRow>,
+    pub macs: Vec<Link>,
+    pub accounts: Vec<AccountRow>,
+    pub alerts: Vec<AlertRow>,
+    pub vulnerabilities: Vec<VulnerabilityRow>,
+    pub runs: Vec<RunRow>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct AddressRow {
+    pub text: String,
+    pub class: String,
+    pub family: u8,
+    pub source: String,
+    pub mac: Option<String>,
+    pub interface_type: Option<String>,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct LeaseRow {
+    pub text: String,
+    pub class: String,
+    pub mac: Option<String>,
+    pub since: i64,
+    pub until: Option<i64>,
+    pub last_report: i64,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct AccountRow {
+    pub domain: Option<String>,
+    pub name: String,
+    pub sid: Option<String>,
+    pub logon_type: Option<String>,
+    pub is_local_admin: Option<bool>,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct AlertRow {
+    pub alert_id: String,
+    pub title: String,
+    pub severity: String,
+    pub status: String,
+    pub category: Option<String>,
+    pub detection_source: Option<String>,
+    pub classification: Option<String>,
+    pub determination: Option<String>,
+    pub created: i64,
+    pub updated: i64,
+    pub first_event: Option<i64>,
+    pub last_event: Option<i64>,
+    pub resolved: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct VulnerabilityRow {
+    pub cve: String,
+    pub cvss: Option<f64>,
+    pub severity: Option<String>,
+    pub vendor: String,
+    pub product: String,
+    pub version: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct RunRow {
+    pub id: i64,
+    pub mode: String,
+    pub trigger: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub status: String,
+}
+
+pub(super) fn detail(db: &Connection, id: i64) -> rusqlite::Result<Option<DetailRows>> {
+    let Some(mut rows) = db
+        .prepare_cached(
+            "SELECT onboarding_status, tags, rbac_group_id, rbac_group_name, aad_device_id,
+                aad_joined, merged_into, potential_duplicate, defender_first_seen, first_seen, inactive_reason,
+                first_run, last_run
+             FROM assets WHERE id = ?1",
+        )?
+        .query_row([id], |row| {
+            Ok(DetailRows {
+                // Filled below from `asset`, which a result row reads too.
+                asset: AssetRow::default(),
+                onboarding_status: row.get(0)?,
+                tags: row.get(1)?,
+                rbac_group_id: row.get(2)?,
+                rbac_group_name: row.get(3)?,
+                aad_device_id: row.get(4)?,
+                aad_joined: row.get(5)?,
+                merged_into: row.get(6)?,
+                potential_duplicate: row.get(7)?,
+                defender_first_seen: row.get(8)?,
+                first_seen: row.get(9)?,
+                inactive_reason: row.get(10)?,
+                first_run: row.get(11)?,
+                last_run: row.get(12)?,
+                hostnames: Vec::new(),
+                addresses: Vec::new(),
+                leases: Vec::new(),
+                macs: Vec::new(),
+                accounts: Vec::new(),
+                alerts: Vec::new(),
+                vulnerabilities: Vec::new(),
+                runs: Vec::new(),
+            })
+        })
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let Some(asset) = asset(db, id)? else {
+        return Ok(None);
+    };
+
+    let hostnames = db
+        .prepare_cached(
+            "SELECT l.asset_id, l.connection_id, h.name, l.first_seen, l.last_seen, l.active
+             FROM asset_hostnames l CROSS JOIN hostnames h ON h.id = l.hostname_id
+             WHERE l.asset_id = ?1 ORDER BY l.active DESC, l.last_seen DESC",
+        )?
+        .query_map([id], |row| simple_link(row, LinkSource::HostName))?
+        .collect::<rusqlite::Result<Vec<Link>>>()?;
+    let macs = db
+        .prepare_cached(
+            "SELECT l.asset_id, l.connection_id, m.address, l.first_seen, l.last_seen, l.active
+             FROM asset_mac_addresses l CROSS JOIN mac_addresses m ON m.id = l.mac_id
+             WHERE l.asset_id = ?1 ORDER BY l.active DESC, l.last_seen DESC, m.address",
+        )?
+        .query_map([id], |row| simple_link(row, LinkSource::Mac))?
+        .collect::<rusqlite::Result<Vec<Link>>>()?;
+    let addresses = db
+        .prepare_cached(
+            "SELECT ip.text, ip.class, ip.family, l.source, m.address, l.interface_type, l.first_seen,
+                l.last_seen, l.active
+             FROM asset_ip_addresses l CROSS JOIN ip_addresses ip ON ip.id = l.ip_id
+             LEFT JOIN mac_addresses m ON m.id = l.mac_id
+             WHERE l.asset_id = ?1
+             ORDER BY l.active DESC, l.source, ip.family, ip.address",
+        )?
+        .query_map([id], |row| {
+            Ok(AddressRow {
+                text: row.get(0)?,
+                class: row.get(1)?,
+                family: row.get(2)?,
+                source: row.get(3)?,
+                mac: row.get(4)?,
+                interface_type: row.get(5)?,
+                first_seen: row.get(6)?,
+                last_seen: row.get(7)?,
+                active: row.get(8)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<AddressRow>>>()?;
+    let leases = db
+        .prepare_cached(
+            "SELECT ip.text, ip.class, m.address, l.since, l.until, l.last_report
+             FROM ip_leases l CROSS JOIN ip_addresses ip ON ip.id = l.ip_id
+             LEFT JOIN mac_addresses m ON m.id = l.mac_id
+             WHERE l.asset_id = ?1
+             ORDER BY l.since DESC",
+        )?
+        .query_map([id], |row| {
+            Ok(LeaseRow {
+                text: row.get(0)?,
+                class: row.get(1)?,
+                mac: row.get(2)?,
+                since: row.get(3)?,
+                until: row.get(4)?,
+                last_report: row.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<LeaseRow>>>()?;
+    let accounts = db
+        .prepare_cached(
+            "SELECT a.domain, a.name, a.sid, l.logon_type, l.is_local_admin, l.first_seen, l.last_seen, l.active
+             FROM asset_accounts l CROSS JOIN accounts a ON a.id = l.account_id
+             WHERE l.asset_id = ?1
+             ORDER BY l.last_seen DESC, a.name",
+        )?
+        .query_map([id], |row| {
+            Ok(AccountRow {
+                domain: row.get(0)?,
+                name: row.get(1)?,
+                sid: row.get(2)?,
+                logon_type: row.get(3)?,
+                is_local_admin: row.get(4)?,
+                first_seen: row.get(5)?,
+                last_seen: row.get(6)?,
+                active: row.get(7)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<AccountRow>>>()?;
+    let alerts = db
+        .prepare_cached(
+            "SELECT alert_id, title, severity, status, category, detection_source, classification,
+                determination, created, updated, first_event, last_event, resolved
+             FROM alerts WHERE connection_id = ?1 AND device_id = ?2
+             ORDER BY status = 'Resolved', created DESC",
+        )?
+        .query_map(params![&asset.connection_id, &asset.device_id], |row| {
+            Ok(AlertRow {
+                alert_id: row.get(0)?,
+                title: row.get(1)?,
+                severity: row.get(2)?,
+                status: row.get(3)?,
+                category: row.get(4)?,
+                detection_source: row.get(5)?,
+                classification: row.get(6)?,
+                determination: row.get(7)?,
+                created: row.get(8)?,
+                updated: row.get(9)?,
+                first_event: row.get(10)?,
+                last_event: row.get(11)?,
+                resolved: row.get(12)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<AlertRow>>>()?;
+    let vulnerabilities = db
+        .prepare_cached(
+            "SELECT v.cve, v.cvss, v.severity, ap.vendor, ap.product, ap.version, l.first_seen, l.last_seen, l.active
+             FROM asset_vulnerabilities l CROSS JOIN vulnerabilities v ON v.id = l.vulnerability_id
+             CROSS JOIN applications ap ON ap.id = l.application_id
+             WHERE l.asset_id = ?1
+             ORDER BY l.active DESC, v.cvss IS NULL, v.cvss DESC, v.cve",
+        )?
+        .query_map([id], |row| {
+            Ok(VulnerabilityRow {
+                cve: row.get(0)?,
+                cvss: row.get(1)?,
+                severity: row.get(2)?,
+                vendor: row.get(3)?,
+                product: row.get(4)?,
+                version: row.get(5)?,
+                first_seen: row.get(6)?,
+                last_seen: row.get(7)?,
+                active: row.get(8)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<VulnerabilityRow>>>()?;
+    let runs = db
+        .prepare_cached(
+            "SELECT id, mode, trigger, started_at, finished_at, status FROM sync_runs WHERE id IN (?1, ?2)
+             ORDER BY id",
+        )?
+        .query_map(params![rows.first_run, rows.last_run], |row| {
+            Ok(RunRow {
+                id: row.get(0)?,
+                mode: row.get(1)?,
+                trigger: row.get(2)?,
+                started_at: row.get(3)?,
+                finished_at: row.get(4)?,
+                status: row.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<RunRow>>>()?;
+    rows.asset = asset;
+    rows.hostnames = hostnames;
+    rows.addresses = addresses;
+    rows.leases = leases;
+    rows.macs = macs;
+    rows.accounts = accounts;
+    rows.alerts = alerts;
+    rows.vulnerabilities = vulnerabilities;
+    rows.runs = runs;
+    Ok(Some(rows))
+}
