@@ -10,6 +10,113 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::risk::{AlertCounts, VulnerabilitySummary};
 use crate::model::Timestamp;
 
+// The statements, named so a test can check that each one starts from an index.
+
+pub(super) const ADDRESS_LINKS: &str = "SELECT l.asset_id, l.connection_id, ip.id, ip.text, ip.class, l.source, l.first_seen, l.last_seen, l.active
+     FROM ip_addresses ip CROSS JOIN asset_ip_addresses l ON l.ip_id = ip.id
+     WHERE ip.address BETWEEN ?1 AND ?2";
+
+pub(super) const LEASES: &str =
+    "SELECT l.asset_id, l.connection_id, ip.id, ip.text, ip.class, l.since, l.until, l.last_report
+     FROM ip_addresses ip CROSS JOIN ip_leases l ON l.ip_id = ip.id
+     WHERE ip.address BETWEEN ?1 AND ?2";
+
+pub(super) const LEASES_AT: &str =
+    "SELECT l.asset_id, l.connection_id, ip.id, ip.text, ip.class, l.since, l.until, l.last_report
+     FROM ip_addresses ip CROSS JOIN ip_leases l ON l.ip_id = ip.id
+     WHERE ip.address BETWEEN ?1 AND ?2 AND l.since <= ?3 AND (l.until IS NULL OR l.until > ?3)";
+
+pub(super) const ADDRESSES_WITH_HISTORY: &str = "SELECT DISTINCT ip.id, l.connection_id
+     FROM ip_addresses ip CROSS JOIN ip_leases l ON l.ip_id = ip.id
+     WHERE ip.address BETWEEN ?1 AND ?2";
+
+pub(super) const ANY_ADDRESS: &str =
+    "SELECT 1 FROM ip_addresses WHERE address BETWEEN ?1 AND ?2 LIMIT 1";
+
+pub(super) const HOSTNAME_LINKS: &str =
+    "SELECT l.asset_id, l.connection_id, h.name, l.first_seen, l.last_seen, l.active
+     FROM hostnames h CROSS JOIN asset_hostnames l ON l.hostname_id = h.id
+     WHERE h.name >= ?1 AND h.name < ?2";
+
+pub(super) const MAC_LINKS: &str =
+    "SELECT l.asset_id, l.connection_id, m.address, l.first_seen, l.last_seen, l.active
+     FROM mac_addresses m CROSS JOIN asset_mac_addresses l ON l.mac_id = m.id
+     WHERE m.address = ?1";
+
+pub(super) const EXTERNAL_SHARERS: &str = "SELECT count(*) FROM asset_ip_addresses WHERE ip_id = ?1 AND source = 'external' AND active = 1";
+
+pub(super) const ASSET: &str =
+    "SELECT id, connection_id, device_id, name, os_platform, os_version, os_build, os_release,
+     os_architecture, health_status, risk_score, exposure_level, device_value, active,
+     defender_last_seen, last_seen
+     FROM assets WHERE id = ?1";
+
+pub(super) const ALERT_COUNTS: &str = "SELECT severity, count(*) FROM alerts
+     WHERE connection_id = ?1 AND device_id = ?2 AND status <> 'Resolved'
+     GROUP BY severity";
+
+pub(super) const VULNERABILITY_SUMMARY: &str = "SELECT count(DISTINCT av.vulnerability_id),
+     count(DISTINCT CASE WHEN coalesce(v.cvss >= 9.0, v.severity = 'Critical') THEN av.vulnerability_id END),
+     count(DISTINCT CASE WHEN coalesce(v.cvss >= 7.0 AND v.cvss < 9.0, v.severity = 'High') THEN av.vulnerability_id END),
+     max(v.cvss)
+     FROM asset_vulnerabilities av CROSS JOIN vulnerabilities v ON v.id = av.vulnerability_id
+     WHERE av.asset_id = ?1 AND av.active = 1";
+
+pub(super) const ASSETS_BY_DEVICE_ID: &str = "SELECT id, connection_id FROM assets WHERE device_id = ?1 AND (?2 IS NULL OR connection_id = ?2)
+     ORDER BY id";
+
+pub(super) const DETAIL_ASSET: &str =
+    "SELECT onboarding_status, tags, rbac_group_id, rbac_group_name, aad_device_id,
+     aad_joined, merged_into, potential_duplicate, defender_first_seen, first_seen, inactive_reason,
+     first_run, last_run
+     FROM assets WHERE id = ?1";
+
+pub(super) const DETAIL_HOSTNAMES: &str =
+    "SELECT l.asset_id, l.connection_id, h.name, l.first_seen, l.last_seen, l.active
+     FROM asset_hostnames l CROSS JOIN hostnames h ON h.id = l.hostname_id
+     WHERE l.asset_id = ?1 ORDER BY l.active DESC, l.last_seen DESC";
+
+pub(super) const DETAIL_MACS: &str =
+    "SELECT l.asset_id, l.connection_id, m.address, l.first_seen, l.last_seen, l.active
+     FROM asset_mac_addresses l CROSS JOIN mac_addresses m ON m.id = l.mac_id
+     WHERE l.asset_id = ?1 ORDER BY l.active DESC, l.last_seen DESC, m.address";
+
+pub(super) const DETAIL_ADDRESSES: &str =
+    "SELECT ip.text, ip.class, ip.family, l.source, m.address, l.interface_type, l.first_seen,
+     l.last_seen, l.active
+     FROM asset_ip_addresses l CROSS JOIN ip_addresses ip ON ip.id = l.ip_id
+     LEFT JOIN mac_addresses m ON m.id = l.mac_id
+     WHERE l.asset_id = ?1
+     ORDER BY l.active DESC, l.source, ip.family, ip.address";
+
+pub(super) const DETAIL_LEASES: &str =
+    "SELECT ip.text, ip.class, m.address, l.since, l.until, l.last_report
+     FROM ip_leases l CROSS JOIN ip_addresses ip ON ip.id = l.ip_id
+     LEFT JOIN mac_addresses m ON m.id = l.mac_id
+     WHERE l.asset_id = ?1
+     ORDER BY l.since DESC";
+
+pub(super) const DETAIL_ACCOUNTS: &str = "SELECT a.domain, a.name, a.sid, l.logon_type, l.is_local_admin, l.first_seen, l.last_seen, l.active
+     FROM asset_accounts l CROSS JOIN accounts a ON a.id = l.account_id
+     WHERE l.asset_id = ?1
+     ORDER BY l.last_seen DESC, a.name";
+
+pub(super) const DETAIL_ALERTS: &str =
+    "SELECT alert_id, title, severity, status, category, detection_source, classification,
+     determination, created, updated, first_event, last_event, resolved
+     FROM alerts WHERE connection_id = ?1 AND device_id = ?2
+     ORDER BY status = 'Resolved', created DESC";
+
+pub(super) const DETAIL_VULNERABILITIES: &str = "SELECT v.cve, v.cvss, v.severity, ap.vendor, ap.product, ap.version, l.first_seen, l.last_seen, l.active
+     FROM asset_vulnerabilities l CROSS JOIN vulnerabilities v ON v.id = l.vulnerability_id
+     CROSS JOIN applications ap ON ap.id = l.application_id
+     WHERE l.asset_id = ?1
+     ORDER BY l.active DESC, v.cvss IS NULL, v.cvss DESC, v.cve";
+
+pub(super) const DETAIL_RUNS: &str =
+    "SELECT id, mode, trigger, started_at, finished_at, status FROM sync_runs WHERE id IN (?1, ?2)
+     ORDER BY id";
+
 pub(super) fn from_ms(value: i64) -> Timestamp {
     DateTime::from_timestamp_millis(value).unwrap_or_default()
 }
@@ -91,11 +198,7 @@ pub(super) fn address_links(
     low: &[u8; 16],
     high: &[u8; 16],
 ) -> rusqlite::Result<Vec<Link>> {
-    let mut statement = db.prepare_cached(
-        "SELECT l.asset_id, l.connection_id, ip.id, ip.text, ip.class, l.source, l.first_seen, l.last_seen, l.active
-         FROM ip_addresses ip CROSS JOIN asset_ip_addresses l ON l.ip_id = ip.id
-         WHERE ip.address BETWEEN ?1 AND ?2",
-    )?;
+    let mut statement = db.prepare_cached(ADDRESS_LINKS)?;
     let rows = statement.query_map(params![low.as_slice(), high.as_slice()], address_link)?;
     rows.collect()
 }
@@ -109,21 +212,13 @@ pub(super) fn leases(
 ) -> rusqlite::Result<Vec<Link>> {
     let rows = match at {
         None => {
-            let mut statement = db.prepare_cached(
-                "SELECT l.asset_id, l.connection_id, ip.id, ip.text, ip.class, l.since, l.until, l.last_report
-                 FROM ip_addresses ip CROSS JOIN ip_leases l ON l.ip_id = ip.id
-                 WHERE ip.address BETWEEN ?1 AND ?2",
-            )?;
+            let mut statement = db.prepare_cached(LEASES)?;
             statement
                 .query_map(params![low.as_slice(), high.as_slice()], lease_link)?
                 .collect::<rusqlite::Result<Vec<Link>>>()?
         }
         Some(at) => {
-            let mut statement = db.prepare_cached(
-                "SELECT l.asset_id, l.connection_id, ip.id, ip.text, ip.class, l.since, l.until, l.last_report
-                 FROM ip_addresses ip CROSS JOIN ip_leases l ON l.ip_id = ip.id
-                 WHERE ip.address BETWEEN ?1 AND ?2 AND l.since <= ?3 AND (l.until IS NULL OR l.until > ?3)",
-            )?;
+            let mut statement = db.prepare_cached(LEASES_AT)?;
             statement
                 .query_map(params![low.as_slice(), high.as_slice(), at], lease_link)?
                 .collect::<rusqlite::Result<Vec<Link>>>()?
@@ -139,11 +234,7 @@ pub(super) fn addresses_with_history(
     low: &[u8; 16],
     high: &[u8; 16],
 ) -> rusqlite::Result<HashSet<(i64, String)>> {
-    let mut statement = db.prepare_cached(
-        "SELECT DISTINCT ip.id, l.connection_id
-         FROM ip_addresses ip CROSS JOIN ip_leases l ON l.ip_id = ip.id
-         WHERE ip.address BETWEEN ?1 AND ?2",
-    )?;
+    let mut statement = db.prepare_cached(ADDRESSES_WITH_HISTORY)?;
     let rows = statement.query_map(params![low.as_slice(), high.as_slice()], |row| {
         Ok((row.get(0)?, row.get(1)?))
     })?;
@@ -156,7 +247,7 @@ pub(super) fn any_address(
     low: &[u8; 16],
     high: &[u8; 16],
 ) -> rusqlite::Result<bool> {
-    db.prepare_cached("SELECT 1 FROM ip_addresses WHERE address BETWEEN ?1 AND ?2 LIMIT 1")?
+    db.prepare_cached(ANY_ADDRESS)?
         .query_row(params![low.as_slice(), high.as_slice()], |_| Ok(()))
         .optional()
         .map(|found| found.is_some())
@@ -168,11 +259,7 @@ pub(super) fn hostname_links(
     low: &str,
     high: &str,
 ) -> rusqlite::Result<Vec<Link>> {
-    let mut statement = db.prepare_cached(
-        "SELECT l.asset_id, l.connection_id, h.name, l.first_seen, l.last_seen, l.active
-         FROM hostnames h CROSS JOIN asset_hostnames l ON l.hostname_id = h.id
-         WHERE h.name >= ?1 AND h.name < ?2",
-    )?;
+    let mut statement = db.prepare_cached(HOSTNAME_LINKS)?;
     let rows = statement.query_map(params![low, high], |row| {
         simple_link(row, LinkSource::HostName)
     })?;
@@ -180,11 +267,7 @@ pub(super) fn hostname_links(
 }
 
 pub(super) fn mac_links(db: &Connection, mac: &str) -> rusqlite::Result<Vec<Link>> {
-    let mut statement = db.prepare_cached(
-        "SELECT l.asset_id, l.connection_id, m.address, l.first_seen, l.last_seen, l.active
-         FROM mac_addresses m CROSS JOIN asset_mac_addresses l ON l.mac_id = m.id
-         WHERE m.address = ?1",
-    )?;
+    let mut statement = db.prepare_cached(MAC_LINKS)?;
     let rows = statement.query_map([mac], |row| simple_link(row, LinkSource::Mac))?;
     rows.collect()
 }
@@ -206,11 +289,9 @@ fn simple_link(row: &Row<'_>, source: LinkSource) -> rusqlite::Result<Link> {
 
 /// Devices that have `ip_id` as their active external address (NAT egress sharing).
 pub(super) fn external_sharers(db: &Connection, ip_id: i64) -> rusqlite::Result<u64> {
-    db.prepare_cached(
-        "SELECT count(*) FROM asset_ip_addresses WHERE ip_id = ?1 AND source = 'external' AND active = 1",
-    )?
-    .query_row([ip_id], |row| row.get::<_, i64>(0))
-    .map(|n| u64::try_from(n).unwrap_or(0))
+    db.prepare_cached(EXTERNAL_SHARERS)?
+        .query_row([ip_id], |row| row.get::<_, i64>(0))
+        .map(|n| u64::try_from(n).unwrap_or(0))
 }
 
 /// The columns of an asset that a result row shows.
@@ -235,33 +316,28 @@ pub(super) struct AssetRow {
 }
 
 pub(super) fn asset(db: &Connection, id: i64) -> rusqlite::Result<Option<AssetRow>> {
-    db.prepare_cached(
-        "SELECT id, connection_id, device_id, name, os_platform, os_version, os_build, os_release,
-            os_architecture, health_status, risk_score, exposure_level, device_value, active,
-            defender_last_seen, last_seen
-         FROM assets WHERE id = ?1",
-    )?
-    .query_row([id], |row| {
-        Ok(AssetRow {
-            id: row.get(0)?,
-            connection_id: row.get(1)?,
-            device_id: row.get(2)?,
-            name: row.get(3)?,
-            os_platform: row.get(4)?,
-            os_version: row.get(5)?,
-            os_build: row.get(6)?,
-            os_release: row.get(7)?,
-            os_architecture: row.get(8)?,
-            health_status: row.get(9)?,
-            risk_score: row.get(10)?,
-            exposure_level: row.get(11)?,
-            device_value: row.get(12)?,
-            active: row.get(13)?,
-            defender_last_seen: row.get(14)?,
-            last_seen: row.get(15)?,
+    db.prepare_cached(ASSET)?
+        .query_row([id], |row| {
+            Ok(AssetRow {
+                id: row.get(0)?,
+                connection_id: row.get(1)?,
+                device_id: row.get(2)?,
+                name: row.get(3)?,
+                os_platform: row.get(4)?,
+                os_version: row.get(5)?,
+                os_build: row.get(6)?,
+                os_release: row.get(7)?,
+                os_architecture: row.get(8)?,
+                health_status: row.get(9)?,
+                risk_score: row.get(10)?,
+                exposure_level: row.get(11)?,
+                device_value: row.get(12)?,
+                active: row.get(13)?,
+                defender_last_seen: row.get(14)?,
+                last_seen: row.get(15)?,
+            })
         })
-    })
-    .optional()
+        .optional()
 }
 
 /// Active (not Resolved) alerts of a device by severity, from the covering index.
@@ -270,11 +346,7 @@ pub(super) fn alert_counts(
     connection_id: &str,
     device_id: &str,
 ) -> rusqlite::Result<AlertCounts> {
-    let mut statement = db.prepare_cached(
-        "SELECT severity, count(*) FROM alerts
-         WHERE connection_id = ?1 AND device_id = ?2 AND status <> 'Resolved'
-         GROUP BY severity",
-    )?;
+    let mut statement = db.prepare_cached(ALERT_COUNTS)?;
     let mut counts = AlertCounts::default();
     let rows = statement.query_map(params![connection_id, device_id], |row| {
         Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
@@ -292,25 +364,18 @@ pub(super) fn vulnerability_summary(
     db: &Connection,
     asset_id: i64,
 ) -> rusqlite::Result<VulnerabilitySummary> {
-    db.prepare_cached(
-        "SELECT count(DISTINCT av.vulnerability_id),
-            count(DISTINCT CASE WHEN coalesce(v.cvss >= 9.0, v.severity = 'Critical') THEN av.vulnerability_id END),
-            count(DISTINCT CASE WHEN coalesce(v.cvss >= 7.0 AND v.cvss < 9.0, v.severity = 'High') THEN av.vulnerability_id END),
-            max(v.cvss)
-         FROM asset_vulnerabilities av CROSS JOIN vulnerabilities v ON v.id = av.vulnerability_id
-         WHERE av.asset_id = ?1 AND av.active = 1",
-    )?
-    .query_row([asset_id], |row| {
-        let count = |index: usize| -> rusqlite::Result<u64> {
-            Ok(u64::try_from(row.get::<_, i64>(index)?).unwrap_or(0))
-        };
-        Ok(VulnerabilitySummary {
-            active: count(0)?,
-            critical: count(1)?,
-            high: count(2)?,
-            max_cvss: row.get(3)?,
+    db.prepare_cached(VULNERABILITY_SUMMARY)?
+        .query_row([asset_id], |row| {
+            let count = |index: usize| -> rusqlite::Result<u64> {
+                Ok(u64::try_from(row.get::<_, i64>(index)?).unwrap_or(0))
+            };
+            Ok(VulnerabilitySummary {
+                active: count(0)?,
+                critical: count(1)?,
+                high: count(2)?,
+                max_cvss: row.get(3)?,
+            })
         })
-    })
 }
 
 /// Assets with this numeric id, or this Defender device id (in any connection, or in one).
@@ -319,10 +384,7 @@ pub(super) fn assets_by_device_id(
     device_id: &str,
     connection_id: Option<&str>,
 ) -> rusqlite::Result<Vec<(i64, String)>> {
-    let mut statement = db.prepare_cached(
-        "SELECT id, connection_id FROM assets WHERE device_id = ?1 AND (?2 IS NULL OR connection_id = ?2)
-         ORDER BY id",
-    )?;
+    let mut statement = db.prepare_cached(ASSETS_BY_DEVICE_ID)?;
     let rows = statement.query_map(params![device_id, connection_id], |row| {
         Ok((row.get(0)?, row.get(1)?))
     })?;
@@ -433,12 +495,7 @@ pub(super) struct RunRow {
 
 pub(super) fn detail(db: &Connection, id: i64) -> rusqlite::Result<Option<DetailRows>> {
     let Some(mut rows) = db
-        .prepare_cached(
-            "SELECT onboarding_status, tags, rbac_group_id, rbac_group_name, aad_device_id,
-                aad_joined, merged_into, potential_duplicate, defender_first_seen, first_seen, inactive_reason,
-                first_run, last_run
-             FROM assets WHERE id = ?1",
-        )?
+        .prepare_cached(DETAIL_ASSET)?
         .query_row([id], |row| {
             Ok(DetailRows {
                 // Filled below from `asset`, which a result row reads too.
@@ -475,30 +532,15 @@ pub(super) fn detail(db: &Connection, id: i64) -> rusqlite::Result<Option<Detail
     };
 
     let hostnames = db
-        .prepare_cached(
-            "SELECT l.asset_id, l.connection_id, h.name, l.first_seen, l.last_seen, l.active
-             FROM asset_hostnames l CROSS JOIN hostnames h ON h.id = l.hostname_id
-             WHERE l.asset_id = ?1 ORDER BY l.active DESC, l.last_seen DESC",
-        )?
+        .prepare_cached(DETAIL_HOSTNAMES)?
         .query_map([id], |row| simple_link(row, LinkSource::HostName))?
         .collect::<rusqlite::Result<Vec<Link>>>()?;
     let macs = db
-        .prepare_cached(
-            "SELECT l.asset_id, l.connection_id, m.address, l.first_seen, l.last_seen, l.active
-             FROM asset_mac_addresses l CROSS JOIN mac_addresses m ON m.id = l.mac_id
-             WHERE l.asset_id = ?1 ORDER BY l.active DESC, l.last_seen DESC, m.address",
-        )?
+        .prepare_cached(DETAIL_MACS)?
         .query_map([id], |row| simple_link(row, LinkSource::Mac))?
         .collect::<rusqlite::Result<Vec<Link>>>()?;
     let addresses = db
-        .prepare_cached(
-            "SELECT ip.text, ip.class, ip.family, l.source, m.address, l.interface_type, l.first_seen,
-                l.last_seen, l.active
-             FROM asset_ip_addresses l CROSS JOIN ip_addresses ip ON ip.id = l.ip_id
-             LEFT JOIN mac_addresses m ON m.id = l.mac_id
-             WHERE l.asset_id = ?1
-             ORDER BY l.active DESC, l.source, ip.family, ip.address",
-        )?
+        .prepare_cached(DETAIL_ADDRESSES)?
         .query_map([id], |row| {
             Ok(AddressRow {
                 text: row.get(0)?,
@@ -514,13 +556,7 @@ pub(super) fn detail(db: &Connection, id: i64) -> rusqlite::Result<Option<Detail
         })?
         .collect::<rusqlite::Result<Vec<AddressRow>>>()?;
     let leases = db
-        .prepare_cached(
-            "SELECT ip.text, ip.class, m.address, l.since, l.until, l.last_report
-             FROM ip_leases l CROSS JOIN ip_addresses ip ON ip.id = l.ip_id
-             LEFT JOIN mac_addresses m ON m.id = l.mac_id
-             WHERE l.asset_id = ?1
-             ORDER BY l.since DESC",
-        )?
+        .prepare_cached(DETAIL_LEASES)?
         .query_map([id], |row| {
             Ok(LeaseRow {
                 text: row.get(0)?,
@@ -533,12 +569,7 @@ pub(super) fn detail(db: &Connection, id: i64) -> rusqlite::Result<Option<Detail
         })?
         .collect::<rusqlite::Result<Vec<LeaseRow>>>()?;
     let accounts = db
-        .prepare_cached(
-            "SELECT a.domain, a.name, a.sid, l.logon_type, l.is_local_admin, l.first_seen, l.last_seen, l.active
-             FROM asset_accounts l CROSS JOIN accounts a ON a.id = l.account_id
-             WHERE l.asset_id = ?1
-             ORDER BY l.last_seen DESC, a.name",
-        )?
+        .prepare_cached(DETAIL_ACCOUNTS)?
         .query_map([id], |row| {
             Ok(AccountRow {
                 domain: row.get(0)?,
@@ -553,12 +584,7 @@ pub(super) fn detail(db: &Connection, id: i64) -> rusqlite::Result<Option<Detail
         })?
         .collect::<rusqlite::Result<Vec<AccountRow>>>()?;
     let alerts = db
-        .prepare_cached(
-            "SELECT alert_id, title, severity, status, category, detection_source, classification,
-                determination, created, updated, first_event, last_event, resolved
-             FROM alerts WHERE connection_id = ?1 AND device_id = ?2
-             ORDER BY status = 'Resolved', created DESC",
-        )?
+        .prepare_cached(DETAIL_ALERTS)?
         .query_map(params![&asset.connection_id, &asset.device_id], |row| {
             Ok(AlertRow {
                 alert_id: row.get(0)?,
@@ -578,13 +604,7 @@ pub(super) fn detail(db: &Connection, id: i64) -> rusqlite::Result<Option<Detail
         })?
         .collect::<rusqlite::Result<Vec<AlertRow>>>()?;
     let vulnerabilities = db
-        .prepare_cached(
-            "SELECT v.cve, v.cvss, v.severity, ap.vendor, ap.product, ap.version, l.first_seen, l.last_seen, l.active
-             FROM asset_vulnerabilities l CROSS JOIN vulnerabilities v ON v.id = l.vulnerability_id
-             CROSS JOIN applications ap ON ap.id = l.application_id
-             WHERE l.asset_id = ?1
-             ORDER BY l.active DESC, v.cvss IS NULL, v.cvss DESC, v.cve",
-        )?
+        .prepare_cached(DETAIL_VULNERABILITIES)?
         .query_map([id], |row| {
             Ok(VulnerabilityRow {
                 cve: row.get(0)?,
@@ -600,10 +620,7 @@ pub(super) fn detail(db: &Connection, id: i64) -> rusqlite::Result<Option<Detail
         })?
         .collect::<rusqlite::Result<Vec<VulnerabilityRow>>>()?;
     let runs = db
-        .prepare_cached(
-            "SELECT id, mode, trigger, started_at, finished_at, status FROM sync_runs WHERE id IN (?1, ?2)
-             ORDER BY id",
-        )?
+        .prepare_cached(DETAIL_RUNS)?
         .query_map(params![rows.first_run, rows.last_run], |row| {
             Ok(RunRow {
                 id: row.get(0)?,
