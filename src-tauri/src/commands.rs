@@ -5,7 +5,9 @@ use mde_car_core::Core;
 use tauri::State;
 
 use crate::{
-    dto::{AppInfo, ConnectionDraft, ConnectionView, DataSelection, FieldError, TestReport},
+    dto::{
+        AppInfo, ConnectionDraft, ConnectionView, DataSelection, FieldError, SyncRun, TestReport,
+    },
     ipc_error::IpcError,
 };
 
@@ -99,4 +101,29 @@ pub async fn start_demo(core: State<'_, Core>) -> Result<ConnectionView> {
 )]
 pub fn app_info(core: State<'_, Core>) -> AppInfo {
     core.app_info().into()
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn sync_now(core: State<'_, Core>, id: String, full: bool) -> Result<()> {
+    Ok(core.start_sync(&id, full, mde_car_core::sync::Trigger::Manual)?)
+}
+
+#[tauri::command]
+#[specta::specta]
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "Tauri hands commands their State by value"
+)]
+pub fn cancel_sync(core: State<'_, Core>, id: String) -> bool {
+    core.cancel_sync(&id)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn sync_runs(core: State<'_, Core>, id: String, limit: u32) -> Result<Vec<SyncRun>> {
+    let runs = core
+        .sync_runs(&id, usize::try_from(limit).unwrap_or(usize::MAX))
+        .await?;
+    Ok(runs.into_iter().map(Into::into).collect())
 }

@@ -273,6 +273,8 @@ pub struct ConnectionView {
     pub last_sync_at: Option<String>,
     pub next_sync_at: Option<String>,
     pub counts: Option<Counts>,
+    pub last_run: Option<SyncRun>,
+    pub syncing: bool,
     pub created_at: String,
 }
 
@@ -302,6 +304,8 @@ impl From<api::ConnectionView> for ConnectionView {
             last_sync_at: view.last_sync_at.map(|t| t.to_rfc3339()),
             next_sync_at: view.next_sync_at.map(|t| t.to_rfc3339()),
             counts: view.counts.map(Into::into),
+            last_run: view.last_run.map(Into::into),
+            syncing: view.status == api::ConnectionStatus::Syncing,
             created_at: connection.created_at.to_rfc3339(),
         }
     }
@@ -325,6 +329,199 @@ impl From<api::AppInfo> for AppInfo {
             settings_file: info.settings_file,
             database_file: info.database_file,
             log_dir: info.log_dir,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    Interrupted,
+}
+
+impl From<mde_car_core::store::RunStatus> for RunStatus {
+    fn from(status: mde_car_core::store::RunStatus) -> Self {
+        use mde_car_core::store::RunStatus as Core;
+        match status {
+            Core::Running => RunStatus::Running,
+            Core::Succeeded => RunStatus::Succeeded,
+            Core::Failed => RunStatus::Failed,
+            Core::Cancelled => RunStatus::Cancelled,
+            Core::Interrupted => RunStatus::Interrupted,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiCallCount {
+    pub endpoint: String,
+    pub calls: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct EntityChange {
+    pub entity: String,
+    pub added: u32,
+    pub updated: u32,
+    pub deactivated: u32,
+}
+
+/// One sync run for the history view and the card.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncRun {
+    pub id: u32,
+    pub connection_id: String,
+    pub full: bool,
+    pub trigger: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_ms: Option<u32>,
+    pub status: RunStatus,
+    pub error_code: Option<String>,
+    pub error: Option<String>,
+    pub api_calls: Vec<ApiCallCount>,
+    pub total_api_calls: u32,
+    pub throttled_ms: u32,
+    pub changes: Vec<EntityChange>,
+    pub notes: Vec<String>,
+}
+
+fn small(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl From<mde_car_core::store::RunRecord> for SyncRun {
+    fn from(run: mde_car_core::store::RunRecord) -> Self {
+        SyncRun {
+            id: u32::try_from(run.id).unwrap_or(u32::MAX),
+            connection_id: run.connection_id,
+            full: run.mode == "full",
+            trigger: run.trigger,
+            started_at: run.started_at.to_rfc3339(),
+            finished_at: run.finished_at.map(|t| t.to_rfc3339()),
+            duration_ms: run
+                .finished_at
+                .and_then(|end| u32::try_from((end - run.started_at).num_milliseconds()).ok()),
+            status: run.status.into(),
+            error_code: run.error_code,
+            error: run.error,
+            total_api_calls: small(run.api_calls.values().sum()),
+            api_calls: run
+                .api_calls
+                .into_iter()
+                .map(|(endpoint, calls)| ApiCallCount {
+                    endpoint,
+                    calls: small(calls),
+                })
+                .collect(),
+            throttled_ms: small(run.throttled_ms),
+            changes: run
+                .changes
+                .into_iter()
+                .map(|(entity, count)| EntityChange {
+                    entity,
+                    added: small(count.added),
+                    updated: small(count.updated),
+                    deactivated: small(count.deactivated),
+                })
+                .collect(),
+            notes: run.notes,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncUpdateKind {
+    Started,
+    Progress,
+    Throttled,
+    Finished,
+    ConnectionsChanged,
+}
+
+/// What the window hears while runs go on: one flat shape for every kind, so the card's
+/// progress bar needs no unions.
+#[derive(Debug, Clone, Serialize, Deserialize, Type, tauri_specta::Event)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncUpdate {
+    pub kind: SyncUpdateKind,
+    pub connection_id: Option<String>,
+    pub run_id: Option<u32>,
+    pub full: Option<bool>,
+    /// The current step in words: "Devices", "IP history", …
+    pub step: Option<String>,
+    pub page: Option<u32>,
+    pub items: Option<u32>,
+    pub estimated_total: Option<u32>,
+    pub wait_secs: Option<u32>,
+    pub status: Option<RunStatus>,
+    pub summary: Option<String>,
+}
+
+impl From<mde_car_core::events::SyncEvent> for SyncUpdate {
+    fn from(event: mde_car_core::events::SyncEvent) -> Self {
+        use mde_car_core::events::SyncEvent as E;
+        let blank = SyncUpdate {
+            kind: SyncUpdateKind::ConnectionsChanged,
+            connection_id: event.connection_id().map(str::to_owned),
+            run_id: None,
+            full: None,
+            step: None,
+            page: None,
+            items: None,
+            estimated_total: None,
+            wait_secs: None,
+            status: None,
+            summary: None,
+        };
+        let id = |run_id: i64| u32::try_from(run_id).ok();
+        match event {
+            E::Started { run_id, full, .. } => SyncUpdate {
+                kind: SyncUpdateKind::Started,
+                run_id: id(run_id),
+                full: Some(full),
+                ..blank
+            },
+            E::Progress {
+                step,
+                page,
+                items,
+                estimated_total,
+                ..
+            } => SyncUpdate {
+                kind: SyncUpdateKind::Progress,
+                step: Some(step.label().to_owned()),
+                page: Some(page),
+                items: Some(small(items)),
+                estimated_total: estimated_total.map(small),
+                ..blank
+            },
+            E::Throttled { wait_secs, .. } => SyncUpdate {
+                kind: SyncUpdateKind::Throttled,
+                wait_secs: Some(small(wait_secs)),
+                ..blank
+            },
+            E::Finished {
+                run_id,
+                status,
+                summary,
+                ..
+            } => SyncUpdate {
+                kind: SyncUpdateKind::Finished,
+                run_id: id(run_id),
+                status: Some(status.into()),
+                summary: Some(summary),
+                ..blank
+            },
+            E::ConnectionsChanged => blank,
         }
     }
 }

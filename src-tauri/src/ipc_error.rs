@@ -17,6 +17,7 @@ pub enum ErrorCode {
     Keyring,
     Storage,
     Demo,
+    AlreadyRunning,
     Internal,
 }
 
@@ -29,6 +30,7 @@ impl From<CoreCode> for ErrorCode {
             CoreCode::Keyring => ErrorCode::Keyring,
             CoreCode::Storage => ErrorCode::Storage,
             CoreCode::Demo => ErrorCode::Demo,
+            CoreCode::AlreadyRunning => ErrorCode::AlreadyRunning,
             CoreCode::Internal => ErrorCode::Internal,
         }
     }

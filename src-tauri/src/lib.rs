@@ -28,7 +28,11 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::required_permissions,
             commands::start_demo,
             commands::app_info,
+            commands::sync_now,
+            commands::cancel_sync,
+            commands::sync_runs,
         ])
+        .events(tauri_specta::collect_events![dto::SyncUpdate])
 }
 
 /// Builds the app on any runtime (the real one, or tauri's mock runtime in tests).
@@ -39,7 +43,9 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         .invoke_handler(specta.invoke_handler())
         .setup(move |app| {
             specta.mount_events(app);
-            manage_core(app.handle(), None)
+            manage_core(app.handle(), None)?;
+            start_background_work(app.handle());
+            Ok(())
         })
 }
 
@@ -64,6 +70,33 @@ pub fn manage_core<R: Runtime>(
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "desktop app started");
     app.manage(core);
     Ok(())
+}
+
+/// Forwards the core's events to the window and starts the scheduler. Not part of
+/// `manage_core`, so the IPC tests run without background syncs.
+fn start_background_work<R: Runtime>(app: &tauri::AppHandle<R>) {
+    use tauri_specta::Event as _;
+    let core = app.state::<Core>().inner().clone();
+    let mut events = core.subscribe();
+    let handle = app.clone();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(event) => {
+                    let _ = dto::SyncUpdate::from(event).emit(&handle);
+                }
+                // A slow window missed some progress events: the next one brings it up to date.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+    tauri::async_runtime::spawn(async move {
+        // Runs for the life of the app; overdue connections start right away.
+        let _ = core
+            .start_scheduler(tokio_util::sync::CancellationToken::new())
+            .await;
+    });
 }
 
 /// Keeps the log writer alive for the life of the app.

@@ -4,6 +4,8 @@
 // A command-line tool's job is to print.
 #![allow(clippy::print_stdout)]
 
+mod search;
+
 use std::{
     io::{BufRead, IsTerminal},
     path::PathBuf,
@@ -15,8 +17,11 @@ use clap::{Args, Parser, Subcommand};
 use mde_car_core::{
     ConnectionView, Core, ErrorCode,
     config::{Cloud, ConnectionDraft, DataSelection, Frequency},
+    events::SyncEvent,
     paths::DataDir,
     probe::TestReport,
+    store::{RunRecord, RunStatus},
+    sync::Trigger,
 };
 use serde_json::json;
 
@@ -24,6 +29,8 @@ use serde_json::json;
 const EXIT_TEST_FAILED: u8 = 3;
 /// Exit status of invalid input.
 const EXIT_INVALID: u8 = 2;
+/// Exit status of a sync run that failed or was cancelled.
+const EXIT_SYNC_FAILED: u8 = 4;
 
 #[derive(Parser)]
 #[command(
@@ -47,6 +54,31 @@ enum Command {
     /// Add, list, edit, test and remove Defender connections
     #[command(subcommand)]
     Connection(ConnectionCommand),
+    /// Run one sync of a connection now and wait for it
+    Sync {
+        /// Connection name or id
+        name: String,
+        /// A full listing and export, even when an incremental run would do
+        #[arg(long)]
+        full: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sync every connection at its frequency until Ctrl+C (no window needed)
+    Daemon,
+    /// Past sync runs of a connection, newest first
+    Runs {
+        /// Connection name or id
+        name: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Find devices by IP, CIDR range, host name, MAC, or IP at a time, with their risk
+    Search(search::SearchArgs),
+    /// Everything stored about one device: identity, network history, accounts, alerts, risk
+    Asset(search::AssetArgs),
     /// Start the bundled simulated tenant and add a connection to it
     Demo {
         /// Keep the simulator running and print its credentials, until Ctrl+C
@@ -58,14 +90,14 @@ enum Command {
 #[derive(Subcommand)]
 enum ConnectionCommand {
     /// Add a connection; the client secret is read from a prompt or, with --secret-stdin, from stdin
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// List connections
     List {
         #[arg(long)]
         json: bool,
     },
     /// Change a connection's settings; only the options given change
-    Edit(EditArgs),
+    Edit(Box<EditArgs>),
     /// Sign in and make one small API call; exit status 3 when the connection does not work
     Test {
         /// Connection name or id
@@ -318,6 +350,85 @@ async fn run(cli: Cli, data_dir: DataDir) -> anyhow::Result<ExitCode> {
             core.delete_connection(&connection.id).await?;
             println!("removed connection '{}' and its secret", connection.name);
         }
+        Command::Sync { name, full, json } => {
+            let connection = core.find_connection(&name).await?;
+            let printer = (!json).then(|| spawn_progress_printer(&core, &connection.id));
+            let outcome = core
+                .sync_connection(&connection.id, full, Trigger::Cli)
+                .await?;
+            if let Some(printer) = printer {
+                printer.abort();
+            }
+            let run = core.sync_runs(&connection.id, 1).await?.into_iter().next();
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&run.as_ref().map(run_json))?
+                );
+            } else {
+                println!(
+                    "{}: {}",
+                    connection.name,
+                    mde_car_core::sync::summary(&outcome)
+                );
+                if let Some(run) = &run {
+                    print_run_numbers(run);
+                }
+            }
+            if outcome.status != RunStatus::Succeeded {
+                return Ok(ExitCode::from(EXIT_SYNC_FAILED));
+            }
+        }
+        Command::Runs { name, limit, json } => {
+            let connection = core.find_connection(&name).await?;
+            let runs = core.sync_runs(&connection.id, limit).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&runs.iter().map(run_json).collect::<Vec<_>>())?
+                );
+            } else if runs.is_empty() {
+                println!(
+                    "{} has not been synced yet; run `mde-car sync '{}'`",
+                    connection.name, connection.name
+                );
+            } else {
+                for run in &runs {
+                    println!(
+                        "#{} {} {} ({}) {}",
+                        run.id,
+                        run.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                        run.status.key(),
+                        run.mode,
+                        run.error.as_deref().unwrap_or("")
+                    );
+                    print_run_numbers(run);
+                }
+            }
+        }
+        Command::Daemon => {
+            let stop = tokio_util::sync::CancellationToken::new();
+            let scheduler = core.start_scheduler(stop.clone());
+            let mut events = core.subscribe();
+            println!("mde-car daemon: syncing every connection on its schedule; Ctrl+C stops");
+            loop {
+                tokio::select! {
+                    signal = tokio::signal::ctrl_c() => {
+                        signal.context("waiting for Ctrl+C")?;
+                        break;
+                    }
+                    event = events.recv() => {
+                        if let Ok(SyncEvent::Finished { connection_id, status, summary, .. }) = event {
+                            println!("{connection_id}: {} — {summary}", status.key());
+                        }
+                    }
+                }
+            }
+            stop.cancel();
+            let _ = scheduler.await;
+        }
+        Command::Search(args) => return search::search(&core, args).await,
+        Command::Asset(args) => return search::asset(&core, args).await,
         Command::Demo { serve } => {
             let view = core.start_demo().await?;
             let report = core.test_connection(&view.connection.id).await?;
@@ -466,4 +577,77 @@ fn view_json(view: &ConnectionView) -> serde_json::Value {
 
 fn report_json(report: &TestReport) -> serde_json::Value {
     serde_json::to_value(report).unwrap_or_else(|_| json!({ "ok": report.ok }))
+}
+
+/// Prints one line per step while a run goes on.
+fn spawn_progress_printer(core: &Core, connection_id: &str) -> tokio::task::JoinHandle<()> {
+    let mut events = core.subscribe();
+    let connection_id = connection_id.to_owned();
+    tokio::spawn(async move {
+        let mut last_step = None;
+        while let Ok(event) = events.recv().await {
+            match event {
+                SyncEvent::Progress {
+                    connection_id: id,
+                    step,
+                    page,
+                    items,
+                    ..
+                } if id == connection_id => {
+                    if last_step != Some(step) || page % 10 == 0 {
+                        eprintln!("  {}: page {page}, {items} items", step.label());
+                        last_step = Some(step);
+                    }
+                }
+                SyncEvent::Throttled {
+                    connection_id: id,
+                    wait_secs,
+                } if id == connection_id => {
+                    eprintln!("  throttled by Defender: waiting {wait_secs} s");
+                }
+                _ => {}
+            }
+        }
+    })
+}
+
+fn print_run_numbers(run: &RunRecord) {
+    let calls: u64 = run.api_calls.values().sum();
+    let per_endpoint: Vec<String> = run
+        .api_calls
+        .iter()
+        .map(|(endpoint, n)| format!("{endpoint} {n}"))
+        .collect();
+    println!(
+        "  {calls} API calls ({}), {} ms waiting on rate limits",
+        per_endpoint.join(", "),
+        run.throttled_ms
+    );
+    for (entity, count) in &run.changes {
+        println!(
+            "  {entity}: {} added, {} updated, {} deactivated",
+            count.added, count.updated, count.deactivated
+        );
+    }
+    for note in &run.notes {
+        println!("  note: {note}");
+    }
+}
+
+fn run_json(run: &RunRecord) -> serde_json::Value {
+    json!({
+        "id": run.id,
+        "connectionId": run.connection_id,
+        "mode": run.mode,
+        "trigger": run.trigger,
+        "startedAt": run.started_at.to_rfc3339(),
+        "finishedAt": run.finished_at.map(|t| t.to_rfc3339()),
+        "status": run.status.key(),
+        "errorCode": run.error_code,
+        "error": run.error,
+        "apiCalls": run.api_calls,
+        "throttledMs": run.throttled_ms,
+        "changes": run.changes,
+        "notes": run.notes,
+    })
 }

@@ -1,22 +1,29 @@
 //! [`Core`]: the use cases the shells (desktop app, CLI, daemon) call. Shells convert these
 //! types to their own wire formats; the core knows nothing of IPC or terminals.
 
-use std::{fs::File, sync::Arc};
+use std::{
+    collections::HashMap,
+    fs::File,
+    sync::{Arc, Mutex as StdMutex},
+};
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Notify, broadcast};
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::{self, Connection, ConnectionDraft, Endpoints},
     demo::DemoTenant,
     error::{Error, FieldError, Result},
+    events::SyncEvent,
     http,
     paths::DataDir,
     probe::{self, ProbeTarget, TestCode, TestReport},
     secrets::SecretStore,
     settings::{FileSettings, Settings, SettingsBackend},
-    store::Store,
+    store::{RunRecord, RunStatus, Store},
+    sync::{self, SyncOutcome, Trigger},
 };
 
 /// The status pill of a connection card.
@@ -51,6 +58,8 @@ pub struct ConnectionView {
     pub last_sync_at: Option<DateTime<Utc>>,
     pub next_sync_at: Option<DateTime<Utc>>,
     pub counts: Option<Counts>,
+    /// The newest finished run.
+    pub last_run: Option<RunRecord>,
 }
 
 /// Where things are, for the Settings page and `mde-car --version`-like output.
@@ -78,7 +87,20 @@ struct Inner {
     store: Store,
     http: reqwest::Client,
     demo: DemoTenant,
+    events: broadcast::Sender<SyncEvent>,
+    /// Runs in progress in this process, by connection id, with their cancel switch.
+    running: StdMutex<HashMap<String, CancellationToken>>,
+    /// Wakes the scheduler when connections change.
+    scheduler_wake: Arc<Notify>,
+    /// One Defender client per connection, so its token cache and rate budget span runs.
+    /// Dropped when the connection changes.
+    clients: StdMutex<HashMap<String, crate::mde::MdeClient>>,
+    /// Options of new Defender clients (tests and benchmarks shrink page sizes).
+    client_options: StdMutex<crate::mde::ClientOptions>,
 }
+
+/// Events kept for slow subscribers before they miss some (progress events are frequent).
+const EVENT_BACKLOG: usize = 1024;
 
 impl Core {
     /// Opens the data folder with the settings file read directly (CLI, daemon, tests).
@@ -108,8 +130,24 @@ impl Core {
                 store,
                 http,
                 demo: DemoTenant::default(),
+                events: broadcast::channel(EVENT_BACKLOG).0,
+                running: StdMutex::new(HashMap::new()),
+                scheduler_wake: Arc::new(Notify::new()),
+                clients: StdMutex::new(HashMap::new()),
+                client_options: StdMutex::new(crate::mde::ClientOptions::default()),
             }),
         })
+    }
+
+    /// Sets the options of the Defender clients built from now on (page size, budgets):
+    /// tests and benchmarks use it to exercise paging on small tenants.
+    pub fn set_client_options(&self, options: crate::mde::ClientOptions) {
+        if let Ok(mut current) = self.inner.client_options.lock() {
+            *current = options;
+        }
+        if let Ok(mut clients) = self.inner.clients.lock() {
+            clients.clear();
+        }
     }
 
     /// The database, for the modules that implement use cases over it (search).
@@ -207,6 +245,7 @@ impl Core {
             Err((error, None)) => return Err(error),
         };
         tracing::info!(connection = %connection.name, id = %connection.id, "connection added");
+        self.connections_changed();
         self.view(connection).await
     }
 
@@ -247,11 +286,14 @@ impl Core {
             .await
             .map_err(|(error, _)| error)?;
         tracing::info!(connection = %connection.name, id = %connection.id, "connection updated");
+        self.connections_changed();
         self.view(connection).await
     }
 
     /// Deletes a connection, its keyring entry and everything stored for it.
     pub async fn delete_connection(&self, id: &str) -> Result<()> {
+        // A run of a deleted connection would write rows nobody can see or remove.
+        self.cancel_sync(id);
         let (id, secrets) = (id.to_owned(), self.inner.secrets.clone());
         let removed = self
             .modify_settings(move |settings| {
@@ -271,6 +313,7 @@ impl Core {
         let id = removed.id.clone();
         blocking(move || store.forget_connection(&id)).await?;
         tracing::info!(connection = %removed.name, id = %removed.id, "connection deleted");
+        self.connections_changed();
         Ok(())
     }
 
@@ -414,17 +457,41 @@ impl Core {
     async fn view(&self, connection: Connection) -> Result<ConnectionView> {
         let store = self.inner.store.clone();
         let id = connection.id.clone();
-        let last_test = blocking(move || store.last_test_report(&id)).await?;
-        let (status, status_text) = match &last_test {
-            None => (
-                ConnectionStatus::NeverSynced,
-                "Not tested yet — run Test to check the credentials".to_owned(),
-            ),
-            Some(report) if report.ok => (
-                ConnectionStatus::Connected,
-                "Connection works — not synced yet".to_owned(),
-            ),
-            Some(report) => (ConnectionStatus::Error, status_line(report)),
+        let (last_test, runs, counts) = blocking(move || {
+            Ok((
+                store.last_test_report(&id)?,
+                store.runs(&id, 12)?,
+                store.connection_counts(&id)?,
+            ))
+        })
+        .await?;
+        let syncing = self.is_syncing(&connection.id);
+        let last_run = runs.iter().find(|run| run.status != RunStatus::Running);
+        let last_success = runs.iter().find(|run| run.status == RunStatus::Succeeded);
+        let test_is_newer = match (&last_test, last_run) {
+            (Some(test), Some(run)) => test.tested_at > run.finished_at.unwrap_or(run.started_at),
+            (Some(_), None) => true,
+            _ => false,
+        };
+        let (status, status_text) = if syncing {
+            (ConnectionStatus::Syncing, "Syncing…".to_owned())
+        } else if let (Some(run), false) = (last_run, test_is_newer) {
+            run_status_line(run, counts.devices)
+        } else {
+            match &last_test {
+                None => (
+                    ConnectionStatus::NeverSynced,
+                    "Not tested yet — run Test to check the credentials".to_owned(),
+                ),
+                Some(report) if report.ok && last_success.is_none() => (
+                    ConnectionStatus::Connected,
+                    "Connection works — not synced yet".to_owned(),
+                ),
+                Some(report) if report.ok => {
+                    (ConnectionStatus::Connected, "Connection works".to_owned())
+                }
+                Some(report) => (ConnectionStatus::Error, status_line(report)),
+            }
         };
         let endpoints = match (connection.demo, self.inner.demo.running_endpoints().await) {
             (true, Some(endpoints)) => endpoints,
@@ -437,11 +504,197 @@ impl Core {
             status,
             status_text,
             last_test,
-            last_sync_at: None,
-            next_sync_at: None,
-            counts: None,
+            last_sync_at: last_success.map(|run| run.finished_at.unwrap_or(run.started_at)),
+            next_sync_at: Some(crate::scheduler::next_due(&connection, &runs, Utc::now())),
+            counts: last_success.map(|_| Counts {
+                devices: counts.devices,
+                ip_addresses: counts.ip_addresses,
+                alerts: counts.alerts,
+                vulnerabilities: counts.vulnerabilities,
+            }),
+            last_run: last_run.cloned(),
             connection,
         })
+    }
+
+    /// The connections as stored (for the scheduler and the CLI).
+    pub async fn list_connection_records(&self) -> Result<Vec<Connection>> {
+        Ok(self.load_settings().await?.connections)
+    }
+
+    /// Events of every run and connection change, from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<SyncEvent> {
+        self.inner.events.subscribe()
+    }
+
+    pub fn is_syncing(&self, connection_id: &str) -> bool {
+        self.inner
+            .running
+            .lock()
+            .map(|running| running.contains_key(connection_id))
+            .unwrap_or(false)
+    }
+
+    /// Runs one sync of a connection and waits for it (CLI, tests). `force_full` asks for a full
+    /// listing and export even when an incremental run would do.
+    pub async fn sync_connection(
+        &self,
+        id_or_name: &str,
+        force_full: bool,
+        trigger: Trigger,
+    ) -> Result<SyncOutcome> {
+        let connection = self.find_connection(id_or_name).await?;
+        let cancel = self.register_run(&connection)?;
+        let result = self
+            .run_registered(connection.clone(), force_full, trigger, cancel)
+            .await;
+        self.unregister_run(&connection.id);
+        result
+    }
+
+    /// Starts a sync in the background and returns at once (desktop "Sync now", scheduler).
+    /// Progress and the end arrive as events.
+    pub fn start_sync(
+        &self,
+        connection_id: &str,
+        force_full: bool,
+        trigger: Trigger,
+    ) -> Result<()> {
+        let core = self.clone();
+        let id = connection_id.to_owned();
+        // Registering before spawning closes the window in which two callers both start one.
+        let placeholder = Connection {
+            id: id.clone(),
+            ..placeholder_connection()
+        };
+        let cancel = self.register_run(&placeholder)?;
+        tokio::spawn(async move {
+            let result = match core.find_connection(&id).await {
+                Ok(connection) => core
+                    .run_registered(connection, force_full, trigger, cancel)
+                    .await
+                    .map(drop),
+                Err(error) => Err(error),
+            };
+            core.unregister_run(&id);
+            if let Err(error) = result {
+                tracing::warn!(connection = %id, %error, "sync did not run");
+            }
+            core.inner.scheduler_wake.notify_one();
+        });
+        Ok(())
+    }
+
+    /// Asks a running sync to stop; true when one was running here.
+    pub fn cancel_sync(&self, connection_id: &str) -> bool {
+        let running = self
+            .inner
+            .running
+            .lock()
+            .ok()
+            .and_then(|running| running.get(connection_id).cloned());
+        running.map(|cancel| cancel.cancel()).is_some()
+    }
+
+    /// Past runs of a connection, newest first.
+    pub async fn sync_runs(&self, connection_id: &str, limit: usize) -> Result<Vec<RunRecord>> {
+        let store = self.inner.store.clone();
+        let id = connection_id.to_owned();
+        blocking(move || store.runs(&id, limit)).await
+    }
+
+    /// Starts the scheduler (desktop app, daemon); it stops when the token is cancelled.
+    pub fn start_scheduler(&self, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(crate::scheduler::run(
+            self.clone(),
+            stop,
+            self.inner.scheduler_wake.clone(),
+        ))
+    }
+
+    fn connections_changed(&self) {
+        // Credentials or hosts may have changed: the next run builds a fresh client.
+        if let Ok(mut clients) = self.inner.clients.lock() {
+            clients.clear();
+        }
+        let _ = self.inner.events.send(SyncEvent::ConnectionsChanged);
+        self.inner.scheduler_wake.notify_one();
+    }
+
+    fn register_run(&self, connection: &Connection) -> Result<CancellationToken> {
+        let mut running = self
+            .inner
+            .running
+            .lock()
+            .map_err(|_| Error::Internal("the run registry lock is poisoned".to_owned()))?;
+        if running.contains_key(&connection.id) {
+            return Err(Error::AlreadyRunning(if connection.name.is_empty() {
+                connection.id.clone()
+            } else {
+                connection.name.clone()
+            }));
+        }
+        let cancel = CancellationToken::new();
+        running.insert(connection.id.clone(), cancel.clone());
+        Ok(cancel)
+    }
+
+    fn unregister_run(&self, connection_id: &str) {
+        if let Ok(mut running) = self.inner.running.lock() {
+            running.remove(connection_id);
+        }
+    }
+
+    async fn run_registered(
+        &self,
+        connection: Connection,
+        force_full: bool,
+        trigger: Trigger,
+        cancel: CancellationToken,
+    ) -> Result<SyncOutcome> {
+        let secrets = self.inner.secrets.clone();
+        let lookup_id = connection.id.clone();
+        let secret = blocking(move || secrets.get(&lookup_id))
+            .await?
+            .ok_or_else(|| Error::SecretMissing(connection.name.clone()))?;
+        let endpoints = self.endpoints(&connection).await?;
+        let options = self
+            .inner
+            .client_options
+            .lock()
+            .map(|options| options.clone())
+            .map_err(|_| Error::Internal("the client options lock is poisoned".to_owned()))?;
+        let client = {
+            let mut clients = self
+                .inner
+                .clients
+                .lock()
+                .map_err(|_| Error::Internal("the client cache lock is poisoned".to_owned()))?;
+            clients
+                .entry(connection.id.clone())
+                .or_insert_with(|| {
+                    crate::mde::MdeClient::new(
+                        self.inner.http.clone(),
+                        endpoints,
+                        &connection.tenant_id,
+                        &connection.client_id,
+                        secret,
+                        options,
+                    )
+                })
+                .clone()
+        };
+        sync::run(sync::RunContext {
+            store: self.inner.store.clone(),
+            client,
+            data_dir: self.inner.data_dir.clone(),
+            connection,
+            events: self.inner.events.clone(),
+            cancel,
+            force_full,
+            trigger,
+        })
+        .await
     }
 
     async fn load_settings(&self) -> Result<Settings> {
@@ -548,6 +801,48 @@ fn duplicate_or_validation(errors: Vec<FieldError>, name: &str) -> Error {
         Error::DuplicateName(name.trim().to_owned())
     } else {
         Error::Validation(errors)
+    }
+}
+
+/// The card's pill and line after a run.
+fn run_status_line(run: &RunRecord, devices: u64) -> (ConnectionStatus, String) {
+    match run.status {
+        RunStatus::Succeeded if run.notes.is_empty() => (
+            ConnectionStatus::Connected,
+            format!("Synced {devices} devices"),
+        ),
+        RunStatus::Succeeded => (
+            ConnectionStatus::Connected,
+            format!("Synced {devices} devices; {}", run.notes.join("; ")),
+        ),
+        RunStatus::Cancelled => (
+            ConnectionStatus::Connected,
+            "Last sync was cancelled; nothing changed".to_owned(),
+        ),
+        RunStatus::Failed | RunStatus::Interrupted | RunStatus::Running => (
+            ConnectionStatus::Error,
+            format!(
+                "Sync failed: {}",
+                run.error.as_deref().unwrap_or("the run was interrupted")
+            ),
+        ),
+    }
+}
+
+fn placeholder_connection() -> Connection {
+    Connection {
+        id: String::new(),
+        name: String::new(),
+        description: String::new(),
+        tenant_id: String::new(),
+        client_id: String::new(),
+        frequency: config::Frequency::default(),
+        cloud: config::Cloud::default(),
+        api_base_url: None,
+        login_authority: None,
+        data: config::DataSelection::default(),
+        demo: false,
+        created_at: Utc::now(),
     }
 }
 

@@ -388,6 +388,15 @@ impl Connection {
         let mut endpoints = self.cloud.endpoints();
         if let Some(api_base) = &self.api_base_url {
             endpoints.api_base = api_base.clone();
+            // A loopback API base is the bundled simulator (or a local test double), which also
+            // serves Graph's hunting API; real Graph is never on loopback.
+            if url::Url::parse(api_base)
+                .ok()
+                .and_then(|url| url.host_str().map(is_loopback))
+                .unwrap_or(false)
+            {
+                endpoints.graph_base = api_base.clone();
+            }
         }
         if let Some(authority) = &self.login_authority {
             endpoints.authority = authority.clone();

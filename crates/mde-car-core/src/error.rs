@@ -22,6 +22,8 @@ pub enum ErrorCode {
     Storage,
     /// The demo tenant could not be started.
     Demo,
+    /// A sync of this connection is already running (here or in another mde-car process).
+    AlreadyRunning,
     /// A bug or an unexpected condition.
     Internal,
 }
@@ -74,6 +76,8 @@ pub enum Error {
     },
     #[error("the demo tenant could not start: {0}")]
     Demo(String),
+    #[error("a sync of '{0}' is already running")]
+    AlreadyRunning(String),
     /// A search, IP view or asset look-up that cannot be answered as asked.
     #[error(transparent)]
     Search(#[from] crate::search::SearchError),
@@ -104,6 +108,7 @@ impl Error {
             Error::Keyring { .. } | Error::SecretMissing(_) => ErrorCode::Keyring,
             Error::Settings { .. } | Error::Database { .. } => ErrorCode::Storage,
             Error::Demo(_) => ErrorCode::Demo,
+            Error::AlreadyRunning(_) => ErrorCode::AlreadyRunning,
             Error::Search(error) => error.code(),
             Error::Internal(_) => ErrorCode::Internal,
         }

@@ -175,6 +175,16 @@ pub(super) fn apply(tx: &Transaction<'_>, batch: &SyncBatch) -> rusqlite::Result
 /// An adapter of a device: device id, MAC, adapter name.
 type AdapterKey = (String, Option<String>, Option<String>);
 
+/// What the lease rebuild knows of one adapter.
+struct AdapterState {
+    asset_id: i64,
+    mac_id: Option<i64>,
+    /// Open leases: address id -> since.
+    open: HashMap<i64, i64>,
+    /// The newest report already applied.
+    applied_until: i64,
+}
+
 struct Writer<'a> {
     tx: &'a Transaction<'a>,
     batch: &'a SyncBatch,
@@ -551,106 +561,162 @@ impl Writer<'_> {
         Ok(id)
     }
 
-    /// Rebuilds who-held-which-address intervals from adapter reports. A report at time t
-    /// says: from t until the adapter's next report, these are its addresses. Reports at or
-    /// before the last one already applied for an adapter (the overlap window) change nothing.
+    /// Rebuilds who-held-which-address intervals from adapter reports, in time order across
+    /// all adapters. A report at time t says: from t until the adapter's next report, these are
+    /// its addresses. An address has one holder at a time within a connection: when a device
+    /// starts holding it, another device's open lease that has not been reported since ends
+    /// there (that device went quiet, and DHCP handed the address on). Reports at or before the
+    /// last one already applied for an adapter (the overlap window) change nothing.
     fn network(&mut self, observations: &[NetworkObservation]) -> rusqlite::Result<()> {
-        let (connection, run) = (&self.batch.connection_id, self.batch.run_id);
-        let mut by_adapter: BTreeMap<AdapterKey, Vec<&NetworkObservation>> = BTreeMap::new();
-        for observation in observations {
-            let mac = observation.mac.as_ref().map(MacAddress::to_string);
-            by_adapter
-                .entry((
-                    observation.device_id.clone(),
-                    mac,
-                    observation.adapter_name.clone(),
-                ))
-                .or_default()
-                .push(observation);
-        }
-        for ((device_id, _, _), mut reports) in by_adapter {
-            let Some(asset_id) = self.asset_id(&device_id)? else {
+        let (connection, run) = (self.batch.connection_id.clone(), self.batch.run_id);
+        let mut reports: Vec<&NetworkObservation> = observations.iter().collect();
+        reports.sort_by(|a, b| (a.timestamp, &a.device_id).cmp(&(b.timestamp, &b.device_id)));
+        let mut adapters: HashMap<AdapterKey, AdapterState> = HashMap::new();
+        // Which adapters hold each address open, to end them when another device takes it.
+        let mut holders: HashMap<i64, HashSet<AdapterKey>> = HashMap::new();
+        for report in reports {
+            let key: AdapterKey = (
+                report.device_id.clone(),
+                report.mac.as_ref().map(MacAddress::to_string),
+                report.adapter_name.clone(),
+            );
+            if !adapters.contains_key(&key) {
+                let Some(state) = self.adapter_state(report)? else {
+                    continue;
+                };
+                for ip_id in state.open.keys() {
+                    holders.entry(*ip_id).or_default().insert(key.clone());
+                }
+                adapters.insert(key.clone(), state);
+            }
+            let Some(state) = adapters.get_mut(&key) else {
                 continue;
             };
-            reports.sort_by_key(|report| report.timestamp);
-            let mac_id = match &reports[0].mac {
-                Some(mac) => Some(self.mac_id(mac)?),
-                None => None,
-            };
-            // Open leases of this adapter, and the newest report already applied.
-            let mut open: HashMap<i64, i64> = HashMap::new();
-            let mut applied_until = i64::MIN;
-            {
-                let mut statement = self.tx.prepare_cached(
-                    "SELECT ip_id, since, last_report, until FROM ip_leases WHERE asset_id = ?1 AND mac_id IS ?2",
-                )?;
-                let rows = statement.query_map(params![asset_id, mac_id], |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, i64>(1)?,
-                        row.get::<_, i64>(2)?,
-                        row.get::<_, Option<i64>>(3)?,
-                    ))
-                })?;
-                for row in rows {
-                    let (ip_id, since, last_report, until) = row?;
-                    applied_until = applied_until
-                        .max(last_report)
-                        .max(until.unwrap_or(i64::MIN));
-                    if until.is_none() {
-                        open.insert(ip_id, since);
-                    }
-                }
+            let at = ms(report.timestamp);
+            if at <= state.applied_until {
+                continue;
             }
-            for report in reports {
-                let at = ms(report.timestamp);
-                if at <= applied_until {
-                    continue;
+            let mut current = HashSet::new();
+            for address in &report.addresses {
+                current.insert(self.ip_id(address.ip)?);
+            }
+            let closing: Vec<(i64, i64)> = state
+                .open
+                .iter()
+                .filter(|(ip, _)| !current.contains(ip))
+                .map(|(ip, since)| (*ip, *since))
+                .collect();
+            for (ip_id, since) in closing {
+                self.tx
+                    .prepare_cached(
+                        "UPDATE ip_leases SET until = ?4, last_run = ?5 WHERE asset_id = ?1 AND ip_id = ?2 AND since = ?3",
+                    )?
+                    .execute(params![state.asset_id, ip_id, since, at, run])?;
+                state.open.remove(&ip_id);
+                if let Some(set) = holders.get_mut(&ip_id) {
+                    set.remove(&key);
                 }
-                let mut current = HashSet::new();
-                for address in &report.addresses {
-                    current.insert(self.ip_id(address.ip)?);
-                }
-                let closing: Vec<(i64, i64)> = open
-                    .iter()
-                    .filter(|(ip, _)| !current.contains(ip))
-                    .map(|(ip, since)| (*ip, *since))
-                    .collect();
-                for (ip_id, since) in closing {
+                self.count("ip_leases").deactivated += 1;
+            }
+            let mut taken = Vec::new();
+            for ip_id in current {
+                if let Some(since) = state.open.get(&ip_id) {
                     self.tx
                         .prepare_cached(
-                            "UPDATE ip_leases SET until = ?4, last_run = ?5 WHERE asset_id = ?1 AND ip_id = ?2 AND since = ?3",
+                            "UPDATE ip_leases SET last_report = ?4, last_run = ?5 WHERE asset_id = ?1 AND ip_id = ?2 AND since = ?3",
                         )?
-                        .execute(params![asset_id, ip_id, since, at, run])?;
-                    open.remove(&ip_id);
-                    self.count("ip_leases").deactivated += 1;
+                        .execute(params![state.asset_id, ip_id, since, at, run])?;
+                    continue;
                 }
-                for ip_id in current {
-                    match open.get(&ip_id) {
-                        Some(since) => {
-                            self.tx
-                                .prepare_cached(
-                                    "UPDATE ip_leases SET last_report = ?4, last_run = ?5 WHERE asset_id = ?1 AND ip_id = ?2 AND since = ?3",
-                                )?
-                                .execute(params![asset_id, ip_id, since, at, run])?;
-                        }
-                        None => {
-                            self.tx
-                                .prepare_cached(
-                                    "INSERT OR IGNORE INTO ip_leases (asset_id, ip_id, mac_id, since, until, last_report,
-                                        connection_id, first_run, last_run)
-                                     VALUES (?1, ?2, ?3, ?4, NULL, ?4, ?5, ?6, ?6)",
-                                )?
-                                .execute(params![asset_id, ip_id, mac_id, at, connection, run])?;
-                            open.insert(ip_id, at);
-                            self.count("ip_leases").added += 1;
-                        }
+                self.tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO ip_leases (asset_id, ip_id, mac_id, since, until, last_report,
+                            connection_id, first_run, last_run)
+                         VALUES (?1, ?2, ?3, ?4, NULL, ?4, ?5, ?6, ?6)",
+                    )?
+                    .execute(params![state.asset_id, ip_id, state.mac_id, at, connection, run])?;
+                state.open.insert(ip_id, at);
+                self.count("ip_leases").added += 1;
+                taken.push(ip_id);
+            }
+            state.applied_until = at;
+            let asset_id = state.asset_id;
+            for ip_id in taken {
+                let others: Vec<AdapterKey> = holders
+                    .get(&ip_id)
+                    .map(|set| set.iter().filter(|k| **k != key).cloned().collect())
+                    .unwrap_or_default();
+                for other in others {
+                    if let Some(other_state) = adapters.get_mut(&other)
+                        && other_state.asset_id != asset_id
+                        && let Some(since) = other_state.open.remove(&ip_id)
+                    {
+                        self.tx
+                            .prepare_cached(
+                                "UPDATE ip_leases SET until = ?4, last_run = ?5 WHERE asset_id = ?1 AND ip_id = ?2 AND since = ?3",
+                            )?
+                            .execute(params![other_state.asset_id, ip_id, since, at, run])?;
+                        self.count("ip_leases").deactivated += 1;
+                    }
+                    if let Some(set) = holders.get_mut(&ip_id) {
+                        set.remove(&other);
                     }
                 }
-                applied_until = at;
+                // Holders this run has not touched yet live only in the database.
+                let ended = self
+                    .tx
+                    .prepare_cached(
+                        "UPDATE ip_leases SET until = ?3, last_run = ?4
+                         WHERE ip_id = ?1 AND connection_id = ?5 AND until IS NULL AND asset_id <> ?2 AND last_report < ?3",
+                    )?
+                    .execute(params![ip_id, asset_id, at, run, connection])?;
+                self.count("ip_leases").deactivated += ended as u64;
+                holders.entry(ip_id).or_default().insert(key.clone());
             }
         }
         Ok(())
+    }
+
+    /// An adapter's open leases and newest applied report, from the database.
+    fn adapter_state(
+        &mut self,
+        report: &NetworkObservation,
+    ) -> rusqlite::Result<Option<AdapterState>> {
+        let Some(asset_id) = self.asset_id(&report.device_id)? else {
+            return Ok(None);
+        };
+        let mac_id = match &report.mac {
+            Some(mac) => Some(self.mac_id(mac)?),
+            None => None,
+        };
+        let mut state = AdapterState {
+            asset_id,
+            mac_id,
+            open: HashMap::new(),
+            applied_until: i64::MIN,
+        };
+        let mut statement = self.tx.prepare_cached(
+            "SELECT ip_id, since, last_report, until FROM ip_leases WHERE asset_id = ?1 AND mac_id IS ?2",
+        )?;
+        let rows = statement.query_map(params![asset_id, mac_id], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, i64>(2)?,
+                row.get::<_, Option<i64>>(3)?,
+            ))
+        })?;
+        for row in rows {
+            let (ip_id, since, last_report, until) = row?;
+            state.applied_until = state
+                .applied_until
+                .max(last_report)
+                .max(until.unwrap_or(i64::MIN));
+            if until.is_none() {
+                state.open.insert(ip_id, since);
+            }
+        }
+        Ok(Some(state))
     }
 
     fn logons(&mut self, logons: &[LogonObservation]) -> rusqlite::Result<()> {

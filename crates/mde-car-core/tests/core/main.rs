@@ -5,3 +5,4 @@
 
 mod mde_client;
 mod search;
+mod sync;

@@ -1,0 +1,393 @@
+//! The sync engine: one run of one connection, from Defender to the asset graph.
+//!
+//! A run: take the connection's run lock (one run per connection, across processes) → record
+//! the run → [`plan`] from the watermarks → fetch every enabled data type through the
+//! Defender client → apply everything and advance the watermarks **in one transaction**. A
+//! failure, a cancel, a kill or a lost network before that transaction leaves the previous
+//! state and watermarks untouched, so the next run catches up. A data type whose permission is
+//! missing is skipped with a note instead of failing the run; devices are required.
+
+pub mod plan;
+
+use std::{collections::BTreeMap, fs::File, sync::Arc};
+
+use chrono::Utc;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::Connection,
+    error::{Error, Result},
+    events::{SyncEvent, SyncStep},
+    mde::{self, MdeClient, MdeError},
+    paths::DataDir,
+    store::{Changes, DeviceBatch, RunFinish, RunStatus, Store, SyncBatch, VulnerabilityBatch},
+};
+
+pub use plan::{SyncPlan, VulnerabilityPlan};
+
+/// Why a run started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Schedule,
+    Manual,
+    Cli,
+}
+
+impl Trigger {
+    fn key(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::Manual => "manual",
+            Trigger::Cli => "cli",
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct SyncOutcome {
+    pub run_id: i64,
+    pub full: bool,
+    pub status: RunStatus,
+    pub changes: Changes,
+    pub api_calls: BTreeMap<String, u64>,
+    pub throttled_ms: u64,
+    pub notes: Vec<String>,
+    /// Plain words for a failed or cancelled run.
+    pub error: Option<String>,
+    pub error_code: Option<String>,
+}
+
+/// Everything a run needs.
+pub(crate) struct RunContext {
+    pub store: Store,
+    /// The connection's client: its token cache and rate budget outlive the run.
+    pub client: MdeClient,
+    pub data_dir: DataDir,
+    pub connection: Connection,
+    pub events: broadcast::Sender<SyncEvent>,
+    pub cancel: CancellationToken,
+    pub force_full: bool,
+    pub trigger: Trigger,
+}
+
+/// Runs one sync. `Err` only for problems before a run could be recorded (lock, database);
+/// a run that fails or is cancelled is an `Ok` outcome with that status.
+pub(crate) async fn run(context: RunContext) -> Result<SyncOutcome> {
+    let _lock = RunLock::acquire(&context.data_dir, &context.connection)?;
+    let started = Utc::now();
+    let watermarks = blocking({
+        let store = context.store.clone();
+        let id = context.connection.id.clone();
+        move || store.watermarks(&id)
+    })
+    .await?;
+    let plan = plan::plan(
+        &watermarks,
+        context.connection.data,
+        started,
+        context.force_full,
+    );
+    let run_id = blocking({
+        let store = context.store.clone();
+        let id = context.connection.id.clone();
+        let mode = if plan.full { "full" } else { "incremental" };
+        let trigger = context.trigger.key();
+        move || store.begin_run(&id, mode, trigger, started)
+    })
+    .await?;
+    let connection_id = context.connection.id.clone();
+    let _ = context.events.send(SyncEvent::Started {
+        connection_id: connection_id.clone(),
+        run_id,
+        full: plan.full,
+    });
+    tracing::info!(connection = %context.connection.name, run_id, full = plan.full, "sync started");
+
+    let events = context.events.clone();
+    let progress_connection = connection_id.clone();
+    let progress = Arc::new(move |progress: mde::Progress| {
+        let _ = events.send(SyncEvent::Progress {
+            connection_id: progress_connection.clone(),
+            step: step_of(progress.endpoint),
+            page: progress.page,
+            items: progress.items_so_far,
+            estimated_total: progress.estimated_total,
+        });
+    });
+    let client = context
+        .client
+        .clone()
+        .with_cancel(context.cancel.clone())
+        .with_progress(progress);
+
+    let fetched = fetch(&client, &context, &plan, run_id, started).await;
+    let mut finish = RunFinish {
+        api_calls: client.call_counts(),
+        throttled_ms: u64::try_from(client.throttled_time().as_millis()).unwrap_or(u64::MAX),
+        ..RunFinish::default()
+    };
+    let outcome = match fetched {
+        Ok((batch, notes)) => {
+            finish.notes = notes;
+            let _ = context.events.send(SyncEvent::Progress {
+                connection_id: connection_id.clone(),
+                step: SyncStep::Saving,
+                page: 0,
+                items: 0,
+                estimated_total: None,
+            });
+            let store = context.store.clone();
+            let finish_for_store = finish.clone();
+            let changes = blocking(move || store.apply_sync(&batch, &finish_for_store)).await?;
+            SyncOutcome {
+                run_id,
+                full: plan.full,
+                status: RunStatus::Succeeded,
+                changes,
+                api_calls: finish.api_calls,
+                throttled_ms: finish.throttled_ms,
+                notes: finish.notes,
+                error: None,
+                error_code: None,
+            }
+        }
+        Err(error) => {
+            let status = if matches!(error, MdeError::Cancelled) || context.cancel.is_cancelled() {
+                RunStatus::Cancelled
+            } else {
+                RunStatus::Failed
+            };
+            finish.error_code = Some(error.code().to_owned());
+            finish.error = Some(if status == RunStatus::Cancelled {
+                "cancelled".to_owned()
+            } else {
+                error.to_string()
+            });
+            let store = context.store.clone();
+            let finish_for_store = finish.clone();
+            blocking(move || {
+                store.end_run_without_data(run_id, status, &finish_for_store, Utc::now())
+            })
+            .await?;
+            SyncOutcome {
+                run_id,
+                full: plan.full,
+                status,
+                changes: Changes::new(),
+                api_calls: finish.api_calls,
+                throttled_ms: finish.throttled_ms,
+                notes: finish.notes,
+                error: finish.error,
+                error_code: finish.error_code,
+            }
+        }
+    };
+    let summary = summary(&outcome);
+    tracing::info!(connection = %context.connection.name, run_id, status = outcome.status.key(), %summary, "sync finished");
+    let _ = context.events.send(SyncEvent::Finished {
+        connection_id,
+        run_id,
+        status: outcome.status,
+        summary,
+    });
+    Ok(outcome)
+}
+
+/// Fetches what the plan asks for. Optional data types whose permission is missing are
+/// skipped with a note; anything else that fails fails the run.
+async fn fetch(
+    client: &MdeClient,
+    context: &RunContext,
+    plan: &SyncPlan,
+    run_id: i64,
+    started: crate::model::Timestamp,
+) -> std::result::Result<(SyncBatch, Vec<String>), MdeError> {
+    let mut notes = Vec::new();
+    let mut watermarks = Vec::new();
+    let mut batch = SyncBatch {
+        connection_id: context.connection.id.clone(),
+        run_id,
+        now: started,
+        ..SyncBatch::default()
+    };
+
+    let listing = client.list_devices(plan.devices_since).await?;
+    let newest = listing.items.iter().filter_map(|d| d.last_seen).max();
+    if let Some(newest) = newest {
+        watermarks.push((plan::DEVICES.to_owned(), newest));
+    } else if plan.devices_since.is_none() {
+        watermarks.push((plan::DEVICES.to_owned(), started));
+    }
+    if plan.full && listing.complete {
+        watermarks.push((plan::RECONCILE.to_owned(), started));
+    }
+    batch.devices = Some(DeviceBatch {
+        complete_full_listing: plan.full && listing.complete,
+        devices: listing.items,
+    });
+
+    if let Some(since) = plan.alerts
+        && let Some(listing) =
+            skip_if_forbidden(client.list_alerts(since).await, "Alerts", &mut notes)?
+    {
+        if let Some(newest) = listing.items.iter().map(|a| a.last_updated).max() {
+            watermarks.push((plan::ALERTS.to_owned(), newest));
+        } else if since.is_none() {
+            watermarks.push((plan::ALERTS.to_owned(), started));
+        }
+        batch.alerts = Some(listing.items);
+    }
+    if let Some((from, to)) = plan.network
+        && let Some(rows) = skip_if_forbidden(
+            client.network_history(from, to).await,
+            "IP history",
+            &mut notes,
+        )?
+    {
+        watermarks.push((plan::NETWORK.to_owned(), to));
+        batch.network = Some(rows);
+    }
+    if let Some((from, to)) = plan.logons
+        && let Some(rows) =
+            skip_if_forbidden(client.logons(from, to).await, "Logged-on users", &mut notes)?
+    {
+        watermarks.push((plan::LOGONS.to_owned(), to));
+        batch.logons = Some(rows);
+    }
+    if let Some(vulnerabilities) = plan.vulnerabilities {
+        let fetched = match vulnerabilities {
+            VulnerabilityPlan::Delta { since } => match client.vulnerability_changes(since).await {
+                Ok(changes) => Ok(VulnerabilityBatch::Delta(changes)),
+                // Older than Defender's 14-day delta window: fall back to the full export.
+                Err(MdeError::DeltaWindowExceeded) => client
+                    .vulnerabilities_full()
+                    .await
+                    .map(VulnerabilityBatch::Full),
+                Err(error) => Err(error),
+            },
+            VulnerabilityPlan::Full => client
+                .vulnerabilities_full()
+                .await
+                .map(VulnerabilityBatch::Full),
+        };
+        if let Some(found) = skip_if_forbidden(fetched, "Vulnerabilities", &mut notes)? {
+            watermarks.push((plan::VULNERABILITIES.to_owned(), started));
+            batch.vulnerabilities = Some(found);
+        }
+    }
+    batch.watermarks = watermarks;
+    Ok((batch, notes))
+}
+
+fn skip_if_forbidden<T>(
+    result: std::result::Result<T, MdeError>,
+    what: &str,
+    notes: &mut Vec<String>,
+) -> std::result::Result<Option<T>, MdeError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(MdeError::Forbidden { required, .. }) => {
+            notes.push(format!(
+                "{what} skipped: the app registration lacks {}; grant it in Entra ID to import them",
+                if required.is_empty() { "a permission".to_owned() } else { required.join(" or ") }
+            ));
+            Ok(None)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn step_of(endpoint: mde::EndpointKind) -> SyncStep {
+    match endpoint {
+        mde::EndpointKind::Token => SyncStep::SigningIn,
+        mde::EndpointKind::Machines => SyncStep::Devices,
+        mde::EndpointKind::Alerts => SyncStep::Alerts,
+        mde::EndpointKind::NetworkHistory => SyncStep::IpHistory,
+        mde::EndpointKind::Logons => SyncStep::LoggedOnUsers,
+        mde::EndpointKind::Vulnerabilities => SyncStep::Vulnerabilities,
+    }
+}
+
+/// One line for the card and the log: "412 devices (3 new), 37 alerts, 2 vulnerabilities fixed".
+pub fn summary(outcome: &SyncOutcome) -> String {
+    match outcome.status {
+        RunStatus::Succeeded => {
+            let mut parts = Vec::new();
+            for (entity, label) in [
+                ("assets", "devices"),
+                ("alerts", "alerts"),
+                ("vulnerabilities", "vulnerabilities"),
+                ("ip_leases", "IP leases"),
+            ] {
+                if let Some(count) = outcome.changes.get(entity)
+                    && (count.added + count.updated + count.deactivated) > 0
+                {
+                    parts.push(format!(
+                        "{label}: {} new, {} changed, {} gone",
+                        count.added, count.updated, count.deactivated
+                    ));
+                }
+            }
+            let mut text = if parts.is_empty() {
+                "no changes".to_owned()
+            } else {
+                parts.join("; ")
+            };
+            for note in &outcome.notes {
+                text.push_str(&format!(" ({note})"));
+            }
+            text
+        }
+        RunStatus::Cancelled => "cancelled; nothing was changed".to_owned(),
+        _ => format!(
+            "failed, nothing was changed: {}",
+            outcome.error.as_deref().unwrap_or("unknown error")
+        ),
+    }
+}
+
+/// At most one run per connection, across processes (app, CLI, daemon): an exclusive lock on
+/// `locks/sync-<connection id>.lock`, released when the run ends or its process dies.
+struct RunLock(File);
+
+impl RunLock {
+    fn acquire(data_dir: &DataDir, connection: &Connection) -> Result<RunLock> {
+        let dir = data_dir.root().join("locks");
+        let path = dir.join(format!("sync-{}.lock", connection.id));
+        let fail = |error: std::io::Error| Error::Settings {
+            path: path.display().to_string(),
+            action: "locked",
+            reason: error.to_string(),
+        };
+        std::fs::create_dir_all(&dir).map_err(fail)?;
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(fail)?;
+        match file.try_lock() {
+            Ok(()) => Ok(RunLock(file)),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                Err(Error::AlreadyRunning(connection.name.clone()))
+            }
+            Err(std::fs::TryLockError::Error(error)) => Err(fail(error)),
+        }
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| Error::Internal(format!("a background task failed: {error}")))?
+}

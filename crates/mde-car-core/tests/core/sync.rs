@@ -1,0 +1,496 @@
+//! Sync against the simulator: completeness against ground truth, incremental cost, changes,
+//! faults, cancellation. The store is read back with plain SQL, independent of the search code.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::Duration;
+use mde_car_core::{
+    Core,
+    config::{ConnectionDraft, DataSelection, Frequency},
+    paths::DataDir,
+    store::RunStatus,
+    sync::Trigger,
+};
+use mde_sim::{FaultKind, Sim, SimConfig, requests::Endpoint};
+use rusqlite::Connection as Db;
+
+struct Setup {
+    sim: Sim,
+    core: Core,
+    dir: tempfile::TempDir,
+    id: String,
+}
+
+async fn setup(devices: usize, configure: impl FnOnce(&mut SimConfig)) -> Setup {
+    let mut config = SimConfig {
+        devices,
+        seed: 11,
+        rate_scale: 600.0,
+        ..SimConfig::default()
+    };
+    configure(&mut config);
+    let sim = Sim::start(config).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::open(DataDir::new(dir.path())).unwrap();
+    // Pages as small as the simulator's, so small tenants still page.
+    let page_size = config_page_size(&sim);
+    core.set_client_options(mde_car_core::mde::ClientOptions {
+        page_size,
+        ..Default::default()
+    });
+    let view = core
+        .add_connection(&ConnectionDraft {
+            name: "Contoso".to_owned(),
+            description: String::new(),
+            tenant_id: sim.tenant_id(),
+            client_id: sim.client_id(),
+            client_secret: Some(sim.client_secret()),
+            frequency: Frequency::Interval { minutes: 60 },
+            cloud: Default::default(),
+            api_base_url: Some(sim.api_base()),
+            login_authority: Some(sim.authority()),
+            data: DataSelection::default(),
+        })
+        .await
+        .unwrap();
+    Setup {
+        sim,
+        core,
+        dir,
+        id: view.connection.id,
+    }
+}
+
+impl Setup {
+    async fn sync(&self, full: bool) -> mde_car_core::sync::SyncOutcome {
+        self.core
+            .sync_connection(&self.id, full, Trigger::Cli)
+            .await
+            .unwrap()
+    }
+
+    fn db(&self) -> Db {
+        Db::open(self.dir.path().join("mde-car.sqlite3")).unwrap()
+    }
+
+    fn strings(&self, sql: &str) -> BTreeSet<String> {
+        let db = self.db();
+        let mut statement = db.prepare(sql).unwrap();
+        statement
+            .query_map([], |row| row.get::<_, String>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        self.db().query_row(sql, [], |row| row.get(0)).unwrap()
+    }
+
+    /// (device id, address) of every active device-record link.
+    fn active_addresses(&self) -> BTreeSet<String> {
+        self.strings(
+            "SELECT assets.device_id || ' ' || ip_addresses.text FROM asset_ip_addresses
+             JOIN assets ON assets.id = asset_id JOIN ip_addresses ON ip_addresses.id = ip_id
+             WHERE asset_ip_addresses.active = 1 AND source = 'device'",
+        )
+    }
+}
+
+/// What the simulator says each device's current addresses are.
+fn truth_addresses(sim: &Sim) -> BTreeSet<String> {
+    let mut expected = BTreeSet::new();
+    for id in sim.truth().machine_ids() {
+        let json: serde_json::Value =
+            serde_json::from_str(&sim.truth().machine_json(&id).unwrap()).unwrap();
+        for address in json["ipAddresses"].as_array().unwrap() {
+            let ip: std::net::IpAddr = address["ipAddress"].as_str().unwrap().parse().unwrap();
+            expected.insert(format!("{id} {ip}"));
+        }
+    }
+    expected
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_sync_holds_exactly_what_the_tenant_has() {
+    let s = setup(1500, |_| {}).await;
+    let outcome = s.sync(false).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    assert!(outcome.full, "the first run is full");
+
+    let truth_ids: BTreeSet<String> = s.sim.truth().machine_ids().into_iter().collect();
+    same(
+        &s.strings("SELECT device_id FROM assets"),
+        &truth_ids,
+        "devices",
+    );
+    // Active: all but those Defender reports Inactive and unseen for 15 days (CAR's rule).
+    let cutoff = s.sim.clock().now() - Duration::days(15);
+    let stale: BTreeSet<String> = truth_ids
+        .iter()
+        .filter(|id| {
+            let json: serde_json::Value =
+                serde_json::from_str(&s.sim.truth().machine_json(id).unwrap()).unwrap();
+            let last_seen =
+                chrono::DateTime::parse_from_rfc3339(json["lastSeen"].as_str().unwrap()).unwrap();
+            json["healthStatus"] == "Inactive" && last_seen < cutoff
+        })
+        .cloned()
+        .collect();
+    same(&s.strings("SELECT device_id FROM assets WHERE active = 0 AND inactive_reason = 'inactive_15_days'"), &stale, "stale devices");
+    assert!(s.count("SELECT count(*) FROM assets WHERE active = 1") > 0);
+    same(&s.active_addresses(), &truth_addresses(&s.sim), "addresses");
+    let truth_names: BTreeSet<String> = truth_ids
+        .iter()
+        .map(|id| {
+            let json: serde_json::Value =
+                serde_json::from_str(&s.sim.truth().machine_json(id).unwrap()).unwrap();
+            json["computerDnsName"].as_str().unwrap().to_lowercase()
+        })
+        .collect();
+    same(
+        &s.strings("SELECT name FROM hostnames"),
+        &truth_names,
+        "host names",
+    );
+    let truth_alerts: BTreeSet<String> = s
+        .sim
+        .truth()
+        .alerts()
+        .iter()
+        .map(|alert| alert_id(alert))
+        .collect();
+    same(
+        &s.strings("SELECT alert_id FROM alerts"),
+        &truth_alerts,
+        "alerts",
+    );
+    // Vulnerabilities: every (device, CVE) the simulator has open.
+    let mut truth_vulns = BTreeSet::new();
+    for id in &truth_ids {
+        for fact in s.sim.truth().vulnerabilities(id, false) {
+            truth_vulns.insert(format!("{id} {}", fact.cve_id));
+        }
+    }
+    same(
+        &s.strings(
+            "SELECT DISTINCT assets.device_id || ' ' || cve FROM asset_vulnerabilities
+             JOIN assets ON assets.id = asset_id JOIN vulnerabilities ON vulnerabilities.id = vulnerability_id
+             WHERE asset_vulnerabilities.active = 1",
+        ),
+        &truth_vulns,
+        "vulnerabilities",
+    );
+    // Accounts: every (device, account) with a successful sign-in in the 30 days hunting keeps,
+    // read from the simulator's own tables (its ground truth, not through HTTP or our client).
+    let now = s.sim.clock().now();
+    let truth_accounts: BTreeSet<String> = s.sim.truth().read(|tenant| {
+        let tables = mde_sim::hunting::TenantTables::new(tenant, now);
+        let query = "DeviceLogonEvents | where Timestamp >= ago(30d) and ActionType == 'LogonSuccess' | distinct DeviceId, AccountName";
+        let output = mde_sim::kql::run(query, &tables, now).unwrap();
+        output
+            .rows
+            .iter()
+            .map(|row| match (&row[0], &row[1]) {
+                (mde_sim::kql::Value::String(device), mde_sim::kql::Value::String(account)) => {
+                    format!("{device} {}", account.to_lowercase())
+                }
+                other => panic!("unexpected row {other:?}"),
+            })
+            .collect()
+    });
+    assert!(
+        truth_accounts.len() > truth_ids.len() / 2,
+        "the tenant has sign-ins"
+    );
+    let stored_accounts = s.strings(
+        "SELECT assets.device_id || ' ' || lower(accounts.name) FROM asset_accounts
+         JOIN assets ON assets.id = asset_id JOIN accounts ON accounts.id = account_id",
+    );
+    same(&stored_accounts, &truth_accounts, "accounts");
+    assert_eq!(s.count("SELECT count(*) FROM accounts WHERE key NOT LIKE 'sid:%' AND key NOT LIKE 'name:%\\%' AND key NOT LIKE 'local:%'"), 0);
+
+    // Who held a reused private address when: the leases agree with the simulator.
+    let ip = s
+        .sim
+        .truth()
+        .reused_ip()
+        .expect("the tenant has DHCP churn");
+    for (holder, lease) in s.sim.truth().ip_history(ip) {
+        let middle = lease_middle(&lease);
+        let stored = s.strings(&format!(
+            "SELECT device_id FROM ip_leases JOIN assets ON assets.id = asset_id JOIN ip_addresses ON ip_addresses.id = ip_id
+             WHERE ip_addresses.text = '{ip}' AND since <= {middle} AND (until IS NULL OR until > {middle})"
+        ));
+        same(
+            &stored,
+            &BTreeSet::from([holder.clone()]),
+            &format!("{ip} at {middle}"),
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_immediate_second_run_costs_at_most_five_calls() {
+    let s = setup(300, |_| {}).await;
+    assert_eq!(s.sync(false).await.status, RunStatus::Succeeded);
+    let before = s.sim.requests().api_calls();
+    let second = s.sync(false).await;
+    assert_eq!(second.status, RunStatus::Succeeded);
+    assert!(!second.full);
+    let calls = s.sim.requests().api_calls() - before;
+    assert!(calls <= 5, "{calls} API calls: {:?}", second.api_calls);
+    // The incremental device listing filters on lastSeen with an unquoted UTC time.
+    let filter = s
+        .sim
+        .requests()
+        .of(Endpoint::Machines)
+        .last()
+        .unwrap()
+        .param("$filter")
+        .unwrap();
+    assert!(
+        filter.starts_with("lastSeen ge ") && filter.ends_with('Z'),
+        "{filter}"
+    );
+    assert_eq!(s.core.sync_runs(&s.id, 10).await.unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn incremental_runs_reflect_exactly_the_changes() {
+    let s = setup(300, |_| {}).await;
+    assert_eq!(s.sync(false).await.status, RunStatus::Succeeded);
+    let ids = s.sim.truth().machine_ids();
+    let (moved, renamed, removed, with_alert) = (&ids[0], &ids[1], &ids[2], &ids[4]);
+    s.sim.clock().advance(std::time::Duration::from_secs(3600));
+    let new_ip = s.sim.truth().reassign_ip(moved).unwrap();
+    // The device record (and its lastSeen) changes with the device's next full report.
+    s.sim.truth().report(moved).unwrap();
+    s.sim
+        .truth()
+        .rename(renamed, "renamed-host.contoso.com")
+        .unwrap();
+    s.sim.truth().remove(removed).unwrap();
+    let alert = s.sim.truth().add_alert(with_alert).unwrap();
+    let cve = s.sim.truth().add_cve(with_alert).unwrap();
+    s.sim.clock().advance(std::time::Duration::from_secs(60));
+
+    let run = s.sync(false).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    assert!(!run.full);
+    assert!(s.active_addresses().contains(&format!("{moved} {new_ip}")));
+    assert_eq!(
+        s.active_addresses()
+            .iter()
+            .filter(|a| a.starts_with(moved.as_str()))
+            .count(),
+        truth_addresses(&s.sim)
+            .iter()
+            .filter(|a| a.starts_with(moved.as_str()))
+            .count(),
+        "old address inactive, kept as history"
+    );
+    assert!(s.count("SELECT count(*) FROM asset_ip_addresses WHERE active = 0") >= 1);
+    assert_eq!(
+        s.count("SELECT count(*) FROM hostnames WHERE name = 'renamed-host.contoso.com'"),
+        1
+    );
+    assert_eq!(
+        s.count(&format!(
+            "SELECT count(*) FROM alerts WHERE alert_id = '{alert}'"
+        )),
+        1
+    );
+    assert!(s.strings(&format!(
+        "SELECT cve FROM asset_vulnerabilities JOIN assets ON assets.id = asset_id JOIN vulnerabilities ON vulnerabilities.id = vulnerability_id
+         WHERE device_id = '{with_alert}' AND asset_vulnerabilities.active = 1")).contains(&cve));
+    // An incremental listing never deactivates: the removed device is still active…
+    assert_eq!(
+        s.count(&format!(
+            "SELECT active FROM assets WHERE device_id = '{removed}'"
+        )),
+        1
+    );
+    // …until a complete full listing (the daily reconcile, forced here) no longer has it.
+    let reconcile = s.sync(true).await;
+    assert!(reconcile.full);
+    assert_eq!(
+        s.count(&format!(
+            "SELECT active FROM assets WHERE device_id = '{removed}'"
+        )),
+        0
+    );
+    assert_eq!(
+        s.count("SELECT count(*) FROM assets WHERE active = 0 AND inactive_reason = 'vanished'"),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_device_inactive_and_unseen_for_15_days_is_deactivated() {
+    // The tenant lives 17 days in the past, so the rule can be met against our clock.
+    let s = setup(200, |config| {
+        config.start_time = Some(chrono::Utc::now() - Duration::days(17))
+    })
+    .await;
+    let ids = s.sim.truth().machine_ids();
+    assert_eq!(s.sync(false).await.status, RunStatus::Succeeded);
+    let active_before = s.count(&format!(
+        "SELECT active FROM assets WHERE device_id = '{}'",
+        ids[3]
+    ));
+    s.sim.clock().advance(std::time::Duration::from_secs(3600));
+    // Defender marks it Inactive; its last report stays 17 days back.
+    s.sim.truth().set_inactive(&ids[3]).unwrap();
+    assert_eq!(s.sync(true).await.status, RunStatus::Succeeded);
+    assert_eq!(active_before, 1);
+    assert_eq!(
+        s.count(&format!(
+            "SELECT inactive_reason = 'inactive_15_days' FROM assets WHERE device_id = '{}'",
+            ids[3]
+        )),
+        1
+    );
+    // Active devices reporting 17 days ago stay active: the rule needs Defender's Inactive.
+    assert!(s.count("SELECT count(*) FROM assets WHERE active = 1") > 100);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_fault_mode_ends_with_nothing_lost_and_nothing_wrongly_deactivated() {
+    for (kind, endpoint, probability) in [
+        (FaultKind::InternalError, Some(Endpoint::Machines), 0.3),
+        (FaultKind::Unavailable, None, 0.2),
+        (FaultKind::ConnectionReset, Some(Endpoint::Machines), 0.3),
+        (FaultKind::TruncatedJson, Some(Endpoint::Alerts), 0.3),
+        (FaultKind::ShufflePages, Some(Endpoint::Machines), 1.0),
+        (FaultKind::Throttle, None, 0.3),
+        (FaultKind::HuntingRetired, None, 1.0),
+    ] {
+        let s = setup(250, |config| config.max_page_size = 100).await;
+        assert_eq!(s.sync(false).await.status, RunStatus::Succeeded);
+        let active_before = s.strings("SELECT device_id FROM assets WHERE active = 1");
+        let rule = s.sim.faults().set(kind, endpoint, probability);
+        let run = s.sync(true).await;
+        s.sim.faults().remove(rule);
+        let truth_ids: BTreeSet<String> = s.sim.truth().machine_ids().into_iter().collect();
+        same(
+            &s.strings("SELECT device_id FROM assets"),
+            &truth_ids,
+            &format!("{kind:?}: devices"),
+        );
+        same(
+            &s.strings("SELECT device_id FROM assets WHERE active = 1"),
+            &active_before,
+            &format!(
+                "{kind:?}: nothing deactivated ({:?} {:?})",
+                run.status, run.error
+            ),
+        );
+        if run.status == RunStatus::Succeeded {
+            same(
+                &s.active_addresses(),
+                &truth_addresses(&s.sim),
+                &format!("{kind:?}: addresses"),
+            );
+        }
+        // A clean run afterwards converges.
+        assert_eq!(s.sync(true).await.status, RunStatus::Succeeded, "{kind:?}");
+        same(
+            &s.active_addresses(),
+            &truth_addresses(&s.sim),
+            &format!("{kind:?}: addresses after"),
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_expiring_mid_run_and_a_cancelled_run_leave_no_trace() {
+    let s = setup(300, |config| config.max_page_size = 50).await;
+    s.sim.faults().expire_tokens();
+    let run = s.sync(false).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+
+    // Cancel while the next run is under way: the previous content stays, the run says so.
+    let before = s.strings("SELECT device_id || active FROM assets");
+    let marks_before = s.count("SELECT count(*) FROM sync_watermarks");
+    s.sim
+        .faults()
+        .set(FaultKind::Slow, Some(Endpoint::Machines), 1.0);
+    let core = s.core.clone();
+    let id = s.id.clone();
+    let running = tokio::spawn(async move { core.sync_connection(&id, true, Trigger::Cli).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(s.core.cancel_sync(&s.id));
+    let cancelled = running.await.unwrap().unwrap();
+    assert_eq!(cancelled.status, RunStatus::Cancelled);
+    assert_eq!(s.strings("SELECT device_id || active FROM assets"), before);
+    assert_eq!(
+        s.count("SELECT count(*) FROM sync_watermarks"),
+        marks_before
+    );
+    let history = s.core.sync_runs(&s.id, 5).await.unwrap();
+    assert_eq!(history[0].status, RunStatus::Cancelled);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_permission_skips_that_data_with_a_note() {
+    let s = setup(100, |_| {}).await;
+    s.sim.set_roles(
+        &s.sim.client_id(),
+        &[
+            "Machine.Read.All",
+            "AdvancedQuery.Read.All",
+            "User.Read.All",
+        ],
+    );
+    let run = s.sync(false).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    let notes = run.notes.join(" ");
+    assert!(
+        notes.contains("Alerts skipped") && notes.contains("Alert.Read.All"),
+        "{notes}"
+    );
+    assert!(notes.contains("Vulnerabilities skipped"), "{notes}");
+    assert_eq!(s.count("SELECT count(*) FROM alerts"), 0);
+    assert!(s.count("SELECT count(*) FROM assets") > 0);
+    let marks: BTreeMap<String, i64> = {
+        let db = s.db();
+        let mut statement = db
+            .prepare("SELECT kind, value FROM sync_watermarks")
+            .unwrap();
+        statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert!(
+        !marks.contains_key("alerts"),
+        "a skipped type keeps no watermark: {marks:?}"
+    );
+}
+
+fn config_page_size(sim: &Sim) -> usize {
+    sim.config().max_page_size.min(10_000)
+}
+
+/// Compares two sets and shows only the differences.
+fn same(stored: &BTreeSet<String>, truth: &BTreeSet<String>, what: &str) {
+    let missing: Vec<&String> = truth.difference(stored).take(5).collect();
+    let extra: Vec<&String> = stored.difference(truth).take(5).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{what}: {} stored, {} in the tenant; missing {missing:?}; extra {extra:?}",
+        stored.len(),
+        truth.len()
+    );
+}
+
+fn alert_id(alert: &mde_sim::tenant::Alert) -> String {
+    alert.id.clone()
+}
+
+fn lease_middle(lease: &mde_sim::tenant::Lease) -> i64 {
+    let end = lease.end.unwrap_or(lease.start + Duration::hours(1));
+    (lease.start + (end - lease.start) / 2).timestamp_millis()
+}
