@@ -1005,6 +1005,19 @@ fn short(ms: i64) -> String {
     from_ms(ms).format("%Y-%m-%d %H:%M").to_string()
 }
 
+/// "at the sync of …" or "at syncs … – …": a device-record link is only known at syncs.
+fn syncs(link: &Link) -> String {
+    if link.first_seen == link.last_seen {
+        format!("at the sync of {} UTC", short(link.first_seen))
+    } else {
+        format!(
+            "at syncs {} – {} UTC",
+            short(link.first_seen),
+            short(link.last_seen)
+        )
+    }
+}
+
 fn relation(link: &Link, at: Option<i64>, shared_by: Option<u64>) -> Relation {
     let class = link.class.clone().map(|class| class.replace('_', "-"));
     let (kind, text) = match link.source {
@@ -1042,14 +1055,14 @@ fn relation(link: &Link, at: Option<i64>, shared_by: Option<u64>) -> Relation {
         ),
         source => {
             let role = match at {
-                Some(at) => format!("held {} at {}", link.value, short(at)),
+                Some(at) => format!("held {} at {} UTC", link.value, short(at)),
                 None if link.active => format!("current holder of {}", link.value),
                 None => format!("past holder of {}", link.value),
             };
             let evidence = match source {
                 LinkSource::IpHistory => match link.until {
                     None => format!(
-                        "IP history: since {} UTC, last reported {}",
+                        "IP history: since {}, last reported {} UTC",
                         short(link.first_seen),
                         short(link.last_seen)
                     ),
@@ -1060,18 +1073,16 @@ fn relation(link: &Link, at: Option<i64>, shared_by: Option<u64>) -> Relation {
                     ),
                 },
                 LinkSource::External => format!(
-                    "its external address: the public address Defender saw it connect from{}; on its record at syncs {} – {} UTC",
+                    "its external address: the public address Defender saw it connect from{}; on its record {}",
                     match shared_by {
                         Some(n) if n > 1 => format!(" (NAT: {n} devices have it now)"),
                         _ => String::new(),
                     },
-                    short(link.first_seen),
-                    short(link.last_seen)
+                    syncs(link)
                 ),
                 _ => format!(
-                    "on Defender's device record at syncs {} – {} UTC{}",
-                    short(link.first_seen),
-                    short(link.last_seen),
+                    "on Defender's device record {}{}",
+                    syncs(link),
                     if at.is_some() {
                         " (no IP history for this address to narrow it down)"
                     } else {

@@ -408,14 +408,11 @@ fn network_suggestion(known: &[&str]) -> String {
 fn parse_cidr(text: &str) -> Result<Query, QueryError> {
     let (address, prefix) = text.split_once('/').unwrap_or((text, ""));
     let address = address.trim();
-    let ip = match address.parse::<IpAddr>() {
-        Ok(ip) => ip,
-        Err(_) => {
-            return Err(QueryError::CidrAddress {
-                text: text.to_owned(),
-                address: address.to_owned(),
-            });
-        }
+    let Ok(ip) = address.parse::<IpAddr>() else {
+        return Err(QueryError::CidrAddress {
+            text: text.to_owned(),
+            address: address.to_owned(),
+        });
     };
     let (max, family) = match ip {
         IpAddr::V4(_) => (32u8, "IPv4"),
