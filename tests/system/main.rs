@@ -6,3 +6,4 @@
 
 mod cli;
 mod secrets;
+mod sync;
