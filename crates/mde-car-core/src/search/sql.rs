@@ -2,46 +2,16 @@
 //! `store/0003_search_indexes.sql`); joins are written `CROSS JOIN` where SQLite must keep the
 //! indexed table outside, so a missing ANALYZE never turns a seek into a scan.
 
-use std::collections::HashSet;
-
 use chrono::DateTime;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, Statement, ToSql, params};
 
 use super::risk::{AlertCounts, VulnerabilitySummary};
 use crate::model::Timestamp;
 
 // The statements, named so a test can check that each one starts from an index.
 
-pub(super) const ADDRESS_LINKS: &str = "SELECT l.asset_id, l.connection_id, ip.id, ip.text, ip.class, l.source, l.first_seen, l.last_seen, l.active
-     FROM ip_addresses ip CROSS JOIN asset_ip_addresses l ON l.ip_id = ip.id
-     WHERE ip.address BETWEEN ?1 AND ?2";
-
-pub(super) const LEASES: &str =
-    "SELECT l.asset_id, l.connection_id, ip.id, ip.text, ip.class, l.since, l.until, l.last_report
-     FROM ip_addresses ip CROSS JOIN ip_leases l ON l.ip_id = ip.id
-     WHERE ip.address BETWEEN ?1 AND ?2";
-
-pub(super) const LEASES_AT: &str =
-    "SELECT l.asset_id, l.connection_id, ip.id, ip.text, ip.class, l.since, l.until, l.last_report
-     FROM ip_addresses ip CROSS JOIN ip_leases l ON l.ip_id = ip.id
-     WHERE ip.address BETWEEN ?1 AND ?2 AND l.since <= ?3 AND (l.until IS NULL OR l.until > ?3)";
-
-pub(super) const ADDRESSES_WITH_HISTORY: &str = "SELECT DISTINCT ip.id, l.connection_id
-     FROM ip_addresses ip CROSS JOIN ip_leases l ON l.ip_id = ip.id
-     WHERE ip.address BETWEEN ?1 AND ?2";
-
 pub(super) const ANY_ADDRESS: &str =
     "SELECT 1 FROM ip_addresses WHERE address BETWEEN ?1 AND ?2 LIMIT 1";
-
-pub(super) const HOSTNAME_LINKS: &str =
-    "SELECT l.asset_id, l.connection_id, h.name, l.first_seen, l.last_seen, l.active
-     FROM hostnames h CROSS JOIN asset_hostnames l ON l.hostname_id = h.id
-     WHERE h.name >= ?1 AND h.name < ?2";
-
-pub(super) const MAC_LINKS: &str =
-    "SELECT l.asset_id, l.connection_id, m.address, l.first_seen, l.last_seen, l.active
-     FROM mac_addresses m CROSS JOIN asset_mac_addresses l ON l.mac_id = m.id
-     WHERE m.address = ?1";
 
 pub(super) const EXTERNAL_SHARERS: &str = "SELECT count(*) FROM asset_ip_addresses WHERE ip_id = ?1 AND source = 'external' AND active = 1";
 
@@ -51,14 +21,10 @@ pub(super) const ASSET: &str =
      defender_last_seen, last_seen
      FROM assets WHERE id = ?1";
 
-pub(super) const ALERT_COUNTS: &str = "SELECT severity, count(*) FROM alerts
-     WHERE connection_id = ?1 AND device_id = ?2 AND status <> 'Resolved'
-     GROUP BY severity";
+pub(super) const ALERT_COUNTS: &str = "SELECT severity FROM alerts
+     WHERE connection_id = ?1 AND device_id = ?2 AND status <> 'Resolved'";
 
-pub(super) const VULNERABILITY_SUMMARY: &str = "SELECT count(DISTINCT av.vulnerability_id),
-     count(DISTINCT CASE WHEN coalesce(v.cvss >= 9.0, v.severity = 'Critical') THEN av.vulnerability_id END),
-     count(DISTINCT CASE WHEN coalesce(v.cvss >= 7.0 AND v.cvss < 9.0, v.severity = 'High') THEN av.vulnerability_id END),
-     max(v.cvss)
+pub(super) const VULNERABILITY_SUMMARY: &str = "SELECT av.vulnerability_id, v.cvss, v.severity
      FROM asset_vulnerabilities av CROSS JOIN vulnerabilities v ON v.id = av.vulnerability_id
      WHERE av.asset_id = ?1 AND av.active = 1";
 
@@ -72,12 +38,12 @@ pub(super) const DETAIL_ASSET: &str =
      FROM assets WHERE id = ?1";
 
 pub(super) const DETAIL_HOSTNAMES: &str =
-    "SELECT l.asset_id, l.connection_id, h.name, l.first_seen, l.last_seen, l.active
+    "SELECT l.asset_id, h.name, l.first_seen, l.last_seen, l.active
      FROM asset_hostnames l CROSS JOIN hostnames h ON h.id = l.hostname_id
      WHERE l.asset_id = ?1 ORDER BY l.active DESC, l.last_seen DESC";
 
 pub(super) const DETAIL_MACS: &str =
-    "SELECT l.asset_id, l.connection_id, m.address, l.first_seen, l.last_seen, l.active
+    "SELECT l.asset_id, m.address, l.first_seen, l.last_seen, l.active
      FROM asset_mac_addresses l CROSS JOIN mac_addresses m ON m.id = l.mac_id
      WHERE l.asset_id = ?1 ORDER BY l.active DESC, l.last_seen DESC, m.address";
 
@@ -138,7 +104,6 @@ pub(super) enum LinkSource {
 #[derive(Debug, Clone)]
 pub(super) struct Link {
     pub asset_id: i64,
-    pub connection_id: String,
     pub source: LinkSource,
     /// The matched address, host name or MAC, as stored.
     pub value: String,
@@ -156,89 +121,321 @@ pub(super) struct Link {
 }
 
 fn address_link(row: &Row<'_>) -> rusqlite::Result<Link> {
-    let source: String = row.get(5)?;
+    let source: String = row.get(4)?;
     Ok(Link {
         asset_id: row.get(0)?,
-        connection_id: row.get(1)?,
-        ip_id: Some(row.get(2)?),
-        value: row.get(3)?,
-        class: Some(row.get(4)?),
+        ip_id: Some(row.get(1)?),
+        value: row.get(2)?,
+        class: Some(row.get(3)?),
         source: if source == "external" {
             LinkSource::External
         } else {
             LinkSource::DeviceRecord
         },
-        first_seen: row.get(6)?,
-        last_seen: row.get(7)?,
+        first_seen: row.get(5)?,
+        last_seen: row.get(6)?,
         until: None,
-        active: row.get(8)?,
+        active: row.get(7)?,
     })
 }
 
 fn lease_link(row: &Row<'_>) -> rusqlite::Result<Link> {
-    let until: Option<i64> = row.get(6)?;
-    let last_report: i64 = row.get(7)?;
+    let until: Option<i64> = row.get(5)?;
+    let last_report: i64 = row.get(6)?;
     Ok(Link {
         asset_id: row.get(0)?,
-        connection_id: row.get(1)?,
-        ip_id: Some(row.get(2)?),
-        value: row.get(3)?,
-        class: Some(row.get(4)?),
+        ip_id: Some(row.get(1)?),
+        value: row.get(2)?,
+        class: Some(row.get(3)?),
         source: LinkSource::IpHistory,
-        first_seen: row.get(5)?,
+        first_seen: row.get(4)?,
         last_seen: until.unwrap_or(last_report),
         until,
         active: until.is_none(),
     })
 }
 
-/// Device-record and external-address links of every address in `[low, high]` (16-byte keys).
-pub(super) fn address_links(
-    db: &Connection,
-    low: &[u8; 16],
-    high: &[u8; 16],
-) -> rusqlite::Result<Vec<Link>> {
-    let mut statement = db.prepare_cached(ADDRESS_LINKS)?;
-    let rows = statement.query_map(params![low.as_slice(), high.as_slice()], address_link)?;
-    rows.collect()
+/// What a search matches on, with its bounds.
+#[derive(Debug, Clone)]
+pub(super) enum Target {
+    /// Addresses in `[low, high]` (16-byte keys); with `at`, only links that held then.
+    Addresses {
+        low: [u8; 16],
+        high: [u8; 16],
+        at: Option<i64>,
+    },
+    /// Host names in `[low, high)` (NOCASE).
+    HostNames {
+        low: String,
+        high: String,
+    },
+    Mac {
+        address: String,
+    },
 }
 
-/// Leases of every address in `[low, high]`; with `at`, only those covering that moment.
-pub(super) fn leases(
-    db: &Connection,
-    low: &[u8; 16],
-    high: &[u8; 16],
-    at: Option<i64>,
-) -> rusqlite::Result<Vec<Link>> {
-    let rows = match at {
-        None => {
-            let mut statement = db.prepare_cached(LEASES)?;
-            statement
-                .query_map(params![low.as_slice(), high.as_slice()], lease_link)?
-                .collect::<rusqlite::Result<Vec<Link>>>()?
+/// "Held it at :at", for device-record links: the syncs saw it then, and no IP history of the
+/// address in the same connection exists to say better (external addresses never have one).
+/// Shared by the match and link statements, so both apply the one rule.
+const DEVICE_LINK_AT: &str = " AND l.first_seen <= :at AND (:at <= l.last_seen OR l.active)
+     AND (l.source = 'external' OR NOT EXISTS
+         (SELECT 1 FROM ip_leases h WHERE h.ip_id = l.ip_id AND h.connection_id = l.connection_id))";
+
+/// "Held it at :at", for leases: `[since, until)` covers it.
+const LEASE_AT: &str = " AND l.since <= :at AND (l.until IS NULL OR l.until > :at)";
+
+impl Target {
+    /// (asset_id, connection_id, active, last_seen) of every matching link.
+    fn match_rows(&self) -> String {
+        match self {
+            Target::Addresses { at, .. } => {
+                let (device_at, lease_at) = if at.is_some() {
+                    (DEVICE_LINK_AT, LEASE_AT)
+                } else {
+                    ("", "")
+                };
+                format!(
+                    "SELECT l.asset_id, l.connection_id, l.active, l.last_seen
+                     FROM ip_addresses ip CROSS JOIN asset_ip_addresses l ON l.ip_id = ip.id
+                     WHERE ip.address BETWEEN :low AND :high{device_at}
+                     UNION ALL
+                     SELECT l.asset_id, l.connection_id, l.until IS NULL, coalesce(l.until, l.last_report)
+                     FROM ip_addresses ip CROSS JOIN ip_leases l ON l.ip_id = ip.id
+                     WHERE ip.address BETWEEN :low AND :high{lease_at}"
+                )
+            }
+            Target::HostNames { .. } => "SELECT l.asset_id, l.connection_id, l.active, l.last_seen
+                 FROM hostnames h CROSS JOIN asset_hostnames l ON l.hostname_id = h.id
+                 WHERE h.name >= :low AND h.name < :high"
+                .to_owned(),
+            Target::Mac { .. } => "SELECT l.asset_id, l.connection_id, l.active, l.last_seen
+                 FROM mac_addresses m CROSS JOIN asset_mac_addresses l ON l.mac_id = m.id
+                 WHERE m.address = :mac"
+                .to_owned(),
         }
-        Some(at) => {
-            let mut statement = db.prepare_cached(LEASES_AT)?;
-            statement
-                .query_map(params![low.as_slice(), high.as_slice(), at], lease_link)?
-                .collect::<rusqlite::Result<Vec<Link>>>()?
+    }
+
+    /// The statements reading one asset's matching links, driven by its primary key.
+    fn link_statements(&self) -> Vec<(String, LinkShape)> {
+        match self {
+            Target::Addresses { at, .. } => {
+                let (device_at, lease_at) = if at.is_some() {
+                    (DEVICE_LINK_AT, LEASE_AT)
+                } else {
+                    ("", "")
+                };
+                vec![
+                    (
+                        format!(
+                            "SELECT l.asset_id, ip.id, ip.text, ip.class, l.source, l.first_seen,
+                                l.last_seen, l.active
+                             FROM asset_ip_addresses l CROSS JOIN ip_addresses ip ON ip.id = l.ip_id
+                             WHERE l.asset_id = :asset AND ip.address BETWEEN :low AND :high{device_at}"
+                        ),
+                        LinkShape::Address,
+                    ),
+                    (
+                        format!(
+                            "SELECT l.asset_id, ip.id, ip.text, ip.class, l.since, l.until,
+                                l.last_report
+                             FROM ip_leases l CROSS JOIN ip_addresses ip ON ip.id = l.ip_id
+                             WHERE l.asset_id = :asset AND ip.address BETWEEN :low AND :high{lease_at}"
+                        ),
+                        LinkShape::Lease,
+                    ),
+                ]
+            }
+            Target::HostNames { .. } => vec![(
+                "SELECT l.asset_id, h.name, l.first_seen, l.last_seen, l.active
+                 FROM asset_hostnames l CROSS JOIN hostnames h ON h.id = l.hostname_id
+                 WHERE l.asset_id = :asset AND h.name >= :low AND h.name < :high"
+                    .to_owned(),
+                LinkShape::HostName,
+            )],
+            Target::Mac { .. } => vec![(
+                "SELECT l.asset_id, m.address, l.first_seen, l.last_seen, l.active
+                 FROM asset_mac_addresses l CROSS JOIN mac_addresses m ON m.id = l.mac_id
+                 WHERE l.asset_id = :asset AND m.address = :mac"
+                    .to_owned(),
+                LinkShape::Mac,
+            )],
         }
+    }
+
+    /// Binds the target's named parameters that `statement` uses.
+    fn bind(&self, statement: &mut Statement<'_>) -> rusqlite::Result<()> {
+        match self {
+            Target::Addresses { low, high, at } => {
+                bind(statement, ":low", &low.as_slice())?;
+                bind(statement, ":high", &high.as_slice())?;
+                bind(statement, ":at", at)
+            }
+            Target::HostNames { low, high } => {
+                bind(statement, ":low", low)?;
+                bind(statement, ":high", high)
+            }
+            Target::Mac { address } => bind(statement, ":mac", address),
+        }
+    }
+}
+
+/// Which columns a link statement returns.
+#[derive(Debug, Clone, Copy)]
+enum LinkShape {
+    Address,
+    Lease,
+    HostName,
+    Mac,
+}
+
+fn bind(statement: &mut Statement<'_>, name: &str, value: &dyn ToSql) -> rusqlite::Result<()> {
+    match statement.parameter_index(name)? {
+        Some(index) => statement.raw_bind_parameter(index, value),
+        None => Ok(()),
+    }
+}
+
+/// One matching asset: whether any matching link holds now, and the latest confirmation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Match {
+    pub asset_id: i64,
+    pub current: bool,
+    pub latest: i64,
+}
+
+/// An ORDER BY for [`matches`]: SQL expressions over `g` (the match) and `a` (the asset),
+/// each ascending or not.
+pub(super) type Order = Vec<(&'static str, bool)>;
+
+/// The statement of [`matches`]: matching assets of the connection (all when `:connection` is
+/// NULL), one row each, with the total of all pages.
+pub(super) fn match_statement(target: &Target, order: Option<&Order>) -> String {
+    let tail = match order {
+        Some(order) => {
+            let terms: Vec<String> = order
+                .iter()
+                .map(|(expression, ascending)| {
+                    format!("{expression} {}", if *ascending { "ASC" } else { "DESC" })
+                })
+                .collect();
+            format!(" ORDER BY {} LIMIT :limit OFFSET :offset", terms.join(", "))
+        }
+        None => " ORDER BY g.asset_id".to_owned(),
     };
-    Ok(rows)
+    format!(
+        "WITH m(asset_id, connection_id, active, last_seen) AS ({}),
+         g AS (SELECT asset_id, max(active) AS current, max(last_seen) AS latest FROM m
+               WHERE :connection IS NULL OR connection_id = :connection GROUP BY asset_id)
+         SELECT g.asset_id, g.current, g.latest, count(*) OVER ()
+         FROM g CROSS JOIN assets a ON a.id = g.asset_id{tail}",
+        target.match_rows()
+    )
 }
 
-/// (address id, connection) pairs that have any IP history in `[low, high]`: for those, the
-/// history answers "who held it at T" and device-record snapshots are not needed.
-pub(super) fn addresses_with_history(
+/// Matching assets, grouped and (with `page`) sorted and paged inside SQLite, so a query that
+/// matches a million assets never brings a million rows out; and the total over all pages.
+pub(super) fn matches(
     db: &Connection,
-    low: &[u8; 16],
-    high: &[u8; 16],
-) -> rusqlite::Result<HashSet<(i64, String)>> {
-    let mut statement = db.prepare_cached(ADDRESSES_WITH_HISTORY)?;
-    let rows = statement.query_map(params![low.as_slice(), high.as_slice()], |row| {
-        Ok((row.get(0)?, row.get(1)?))
-    })?;
-    rows.collect()
+    target: &Target,
+    connection: Option<&str>,
+    page: Option<(&Order, usize, usize)>,
+) -> rusqlite::Result<(Vec<Match>, usize)> {
+    let mut statement = db.prepare_cached(&match_statement(target, page.map(|p| p.0)))?;
+    target.bind(&mut statement)?;
+    bind(&mut statement, ":connection", &connection)?;
+    if let Some((_, limit, offset)) = page {
+        bind(
+            &mut statement,
+            ":limit",
+            &i64::try_from(limit).unwrap_or(i64::MAX),
+        )?;
+        bind(
+            &mut statement,
+            ":offset",
+            &i64::try_from(offset).unwrap_or(i64::MAX),
+        )?;
+    }
+    let mut rows = statement.raw_query();
+    let mut out = Vec::new();
+    let mut total = 0;
+    while let Some(row) = rows.next()? {
+        out.push(Match {
+            asset_id: row.get(0)?,
+            current: row.get(1)?,
+            latest: row.get(2)?,
+        });
+        total = usize::try_from(row.get::<_, i64>(3)?).unwrap_or(0);
+    }
+    drop(rows);
+    if out.is_empty() && page.is_some() {
+        // An offset past the end (or a limit of 0) returns no row to carry the total.
+        let (all, _) = matches(db, target, connection, None)?;
+        total = all.len();
+    }
+    Ok((out, total))
+}
+
+/// Assets of other connections than `connection` that match: what a connection filter hid.
+pub(super) fn hidden(
+    db: &Connection,
+    target: &Target,
+    connection: &str,
+) -> rusqlite::Result<usize> {
+    let sql = format!(
+        "WITH m(asset_id, connection_id, active, last_seen) AS ({})
+         SELECT count(DISTINCT asset_id) FROM m WHERE connection_id <> :connection",
+        target.match_rows()
+    );
+    let mut statement = db.prepare_cached(&sql)?;
+    target.bind(&mut statement)?;
+    bind(&mut statement, ":connection", &connection)?;
+    let mut rows = statement.raw_query();
+    match rows.next()? {
+        Some(row) => Ok(usize::try_from(row.get::<_, i64>(0)?).unwrap_or(0)),
+        None => Ok(0),
+    }
+}
+
+/// The links of one asset that match `target`: the relations its result row shows.
+pub(super) fn links_of(
+    db: &Connection,
+    asset_id: i64,
+    target: &Target,
+) -> rusqlite::Result<Vec<Link>> {
+    let mut links = Vec::new();
+    for (sql, shape) in target.link_statements() {
+        let mut statement = db.prepare_cached(&sql)?;
+        target.bind(&mut statement)?;
+        bind(&mut statement, ":asset", &asset_id)?;
+        let mut rows = statement.raw_query();
+        while let Some(row) = rows.next()? {
+            links.push(match shape {
+                LinkShape::Address => address_link(row)?,
+                LinkShape::Lease => lease_link(row)?,
+                LinkShape::HostName => simple_link(row, LinkSource::HostName)?,
+                LinkShape::Mac => simple_link(row, LinkSource::Mac)?,
+            });
+        }
+    }
+    Ok(links)
+}
+
+/// Every statement [`matches`], [`hidden`] and [`links_of`] may run for `target`, for the
+/// query-plan test.
+#[cfg(test)]
+pub(super) fn statements_of(target: &Target, orders: &[Order]) -> Vec<String> {
+    let mut out = vec![match_statement(target, None)];
+    out.extend(
+        orders
+            .iter()
+            .map(|order| match_statement(target, Some(order))),
+    );
+    out.push(format!(
+        "WITH m(asset_id, connection_id, active, last_seen) AS ({}) SELECT count(DISTINCT asset_id) FROM m",
+        target.match_rows()
+    ));
+    out.extend(target.link_statements().into_iter().map(|(sql, _)| sql));
+    out
 }
 
 /// Whether any address in `[low, high]` is known at all.
@@ -253,37 +450,17 @@ pub(super) fn any_address(
         .map(|found| found.is_some())
 }
 
-/// Links of host names in `[low, high)` (NOCASE).
-pub(super) fn hostname_links(
-    db: &Connection,
-    low: &str,
-    high: &str,
-) -> rusqlite::Result<Vec<Link>> {
-    let mut statement = db.prepare_cached(HOSTNAME_LINKS)?;
-    let rows = statement.query_map(params![low, high], |row| {
-        simple_link(row, LinkSource::HostName)
-    })?;
-    rows.collect()
-}
-
-pub(super) fn mac_links(db: &Connection, mac: &str) -> rusqlite::Result<Vec<Link>> {
-    let mut statement = db.prepare_cached(MAC_LINKS)?;
-    let rows = statement.query_map([mac], |row| simple_link(row, LinkSource::Mac))?;
-    rows.collect()
-}
-
 fn simple_link(row: &Row<'_>, source: LinkSource) -> rusqlite::Result<Link> {
     Ok(Link {
         asset_id: row.get(0)?,
-        connection_id: row.get(1)?,
         source,
-        value: row.get(2)?,
+        value: row.get(1)?,
         ip_id: None,
         class: None,
-        first_seen: row.get(3)?,
-        last_seen: row.get(4)?,
+        first_seen: row.get(2)?,
+        last_seen: row.get(3)?,
         until: None,
-        active: row.get(5)?,
+        active: row.get(4)?,
     })
 }
 
@@ -340,42 +517,53 @@ pub(super) fn asset(db: &Connection, id: i64) -> rusqlite::Result<Option<AssetRo
         .optional()
 }
 
-/// Active (not Resolved) alerts of a device by severity, from the covering index.
+/// Active (not Resolved) alerts of a device by severity, from the covering index. Counted
+/// here rather than by GROUP BY: no temporary b-tree per hit.
 pub(super) fn alert_counts(
     db: &Connection,
     connection_id: &str,
     device_id: &str,
 ) -> rusqlite::Result<AlertCounts> {
     let mut statement = db.prepare_cached(ALERT_COUNTS)?;
+    let mut rows = statement.query(params![connection_id, device_id])?;
     let mut counts = AlertCounts::default();
-    let rows = statement.query_map(params![connection_id, device_id], |row| {
-        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-    })?;
-    for row in rows {
-        let (severity, count) = row?;
-        counts.add(&severity, u64::try_from(count).unwrap_or(0));
+    while let Some(row) = rows.next()? {
+        counts.add(row.get_ref(0)?.as_str()?, 1);
     }
     Ok(counts)
 }
 
 /// Active vulnerabilities of an asset: distinct CVEs, Critical (CVSS ≥ 9) and High (7–8.9)
-/// ones, highest CVSS. Without a CVSS, Defender's severity decides.
+/// ones, highest CVSS. Without a CVSS, Defender's severity decides. A CVE found through two
+/// applications counts once.
 pub(super) fn vulnerability_summary(
     db: &Connection,
     asset_id: i64,
 ) -> rusqlite::Result<VulnerabilitySummary> {
-    db.prepare_cached(VULNERABILITY_SUMMARY)?
-        .query_row([asset_id], |row| {
-            let count = |index: usize| -> rusqlite::Result<u64> {
-                Ok(u64::try_from(row.get::<_, i64>(index)?).unwrap_or(0))
-            };
-            Ok(VulnerabilitySummary {
-                active: count(0)?,
-                critical: count(1)?,
-                high: count(2)?,
-                max_cvss: row.get(3)?,
-            })
-        })
+    let mut statement = db.prepare_cached(VULNERABILITY_SUMMARY)?;
+    let mut rows = statement.query([asset_id])?;
+    let mut seen: Vec<i64> = Vec::new();
+    let mut summary = VulnerabilitySummary::default();
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        if seen.contains(&id) {
+            continue;
+        }
+        seen.push(id);
+        let cvss: Option<f64> = row.get(1)?;
+        let severity = row.get_ref(2)?.as_str_or_null()?;
+        summary.active += 1;
+        let (critical, high) = match cvss {
+            Some(cvss) => (cvss >= 9.0, (7.0..9.0).contains(&cvss)),
+            None => (severity == Some("Critical"), severity == Some("High")),
+        };
+        summary.critical += u64::from(critical);
+        summary.high += u64::from(high);
+        if let Some(cvss) = cvss {
+            summary.max_cvss = Some(summary.max_cvss.map_or(cvss, |max: f64| max.max(cvss)));
+        }
+    }
+    Ok(summary)
 }
 
 /// Assets with this numeric id, or this Defender device id (in any connection, or in one).
