@@ -12,6 +12,30 @@ use mde_car_core::{
     },
 };
 
+/// A line into the output text (`println!` panics when the reader goes away, as `| head` does).
+macro_rules! say {
+    ($out:expr) => {
+        $out.push('\n')
+    };
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
+/// Writes the output; a closed pipe (`| head`) ends it quietly.
+fn emit(text: &str) -> anyhow::Result<ExitCode> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
 #[derive(Args)]
 pub(crate) struct SearchArgs {
     /// An IP address, CIDR range, host name (or its beginning), MAC address, or IP @ time;
@@ -66,22 +90,24 @@ pub(crate) async fn search(core: &Core, args: SearchArgs) -> anyhow::Result<Exit
         limit: args.limit,
     };
     let results = core.search(&request).await?;
+    let mut out = String::new();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&results)?);
+        say!(out, "{}", serde_json::to_string_pretty(&results)?);
     } else {
-        print_results(&results);
+        print_results(&mut out, &results);
     }
-    Ok(ExitCode::SUCCESS)
+    emit(&out)
 }
 
 pub(crate) async fn asset(core: &Core, args: AssetArgs) -> anyhow::Result<ExitCode> {
     let detail = core.asset_detail(&args.id).await?;
+    let mut out = String::new();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&detail)?);
+        say!(out, "{}", serde_json::to_string_pretty(&detail)?);
     } else {
-        print_detail(&detail);
+        print_detail(&mut out, &detail);
     }
-    Ok(ExitCode::SUCCESS)
+    emit(&out)
 }
 
 fn time(value: mde_car_core::model::Timestamp) -> String {
@@ -92,14 +118,15 @@ fn or_dash(value: Option<&str>) -> &str {
     value.filter(|v| !v.is_empty()).unwrap_or("—")
 }
 
-fn print_results(results: &SearchResults) {
+fn print_results(out: &mut String, results: &SearchResults) {
     let shown = results.hits.len();
     let range = if shown == 0 {
         "none shown".to_owned()
     } else {
         format!("{}–{} shown", results.offset + 1, results.offset + shown)
     };
-    println!(
+    say!(
+        out,
         "{}{}: {} result{}, {range}, by {}{}",
         results.interpretation,
         results
@@ -113,15 +140,15 @@ fn print_results(results: &SearchResults) {
         if results.reverse { " (reversed)" } else { "" }
     );
     for note in &results.notes {
-        println!("note: {note}");
+        say!(out, "note: {note}");
     }
     for hit in &results.hits {
-        println!();
-        print_hit(hit);
+        say!(out);
+        print_hit(out, hit);
     }
     if results.offset + shown < results.total && shown > 0 {
-        println!();
-        println!("more: --offset {}", results.offset + shown);
+        say!(out);
+        say!(out, "more: --offset {}", results.offset + shown);
     }
 }
 
@@ -158,8 +185,9 @@ fn vulnerabilities_text(summary: &VulnerabilitySummary) -> String {
     )
 }
 
-fn print_hit(hit: &AssetHit) {
-    println!(
+fn print_hit(out: &mut String, hit: &AssetHit) {
+    say!(
+        out,
         "#{}  {}  [{}]  {}{}",
         hit.asset_id,
         hit.name.as_deref().unwrap_or(&hit.device_id),
@@ -167,7 +195,8 @@ fn print_hit(hit: &AssetHit) {
         hit.os.describe(),
         if hit.active { "" } else { "  (inactive)" }
     );
-    println!(
+    say!(
+        out,
         "    risk {:.1} {} · Defender risk {}, exposure {}, device value {}",
         hit.risk.score,
         hit.risk.level.key(),
@@ -175,19 +204,21 @@ fn print_hit(hit: &AssetHit) {
         or_dash(hit.defender.exposure_level.as_deref()),
         or_dash(hit.defender.device_value.as_deref()),
     );
-    println!(
+    say!(
+        out,
         "    {} · {} · last seen {}",
         alerts_text(&hit.alerts),
         vulnerabilities_text(&hit.vulnerabilities),
         hit.last_seen.map_or("—".to_owned(), time)
     );
     for relation in &hit.relations {
-        println!("    {}", relation.text);
+        say!(out, "    {}", relation.text);
     }
 }
 
-fn print_detail(detail: &AssetDetail) {
-    println!(
+fn print_detail(out: &mut String, detail: &AssetDetail) {
+    say!(
+        out,
         "#{}  {}  [{}]{}",
         detail.asset_id,
         detail.name.as_deref().unwrap_or(&detail.device_id),
@@ -205,39 +236,45 @@ fn print_detail(detail: &AssetDetail) {
             )
         }
     );
-    println!();
-    println!(
+    say!(out);
+    say!(
+        out,
         "Risk {:.1} ({})",
         detail.risk.score,
         detail.risk.level.key()
     );
     for component in &detail.risk.components {
-        println!("  {}", component.explanation);
+        say!(out, "  {}", component.explanation);
     }
-    println!(
+    say!(
+        out,
         "  Defender: risk {}, exposure {}, device value {}",
         or_dash(detail.defender.risk_score.as_deref()),
         or_dash(detail.defender.exposure_level.as_deref()),
         or_dash(detail.defender.device_value.as_deref())
     );
-    println!();
-    println!("Identity");
-    println!("  device id       {}", detail.device_id);
-    println!(
+    say!(out);
+    say!(out, "Identity");
+    say!(out, "  device id       {}", detail.device_id);
+    say!(
+        out,
         "  Entra device id {}",
         or_dash(detail.aad_device_id.as_deref())
     );
-    println!("  OS              {}", detail.os.describe());
-    println!(
+    say!(out, "  OS              {}", detail.os.describe());
+    say!(
+        out,
         "  health          {} ({})",
         or_dash(detail.health_status.as_deref()),
         or_dash(detail.onboarding_status.as_deref())
     );
-    println!(
+    say!(
+        out,
         "  group           {}",
         or_dash(detail.rbac_group_name.as_deref())
     );
-    println!(
+    say!(
+        out,
         "  tags            {}",
         if detail.tags.is_empty() {
             "—".to_owned()
@@ -246,18 +283,20 @@ fn print_detail(detail: &AssetDetail) {
         }
     );
     if let Some(merged) = &detail.merged_into {
-        println!("  merged into     {merged}");
+        say!(out, "  merged into     {merged}");
     }
-    println!(
+    say!(
+        out,
         "  seen by Defender {} – {}",
         detail.defender_first_seen.map_or("—".to_owned(), time),
         detail.defender_last_seen.map_or("—".to_owned(), time)
     );
     let state = |active: bool| if active { "current" } else { "former" };
-    println!();
-    println!("Host names");
+    say!(out);
+    say!(out, "Host names");
     for name in &detail.host_names {
-        println!(
+        say!(
+            out,
             "  {}  {}, seen {} – {}",
             name.value,
             state(name.active),
@@ -265,10 +304,11 @@ fn print_detail(detail: &AssetDetail) {
             time(name.last_seen)
         );
     }
-    println!();
-    println!("IP addresses (device record)");
+    say!(out);
+    say!(out, "IP addresses (device record)");
     for address in &detail.ip_addresses {
-        println!(
+        say!(
+            out,
             "  {}  {}{}{}, {}, seen {} – {}",
             address.address,
             address.class,
@@ -287,10 +327,11 @@ fn print_detail(detail: &AssetDetail) {
         );
     }
     if !detail.ip_history.is_empty() {
-        println!();
-        println!("IP history (DeviceNetworkInfo)");
+        say!(out);
+        say!(out, "IP history (DeviceNetworkInfo)");
         for lease in &detail.ip_history {
-            println!(
+            say!(
+                out,
                 "  {}  {} – {}{}",
                 lease.address,
                 time(lease.since),
@@ -303,10 +344,11 @@ fn print_detail(detail: &AssetDetail) {
             );
         }
     }
-    println!();
-    println!("MAC addresses");
+    say!(out);
+    say!(out, "MAC addresses");
     for mac in &detail.mac_addresses {
-        println!(
+        say!(
+            out,
             "  {}  {}, seen {} – {}",
             mac.value,
             state(mac.active),
@@ -314,10 +356,11 @@ fn print_detail(detail: &AssetDetail) {
             time(mac.last_seen)
         );
     }
-    println!();
-    println!("Accounts");
+    say!(out);
+    say!(out, "Accounts");
     for account in &detail.accounts {
-        println!(
+        say!(
+            out,
             "  {}\\{}  {}{}, logons {} – {}",
             or_dash(account.domain.as_deref()),
             account.name,
@@ -331,10 +374,11 @@ fn print_detail(detail: &AssetDetail) {
             time(account.last_seen)
         );
     }
-    println!();
-    println!("Alerts ({})", alerts_text(&detail.alert_counts));
+    say!(out);
+    say!(out, "Alerts ({})", alerts_text(&detail.alert_counts));
     for alert in &detail.alerts {
-        println!(
+        say!(
+            out,
             "  {} {} [{}] {}  created {}",
             alert.severity,
             alert.status,
@@ -343,13 +387,15 @@ fn print_detail(detail: &AssetDetail) {
             time(alert.created)
         );
     }
-    println!();
-    println!(
+    say!(out);
+    say!(
+        out,
         "Vulnerabilities ({})",
         vulnerabilities_text(&detail.vulnerability_summary)
     );
     for vulnerability in &detail.vulnerabilities {
-        println!(
+        say!(
+            out,
             "  {}  CVSS {}  {} {} {}{}",
             vulnerability.cve,
             vulnerability
@@ -365,8 +411,9 @@ fn print_detail(detail: &AssetDetail) {
             }
         );
     }
-    println!();
-    println!(
+    say!(out);
+    say!(
+        out,
         "Source: connection {} ({}), first synced {} (run #{}), last synced {} (run #{})",
         detail
             .connection
