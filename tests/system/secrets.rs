@@ -41,18 +41,27 @@ async fn the_secret_is_only_in_the_secret_service() {
             .write_stdin(format!("{value}\n"))
             .assert()
             .success();
-        let output = workspace
+        let test = workspace
             .cli()
             .env("MDE_CAR_LOG", "trace")
             .args(["--verbose", "connection", "test", name, "--json"])
             .output()
             .unwrap();
-        for stream in [&output.stdout, &output.stderr] {
+        // A whole sync at the most verbose level, too (it signs in and calls every endpoint).
+        let sync = workspace
+            .cli()
+            .env("MDE_CAR_LOG", "trace")
+            .args(["--verbose", "sync", name])
+            .output()
+            .unwrap();
+        for stream in [&test.stdout, &test.stderr, &sync.stdout, &sync.stderr] {
             let text = String::from_utf8_lossy(stream);
             assert!(
                 !text.contains(value),
                 "the {name} secret was printed: {text}"
             );
+            // Every JWT starts with the base64 of `{"`: no access token was printed either.
+            assert!(!text.contains("eyJ"), "an access token was printed");
         }
     }
     let listed = workspace
@@ -84,7 +93,7 @@ async fn the_secret_is_only_in_the_secret_service() {
     );
     for file in &files {
         let bytes = std::fs::read(file).unwrap();
-        for value in [secret.as_bytes(), wrong.as_bytes()] {
+        for value in [secret.as_bytes(), wrong.as_bytes(), b"eyJ".as_slice()] {
             assert!(
                 !bytes.windows(value.len()).any(|window| window == value),
                 "{} holds a secret",

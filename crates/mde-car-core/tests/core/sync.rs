@@ -494,3 +494,28 @@ fn lease_middle(lease: &mde_sim::tenant::Lease) -> i64 {
     let end = lease.end.unwrap_or(lease.start + Duration::hours(1));
     (lease.start + (end - lease.start) / 2).timestamp_millis()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_of_a_run_carry_no_secret_and_no_token() {
+    let s = setup(100, |_| {}).await;
+    let mut events = s.core.subscribe();
+    let outcome = s.sync(false).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded);
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push(format!("{event:?}"));
+    }
+    assert!(
+        seen.iter().any(|e| e.starts_with("Started"))
+            && seen.iter().any(|e| e.starts_with("Finished")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|e| e.contains("Devices")),
+        "progress names the step"
+    );
+    for event in &seen {
+        assert!(!event.contains(&s.sim.client_secret()), "{event}");
+        assert!(!event.contains("eyJ"), "an access token in {event}");
+    }
+}
