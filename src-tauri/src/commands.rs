@@ -105,7 +105,8 @@ pub fn app_info(core: State<'_, Core>) -> AppInfo {
 
 #[tauri::command]
 #[specta::specta]
-pub fn sync_now(core: State<'_, Core>, id: String, full: bool) -> Result<()> {
+// Async so it runs on the async runtime, where the run it starts is spawned.
+pub async fn sync_now(core: State<'_, Core>, id: String, full: bool) -> Result<()> {
     Ok(core.start_sync(&id, full, mde_car_core::sync::Trigger::Manual)?)
 }
 

@@ -593,11 +593,9 @@ fn spawn_progress_printer(core: &Core, connection_id: &str) -> tokio::task::Join
                     page,
                     items,
                     ..
-                } if id == connection_id => {
-                    if last_step != Some(step) || page % 10 == 0 {
-                        eprintln!("  {}: page {page}, {items} items", step.label());
-                        last_step = Some(step);
-                    }
+                } if id == connection_id && (last_step != Some(step) || page % 10 == 0) => {
+                    eprintln!("  {}: page {page}, {items} items", step.label());
+                    last_step = Some(step);
                 }
                 SyncEvent::Throttled {
                     connection_id: id,

@@ -36,7 +36,11 @@ const MIGRATIONS: &[&str] = &[
 /// `spawn_blocking`.
 #[derive(Clone)]
 pub struct Store {
+    /// The one writer. A sync holds it for the length of its transaction.
     db: Arc<Mutex<Db>>,
+    /// Searches read here: in WAL mode a reader sees the last committed state and is never
+    /// blocked by a writer, so the explorer answers while a sync is being saved.
+    reader: Arc<Mutex<Db>>,
     path: PathBuf,
 }
 
@@ -67,8 +71,17 @@ impl Store {
             .map_err(fail)?;
         db.pragma_update(None, "foreign_keys", true).map_err(fail)?;
         migrate(&mut db).map_err(fail)?;
+        let reader = Db::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(fail)?;
+        reader
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(fail)?;
         Ok(Store {
             db: Arc::new(Mutex::new(db)),
+            reader: Arc::new(Mutex::new(reader)),
             path: path.to_owned(),
         })
     }
@@ -90,8 +103,16 @@ impl Store {
 
     /// Runs another module's read-only queries (search) on the database, under the same lock
     /// as everything else, so a search sees a committed sync run whole or not at all.
+    /// Runs read-only queries on the reader connection (see [`Store::reader`]).
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Db) -> rusqlite::Result<T>) -> Result<T> {
-        self.with(|db| f(db))
+        let db = self
+            .reader
+            .lock()
+            .map_err(|_| Error::Internal("the database reader lock is poisoned".to_owned()))?;
+        f(&db).map_err(|source| Error::Database {
+            path: self.path.display().to_string(),
+            source,
+        })
     }
 
     pub fn save_test_report(&self, connection_id: &str, report: &TestReport) -> Result<()> {

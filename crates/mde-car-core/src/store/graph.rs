@@ -179,8 +179,9 @@ type AdapterKey = (String, Option<String>, Option<String>);
 struct AdapterState {
     asset_id: i64,
     mac_id: Option<i64>,
-    /// Open leases: address id -> since.
-    open: HashMap<i64, i64>,
+    /// Open leases: address id -> (since, newest report showing it). The newest report is
+    /// written once, when the lease closes or the batch ends, not on every report.
+    open: HashMap<i64, (i64, i64)>,
     /// The newest report already applied.
     applied_until: i64,
 }
@@ -600,18 +601,19 @@ impl Writer<'_> {
             for address in &report.addresses {
                 current.insert(self.ip_id(address.ip)?);
             }
-            let closing: Vec<(i64, i64)> = state
+            let closing: Vec<(i64, (i64, i64))> = state
                 .open
                 .iter()
                 .filter(|(ip, _)| !current.contains(ip))
-                .map(|(ip, since)| (*ip, *since))
+                .map(|(ip, lease)| (*ip, *lease))
                 .collect();
-            for (ip_id, since) in closing {
+            for (ip_id, (since, last_report)) in closing {
                 self.tx
                     .prepare_cached(
-                        "UPDATE ip_leases SET until = ?4, last_run = ?5 WHERE asset_id = ?1 AND ip_id = ?2 AND since = ?3",
+                        "UPDATE ip_leases SET until = ?4, last_report = ?6, last_run = ?5
+                         WHERE asset_id = ?1 AND ip_id = ?2 AND since = ?3",
                     )?
-                    .execute(params![state.asset_id, ip_id, since, at, run])?;
+                    .execute(params![state.asset_id, ip_id, since, at, run, last_report])?;
                 state.open.remove(&ip_id);
                 if let Some(set) = holders.get_mut(&ip_id) {
                     set.remove(&key);
@@ -620,12 +622,8 @@ impl Writer<'_> {
             }
             let mut taken = Vec::new();
             for ip_id in current {
-                if let Some(since) = state.open.get(&ip_id) {
-                    self.tx
-                        .prepare_cached(
-                            "UPDATE ip_leases SET last_report = ?4, last_run = ?5 WHERE asset_id = ?1 AND ip_id = ?2 AND since = ?3",
-                        )?
-                        .execute(params![state.asset_id, ip_id, since, at, run])?;
+                if let Some(lease) = state.open.get_mut(&ip_id) {
+                    lease.1 = at;
                     continue;
                 }
                 self.tx
@@ -635,7 +633,7 @@ impl Writer<'_> {
                          VALUES (?1, ?2, ?3, ?4, NULL, ?4, ?5, ?6, ?6)",
                     )?
                     .execute(params![state.asset_id, ip_id, state.mac_id, at, connection, run])?;
-                state.open.insert(ip_id, at);
+                state.open.insert(ip_id, (at, at));
                 self.count("ip_leases").added += 1;
                 taken.push(ip_id);
             }
@@ -649,13 +647,21 @@ impl Writer<'_> {
                 for other in others {
                     if let Some(other_state) = adapters.get_mut(&other)
                         && other_state.asset_id != asset_id
-                        && let Some(since) = other_state.open.remove(&ip_id)
+                        && let Some((since, last_report)) = other_state.open.remove(&ip_id)
                     {
                         self.tx
                             .prepare_cached(
-                                "UPDATE ip_leases SET until = ?4, last_run = ?5 WHERE asset_id = ?1 AND ip_id = ?2 AND since = ?3",
+                                "UPDATE ip_leases SET until = ?4, last_report = ?6, last_run = ?5
+                                 WHERE asset_id = ?1 AND ip_id = ?2 AND since = ?3",
                             )?
-                            .execute(params![other_state.asset_id, ip_id, since, at, run])?;
+                            .execute(params![
+                                other_state.asset_id,
+                                ip_id,
+                                since,
+                                at,
+                                run,
+                                last_report
+                            ])?;
                         self.count("ip_leases").deactivated += 1;
                     }
                     if let Some(set) = holders.get_mut(&ip_id) {
@@ -672,6 +678,16 @@ impl Writer<'_> {
                     .execute(params![ip_id, asset_id, at, run, connection])?;
                 self.count("ip_leases").deactivated += ended as u64;
                 holders.entry(ip_id).or_default().insert(key.clone());
+            }
+        }
+        for state in adapters.values() {
+            for (ip_id, (since, last_report)) in &state.open {
+                self.tx
+                    .prepare_cached(
+                        "UPDATE ip_leases SET last_report = ?4, last_run = ?5
+                         WHERE asset_id = ?1 AND ip_id = ?2 AND since = ?3 AND last_report < ?4",
+                    )?
+                    .execute(params![state.asset_id, ip_id, since, last_report, run])?;
             }
         }
         Ok(())
@@ -713,7 +729,7 @@ impl Writer<'_> {
                 .max(last_report)
                 .max(until.unwrap_or(i64::MIN));
             if until.is_none() {
-                state.open.insert(ip_id, since);
+                state.open.insert(ip_id, (since, last_report));
             }
         }
         Ok(Some(state))

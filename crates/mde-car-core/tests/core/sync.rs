@@ -153,13 +153,7 @@ async fn a_full_sync_holds_exactly_what_the_tenant_has() {
         &truth_names,
         "host names",
     );
-    let truth_alerts: BTreeSet<String> = s
-        .sim
-        .truth()
-        .alerts()
-        .iter()
-        .map(|alert| alert_id(alert))
-        .collect();
+    let truth_alerts: BTreeSet<String> = s.sim.truth().alerts().iter().map(alert_id).collect();
     same(
         &s.strings("SELECT alert_id FROM alerts"),
         &truth_alerts,
