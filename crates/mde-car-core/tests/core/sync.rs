@@ -513,3 +513,36 @@ async fn events_of_a_run_carry_no_secret_and_no_token() {
         assert!(!event.contains("eyJ"), "an access token in {event}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scheduler_starts_an_overdue_connection_and_one_run_at_a_time() {
+    let s = setup(50, |_| {}).await;
+    let mut events = s.core.subscribe();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let scheduler = s.core.start_scheduler(stop.clone());
+    // Never synced means overdue: the scheduler starts it at once.
+    let finished = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            if let Ok(mde_car_core::events::SyncEvent::Finished { status, .. }) =
+                events.recv().await
+            {
+                return status;
+            }
+        }
+    })
+    .await
+    .expect("a scheduled run finished");
+    assert_eq!(finished, RunStatus::Succeeded);
+    let runs = s.core.sync_runs(&s.id, 10).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].trigger, "schedule");
+    // Hourly: not due again, and a manual run while none is going is accepted once.
+    s.core.start_sync(&s.id, false, Trigger::Manual).unwrap();
+    let second = s
+        .core
+        .start_sync(&s.id, false, Trigger::Manual)
+        .unwrap_err();
+    assert_eq!(second.code(), mde_car_core::ErrorCode::AlreadyRunning);
+    stop.cancel();
+    scheduler.await.unwrap();
+}
