@@ -55,6 +55,8 @@ function toView(id: string, d: ConnectionDraft, extra: Partial<ConnectionView> =
     lastSyncAt: null,
     nextSyncAt: null,
     counts: null,
+    lastRun: null,
+    syncing: false,
     createdAt: new Date().toISOString(),
     ...extra,
   };

@@ -78,6 +78,8 @@ export function view(over: Partial<ConnectionView> = {}): ConnectionView {
     lastSyncAt: null,
     nextSyncAt: null,
     counts: null,
+    lastRun: null,
+    syncing: false,
     createdAt: "2026-11-20T09:00:00Z",
     ...over,
   };
