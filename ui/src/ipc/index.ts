@@ -1,8 +1,9 @@
 // The only door between the UI and Rust. Components call `api.*`, which throws an IpcError-shaped
 // object on failure, so callers need a single try/catch instead of checking `status` everywhere.
 
-import { commands } from "../bindings";
+import { commands, events } from "../bindings";
 import type {
+  ApiCallCount,
   AppInfo,
   Cloud,
   ConnectionDraft,
@@ -13,12 +14,18 @@ import type {
   ErrorCode,
   FieldError,
   Frequency,
+  EntityChange,
   IpcError,
+  RunStatus,
+  SyncRun,
+  SyncUpdate,
+  SyncUpdateKind,
   TestCode,
   TestReport,
 } from "../bindings";
 
 export type {
+  ApiCallCount,
   AppInfo,
   Cloud,
   ConnectionDraft,
@@ -29,20 +36,28 @@ export type {
   ErrorCode,
   FieldError,
   Frequency,
+  EntityChange,
   IpcError,
+  RunStatus,
+  SyncRun,
+  SyncUpdate,
+  SyncUpdateKind,
   TestCode,
   TestReport,
 };
 
-const ERROR_CODES: readonly ErrorCode[] = [
-  "validation",
-  "not_found",
-  "duplicate_name",
-  "keyring",
-  "storage",
-  "demo",
-  "internal",
-];
+// A Record so that a code Rust adds fails the type check here until it is listed.
+const ERROR_CODE_SET: Record<ErrorCode, true> = {
+  validation: true,
+  not_found: true,
+  duplicate_name: true,
+  keyring: true,
+  storage: true,
+  demo: true,
+  already_running: true,
+  internal: true,
+};
+const ERROR_CODES = Object.keys(ERROR_CODE_SET) as readonly ErrorCode[];
 
 export function isIpcError(e: unknown): e is IpcError {
   if (typeof e !== "object" || e === null) return false;
@@ -111,4 +126,53 @@ export const api = {
   requiredPermissions: (data: DataSelection) => plain(commands.requiredPermissions(data)),
   startDemo: () => unwrap(commands.startDemo()),
   appInfo: () => plain(commands.appInfo()),
+  /** Starts a run in the background and returns at once; progress and the end arrive as sync updates. */
+  syncNow: (id: string, full: boolean) => unwrap(commands.syncNow(id, full)),
+  /** True when a run of this connection was running in this app and has been asked to stop. */
+  cancelSync: (id: string) => plain(commands.cancelSync(id)),
+  /** Past runs of a connection, newest first. */
+  syncRuns: (id: string, limit: number) => unwrap(commands.syncRuns(id, limit)),
 };
+
+export type SyncSubscription = {
+  /** Resolves once the listener is registered (or failed to register: see `onError`). */
+  ready: Promise<void>;
+  stop: () => void;
+};
+
+/**
+ * Calls `onUpdate` for every sync update Rust emits, until `stop`. Registration is asynchronous;
+ * `stop` may be called at any time, also before it finished.
+ */
+export function subscribeSyncUpdates(
+  onUpdate: (update: SyncUpdate) => void,
+  onError: (message: string) => void = () => {},
+): SyncSubscription {
+  let stopped = false;
+  let unlisten: (() => void) | null = null;
+  const ready = events.syncUpdate
+    .listen((event) => {
+      if (!stopped) onUpdate(event.payload);
+    })
+    .then(
+      (off) => {
+        if (stopped) off();
+        else unlisten = off;
+      },
+      (e: unknown) => onError(errorText(e)),
+    );
+  return {
+    ready,
+    stop: () => {
+      stopped = true;
+      const off = unlisten;
+      unlisten = null;
+      // Unlistening can fail when the window is going away; nothing is left to do then.
+      try {
+        Promise.resolve(off?.()).catch(() => {});
+      } catch {
+        // as above
+      }
+    },
+  };
+}

@@ -1,7 +1,8 @@
 // A stand-in for the Rust commands: records every invoke and answers from per-command handlers.
 // A handler that throws makes invoke reject with that value, as a Rust `Err(IpcError)` would.
 import { mockIPC } from "@tauri-apps/api/mocks";
-import type { ConnectionView, IpcError, TestReport } from "../ipc";
+import { events } from "../bindings";
+import type { ConnectionView, IpcError, SyncRun, SyncUpdate, TestReport } from "../ipc";
 
 export type Call = { cmd: string; args: Record<string, unknown> };
 type Handler = (args: Record<string, unknown>) => unknown;
@@ -26,7 +27,7 @@ export function fakeBackend(handlers: Record<string, Handler> = {}) {
     const handler = all[cmd];
     if (!handler) throw ipcError("internal", `no mock for ${cmd}`);
     return handler((args ?? {}) as Record<string, unknown>);
-  });
+  }, { shouldMockEvents: true });
   return {
     calls,
     to: (cmd: string) => calls.filter((c) => c.cmd === cmd),
@@ -81,6 +82,53 @@ export function view(over: Partial<ConnectionView> = {}): ConnectionView {
     lastRun: null,
     syncing: false,
     createdAt: "2026-11-20T09:00:00Z",
+    ...over,
+  };
+}
+
+/** Emits a sync update the way Rust does (through the mocked event plugin); unset fields are null. */
+export async function emitSync(update: Partial<SyncUpdate> & Pick<SyncUpdate, "kind">): Promise<void> {
+  await events.syncUpdate.emit({
+    connectionId: null,
+    runId: null,
+    full: null,
+    step: null,
+    page: null,
+    items: null,
+    estimatedTotal: null,
+    waitSecs: null,
+    status: null,
+    summary: null,
+    ...update,
+  });
+}
+
+export function run(over: Partial<SyncRun> = {}): SyncRun {
+  return {
+    id: 7,
+    connectionId: "c1",
+    full: false,
+    trigger: "schedule",
+    startedAt: "2026-11-28T11:51:10Z",
+    finishedAt: "2026-11-28T11:52:00Z",
+    durationMs: 50_000,
+    status: "succeeded",
+    errorCode: null,
+    error: null,
+    apiCalls: [
+      { endpoint: "token", calls: 1 },
+      { endpoint: "machines", calls: 5 },
+      { endpoint: "alerts", calls: 2 },
+      { endpoint: "advanced_hunting", calls: 4 },
+    ],
+    totalApiCalls: 12,
+    throttledMs: 0,
+    changes: [
+      { entity: "assets", added: 12, updated: 3, deactivated: 1 },
+      { entity: "ip_addresses", added: 20, updated: 0, deactivated: 2 },
+      { entity: "alerts", added: 4, updated: 1, deactivated: 0 },
+    ],
+    notes: [],
     ...over,
   };
 }

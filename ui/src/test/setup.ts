@@ -1,9 +1,21 @@
 import "@testing-library/jest-dom/vitest";
 import { clearMocks } from "@tauri-apps/api/mocks";
 import { afterEach } from "vitest";
+import { nav } from "../app/nav.svelte";
+import { connectionList } from "../features/connections/connectionList.svelte";
+import { historySelection } from "../features/history/historySelection.svelte";
+import { syncState } from "../features/sync/syncState.svelte";
+
+// jsdom has no canvas: say so quietly (null) instead of logging "not implemented"; charts fall back to text.
+HTMLCanvasElement.prototype.getContext = (() => null) as typeof HTMLCanvasElement.prototype.getContext;
 
 afterEach(() => {
+  // The window-wide stores outlive a rendered component; each test starts from scratch.
+  syncState.reset();
+  connectionList.reset();
+  nav.reset();
   clearMocks();
   localStorage.clear();
+  historySelection.reset();
   delete document.documentElement.dataset.theme;
 });
