@@ -1,8 +1,9 @@
-import { render, screen } from "@testing-library/svelte";
+import { render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import App from "./App.svelte";
-import { fakeBackend } from "./test/fakeBackend";
+import { syncState } from "./features/sync/syncState.svelte";
+import { emitSync, fakeBackend, run, view } from "./test/fakeBackend";
 
 describe("App shell", () => {
   it("has a rail with only the screens that exist, and switches between them", async () => {
@@ -12,7 +13,7 @@ describe("App shell", () => {
     const nav = screen.getByRole("navigation", { name: "Main" });
     expect(nav).toHaveTextContent("MDE Connected Assets & Risk");
     expect(screen.getAllByRole("button").filter((b) => b.dataset.testid?.startsWith("nav-")).map((b) => b.dataset.testid))
-      .toEqual(["nav-connections", "nav-settings"]);
+      .toEqual(["nav-connections", "nav-history", "nav-settings"]);
     expect(screen.getByTestId("nav-connections")).toHaveAttribute("aria-current", "page");
     expect(await screen.findByTestId("welcome-add")).toBeInTheDocument();
 
@@ -20,5 +21,31 @@ describe("App shell", () => {
     expect(screen.getByRole("heading", { name: "Settings" })).toBeInTheDocument();
     expect(screen.getByTestId("nav-settings")).toHaveAttribute("aria-current", "page");
     expect(screen.queryByTestId("welcome-add")).toBeNull();
+  });
+
+  it("a card's History opens Sync history on that connection", async () => {
+    const list = [view(), view({ id: "c2", name: "Fabrikam", lastRun: run({ id: 4, connectionId: "c2" }) })];
+    const backend = fakeBackend({ list_connections: () => list, sync_runs: () => [run({ id: 4, connectionId: "c2" })] });
+    const user = userEvent.setup();
+    render(App);
+    const fabrikam = (await screen.findAllByTestId("connection-card")).find((c) => c.dataset.name === "Fabrikam")!;
+    await user.click(within(fabrikam).getByTestId("card-history"));
+    expect(screen.getByTestId("nav-history")).toHaveAttribute("aria-current", "page");
+    expect(screen.getByRole("heading", { name: "Sync history" })).toBeInTheDocument();
+    await waitFor(() => expect(screen.getByTestId("history-connection")).toHaveValue("c2"));
+    await screen.findByTestId("history-run");
+    expect(backend.to("sync_runs").map((c) => c.args.id)).toEqual(["c2"]);
+  });
+
+  it("listens to sync updates from the start, whichever page is open", async () => {
+    fakeBackend({ list_connections: () => [view()], sync_runs: () => [] });
+    const user = userEvent.setup();
+    render(App);
+    await user.click(screen.getByTestId("nav-settings"));
+    await waitFor(() => expect(syncState.listening).toBe(true));
+    await emitSync({ kind: "started", connectionId: "c1", runId: 1, full: false });
+    await user.click(screen.getByTestId("nav-connections"));
+    const card = await screen.findByTestId("connection-card");
+    expect(within(card).getByTestId("card-cancel")).toBeInTheDocument();
   });
 });

@@ -1,7 +1,7 @@
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { describe, expect, it } from "vitest";
-import { api, errorText, isIpcError } from ".";
-import { fakeBackend, ipcError, view } from "../test/fakeBackend";
+import { api, errorText, isIpcError, subscribeSyncUpdates, type SyncUpdate } from ".";
+import { emitSync, fakeBackend, ipcError, run, view } from "../test/fakeBackend";
 
 describe("ipc layer", () => {
   it("calls the snake_case command with camelCase arguments and returns the data", async () => {
@@ -53,5 +53,55 @@ describe("ipc layer", () => {
     expect(errorText({ message: "shaped" })).toBe("shaped");
     expect(errorText(42)).toBe("42");
     expect(isIpcError({ code: "nope", message: "x", fields: [] })).toBe(false);
+  });
+
+  it("sync commands: sync_now with {id, full}, cancel_sync's boolean, sync_runs with {id, limit}", async () => {
+    const backend = fakeBackend({ sync_now: () => null, cancel_sync: () => false, sync_runs: () => [run()] });
+    await api.syncNow("c1", true);
+    expect(await api.cancelSync("c1")).toBe(false);
+    expect(await api.syncRuns("c1", 30)).toEqual([run()]);
+    expect(backend.calls.map((c) => [c.cmd, c.args])).toEqual([
+      ["sync_now", { id: "c1", full: true }],
+      ["cancel_sync", { id: "c1" }],
+      ["sync_runs", { id: "c1", limit: 30 }],
+    ]);
+  });
+
+  it("already_running is an IpcError like the others", async () => {
+    fakeBackend({ sync_now: () => { throw ipcError("already_running", "a sync of 'X' is already running"); } });
+    const thrown = await api.syncNow("c1", false).catch((e: unknown) => e);
+    expect(isIpcError(thrown)).toBe(true);
+    expect(thrown).toMatchObject({ code: "already_running" });
+  });
+
+  it("subscribeSyncUpdates delivers sync updates until stopped", async () => {
+    fakeBackend();
+    const seen: SyncUpdate[] = [];
+    const sub = subscribeSyncUpdates((u) => seen.push(u));
+    await sub.ready;
+    await emitSync({ kind: "started", connectionId: "c1", runId: 3, full: false });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ kind: "started", connectionId: "c1", runId: 3, full: false, step: null });
+    sub.stop();
+    await emitSync({ kind: "finished", connectionId: "c1", runId: 3, status: "succeeded" });
+    expect(seen).toHaveLength(1);
+  });
+
+  it("subscribeSyncUpdates can be stopped before it is registered", async () => {
+    fakeBackend();
+    const seen: SyncUpdate[] = [];
+    const sub = subscribeSyncUpdates((u) => seen.push(u));
+    sub.stop();
+    await sub.ready;
+    await emitSync({ kind: "connections_changed" });
+    expect(seen).toHaveLength(0);
+  });
+
+  it("subscribeSyncUpdates reports a listener that cannot be registered", async () => {
+    mockIPC(() => Promise.reject("event plugin missing"));
+    let error = "";
+    const sub = subscribeSyncUpdates(() => {}, (m) => (error = m));
+    await sub.ready;
+    expect(error).toBe("event plugin missing");
   });
 });

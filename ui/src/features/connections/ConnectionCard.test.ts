@@ -1,7 +1,7 @@
-import { render, screen, waitFor, within } from "@testing-library/svelte";
+import { cleanup, render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
-import { fakeBackend, ipcError, report, view } from "../../test/fakeBackend";
+import { fakeBackend, ipcError, report, run, view } from "../../test/fakeBackend";
 import ConnectionCard from "./ConnectionCard.svelte";
 
 const NOW = Date.parse("2026-11-28T12:00:00Z");
@@ -43,8 +43,8 @@ describe("ConnectionCard", () => {
     expect(q.getByTestId("card-next-sync")).toHaveTextContent("in 6 hours");
     const counts = q.getByTestId("card-counts");
     expect(counts).toHaveTextContent("12,402 devices");
-    expect(counts).toHaveTextContent("30,511 IPs");
-    expect(counts).toHaveTextContent("14 alerts");
+    expect(counts).toHaveTextContent("30,511 IP addresses");
+    expect(counts).toHaveTextContent("14 open alerts");
     expect(counts).toHaveTextContent("2,001 vulnerabilities");
   });
 
@@ -91,13 +91,6 @@ describe("ConnectionCard", () => {
     expect(q.queryByTestId("card-roles")).toBeNull();
   });
 
-  it("Sync now is present but disabled and says why", () => {
-    const { q } = setup();
-    const sync = q.getByTestId("card-sync");
-    expect(sync).toBeDisabled();
-    expect(sync.parentElement).toHaveAttribute("title", "Sync arrives in the next release");
-  });
-
   it("Test shows a busy state, then the report", async () => {
     let finish: (v: unknown) => void = () => {};
     const backend = fakeBackend({ test_connection: () => new Promise((r) => (finish = r)) });
@@ -125,5 +118,62 @@ describe("ConnectionCard", () => {
     await user.click(q.getByTestId("card-delete"));
     expect(onedit).toHaveBeenCalledWith(expect.objectContaining({ id: "c1" }));
     expect(ondelete).toHaveBeenCalledWith(expect.objectContaining({ id: "c1" }));
+  });
+
+  it("shows the last run: duration, API calls and device changes, with a way to its history", () => {
+    const { q } = setup(
+      view({ status: "connected", statusText: "Synced 500 devices", lastSyncAt: "2026-11-28T11:52:00Z", lastRun: run() }),
+    );
+    const line = q.getByTestId("card-last-run");
+    expect(line).toHaveTextContent("Last run 8 minutes ago: 50 s, 12 API calls, devices +12 / ~3 / −1");
+    expect(line).toHaveAttribute("data-status", "succeeded");
+    expect(q.getByTestId("card-history")).toHaveTextContent("History");
+    expect(q.queryByTestId("card-notes")).toBeNull();
+  });
+
+  it("says in plain words why the last run failed, without repeating the status line", () => {
+    const failed = run({
+      status: "failed",
+      errorCode: "auth",
+      error: "sign-in failed: entra id rejected the client secret",
+      changes: [],
+    });
+    const { q } = setup(
+      view({ status: "error", statusText: "Sync failed: sign-in failed: entra id rejected the client secret", lastRun: failed }),
+    );
+    const line = q.getByTestId("card-last-run");
+    expect(line).toHaveTextContent("failed after 50 s. Check the tenant, client ID and secret with Test, and correct them in Edit.");
+    expect(line).not.toHaveTextContent("rejected");
+
+    // When a newer test result is what the status line reports, the run's error is spelled out.
+    cleanup();
+    const { q: q2 } = setup(view({ status: "connected", statusText: "Connection works", lastRun: failed }));
+    expect(q2.getByTestId("card-last-run")).toHaveTextContent("Sign-in failed: Entra ID rejected the client secret. Check the tenant");
+  });
+
+  it("shows a run's notes as warnings, once", () => {
+    const note = "Alerts skipped: the app registration lacks Alert.Read.All; grant it in Entra ID to import them";
+    const { q } = setup(
+      view({ status: "connected", statusText: `Synced 500 devices; ${note}`, lastRun: run({ notes: [note] }) }),
+    );
+    expect(q.getByTestId("card-status-text")).toHaveTextContent(/^Synced 500 devices$/);
+    expect(q.getByTestId("card-notes")).toHaveTextContent(`${note}.`);
+  });
+
+  it("shows Sync now, no progress and no Cancel while idle", () => {
+    const { q } = setup();
+    expect(q.getByTestId("card-sync")).toHaveTextContent("Sync now");
+    expect(q.getByTestId("card-sync")).toHaveAttribute("aria-disabled", "false");
+    expect(q.queryByTestId("card-cancel")).toBeNull();
+    expect(q.queryByTestId("card-progress")).toBeNull();
+  });
+
+  it("a connection Rust reports as syncing shows Cancel and an indeterminate bar", () => {
+    const { q } = setup(view({ status: "syncing", statusText: "Syncing…", syncing: true }));
+    expect(q.getByTestId("card-cancel")).toHaveTextContent("Cancel");
+    expect(q.getByTestId("card-status")).toHaveTextContent("Syncing");
+    expect(q.getByTestId("card-progress-text")).toHaveTextContent("Syncing…");
+    expect(q.getByRole("progressbar")).not.toHaveAttribute("aria-valuenow");
+    expect(q.getByTestId("card-delete")).toBeDisabled();
   });
 });
