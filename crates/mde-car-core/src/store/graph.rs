@@ -143,6 +143,8 @@ pub(super) fn apply(tx: &Transaction<'_>, batch: &SyncBatch) -> rusqlite::Result
         batch,
         changes: Changes::new(),
         asset_ids: HashMap::new(),
+        ip_ids: HashMap::new(),
+        mac_ids: HashMap::new(),
     };
     if let Some(devices) = &batch.devices {
         writer.devices(devices)?;
@@ -191,6 +193,10 @@ struct Writer<'a> {
     batch: &'a SyncBatch,
     changes: Changes,
     asset_ids: HashMap<String, i64>,
+    /// Vertex ids already looked up in this batch: IP history repeats the same addresses
+    /// hundreds of thousands of times.
+    ip_ids: HashMap<IpAddr, i64>,
+    mac_ids: HashMap<MacAddress, i64>,
 }
 
 impl Writer<'_> {
@@ -893,6 +899,15 @@ impl Writer<'_> {
     }
 
     fn ip_id(&mut self, ip: IpAddr) -> rusqlite::Result<i64> {
+        if let Some(id) = self.ip_ids.get(&ip) {
+            return Ok(*id);
+        }
+        let id = self.ip_id_uncached(ip)?;
+        self.ip_ids.insert(ip, id);
+        Ok(id)
+    }
+
+    fn ip_id_uncached(&mut self, ip: IpAddr) -> rusqlite::Result<i64> {
         let key = address_key(ip);
         self.tx
             .prepare_cached(
@@ -905,6 +920,15 @@ impl Writer<'_> {
     }
 
     fn mac_id(&mut self, mac: &MacAddress) -> rusqlite::Result<i64> {
+        if let Some(id) = self.mac_ids.get(mac) {
+            return Ok(*id);
+        }
+        let id = self.mac_id_uncached(mac)?;
+        self.mac_ids.insert(mac.clone(), id);
+        Ok(id)
+    }
+
+    fn mac_id_uncached(&mut self, mac: &MacAddress) -> rusqlite::Result<i64> {
         let text = mac.to_string();
         self.tx
             .prepare_cached("INSERT OR IGNORE INTO mac_addresses (address) VALUES (?1)")?
