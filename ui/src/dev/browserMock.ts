@@ -2,7 +2,8 @@
 // Loaded only when there is no Tauri runtime and only in dev builds (tree-shaken from `vite build`).
 // Its checks are a rough sketch for clicking around; the real rules live in Rust.
 import { mockIPC } from "@tauri-apps/api/mocks";
-import type { ConnectionDraft, ConnectionView, FieldError, TestReport } from "../ipc";
+import { events } from "../bindings";
+import type { ConnectionDraft, ConnectionView, FieldError, SyncRun, SyncUpdate, TestReport } from "../ipc";
 
 const PERMS: Record<keyof ConnectionDraft["data"], string> = {
   alerts: "Alert.Read.All",
@@ -50,7 +51,7 @@ function toView(id: string, d: ConnectionDraft, extra: Partial<ConnectionView> =
     requiredPermissions: permissions(d.data),
     isDemo: false,
     status: "never_synced",
-    statusText: "Not synced yet — sync arrives in the next release",
+    statusText: "Not tested yet — run Test to check the credentials",
     lastTest: null,
     lastSyncAt: null,
     nextSyncAt: null,
@@ -75,9 +76,75 @@ function okReport(): TestReport {
   };
 }
 
+function fakeRun(id: number, connectionId: string, startedAt: number, over: Partial<SyncRun> = {}): SyncRun {
+  const durationMs = over.durationMs ?? 30_000 + ((id * 7919) % 60_000);
+  const machines = 10 + (id % 5);
+  const hunting = 6 + (id % 4);
+  return {
+    id,
+    connectionId,
+    full: false,
+    trigger: "schedule",
+    startedAt: new Date(startedAt).toISOString(),
+    finishedAt: new Date(startedAt + durationMs).toISOString(),
+    durationMs,
+    status: "succeeded",
+    errorCode: null,
+    error: null,
+    apiCalls: [
+      { endpoint: "token", calls: 1 },
+      { endpoint: "machines", calls: machines },
+      { endpoint: "alerts", calls: 2 },
+      { endpoint: "advanced_hunting", calls: hunting },
+      { endpoint: "vulnerability_changes", calls: 1 },
+    ],
+    totalApiCalls: 4 + machines + hunting,
+    throttledMs: id % 6 === 0 ? 12_000 : 0,
+    changes: [
+      { entity: "assets", added: id % 9, updated: 40 + (id % 30), deactivated: id % 3 },
+      { entity: "ip_addresses", added: 20 + (id % 11), updated: 0, deactivated: id % 4 },
+      { entity: "alerts", added: id % 5, updated: id % 2, deactivated: 0 },
+    ],
+    notes: [],
+    ...over,
+  };
+}
+
+/** A simulated run: the updates Rust would send, spread over about ten seconds. */
+function simulate(update: (u: Partial<SyncUpdate>) => void, done: (status: "succeeded" | "cancelled") => void) {
+  const steps: [number, Partial<SyncUpdate>][] = [[300, { kind: "progress", step: "Signing in", page: 0, items: 0 }]];
+  for (let page = 1; page <= 5; page++) {
+    steps.push([700, { kind: "progress", step: "Devices", page, items: Math.min(12402, page * 2500), estimatedTotal: 12402 }]);
+  }
+  steps.push([600, { kind: "throttled", waitSecs: 3 }]);
+  steps.push([3000, { kind: "progress", step: "Alerts", page: 1, items: 14 }]);
+  for (let page = 1; page <= 3; page++) steps.push([600, { kind: "progress", step: "IP history", page, items: page * 9000 }]);
+  steps.push([700, { kind: "progress", step: "Vulnerabilities", page: 1, items: 2001 }]);
+  steps.push([600, { kind: "progress", step: "Saving", page: 0, items: 0 }]);
+  let i = 0;
+  let timer: ReturnType<typeof setTimeout>;
+  const next = () => {
+    const step = steps[i++];
+    if (!step) {
+      timer = setTimeout(() => done("succeeded"), 500);
+      return;
+    }
+    timer = setTimeout(() => {
+      update(step[1]);
+      next();
+    }, step[0]);
+  };
+  next();
+  return () => {
+    clearTimeout(timer);
+    done("cancelled");
+  };
+}
+
 export function installBrowserMock(seed: boolean): void {
   let next = 1;
   const list: ConnectionView[] = [];
+  const runs = new Map<string, SyncRun[]>();
   const demoDraft: ConnectionDraft = {
     name: "Demo tenant",
     description: "Simulated Defender tenant bundled with the app",
@@ -116,6 +183,82 @@ export function installBrowserMock(seed: boolean): void {
         },
       }),
       toView("c3", { ...demoDraft, name: "Northwind lab", description: "Test tenant", tenantId: "3f2504e0-4f89-11d3-9a0c-0305e82c3301" }),
+    );
+    // Four hours apart, newest first, with a few that went wrong.
+    const c1 = runs.get("c1") ?? [];
+    for (let k = 0; k < 36; k++) {
+      const id = 200 - k;
+      const started = Date.now() - 8 * 60_000 - k * 4 * 3600_000 - 50_000;
+      const over: Partial<SyncRun> =
+        k === 3
+          ? { status: "failed", errorCode: "network", error: "could not connect: connection reset by peer", durationMs: 9_000, changes: [], totalApiCalls: 3, apiCalls: [{ endpoint: "token", calls: 1 }, { endpoint: "machines", calls: 2 }] }
+          : k === 9
+            ? { status: "cancelled", trigger: "manual", error: "cancelled", errorCode: "cancelled", durationMs: 14_000, changes: [] }
+            : k === 35
+              ? { full: true, durationMs: 412_000, trigger: "manual", changes: [{ entity: "assets", added: 12402, updated: 0, deactivated: 0 }] }
+              : k % 7 === 5
+                ? { notes: ["Logged-on users skipped: the app registration lacks User.Read.All; grant it in Entra ID to import them"] }
+                : {};
+      c1.push(fakeRun(id, "c1", started, over));
+    }
+    runs.set("c1", c1);
+    list[0]!.lastRun = c1[0]!;
+  }
+  let nextRun = 1000;
+  const cancels = new Map<string, () => void>();
+  const emit = (u: Partial<SyncUpdate>) =>
+    events.syncUpdate.emit({
+      kind: "progress",
+      connectionId: null,
+      runId: null,
+      full: null,
+      step: null,
+      page: null,
+      items: null,
+      estimatedTotal: null,
+      waitSecs: null,
+      status: null,
+      summary: null,
+      ...u,
+    });
+  function startRun(c: ConnectionView) {
+    const runId = nextRun++;
+    const startedAt = Date.now();
+    c.syncing = true;
+    c.status = "syncing";
+    c.statusText = "Syncing…";
+    const running = fakeRun(runId, c.id, startedAt, { status: "running", trigger: "manual", finishedAt: null, durationMs: null, changes: [], apiCalls: [], totalApiCalls: 0 });
+    const history = runs.get(c.id) ?? [];
+    history.unshift(running);
+    runs.set(c.id, history);
+    void emit({ kind: "started", connectionId: c.id, runId, full: false });
+    cancels.set(
+      c.id,
+      simulate(
+        (u) => void emit({ ...u, connectionId: c.id }),
+        (status) => {
+          cancels.delete(c.id);
+          const finished = fakeRun(runId, c.id, startedAt, {
+            trigger: "manual",
+            durationMs: Date.now() - startedAt,
+            status,
+            ...(status === "cancelled" ? { error: "cancelled", errorCode: "cancelled", changes: [] } : {}),
+          });
+          history[history.indexOf(running)] = finished;
+          c.syncing = false;
+          c.lastRun = finished;
+          if (status === "succeeded") {
+            c.status = "connected";
+            c.statusText = "Synced 12402 devices";
+            c.lastSyncAt = new Date().toISOString();
+            c.counts = c.counts ?? { devices: 12402, ipAddresses: 30511, alerts: 14, vulnerabilities: 2001 };
+          } else {
+            c.status = "connected";
+            c.statusText = "Last sync was cancelled; nothing changed";
+          }
+          void emit({ kind: "finished", connectionId: c.id, runId, status, summary: status });
+        },
+      ),
     );
   }
   mockIPC(async (cmd, raw) => {
@@ -164,6 +307,20 @@ export function installBrowserMock(seed: boolean): void {
         }
         return demo;
       }
+      case "sync_now": {
+        const c = list.find((x) => x.id === args.id);
+        if (!c) throw { code: "not_found", message: "no such connection", fields: [] };
+        if (c.syncing) throw { code: "already_running", message: `a sync of '${c.name}' is already running`, fields: [] };
+        startRun(c);
+        return null;
+      }
+      case "cancel_sync": {
+        const cancel = cancels.get(args.id as string);
+        cancel?.();
+        return cancel !== undefined;
+      }
+      case "sync_runs":
+        return (runs.get(args.id as string) ?? []).slice(0, args.limit as number);
       case "app_info":
         return {
           version: "0.1.0-dev",
@@ -175,5 +332,5 @@ export function installBrowserMock(seed: boolean): void {
       default:
         throw { code: "internal", message: `Command ${cmd} not found`, fields: [] };
     }
-  });
+  }, { shouldMockEvents: true });
 }

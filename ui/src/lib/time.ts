@@ -38,3 +38,19 @@ export function absoluteTime(iso: string | null): string {
 export function formatCount(n: number): string {
   return n.toLocaleString("en-US");
 }
+
+/** A compact date and time for tables: "Nov 28, 07:50", with the year only when it is not this one. */
+export function shortDateTime(iso: string | null, now: number = Date.now()): string {
+  if (!iso) return NONE;
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return iso;
+  const d = new Date(t);
+  const sameYear = d.getFullYear() === new Date(now).getFullYear();
+  return d.toLocaleString(undefined, {
+    year: sameYear ? undefined : "numeric",
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+}

@@ -9,6 +9,18 @@ import { syncState } from "../features/sync/syncState.svelte";
 // jsdom has no canvas: say so quietly (null) instead of logging "not implemented"; charts fall back to text.
 HTMLCanvasElement.prototype.getContext = (() => null) as typeof HTMLCanvasElement.prototype.getContext;
 
+// jsdom has no matchMedia either; uPlot asks it for the pixel ratio when it loads.
+window.matchMedia ??= ((query: string) => ({
+  matches: false,
+  media: query,
+  onchange: null,
+  addEventListener: () => {},
+  removeEventListener: () => {},
+  addListener: () => {},
+  removeListener: () => {},
+  dispatchEvent: () => false,
+})) as typeof window.matchMedia;
+
 afterEach(() => {
   // The window-wide stores outlive a rendered component; each test starts from scratch.
   syncState.reset();

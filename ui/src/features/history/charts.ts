@@ -2,7 +2,7 @@
 // colored by how the run ended.
 import type { RunStatus, SyncRun } from "../../ipc";
 import type { BarSeries, BarTone } from "../../lib/BarChart.svelte";
-import { absoluteTime } from "../../lib/time";
+import { shortDateTime } from "../../lib/time";
 import { formatDuration } from "../sync/runText";
 
 export const CHART_RUNS = 30;
@@ -57,7 +57,7 @@ export function chartData(runs: SyncRun[]): ChartData | null {
   const calls = done.map((r) => r.totalApiCalls);
   const n = done.length;
   return {
-    labels: done.map((r) => absoluteTime(r.startedAt)),
+    labels: done.map((r) => shortDateTime(r.startedAt)),
     axisLabels: done.map((r) => axisLabel(r.startedAt, sameDay)),
     duration: split((r) => (r.durationMs ?? 0) / 1000),
     calls: split((r) => r.totalApiCalls),
