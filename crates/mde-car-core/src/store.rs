@@ -174,7 +174,8 @@ impl Store {
                 RunStatus::Succeeded,
                 finish,
                 &changes,
-                batch.now,
+                // The run ends now; `batch.now` is its start, which timestamps the data.
+                chrono::Utc::now(),
             )?;
             tx.commit()?;
             Ok(changes)
