@@ -30,6 +30,8 @@ test: setup ui fmt-check lint bindings-check test-rust test-ui test-e2e
 	@echo "make test: all checks passed"
 
 test-rust:
+	# The system tests run these binaries as processes.
+	$(CARGO) build -p mde-car-cli -p mde-sim
 	$(WITH_KEYRING) $(CARGO) test --workspace --exclude mde-car-desktop
 	# The shell's tests link the mock runtime; they need no display.
 	$(WITH_KEYRING) $(CARGO) test -p mde-car-desktop

@@ -5,6 +5,24 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+/// The `mde-car` binary of this build. Cargo exposes `CARGO_BIN_EXE_*` only for binaries of
+/// the test's own package, so it is found next to the test executable (`target/<profile>/`).
+/// `make test` builds it first.
+pub fn mde_car_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps");
+    let binary = profile_dir.join(format!("mde-car{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build -p mde-car-cli` first",
+        binary.display()
+    );
+    binary
+}
+
 /// A temporary data folder that the CLI uses through `MDE_CAR_DATA_DIR`.
 pub struct Workspace {
     dir: tempfile::TempDir,
@@ -23,7 +41,7 @@ impl Workspace {
 
     /// `mde-car` with this workspace's data folder.
     pub fn cli(&self) -> Command {
-        let mut command = Command::cargo_bin("mde-car").expect("the mde-car binary is built");
+        let mut command = Command::new(mde_car_binary());
         command
             .env("MDE_CAR_DATA_DIR", self.data_dir())
             .env_remove("MDE_CAR_LOG");

@@ -89,7 +89,7 @@ async fn kill_9_at_many_points_never_corrupts_and_the_next_run_converges() {
 
     let victim = Workspace::new();
     add(&victim, &sim);
-    let binary = assert_cmd::cargo::cargo_bin("mde-car");
+    let binary = mde_car_tests::mde_car_binary();
     // Kill points spread over a run (a run here takes a second or two in a debug build).
     for (attempt, delay_ms) in [40_u64, 90, 150, 230, 320, 450, 600, 800, 1100, 1500]
         .into_iter()
