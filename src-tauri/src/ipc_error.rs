@@ -18,6 +18,7 @@ pub enum ErrorCode {
     Storage,
     Demo,
     AlreadyRunning,
+    Defender,
     Internal,
 }
 
@@ -31,6 +32,7 @@ impl From<CoreCode> for ErrorCode {
             CoreCode::Storage => ErrorCode::Storage,
             CoreCode::Demo => ErrorCode::Demo,
             CoreCode::AlreadyRunning => ErrorCode::AlreadyRunning,
+            CoreCode::Defender => ErrorCode::Defender,
             CoreCode::Internal => ErrorCode::Internal,
         }
     }

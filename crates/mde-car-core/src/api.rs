@@ -652,38 +652,7 @@ impl Core {
         trigger: Trigger,
         cancel: CancellationToken,
     ) -> Result<SyncOutcome> {
-        let secrets = self.inner.secrets.clone();
-        let lookup_id = connection.id.clone();
-        let secret = blocking(move || secrets.get(&lookup_id))
-            .await?
-            .ok_or_else(|| Error::SecretMissing(connection.name.clone()))?;
-        let endpoints = self.endpoints(&connection).await?;
-        let options = self
-            .inner
-            .client_options
-            .lock()
-            .map(|options| options.clone())
-            .map_err(|_| Error::Internal("the client options lock is poisoned".to_owned()))?;
-        let client = {
-            let mut clients = self
-                .inner
-                .clients
-                .lock()
-                .map_err(|_| Error::Internal("the client cache lock is poisoned".to_owned()))?;
-            clients
-                .entry(connection.id.clone())
-                .or_insert_with(|| {
-                    crate::mde::MdeClient::new(
-                        self.inner.http.clone(),
-                        endpoints,
-                        &connection.tenant_id,
-                        &connection.client_id,
-                        secret,
-                        options,
-                    )
-                })
-                .clone()
-        };
+        let client = self.client_for(&connection).await?;
         sync::run(sync::RunContext {
             store: self.inner.store.clone(),
             client,
@@ -695,6 +664,44 @@ impl Core {
             trigger,
         })
         .await
+    }
+
+    /// The connection's Defender client: one per connection, kept so its token cache and rate
+    /// budget outlive a run (dropped when connections change).
+    pub(crate) async fn client_for(
+        &self,
+        connection: &Connection,
+    ) -> Result<crate::mde::MdeClient> {
+        let secrets = self.inner.secrets.clone();
+        let lookup_id = connection.id.clone();
+        let secret = blocking(move || secrets.get(&lookup_id))
+            .await?
+            .ok_or_else(|| Error::SecretMissing(connection.name.clone()))?;
+        let endpoints = self.endpoints(connection).await?;
+        let options = self
+            .inner
+            .client_options
+            .lock()
+            .map(|options| options.clone())
+            .map_err(|_| Error::Internal("the client options lock is poisoned".to_owned()))?;
+        let mut clients = self
+            .inner
+            .clients
+            .lock()
+            .map_err(|_| Error::Internal("the client cache lock is poisoned".to_owned()))?;
+        Ok(clients
+            .entry(connection.id.clone())
+            .or_insert_with(|| {
+                crate::mde::MdeClient::new(
+                    self.inner.http.clone(),
+                    endpoints,
+                    &connection.tenant_id,
+                    &connection.client_id,
+                    secret,
+                    options,
+                )
+            })
+            .clone())
     }
 
     async fn load_settings(&self) -> Result<Settings> {

@@ -24,6 +24,9 @@ pub enum ErrorCode {
     Demo,
     /// A sync of this connection is already running (here or in another mde-car process).
     AlreadyRunning,
+    /// A live request to Defender or Entra ID failed (sign-in, permission, network, throttling);
+    /// the message says which.
+    Defender,
     /// A bug or an unexpected condition.
     Internal,
 }
@@ -78,6 +81,13 @@ pub enum Error {
     Demo(String),
     #[error("a sync of '{0}' is already running")]
     AlreadyRunning(String),
+    /// A live request (not a sync) to the connection's tenant failed.
+    #[error("Defender did not answer for '{connection}': {source}")]
+    Defender {
+        connection: String,
+        #[source]
+        source: crate::mde::MdeError,
+    },
     /// A search, IP view or asset look-up that cannot be answered as asked.
     #[error(transparent)]
     Search(#[from] crate::search::SearchError),
@@ -109,6 +119,7 @@ impl Error {
             Error::Settings { .. } | Error::Database { .. } => ErrorCode::Storage,
             Error::Demo(_) => ErrorCode::Demo,
             Error::AlreadyRunning(_) => ErrorCode::AlreadyRunning,
+            Error::Defender { .. } => ErrorCode::Defender,
             Error::Search(error) => error.code(),
             Error::Internal(_) => ErrorCode::Internal,
         }

@@ -57,6 +57,7 @@
 //! name in 160 ms. Sorting by risk computes the risk of every match (the score is not stored):
 //! about 20 µs per match, so 1.2 s for that /16.
 
+mod live;
 mod query;
 mod risk;
 mod sql;
@@ -70,6 +71,7 @@ use ipnet::IpNet;
 use rusqlite::Connection as Db;
 use serde::Serialize;
 
+pub use live::{Attribution, LIVE_WINDOW_DAYS, LiveDevice};
 pub use query::{
     ACCEPTED_FORMS, ACCEPTED_TIMES, MAX_QUERY_CHARS, ParsedTime, Query, QueryError, format_time,
     parse_time,
@@ -116,6 +118,14 @@ pub enum SearchError {
         "the IP view shows one address; '{text}' is {kind}: search for it instead, or give a single address such as 10.1.2.3"
     )]
     NotAnAddress { text: String, kind: &'static str },
+    #[error(
+        "a live check asks who had an address at a time; give the time too, such as 10.1.2.3 @ 2026-11-20 14:00"
+    )]
+    LiveCheckNeedsTime,
+    #[error(
+        "Defender answers live for the last 30 days only, and {at} is outside them; the local IP history still answers for it"
+    )]
+    OutsideLiveWindow { at: String },
 }
 
 impl SearchError {
@@ -125,14 +135,18 @@ impl SearchError {
             SearchError::Query(_)
             | SearchError::EmptyAssetReference
             | SearchError::AmbiguousAsset { .. }
-            | SearchError::NotAnAddress { .. } => ErrorCode::Validation,
+            | SearchError::NotAnAddress { .. }
+            | SearchError::LiveCheckNeedsTime
+            | SearchError::OutsideLiveWindow { .. } => ErrorCode::Validation,
         }
     }
 
     /// The input field the problem is about, for a form to show it next to.
     pub fn fields(&self) -> Vec<FieldError> {
         match self {
-            SearchError::Query(QueryError::Time { .. } | QueryError::TimeTwice { .. }) => {
+            SearchError::Query(QueryError::Time { .. } | QueryError::TimeTwice { .. })
+            | SearchError::LiveCheckNeedsTime
+            | SearchError::OutsideLiveWindow { .. } => {
                 vec![FieldError::new("at", self.to_string())]
             }
             SearchError::Query(_) | SearchError::NotAnAddress { .. } => {
@@ -584,12 +598,7 @@ impl Core {
             other => {
                 return Err(SearchError::NotAnAddress {
                     text: address.trim().to_owned(),
-                    kind: match other {
-                        Query::Range { .. } => "a CIDR range",
-                        Query::HostName { .. } => "a host name",
-                        Query::Mac { .. } => "a MAC address",
-                        Query::Address { .. } => "an address at a time",
-                    },
+                    kind: other.kind_phrase(),
                 }
                 .into());
             }

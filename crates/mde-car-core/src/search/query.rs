@@ -207,6 +207,17 @@ impl Query {
     }
 
     /// `ip`, `cidr`, `ip_at_time`, `cidr_at_time`, `hostname` or `mac`.
+    /// What the query is, as a sentence names it ("a CIDR range").
+    pub fn kind_phrase(&self) -> &'static str {
+        match self {
+            Query::Address { at: None, .. } => "an address",
+            Query::Address { .. } => "an address at a time",
+            Query::Range { .. } => "a CIDR range",
+            Query::HostName { .. } => "a host name",
+            Query::Mac { .. } => "a MAC address",
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Query::Address { at: None, .. } => "ip",

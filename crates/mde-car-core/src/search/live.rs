@@ -1,0 +1,196 @@
+//! "Confirm with Defender": asks `findbyip` which devices had an address around a time, and
+//! compares its answer with what the local IP history says for the same moment.
+//!
+//! Defender answers for the 15 minutes around the time and at most 30 days back; the local
+//! history answers for the exact moment from lease intervals, so near a hand-over the two may
+//! name different devices, and the summary says so rather than hiding it.
+
+use std::collections::BTreeSet;
+
+use chrono::{Duration, Utc};
+use serde::Serialize;
+
+use super::{
+    ConnectionRef, Page, Query, SearchError, SortKey, blocking, find_connection, search_in,
+};
+use crate::{
+    api::Core,
+    error::{Error, Result},
+    model::Timestamp,
+};
+
+/// How far back `findbyip` answers.
+pub const LIVE_WINDOW_DAYS: i64 = 30;
+
+/// A device Defender named.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveDevice {
+    pub device_id: String,
+    pub name: Option<String>,
+    pub last_seen: Option<Timestamp>,
+    /// mde-car's asset number when the store has the device.
+    pub asset_id: Option<i64>,
+}
+
+/// Defender's live answer next to the local one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attribution {
+    pub connection: ConnectionRef,
+    pub address: String,
+    pub at: Timestamp,
+    /// What `findbyip` answered.
+    pub live: Vec<LiveDevice>,
+    /// The Defender device ids the local history names for the same address and moment.
+    pub local: Vec<String>,
+    /// The same set of devices on both sides.
+    pub agrees: bool,
+    /// One sentence for the analyst.
+    pub summary: String,
+}
+
+impl Core {
+    /// Confirms "who had `address` at `at`" live with the connection's tenant.
+    pub async fn confirm_attribution(
+        &self,
+        connection: &str,
+        address: &str,
+        at: &str,
+    ) -> Result<Attribution> {
+        let (ip, at) = match super::Query::parse(address, Some(at)).map_err(SearchError::from)? {
+            Query::Address { ip, at: Some(at) } => (ip, at),
+            Query::Address { at: None, .. } => {
+                return Err(SearchError::LiveCheckNeedsTime.into());
+            }
+            other => {
+                return Err(SearchError::NotAnAddress {
+                    text: address.trim().to_owned(),
+                    kind: other.kind_phrase(),
+                }
+                .into());
+            }
+        };
+        let now = Utc::now();
+        if at < now - Duration::days(LIVE_WINDOW_DAYS) || at > now + Duration::minutes(15) {
+            return Err(SearchError::OutsideLiveWindow {
+                at: super::format_time(at),
+            }
+            .into());
+        }
+        let connections = self.list_connection_records().await?;
+        let target = find_connection(&connections, connection)?;
+        let record = connections
+            .iter()
+            .find(|c| c.id == target.id)
+            .cloned()
+            .ok_or_else(|| Error::ConnectionNotFound(connection.to_owned()))?;
+        let client = self.client_for(&record).await?;
+        let devices = client
+            .find_by_ip(ip, at)
+            .await
+            .map_err(|source| Error::Defender {
+                connection: record.name.clone(),
+                source,
+            })?;
+
+        let store = self.store().clone();
+        let names = super::connection_names(&connections);
+        let filter = target.clone();
+        let local = blocking(move || {
+            store.read(|db| {
+                search_in(
+                    db,
+                    Query::Address { ip, at: Some(at) },
+                    Vec::new(),
+                    Some(&filter),
+                    Page {
+                        sort: SortKey::Relevance,
+                        reverse: false,
+                        offset: 0,
+                        limit: super::MAX_LIMIT,
+                    },
+                    &names,
+                )
+            })
+        })
+        .await?;
+        let local_ids: Vec<String> = local.hits.iter().map(|h| h.device_id.clone()).collect();
+        let asset_of = |device_id: &str| {
+            local
+                .hits
+                .iter()
+                .find(|h| h.device_id.eq_ignore_ascii_case(device_id))
+                .map(|h| h.asset_id)
+        };
+        let live: Vec<LiveDevice> = devices
+            .into_iter()
+            .map(|device| LiveDevice {
+                asset_id: asset_of(&device.id),
+                device_id: device.id,
+                name: device.computer_dns_name,
+                last_seen: device.last_seen,
+            })
+            .collect();
+        let live_set: BTreeSet<String> = live.iter().map(|d| d.device_id.to_lowercase()).collect();
+        let local_set: BTreeSet<String> = local_ids.iter().map(|d| d.to_lowercase()).collect();
+        let agrees = live_set == local_set;
+        let summary = summarize(&live, &local_set, &live_set, agrees);
+        Ok(Attribution {
+            connection: target,
+            address: ip.to_string(),
+            at,
+            live,
+            local: local_ids,
+            agrees,
+            summary,
+        })
+    }
+}
+
+fn summarize(
+    live: &[LiveDevice],
+    local: &BTreeSet<String>,
+    live_set: &BTreeSet<String>,
+    agrees: bool,
+) -> String {
+    let named = |d: &LiveDevice| d.name.clone().unwrap_or_else(|| d.device_id.clone());
+    match (live.len(), agrees) {
+        (0, true) => "Defender knows no device with this address within 15 minutes of that time, \
+                      and neither does the local history"
+            .to_owned(),
+        (0, false) => format!(
+            "Defender knows no device with this address within 15 minutes of that time, but the \
+             local history names {}; the device may have reported late, or the address changed \
+             hands near that moment",
+            plural(local.len(), "device")
+        ),
+        (1, true) => format!("Defender confirms {}", named(&live[0])),
+        (_, true) => format!(
+            "Defender confirms the same {} devices: {}",
+            live.len(),
+            live.iter().map(named).collect::<Vec<_>>().join(", ")
+        ),
+        (_, false) => {
+            let unknown = live_set.difference(local).count();
+            let missing = local.difference(live_set).count();
+            format!(
+                "Defender names {}: {}; {} not in the local answer and {} local only. Defender \
+                 looks 15 minutes either side of the time: near a hand-over both can be right, \
+                 and a sync brings the local history up to date",
+                plural(live.len(), "device"),
+                live.iter().map(named).collect::<Vec<_>>().join(", "),
+                unknown,
+                missing
+            )
+        }
+    }
+}
+
+fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
