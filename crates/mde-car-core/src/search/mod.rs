@@ -57,6 +57,7 @@
 //! name in 160 ms. Sorting by risk computes the risk of every match (the score is not stored):
 //! about 20 µs per match, so 1.2 s for that /16.
 
+mod export;
 mod live;
 mod query;
 mod risk;
@@ -71,6 +72,10 @@ use ipnet::IpNet;
 use rusqlite::Connection as Db;
 use serde::Serialize;
 
+pub use export::{
+    ASSET_COLUMNS, Export, ExportFormat, MAX_EXPORT_ROWS, SEARCH_COLUMNS, TIMELINE_COLUMNS,
+    asset_export, search_export, timeline_export,
+};
 pub use live::{Attribution, LIVE_WINDOW_DAYS, LiveDevice};
 pub use query::{
     ACCEPTED_FORMS, ACCEPTED_TIMES, MAX_QUERY_CHARS, ParsedTime, Query, QueryError, format_time,
@@ -126,12 +131,15 @@ pub enum SearchError {
         "Defender answers live for the last 30 days only, and {at} is outside them; the local IP history still answers for it"
     )]
     OutsideLiveWindow { at: String },
+    #[error("the export could not be written to {path}: {reason}; choose another folder")]
+    ExportFile { path: String, reason: String },
 }
 
 impl SearchError {
     pub fn code(&self) -> ErrorCode {
         match self {
             SearchError::AssetNotFound(_) => ErrorCode::NotFound,
+            SearchError::ExportFile { .. } => ErrorCode::Storage,
             SearchError::Query(_)
             | SearchError::EmptyAssetReference
             | SearchError::AmbiguousAsset { .. }
@@ -157,6 +165,7 @@ impl SearchError {
             | SearchError::AmbiguousAsset { .. } => {
                 vec![FieldError::new("asset", self.to_string())]
             }
+            SearchError::ExportFile { .. } => Vec::new(),
         }
     }
 }
@@ -569,14 +578,7 @@ pub struct AssetDetail {
 impl Core {
     /// Runs one search over every connection (or the one named), sorted and paged.
     pub async fn search(&self, request: &SearchRequest) -> Result<SearchResults> {
-        let (query, notes) = Query::parse_explained(&request.query, request.at.as_deref())
-            .map_err(SearchError::from)?;
-        let connections = self.list_connection_records().await?;
-        let filter = match &request.connection {
-            Some(wanted) => Some(find_connection(&connections, wanted)?),
-            None => None,
-        };
-        let names = connection_names(&connections);
+        let prepared = self.prepare_search(request).await?;
         let page = Page {
             sort: request.sort,
             reverse: request.reverse,
@@ -585,9 +587,35 @@ impl Core {
         };
         let store = self.store().clone();
         blocking(move || {
-            store.read(|db| search_in(db, query, notes, filter.as_ref(), page, &names))
+            store.read(|db| {
+                search_in(
+                    db,
+                    prepared.query,
+                    prepared.notes,
+                    prepared.filter.as_ref(),
+                    page,
+                    &prepared.names,
+                )
+            })
         })
         .await
+    }
+
+    /// The parsed query, the connection filter and the connections' names of a request.
+    async fn prepare_search(&self, request: &SearchRequest) -> Result<PreparedSearch> {
+        let (query, notes) = Query::parse_explained(&request.query, request.at.as_deref())
+            .map_err(SearchError::from)?;
+        let connections = self.list_connection_records().await?;
+        let filter = match &request.connection {
+            Some(wanted) => Some(find_connection(&connections, wanted)?),
+            None => None,
+        };
+        Ok(PreparedSearch {
+            query,
+            notes,
+            filter,
+            names: connection_names(&connections),
+        })
     }
 
     /// Every asset that held `address`, as intervals on a timeline, with risk.
@@ -644,6 +672,14 @@ impl Core {
         .await?;
         found.map_err(Error::from)
     }
+}
+
+/// A request read and checked, before the store is asked.
+struct PreparedSearch {
+    query: Query,
+    notes: Vec<String>,
+    filter: Option<ConnectionRef>,
+    names: HashMap<String, String>,
 }
 
 fn find_connection(connections: &[Connection], wanted: &str) -> Result<ConnectionRef> {

@@ -15,7 +15,7 @@ use crate::{
     store::{DeviceBatch, RunFinish, Store, SyncBatch, VulnerabilityBatch},
 };
 
-fn at(text: &str) -> Timestamp {
+pub(super) fn at(text: &str) -> Timestamp {
     DateTime::parse_from_rfc3339(text)
         .unwrap()
         .with_timezone(&Utc)
@@ -117,10 +117,10 @@ fn vulnerability(device_id: &str, cve: &str, cvss: f64) -> DeviceVulnerability {
     }
 }
 
-struct Fixture {
+pub(super) struct Fixture {
     _dir: tempfile::TempDir,
-    store: Store,
-    names: HashMap<String, String>,
+    pub(super) store: Store,
+    pub(super) names: HashMap<String, String>,
 }
 
 impl Fixture {
@@ -156,7 +156,12 @@ impl Fixture {
             .unwrap();
     }
 
-    fn search_with(&self, text: &str, connection: Option<&str>, page: Page) -> SearchResults {
+    pub(super) fn search_with(
+        &self,
+        text: &str,
+        connection: Option<&str>,
+        page: Page,
+    ) -> SearchResults {
         let (query, notes) = Query::parse_explained(text, None).unwrap();
         let filter = connection.map(|id| ConnectionRef {
             id: id.to_owned(),
@@ -180,7 +185,7 @@ impl Fixture {
     }
 }
 
-fn page(sort: SortKey, offset: usize, limit: usize) -> Page {
+pub(super) fn page(sort: SortKey, offset: usize, limit: usize) -> Page {
     Page {
         sort,
         reverse: false,
@@ -199,7 +204,7 @@ fn full(devices: Vec<Device>) -> Option<DeviceBatch> {
 /// Contoso (c1): a held 10.1.2.3 from the 20th to the 22nd, b from the 23rd on (IP history);
 /// a stale record put 10.1.2.3 on b's device record from the 21st. Both egress through NAT
 /// 52.1.2.3. Fabrikam (c2): x has 10.1.2.3 on its record from the 25th, without IP history.
-fn dhcp_fixture() -> Fixture {
+pub(super) fn dhcp_fixture() -> Fixture {
     let f = Fixture::new();
     f.run("c1", "2026-11-21T00:00:00Z", |b| {
         b.devices = full(vec![
