@@ -8,7 +8,12 @@ use crate::{
     dto::{
         AppInfo, ConnectionDraft, ConnectionView, DataSelection, FieldError, SyncRun, TestReport,
     },
+    export::SaveLocation,
     ipc_error::IpcError,
+    search_dto::{
+        AssetDetail, Attribution, ExportFormat, ExportOutcome, IpTimeline, SearchRequest,
+        SearchResults,
+    },
 };
 
 type Result<T> = std::result::Result<T, IpcError>;
@@ -127,4 +132,83 @@ pub async fn sync_runs(core: State<'_, Core>, id: String, limit: u32) -> Result<
         .sync_runs(&id, usize::try_from(limit).unwrap_or(usize::MAX))
         .await?;
     Ok(runs.into_iter().map(Into::into).collect())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn search(core: State<'_, Core>, request: SearchRequest) -> Result<SearchResults> {
+    Ok(core.search(&request.into()).await?.into())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn ip_timeline(
+    core: State<'_, Core>,
+    address: String,
+    connection: Option<String>,
+) -> Result<IpTimeline> {
+    Ok(core
+        .ip_timeline(&address, connection.as_deref())
+        .await?
+        .into())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn asset_detail(core: State<'_, Core>, reference: String) -> Result<AssetDetail> {
+    Ok(core.asset_detail(&reference).await?.into())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn confirm_attribution(
+    core: State<'_, Core>,
+    connection: String,
+    address: String,
+    at: String,
+) -> Result<Attribution> {
+    Ok(core
+        .confirm_attribution(&connection, &address, &at)
+        .await?
+        .into())
+}
+
+/// Every page of a search's results, to a file the person picks.
+#[tauri::command]
+#[specta::specta]
+pub async fn export_search(
+    save: State<'_, SaveLocation>,
+    core: State<'_, Core>,
+    request: SearchRequest,
+    format: ExportFormat,
+) -> Result<ExportOutcome> {
+    let export = core.export_search(&request.into(), format.into()).await?;
+    save.save(&export).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn export_ip_timeline(
+    save: State<'_, SaveLocation>,
+    core: State<'_, Core>,
+    address: String,
+    connection: Option<String>,
+    format: ExportFormat,
+) -> Result<ExportOutcome> {
+    let export = core
+        .export_ip_timeline(&address, connection.as_deref(), format.into())
+        .await?;
+    save.save(&export).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn export_asset(
+    save: State<'_, SaveLocation>,
+    core: State<'_, Core>,
+    reference: String,
+    format: ExportFormat,
+) -> Result<ExportOutcome> {
+    let export = core.export_asset(&reference, format.into()).await?;
+    save.save(&export).await
 }

@@ -3,7 +3,9 @@
 
 pub mod commands;
 pub mod dto;
+pub mod export;
 pub mod ipc_error;
+pub mod search_dto;
 pub mod settings_store;
 
 use mde_car_core::{Core, paths::DataDir};
@@ -31,6 +33,13 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::sync_now,
             commands::cancel_sync,
             commands::sync_runs,
+            commands::search,
+            commands::ip_timeline,
+            commands::asset_detail,
+            commands::confirm_attribution,
+            commands::export_search,
+            commands::export_ip_timeline,
+            commands::export_asset,
         ])
         .events(tauri_specta::collect_events![dto::SyncUpdate])
 }
@@ -40,9 +49,13 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     let specta = specta_builder::<R>();
     builder
         .plugin(tauri_plugin_store::Builder::new().build())
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(specta.invoke_handler())
         .setup(move |app| {
             specta.mount_events(app);
+            app.manage(export::SaveLocation::from_env_or_dialog(
+                app.handle().clone(),
+            ));
             manage_core(app.handle(), None)?;
             start_background_work(app.handle());
             Ok(())

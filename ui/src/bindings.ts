@@ -20,6 +20,14 @@ export const commands = {
 	syncNow: (id: string, full: boolean) => typedError<null, IpcError>(__TAURI_INVOKE("sync_now", { id, full })),
 	cancelSync: (id: string) => __TAURI_INVOKE<boolean>("cancel_sync", { id }),
 	syncRuns: (id: string, limit: number) => typedError<SyncRun[], IpcError>(__TAURI_INVOKE("sync_runs", { id, limit })),
+	search: (request: SearchRequest) => typedError<SearchResults, IpcError>(__TAURI_INVOKE("search", { request })),
+	ipTimeline: (address: string, connection: string | null) => typedError<IpTimeline, IpcError>(__TAURI_INVOKE("ip_timeline", { address, connection })),
+	assetDetail: (reference: string) => typedError<AssetDetail, IpcError>(__TAURI_INVOKE("asset_detail", { reference })),
+	confirmAttribution: (connection: string, address: string, at: string) => typedError<Attribution, IpcError>(__TAURI_INVOKE("confirm_attribution", { connection, address, at })),
+	/**  Every page of a search's results, to a file the person picks. */
+	exportSearch: (request: SearchRequest, format: ExportFormat) => typedError<ExportOutcome, IpcError>(__TAURI_INVOKE("export_search", { request, format })),
+	exportIpTimeline: (address: string, connection: string | null, format: ExportFormat) => typedError<ExportOutcome, IpcError>(__TAURI_INVOKE("export_ip_timeline", { address, connection, format })),
+	exportAsset: (reference: string, format: ExportFormat) => typedError<ExportOutcome, IpcError>(__TAURI_INVOKE("export_asset", { reference, format })),
 };
 
 /** Events */
@@ -28,6 +36,55 @@ export const events = {
 };
 
 /* Types */
+export type Account = {
+	domain: string | null,
+	name: string,
+	sid: string | null,
+	logonType: string | null,
+	isLocalAdmin: boolean | null,
+	firstSeen: string,
+	lastSeen: string,
+	active: boolean,
+};
+
+export type AddressLink = {
+	address: string,
+	family: number,
+	class: string,
+	source: RelationSource,
+	mac: string | null,
+	interfaceType: string | null,
+	firstSeen: string,
+	lastSeen: string,
+	active: boolean,
+};
+
+/**  Active alerts by severity. */
+export type AlertCounts = {
+	high: number,
+	medium: number,
+	low: number,
+	informational: number,
+	total: number,
+};
+
+export type AlertItem = {
+	alertId: string,
+	title: string,
+	severity: string,
+	status: string,
+	active: boolean,
+	category: string | null,
+	detectionSource: string | null,
+	classification: string | null,
+	determination: string | null,
+	created: string,
+	updated: string,
+	firstEvent: string | null,
+	lastEvent: string | null,
+	resolved: string | null,
+};
+
 export type ApiCallCount = {
 	endpoint: string,
 	calls: number,
@@ -39,6 +96,83 @@ export type AppInfo = {
 	settingsFile: string,
 	databaseFile: string,
 	logDir: string,
+};
+
+/**  The device view. */
+export type AssetDetail = {
+	assetId: number,
+	connection: ConnectionRef,
+	deviceId: string,
+	name: string | null,
+	os: OsInfo,
+	healthStatus: string | null,
+	onboardingStatus: string | null,
+	rbacGroupId: number | null,
+	rbacGroupName: string | null,
+	tags: string[],
+	aadDeviceId: string | null,
+	aadJoined: boolean | null,
+	mergedInto: string | null,
+	potentialDuplicate: boolean,
+	active: boolean,
+	inactiveReason: string | null,
+	defenderFirstSeen: string | null,
+	defenderLastSeen: string | null,
+	firstSynced: string,
+	lastSynced: string,
+	defender: DefenderRating,
+	risk: AssetRisk,
+	alertCounts: AlertCounts,
+	vulnerabilitySummary: VulnerabilitySummary,
+	hostNames: LinkedValue[],
+	ipAddresses: AddressLink[],
+	/**  Newest first. */
+	ipHistory: Lease[],
+	macAddresses: LinkedValue[],
+	accounts: Account[],
+	/**  Active first, newest first. */
+	alerts: AlertItem[],
+	/**  Active first, highest CVSS first. */
+	vulnerabilities: VulnerabilityItem[],
+	firstRun: RunRef | null,
+	lastRun: RunRef | null,
+};
+
+/**  One asset in the results. */
+export type AssetHit = {
+	assetId: number,
+	connection: ConnectionRef,
+	deviceId: string,
+	name: string | null,
+	os: OsInfo,
+	healthStatus: string | null,
+	active: boolean,
+	risk: AssetRisk,
+	defender: DefenderRating,
+	alerts: AlertCounts,
+	vulnerabilities: VulnerabilitySummary,
+	relations: Relation[],
+	lastSeen: string | null,
+	lastSynced: string,
+};
+
+/**  mde-car's 0–10 risk with its "why this score". */
+export type AssetRisk = {
+	score: number | null,
+	level: RiskLevel,
+	components: RiskComponent[],
+	summary: string,
+};
+
+/**  Defender's live answer to "who had this IP at that time", next to the local one. */
+export type Attribution = {
+	connection: ConnectionRef,
+	address: string,
+	at: string,
+	live: LiveDevice[],
+	local: string[],
+	agrees: boolean,
+	summary: string,
 };
 
 export type Cloud = "commercial" | "gcc" | "gcc_high" | "dod";
@@ -55,6 +189,12 @@ export type ConnectionDraft = {
 	apiBaseUrl: string | null,
 	loginAuthority: string | null,
 	data: DataSelection,
+};
+
+export type ConnectionRef = {
+	id: string,
+	/**  `None` when the connection is no longer configured. */
+	name: string | null,
 };
 
 export type ConnectionStatus = "never_synced" | "connected" | "syncing" | "error";
@@ -101,6 +241,12 @@ export type DataSelection = {
 	ipHistory: boolean,
 };
 
+export type DefenderRating = {
+	riskScore: string | null,
+	exposureLevel: string | null,
+	deviceValue: string | null,
+};
+
 export type EntityChange = {
 	entity: string,
 	added: number,
@@ -108,7 +254,23 @@ export type EntityChange = {
 	deactivated: number,
 };
 
-export type ErrorCode = "validation" | "not_found" | "duplicate_name" | "keyring" | "storage" | "demo" | "already_running" | "internal";
+export type ErrorCode = "validation" | "not_found" | "duplicate_name" | "keyring" | "storage" | "demo" | "already_running" | "defender" | "internal";
+
+export type ExportFormat = "csv" | "json";
+
+/**  What became of an export: written (where), or the save dialog was cancelled. */
+export type ExportOutcome = {
+	saved: boolean,
+	/**  Where the file was written. */
+	path: string | null,
+	/**  The suggested file name. */
+	fileName: string,
+	items: number,
+	total: number,
+	truncated: boolean,
+	/**  "Exported 120 results", or what the cap left out. */
+	summary: string,
+};
 
 export type FieldError = {
 	field: string,
@@ -117,6 +279,15 @@ export type FieldError = {
 
 export type Frequency = { kind: "interval"; minutes: number } | { kind: "cron"; expression: string };
 
+export type IpTimeline = {
+	address: string,
+	family: number,
+	class: string,
+	spans: TimelineSpan[],
+	holders: AssetHit[],
+	notes: string[],
+};
+
 export type IpcError = {
 	code: ErrorCode,
 	message: string,
@@ -124,7 +295,120 @@ export type IpcError = {
 	fields: FieldError[],
 };
 
+export type Lease = {
+	address: string,
+	class: string,
+	mac: string | null,
+	since: string,
+	until: string | null,
+	lastReport: string,
+};
+
+/**  A host name or MAC over time. */
+export type LinkedValue = {
+	value: string,
+	firstSeen: string,
+	lastSeen: string,
+	active: boolean,
+};
+
+/**  A device Defender named in a live check. */
+export type LiveDevice = {
+	deviceId: string,
+	name: string | null,
+	lastSeen: string | null,
+	assetId: number | null,
+};
+
+export type OsInfo = {
+	platform: string | null,
+	version: string | null,
+	build: number | null,
+	release: string | null,
+	architecture: string | null,
+	/**  "Windows11 23H2 (build 22631)". */
+	description: string,
+};
+
+/**  What the query was read as. */
+export type QueryInfo = {
+	/**  `ip`, `ip_at_time`, `cidr`, `cidr_at_time`, `hostname` or `mac`. */
+	kind: string,
+	/**  The searched value in its normal form. */
+	value: string,
+	at: string | null,
+};
+
+/**  How a result relates to the query. */
+export type Relation = {
+	kind: RelationKind,
+	source: RelationSource,
+	value: string,
+	/**  private | public | link_local | loopback | other | external. */
+	addressClass: string | null,
+	current: boolean,
+	firstSeen: string,
+	lastSeen: string,
+	until: string | null,
+	sharedBy: number | null,
+	text: string,
+};
+
+export type RelationKind = "current_holder" | "past_holder" | "holder_at_time" | "host_name" | "mac_address";
+
+export type RelationSource = "device_record" | "external_address" | "ip_history" | "host_name" | "mac_address";
+
+export type RiskComponent = {
+	factor: RiskFactor,
+	/**  What this part adds; the parts add up to the score. */
+	points: number | null,
+	explanation: string,
+};
+
+export type RiskFactor = "highest_cvss" | "severe_vulnerabilities" | "alerts" | "device_value" | "cap";
+
+export type RiskLevel = "none" | "low" | "medium" | "high" | "critical";
+
+export type RunRef = {
+	id: number,
+	mode: string,
+	trigger: string,
+	startedAt: string,
+	finishedAt: string | null,
+	status: string,
+};
+
 export type RunStatus = "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+
+/**  One search as the Explorer asks it. */
+export type SearchRequest = {
+	query: string,
+	/**  A separately given time; the same as `@ time` in the text. */
+	at: string | null,
+	/**  Only this connection (id or name). */
+	connection: string | null,
+	sort: SortKey,
+	reverse: boolean,
+	offset: number,
+	/**  At most 1,000. */
+	limit: number,
+};
+
+/**  One page of results. */
+export type SearchResults = {
+	query: QueryInfo,
+	interpretation: string,
+	notes: string[],
+	connection: ConnectionRef | null,
+	sort: SortKey,
+	reverse: boolean,
+	total: number,
+	offset: number,
+	limit: number,
+	hits: AssetHit[],
+};
+
+export type SortKey = "relevance" | "risk" | "name" | "last_seen";
 
 /**  One sync run for the history view and the card. */
 export type SyncRun = {
@@ -177,6 +461,35 @@ export type TestReport = {
 	missingRoles: string[],
 	testedAt: string,
 	durationMs: number,
+};
+
+/**  One bar of the IP timeline. */
+export type TimelineSpan = {
+	assetId: number,
+	source: RelationSource,
+	from: string,
+	/**  `None` while the asset still holds it. */
+	until: string | null,
+	lastSeen: string,
+};
+
+export type VulnerabilityItem = {
+	cve: string,
+	cvss: number | null,
+	severity: string | null,
+	vendor: string,
+	product: string,
+	version: string,
+	firstSeen: string,
+	lastSeen: string,
+	active: boolean,
+};
+
+export type VulnerabilitySummary = {
+	active: number,
+	critical: number,
+	high: number,
+	maxCvss: number | null,
 };
 
 /* Tauri Specta runtime */

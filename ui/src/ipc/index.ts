@@ -23,6 +23,39 @@ import type {
   TestCode,
   TestReport,
 } from "../bindings";
+import type {
+  Account,
+  AddressLink,
+  AlertCounts,
+  AlertItem,
+  AssetDetail,
+  AssetHit,
+  AssetRisk,
+  Attribution,
+  ConnectionRef,
+  DefenderRating,
+  ExportFormat,
+  ExportOutcome,
+  IpTimeline,
+  Lease,
+  LinkedValue,
+  LiveDevice,
+  OsInfo,
+  QueryInfo,
+  Relation,
+  RelationKind,
+  RelationSource,
+  RiskComponent,
+  RiskFactor,
+  RiskLevel,
+  RunRef,
+  SearchRequest,
+  SearchResults,
+  SortKey,
+  TimelineSpan,
+  VulnerabilityItem,
+  VulnerabilitySummary,
+} from "../bindings";
 
 export type {
   ApiCallCount,
@@ -45,6 +78,39 @@ export type {
   TestCode,
   TestReport,
 };
+export type {
+  Account,
+  AddressLink,
+  AlertCounts,
+  AlertItem,
+  AssetDetail,
+  AssetHit,
+  AssetRisk,
+  Attribution,
+  ConnectionRef,
+  DefenderRating,
+  ExportFormat,
+  ExportOutcome,
+  IpTimeline,
+  Lease,
+  LinkedValue,
+  LiveDevice,
+  OsInfo,
+  QueryInfo,
+  Relation,
+  RelationKind,
+  RelationSource,
+  RiskComponent,
+  RiskFactor,
+  RiskLevel,
+  RunRef,
+  SearchRequest,
+  SearchResults,
+  SortKey,
+  TimelineSpan,
+  VulnerabilityItem,
+  VulnerabilitySummary,
+};
 
 // A Record so that a code Rust adds fails the type check here until it is listed.
 const ERROR_CODE_SET: Record<ErrorCode, true> = {
@@ -55,6 +121,7 @@ const ERROR_CODE_SET: Record<ErrorCode, true> = {
   storage: true,
   demo: true,
   already_running: true,
+  defender: true,
   internal: true,
 };
 const ERROR_CODES = Object.keys(ERROR_CODE_SET) as readonly ErrorCode[];
@@ -132,6 +199,20 @@ export const api = {
   cancelSync: (id: string) => plain(commands.cancelSync(id)),
   /** Past runs of a connection, newest first. */
   syncRuns: (id: string, limit: number) => unwrap(commands.syncRuns(id, limit)),
+  /** One page of the Explorer's results; bad input throws a `validation` error naming `query` or `at`. */
+  search: (request: SearchRequest) => unwrap(commands.search(request)),
+  /** Everyone who held one address, as bars on a timeline, with their risk. */
+  ipTimeline: (address: string, connection: string | null) => unwrap(commands.ipTimeline(address, connection)),
+  /** The device view; `reference` is the asset number from a result. */
+  assetDetail: (reference: string) => unwrap(commands.assetDetail(reference)),
+  /** Asks Defender live (findbyip) who had `address` at `at`; within the last 30 days only. */
+  confirmAttribution: (connection: string, address: string, at: string) =>
+    unwrap(commands.confirmAttribution(connection, address, at)),
+  /** Every page of the results to a file (save dialog); `saved` is false when the dialog was cancelled. */
+  exportSearch: (request: SearchRequest, format: ExportFormat) => unwrap(commands.exportSearch(request, format)),
+  exportIpTimeline: (address: string, connection: string | null, format: ExportFormat) =>
+    unwrap(commands.exportIpTimeline(address, connection, format)),
+  exportAsset: (reference: string, format: ExportFormat) => unwrap(commands.exportAsset(reference, format)),
 };
 
 export type SyncSubscription = {

@@ -1,0 +1,82 @@
+//! Where an export is written: the path the person picks in the native save dialog, or —
+//! the one test seam — the folder named by `MDE_CAR_EXPORT_DIR`.
+//!
+//! The dialog is opened from Rust, not from the page, so the window never names a path to
+//! write: no command takes a file path over IPC. The GTK dialog cannot be driven through
+//! WebDriver, so end-to-end tests start the app with `MDE_CAR_EXPORT_DIR` set: it then skips
+//! the dialog and writes the suggested file name into that folder.
+
+use std::{future::Future, path::PathBuf, pin::Pin};
+
+use mde_car_core::search::{Export, ExportFormat};
+use tauri::{AppHandle, Runtime};
+use tauri_plugin_dialog::DialogExt;
+
+use crate::{ipc_error::IpcError, search_dto::ExportOutcome};
+
+/// Names a folder to write exports to without asking (end-to-end tests).
+pub const EXPORT_DIR_ENV: &str = "MDE_CAR_EXPORT_DIR";
+
+type Chosen = Pin<Box<dyn Future<Output = Option<PathBuf>> + Send>>;
+type Ask = Box<dyn Fn(String, ExportFormat) -> Chosen + Send + Sync>;
+
+/// Decides where exports go; managed as app state so commands stay free of the runtime type.
+pub struct SaveLocation {
+    ask: Ask,
+}
+
+impl SaveLocation {
+    /// The save dialog, or the folder in `MDE_CAR_EXPORT_DIR` when that is set.
+    pub fn from_env_or_dialog<R: Runtime>(app: AppHandle<R>) -> SaveLocation {
+        match std::env::var_os(EXPORT_DIR_ENV).filter(|dir| !dir.is_empty()) {
+            Some(dir) => SaveLocation::folder(PathBuf::from(dir)),
+            None => SaveLocation::dialog(app),
+        }
+    }
+
+    /// Asks with the native save dialog, suggesting the export's file name.
+    pub fn dialog<R: Runtime>(app: AppHandle<R>) -> SaveLocation {
+        SaveLocation {
+            ask: Box::new(move |file_name, format| {
+                let (answer, chosen) = tokio::sync::oneshot::channel();
+                app.dialog()
+                    .file()
+                    .set_title("Export")
+                    .set_file_name(file_name)
+                    .add_filter(format.label(), &[format.extension()])
+                    .save_file(move |path| {
+                        // The receiver is gone only when the command was dropped.
+                        let _ = answer.send(path);
+                    });
+                Box::pin(async move {
+                    chosen
+                        .await
+                        .ok()
+                        .flatten()
+                        .and_then(|path| path.into_path().ok())
+                })
+            }),
+        }
+    }
+
+    /// Writes every export into `dir` under its suggested name, without asking.
+    pub fn folder(dir: PathBuf) -> SaveLocation {
+        SaveLocation {
+            ask: Box::new(move |file_name, _| {
+                let path = dir.join(file_name);
+                Box::pin(async move { Some(path) })
+            }),
+        }
+    }
+
+    /// Asks where to save `export`, writes it, and says what happened. A cancelled dialog is
+    /// not an error: the outcome says nothing was saved.
+    pub async fn save(&self, export: &Export) -> Result<ExportOutcome, IpcError> {
+        let path = (self.ask)(export.file_name.clone(), export.format).await;
+        if let Some(path) = &path {
+            export.write_to(path).await?;
+            tracing::info!(items = export.items, "export written");
+        }
+        Ok(ExportOutcome::new(export, path.as_deref()))
+    }
+}
