@@ -13,9 +13,10 @@ describe("App shell", () => {
     const nav = screen.getByRole("navigation", { name: "Main" });
     expect(nav).toHaveTextContent("MDE Connected Assets & Risk");
     expect(screen.getAllByRole("button").filter((b) => b.dataset.testid?.startsWith("nav-")).map((b) => b.dataset.testid))
-      .toEqual(["nav-connections", "nav-history", "nav-settings"]);
-    expect(screen.getByTestId("nav-connections")).toHaveAttribute("aria-current", "page");
+      .toEqual(["nav-explorer", "nav-connections", "nav-history", "nav-settings"]);
+    // No connection yet: the welcome panel, not the Explorer.
     expect(await screen.findByTestId("welcome-add")).toBeInTheDocument();
+    expect(screen.getByTestId("nav-connections")).toHaveAttribute("aria-current", "page");
 
     await user.click(screen.getByTestId("nav-settings"));
     expect(screen.getByRole("heading", { name: "Settings" })).toBeInTheDocument();
@@ -28,6 +29,8 @@ describe("App shell", () => {
     const backend = fakeBackend({ list_connections: () => list, sync_runs: () => [run({ id: 4, connectionId: "c2" })] });
     const user = userEvent.setup();
     render(App);
+    await waitFor(() => expect(screen.getByTestId("nav-explorer")).toHaveAttribute("aria-current", "page"));
+    await user.click(screen.getByTestId("nav-connections"));
     const fabrikam = (await screen.findAllByTestId("connection-card")).find((c) => c.dataset.name === "Fabrikam")!;
     await user.click(within(fabrikam).getByTestId("card-history"));
     expect(screen.getByTestId("nav-history")).toHaveAttribute("aria-current", "page");
@@ -47,5 +50,20 @@ describe("App shell", () => {
     await user.click(screen.getByTestId("nav-connections"));
     const card = await screen.findByTestId("connection-card");
     expect(within(card).getByTestId("card-cancel")).toBeInTheDocument();
+  });
+
+  it("opens the Explorer at start once a connection exists, and Ctrl+K brings its search box from anywhere", async () => {
+    fakeBackend({ list_connections: () => [view()] });
+    const user = userEvent.setup();
+    render(App);
+    const box = await screen.findByTestId("explorer-query");
+    expect(screen.getByTestId("nav-explorer")).toHaveAttribute("aria-current", "page");
+    expect(box).toHaveFocus();
+
+    await user.click(screen.getByTestId("nav-settings"));
+    expect(screen.queryByTestId("explorer-query")).toBeNull();
+    await user.keyboard("{Control>}k{/Control}");
+    expect(screen.getByTestId("nav-explorer")).toHaveAttribute("aria-current", "page");
+    await waitFor(() => expect(screen.getByTestId("explorer-query")).toHaveFocus());
   });
 });

@@ -3,6 +3,7 @@ import { clearMocks } from "@tauri-apps/api/mocks";
 import { afterEach } from "vitest";
 import { nav } from "../app/nav.svelte";
 import { connectionList } from "../features/connections/connectionList.svelte";
+import { explorer } from "../features/explorer/explorer.svelte";
 import { historySelection } from "../features/history/historySelection.svelte";
 import { syncState } from "../features/sync/syncState.svelte";
 
@@ -28,6 +29,7 @@ afterEach(() => {
   nav.reset();
   clearMocks();
   localStorage.clear();
+  explorer.reset();
   historySelection.reset();
   delete document.documentElement.dataset.theme;
 });
