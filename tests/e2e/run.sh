@@ -11,13 +11,17 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # The app's data folder for this run; tauri-driver's children inherit it.
 MDE_CAR_DATA_DIR=$(mktemp -d)
 export MDE_CAR_DATA_DIR
+# The app writes exports here instead of asking with the native save dialog (which WebDriver
+# cannot drive); see src-tauri/src/export.rs.
+MDE_CAR_EXPORT_DIR=$(mktemp -d)
+export MDE_CAR_EXPORT_DIR
 export MDE_CAR_APP="$root/target/debug/mde-car-desktop"
 export MDE_SIM_BIN="$root/target/debug/mde-sim"
 export E2E_OUTPUT="$PWD/output"
 
 tauri-driver --port 4444 --native-port 4445 >output/tauri-driver.log 2>&1 &
 driver=$!
-cleanup() { kill "$driver" 2>/dev/null || true; wait "$driver" 2>/dev/null || true; rm -rf "$MDE_CAR_DATA_DIR"; }
+cleanup() { kill "$driver" 2>/dev/null || true; wait "$driver" 2>/dev/null || true; rm -rf "$MDE_CAR_DATA_DIR" "$MDE_CAR_EXPORT_DIR"; }
 trap cleanup EXIT
 for _ in $(seq 100); do
   (exec 3<>/dev/tcp/127.0.0.1/4444) 2>/dev/null && break

@@ -22,6 +22,13 @@ window.matchMedia ??= ((query: string) => ({
   dispatchEvent: () => false,
 })) as typeof window.matchMedia;
 
+// Nor ResizeObserver, which `bind:clientWidth` uses; charts then lay out at their default width.
+globalThis.ResizeObserver ??= class {
+  observe() {}
+  unobserve() {}
+  disconnect() {}
+} as unknown as typeof ResizeObserver;
+
 afterEach(() => {
   // The window-wide stores outlive a rendered component; each test starts from scratch.
   syncState.reset();

@@ -1,0 +1,173 @@
+// The Explorer end to end, in the real window: a connection to the simulator is synced, an IP
+// that the simulator's API gives for one of its devices is searched, its device and risk are
+// shown, the IP view and the device view open and Esc comes back, the results export to a CSV
+// file that is read back, and bad input gets its explanation under the box. A screenshot is
+// saved after each step (tests/e2e/output/).
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { By, Key } from "selenium-webdriver";
+import { startSimulator, openApp, find, card, type, waitFor, screenshot, byTestId } from "./support.mjs";
+
+let sim;
+let driver;
+
+before(async () => {
+  sim = await startSimulator();
+  driver = await openApp();
+});
+
+after(async () => {
+  await driver?.quit();
+  sim?.stop();
+});
+
+const text = async (element) => (await element.getText()).trim();
+
+/** The simulator's own answer (its Defender API) for its first devices: the ground truth. */
+async function simDevices() {
+  const token = await fetch(`${sim.authority}/${sim.tenantId}/oauth2/v2.0/token`, {
+    method: "POST",
+    body: new URLSearchParams({
+      grant_type: "client_credentials",
+      client_id: sim.clientId,
+      client_secret: sim.clientSecret,
+      scope: "https://api.securitycenter.microsoft.com/.default",
+    }),
+  }).then((r) => r.json());
+  assert.ok(token.access_token, `the simulator issues a token: ${JSON.stringify(token)}`);
+  const machines = await fetch(`${sim.apiBase}/api/machines?$top=50`, {
+    headers: { authorization: `Bearer ${token.access_token}` },
+  }).then((r) => r.json());
+  return machines.value;
+}
+
+async function activeElementTestId() {
+  return driver.executeScript("return document.activeElement?.dataset?.testid ?? document.activeElement?.className ?? ''");
+}
+
+test("explorer: search an IP, see its device and risk, IP view, device view, export, bad input", async () => {
+  // A connection to the simulator, synced from its card.
+  await (await find(driver, "nav-connections", 20_000)).click();
+  await (await driver.wait(async () => {
+    const add = await driver.findElements(byTestId("add-connection"));
+    const welcome = await driver.findElements(byTestId("welcome-add"));
+    return add[0] ?? welcome[0];
+  }, 10_000, "an Add connection button")).click();
+  await type(driver, "field-name", "Contoso Explorer");
+  await type(driver, "field-tenantId", sim.tenantId);
+  await type(driver, "field-clientId", sim.clientId);
+  await type(driver, "field-clientSecret", sim.clientSecret);
+  await (await find(driver, "form-advanced")).click();
+  await type(driver, "field-apiBaseUrl", sim.apiBase);
+  await type(driver, "field-loginAuthority", sim.authority);
+  await (await find(driver, "form-save")).click();
+  const contoso = await card(driver, "Contoso Explorer");
+  await (await contoso.findElement(byTestId("card-sync"))).click();
+  await waitFor(
+    async () => (await (await card(driver, "Contoso Explorer")).findElement(byTestId("card-last-run")).getAttribute("data-status")) === "succeeded",
+    "the sync succeeds",
+    120_000,
+  );
+  await screenshot(driver, "explorer-synced");
+
+  // The ground truth: a device of the simulator and its address, as Defender's API reports it.
+  const machine = (await simDevices()).find((m) => m.lastIpAddress && m.computerDnsName);
+  assert.ok(machine, "the simulator has a device with an address");
+  const ip = machine.lastIpAddress;
+
+  // Ctrl+K opens the Explorer with the focus in the search box; Enter searches.
+  await driver.actions().keyDown(Key.CONTROL).sendKeys("k").keyUp(Key.CONTROL).perform();
+  const box = await find(driver, "explorer-query");
+  await waitFor(async () => (await activeElementTestId()) === "explorer-query", "the search box has the focus");
+  await screenshot(driver, "explorer-start");
+  await box.sendKeys(ip, Key.ENTER);
+  const row = await driver.wait(
+    async () => (await driver.findElements(By.css(`[data-testid="result-row"][data-name="${machine.computerDnsName}"]`)))[0],
+    15_000,
+    `a result row for ${machine.computerDnsName}`,
+  );
+  const badge = await row.findElement(byTestId("risk-badge"));
+  assert.match(await text(badge), /^\d+\.\d/, "the row shows the risk score");
+  assert.ok(["none", "low", "medium", "high", "critical"].includes(await badge.getAttribute("data-level")));
+  assert.match(await text(await find(driver, "results-count")), /\d+ devices?/);
+  assert.match(await text(await find(driver, "results-interpretation")), new RegExp(`held IP address ${ip.replaceAll(".", "\\.")}`));
+  const rowText = await text(row);
+  assert.ok(rowText.includes("Contoso Explorer"), `the row names the connection: ${rowText}`);
+  assert.ok(/Current|Past|At that time/.test(rowText), `the row says how it relates to the IP: ${rowText}`);
+  await screenshot(driver, "explorer-results");
+
+  // The IP view: the address, its class, the timeline with this device's lane; Esc returns.
+  await (await find(driver, "open-ip")).click();
+  await find(driver, "ip-view");
+  assert.equal(await text(await find(driver, "ip-address")), ip);
+  assert.match(await text(await find(driver, "ip-class")), /private|public/);
+  await driver.wait(
+    async () => (await driver.findElements(By.css(`[data-testid="timeline-lane"]`))).length > 0,
+    10_000,
+    "the timeline has a lane",
+  );
+  const holders = await driver.findElements(byTestId("holder-row"));
+  assert.ok(holders.length >= 1, "the holders are listed");
+  await screenshot(driver, "explorer-ip-view");
+  await driver.actions().sendKeys(Key.ESCAPE).perform();
+  await find(driver, "results-table");
+  assert.equal((await driver.findElements(byTestId("ip-view"))).length, 0, "Esc left the IP view");
+
+  // Keyboard: from the box, ↓ to the first row, Enter opens the device view; Esc returns.
+  await (await find(driver, "explorer-query")).click();
+  await (await find(driver, "explorer-query")).sendKeys(Key.ARROW_DOWN);
+  await waitFor(async () => (await activeElementTestId()).includes("open-asset"), "a row has the focus");
+  await driver.actions().sendKeys(Key.ENTER).perform();
+  await find(driver, "device-view");
+  const firstName = await (await driver.findElements(byTestId("result-row"))).length;
+  assert.equal(firstName, 0, "the table gave way to the device view");
+  await waitFor(async () => (await driver.findElements(byTestId("risk-component"))).length >= 4, "the why-this-score breakdown");
+  const breakdown = await text(await find(driver, "risk-breakdown"));
+  assert.match(breakdown, /Why this score: \d+\.\d of 10/);
+  assert.ok((await driver.findElements(byTestId("copy-device-id"))).length === 1, "the device id has a copy button");
+  await screenshot(driver, "explorer-device-view");
+  await driver.actions().sendKeys(Key.ESCAPE).perform();
+  await find(driver, "results-table");
+  await screenshot(driver, "explorer-back-to-results");
+
+  // Export CSV: every result, read back from the export folder.
+  await (await find(driver, "export-csv")).click();
+  const status = await find(driver, "export-status");
+  await waitFor(async () => /Exported \d+ results? to /.test(await text(status)), "the export reports where it wrote");
+  const folder = process.env.MDE_CAR_EXPORT_DIR;
+  const file = readdirSync(folder).find((name) => name.startsWith(`mde-car-search-${ip}-`) && name.endsWith(".csv"));
+  assert.ok(file, `a CSV for ${ip} in the export folder: ${readdirSync(folder)}`);
+  const lines = readFileSync(join(folder, file), "utf8").trim().split(/\r?\n/);
+  assert.match(lines[0], /^asset_id,name,connection,device_id,os,/);
+  const exported = lines.slice(1).find((line) => line.includes(machine.computerDnsName));
+  assert.ok(exported, `the device is a row of the CSV:\n${lines.join("\n")}`);
+  assert.ok(exported.includes(ip) && exported.includes("Contoso Explorer"));
+  assert.equal(lines.length - 1, Number((await text(await find(driver, "results-count"))).match(/^(\d+)/)[1]));
+  await screenshot(driver, "explorer-exported");
+
+  // Bad input: the core's explanation under the box, never an empty page.
+  for (const [query, expected] of [
+    ["300.1.1.1", /greater than 255/],
+    ["10.1.2", /not a complete IPv4 address.*10\.1\.2\.0\/24/],
+    ["10.0.0.0/33", /prefix length 33 is out of range/],
+  ]) {
+    await type(driver, "explorer-query", query);
+    await (await find(driver, "explorer-query")).sendKeys(Key.ENTER);
+    await waitFor(async () => expected.test(await text(await find(driver, "explorer-error"))), `an explanation for ${query}`);
+    assert.equal(await (await find(driver, "explorer-error")).getAttribute("data-field"), "query");
+    assert.ok(await (await find(driver, "explorer-hint")).isDisplayed(), "the hint stays");
+  }
+  await screenshot(driver, "explorer-bad-input");
+  await type(driver, "explorer-query", ip);
+  await type(driver, "explorer-at", "yesterday-ish");
+  await (await find(driver, "explorer-query")).sendKeys(Key.ENTER);
+  await waitFor(async () => (await (await find(driver, "explorer-error")).getAttribute("data-field")) === "at", "the time field's message");
+  await screenshot(driver, "explorer-bad-time");
+
+  // The searches are remembered.
+  const recent = await text(await find(driver, "explorer-recent"));
+  assert.ok(recent.includes(ip), `the recent searches hold ${ip}: ${recent}`);
+});
