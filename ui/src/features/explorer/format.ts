@@ -12,6 +12,12 @@ export function utc(iso: string | null | undefined): string {
   return `${new Date(t).toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }
 
+/** "2026-11-20 14:00" for table cells whose header says UTC. */
+export function utcShort(iso: string | null | undefined): string {
+  const text = utc(iso);
+  return text.endsWith(" UTC") ? text.slice(0, -4) : text;
+}
+
 /** "2026-11-20" for dense cells. */
 export function utcDate(iso: string | null | undefined): string {
   if (!iso) return DASH;

@@ -4,7 +4,7 @@ import type { AssetHit, RelationSource, TimelineSpan } from "../../ipc";
 
 export type Lane = { assetId: number; label: string; hit: AssetHit | null; bars: Bar[] };
 export type Bar = { x: number; width: number; from: number; until: number; open: boolean; source: RelationSource; title: string };
-export type Tick = { x: number; label: string };
+export type Tick = { x: number; label: string; anchor: "start" | "middle" | "end" };
 export type TimelineLayout = { lanes: Lane[]; ticks: Tick[]; start: number; end: number; marker: number | null };
 
 const DAY = 86_400_000;
@@ -38,7 +38,10 @@ function ticksFor(start: number, end: number, width: number, scale: (t: number) 
   const ticks: Tick[] = [];
   const first = Math.ceil(start / DAY) * DAY;
   for (let t = first; t <= end && ticks.length < 50; t += step) {
-    ticks.push({ x: scale(t), label: new Date(t).toISOString().slice(0, 10) });
+    const x = scale(t);
+    // Labels near an edge are anchored inside the chart so they are not cut off.
+    const anchor = x < 36 ? "start" : x > width - 36 ? "end" : "middle";
+    ticks.push({ x, label: new Date(t).toISOString().slice(0, 10), anchor });
   }
   return ticks;
 }
@@ -65,12 +68,18 @@ export function layoutTimeline(
   start -= pad;
   end += pad;
   const scale = (t: number) => ((t - start) / (end - start)) * width;
+  // The same device name in two tenants needs its connection to tell the lanes apart.
+  const several = new Set(holders.map((h) => h.connection?.id)).size > 1;
+  const labelOf = (hit: AssetHit) => {
+    const name = hit.name ?? hit.deviceId;
+    return several && hit.connection ? `${name} · ${hit.connection.name ?? hit.connection.id}` : name;
+  };
   const lanes: Lane[] = [];
   for (const span of spans) {
     let lane = lanes.find((l) => l.assetId === span.assetId);
     if (!lane) {
       const hit = holders.find((h) => h.assetId === span.assetId) ?? null;
-      lane = { assetId: span.assetId, label: hit ? (hit.name ?? hit.deviceId) : `asset ${span.assetId}`, hit, bars: [] };
+      lane = { assetId: span.assetId, label: hit ? labelOf(hit) : `asset ${span.assetId}`, hit, bars: [] };
       lanes.push(lane);
     }
     const from = Date.parse(span.from);
