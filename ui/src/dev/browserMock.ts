@@ -3,6 +3,7 @@
 // Its checks are a rough sketch for clicking around; the real rules live in Rust.
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { events } from "../bindings";
+import { explorerAnswer } from "./explorerMock";
 import type { ConnectionDraft, ConnectionView, FieldError, SyncRun, SyncUpdate, TestReport } from "../ipc";
 
 const PERMS: Record<keyof ConnectionDraft["data"], string> = {
@@ -329,8 +330,11 @@ export function installBrowserMock(seed: boolean): void {
           databaseFile: "~/.local/share/mde-car/mde-car.sqlite",
           logDir: "~/.local/share/mde-car/logs",
         };
-      default:
+      default: {
+        const answer = explorerAnswer(cmd, args);
+        if (answer !== undefined) return answer;
         throw { code: "internal", message: `Command ${cmd} not found`, fields: [] };
+      }
     }
   }, { shouldMockEvents: true });
 }
