@@ -445,6 +445,8 @@ pub enum SyncUpdateKind {
     Throttled,
     Finished,
     ConnectionsChanged,
+    /// Another process (the CLI, the daemon) changed the database: reload runs and counts.
+    StoreChanged,
 }
 
 /// What the window hears while runs go on: one flat shape for every kind, so the card's
@@ -462,8 +464,13 @@ pub struct SyncUpdate {
     pub items: Option<u32>,
     pub estimated_total: Option<u32>,
     pub wait_secs: Option<u32>,
+    /// Throttled: Defender asked for the wait (429), rather than the app keeping to its share.
+    pub by_service: Option<bool>,
     pub status: Option<RunStatus>,
     pub summary: Option<String>,
+    /// Finished with an error: the run's error key (`auth`, `network`, …), or the error code
+    /// (`keyring`, `already_running`, …) of a run that could not start (no `runId`).
+    pub error_code: Option<String>,
 }
 
 impl From<mde_car_core::events::SyncEvent> for SyncUpdate {
@@ -479,8 +486,10 @@ impl From<mde_car_core::events::SyncEvent> for SyncUpdate {
             items: None,
             estimated_total: None,
             wait_secs: None,
+            by_service: None,
             status: None,
             summary: None,
+            error_code: None,
         };
         let id = |run_id: i64| u32::try_from(run_id).ok();
         match event {
@@ -491,6 +500,7 @@ impl From<mde_car_core::events::SyncEvent> for SyncUpdate {
                 ..blank
             },
             E::Progress {
+                run_id,
                 step,
                 page,
                 items,
@@ -498,30 +508,44 @@ impl From<mde_car_core::events::SyncEvent> for SyncUpdate {
                 ..
             } => SyncUpdate {
                 kind: SyncUpdateKind::Progress,
+                run_id: id(run_id),
                 step: Some(step.label().to_owned()),
                 page: Some(page),
                 items: Some(small(items)),
                 estimated_total: estimated_total.map(small),
                 ..blank
             },
-            E::Throttled { wait_secs, .. } => SyncUpdate {
+            E::Throttled {
+                run_id,
+                wait_secs,
+                by_service,
+                ..
+            } => SyncUpdate {
                 kind: SyncUpdateKind::Throttled,
+                run_id: id(run_id),
                 wait_secs: Some(small(wait_secs)),
+                by_service: Some(by_service),
                 ..blank
             },
             E::Finished {
                 run_id,
                 status,
                 summary,
+                error_code,
                 ..
             } => SyncUpdate {
                 kind: SyncUpdateKind::Finished,
-                run_id: id(run_id),
+                run_id: run_id.and_then(id),
                 status: Some(status.into()),
                 summary: Some(summary),
+                error_code,
                 ..blank
             },
             E::ConnectionsChanged => blank,
+            E::StoreChanged => SyncUpdate {
+                kind: SyncUpdateKind::StoreChanged,
+                ..blank
+            },
         }
     }
 }

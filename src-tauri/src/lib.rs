@@ -105,10 +105,12 @@ fn start_background_work<R: Runtime>(app: &tauri::AppHandle<R>) {
         }
     });
     tauri::async_runtime::spawn(async move {
-        // Runs for the life of the app; overdue connections start right away.
-        let _ = core
-            .start_scheduler(tokio_util::sync::CancellationToken::new())
-            .await;
+        // Both run for the life of the app; overdue connections start right away, and what the
+        // CLI or a daemon changes reaches the window as events.
+        let forever = tokio_util::sync::CancellationToken::new();
+        let watcher = core.watch_other_processes(forever.clone());
+        let _ = core.start_scheduler(forever).await;
+        let _ = watcher.await;
     });
 }
 

@@ -444,11 +444,20 @@ export type SyncUpdate = {
 	items: number | null,
 	estimatedTotal: number | null,
 	waitSecs: number | null,
+	/**  Throttled: Defender asked for the wait (429), rather than the app keeping to its share. */
+	byService: boolean | null,
 	status: RunStatus | null,
 	summary: string | null,
+	/**
+	 *  Finished with an error: the run's error key (`auth`, `network`, …), or the error code
+	 *  (`keyring`, `already_running`, …) of a run that could not start (no `runId`).
+	 */
+	errorCode: string | null,
 };
 
-export type SyncUpdateKind = "started" | "progress" | "throttled" | "finished" | "connections_changed";
+export type SyncUpdateKind = "started" | "progress" | "throttled" | "finished" | "connections_changed" | 
+/**  Another process (the CLI, the daemon) changed the database: reload runs and counts. */
+"store_changed";
 
 export type TestCode = "connected" | "unknown_tenant" | "unknown_client" | "wrong_secret" | "expired_secret" | "missing_permission" | "throttled" | "network_unreachable" | "tls_failure" | "wrong_host" | "timeout" | "unexpected";
 

@@ -600,8 +600,14 @@ fn spawn_progress_printer(core: &Core, connection_id: &str) -> tokio::task::Join
                 SyncEvent::Throttled {
                     connection_id: id,
                     wait_secs,
+                    by_service,
+                    ..
                 } if id == connection_id => {
-                    eprintln!("  throttled by Defender: waiting {wait_secs} s");
+                    if by_service {
+                        eprintln!("  throttled by Defender: waiting {wait_secs} s as asked");
+                    } else {
+                        eprintln!("  keeping within Defender's rate limit: waiting {wait_secs} s");
+                    }
                 }
                 _ => {}
             }

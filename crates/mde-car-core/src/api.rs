@@ -549,6 +549,7 @@ impl Core {
             .run_registered(connection.clone(), force_full, trigger, cancel)
             .await;
         self.unregister_run(&connection.id);
+        self.announce_end(&connection.id, &result);
         result
     }
 
@@ -570,16 +571,17 @@ impl Core {
         let cancel = self.register_run(&placeholder)?;
         tokio::spawn(async move {
             let result = match core.find_connection(&id).await {
-                Ok(connection) => core
-                    .run_registered(connection, force_full, trigger, cancel)
-                    .await
-                    .map(drop),
+                Ok(connection) => {
+                    core.run_registered(connection, force_full, trigger, cancel)
+                        .await
+                }
                 Err(error) => Err(error),
             };
             core.unregister_run(&id);
-            if let Err(error) = result {
+            if let Err(error) = &result {
                 tracing::warn!(connection = %id, %error, "sync did not run");
             }
+            core.announce_end(&id, &result);
             core.inner.scheduler_wake.notify_one();
         });
         Ok(())
@@ -610,6 +612,41 @@ impl Core {
             stop,
             self.inner.scheduler_wake.clone(),
         ))
+    }
+
+    /// Tells the shells a run ended, or could not start. Sent after the run is unregistered,
+    /// so a new run of the connection is accepted as soon as this is heard.
+    fn announce_end(&self, connection_id: &str, result: &Result<SyncOutcome>) {
+        let event = match result {
+            Ok(outcome) => SyncEvent::Finished {
+                connection_id: connection_id.to_owned(),
+                run_id: Some(outcome.run_id),
+                status: outcome.status,
+                summary: sync::summary(outcome),
+                error_code: outcome.error_code.clone(),
+            },
+            Err(error) => SyncEvent::Finished {
+                connection_id: connection_id.to_owned(),
+                run_id: None,
+                status: crate::store::RunStatus::Failed,
+                summary: error.to_string(),
+                error_code: Some(error.code().key().to_owned()),
+            },
+        };
+        let _ = self.inner.events.send(event);
+    }
+
+    pub(crate) fn announce(&self, event: SyncEvent) {
+        let _ = self.inner.events.send(event);
+    }
+
+    pub(crate) fn settings_path(&self) -> std::path::PathBuf {
+        self.inner.settings.path()
+    }
+
+    /// Another process edited the connections: new runs use the new credentials and hosts.
+    pub(crate) fn settings_changed_outside(&self) {
+        self.connections_changed();
     }
 
     fn connections_changed(&self) {

@@ -109,6 +109,23 @@ fn validation_summary(fields: &[FieldError]) -> String {
     }
 }
 
+impl ErrorCode {
+    /// The code as it is serialized (`not_found`, `already_running`, …).
+    pub fn key(self) -> &'static str {
+        match self {
+            ErrorCode::Validation => "validation",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::DuplicateName => "duplicate_name",
+            ErrorCode::Keyring => "keyring",
+            ErrorCode::Storage => "storage",
+            ErrorCode::Demo => "demo",
+            ErrorCode::AlreadyRunning => "already_running",
+            ErrorCode::Defender => "defender",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
 impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -141,3 +158,6 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests;

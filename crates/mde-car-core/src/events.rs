@@ -39,24 +39,37 @@ pub enum SyncEvent {
     },
     Progress {
         connection_id: String,
+        run_id: i64,
         step: SyncStep,
         page: u32,
         items: u64,
         estimated_total: Option<u64>,
     },
-    /// The run waits for Defender's rate limit.
+    /// The run waits for Defender's rate limit: because Defender answered 429
+    /// (`by_service`), or because the client keeps to its share of the limit.
     Throttled {
         connection_id: String,
+        run_id: i64,
         wait_secs: u64,
+        by_service: bool,
     },
+    /// A run ended, or could not start (`run_id` is `None`: the secret is missing, another
+    /// process is syncing the connection, the database failed). `error_code` is the run's
+    /// error key (`auth`, `network`, …) or the core's [`crate::ErrorCode`] key when it could
+    /// not start.
     Finished {
         connection_id: String,
-        run_id: i64,
+        run_id: Option<i64>,
         status: RunStatus,
         summary: String,
+        error_code: Option<String>,
     },
-    /// A connection was added, changed or removed (by this process).
+    /// A connection was added, changed or removed (by this process, or by another one that
+    /// wrote the settings file).
     ConnectionsChanged,
+    /// Another process (the CLI, the daemon) committed to the database: runs, counts and
+    /// search results may have changed.
+    StoreChanged,
 }
 
 impl SyncEvent {
@@ -66,7 +79,7 @@ impl SyncEvent {
             | SyncEvent::Progress { connection_id, .. }
             | SyncEvent::Throttled { connection_id, .. }
             | SyncEvent::Finished { connection_id, .. } => Some(connection_id),
-            SyncEvent::ConnectionsChanged => None,
+            SyncEvent::ConnectionsChanged | SyncEvent::StoreChanged => None,
         }
     }
 }

@@ -29,6 +29,7 @@ pub mod secrets;
 pub mod settings;
 pub mod store;
 pub mod sync;
+pub mod watch;
 
 pub use api::{AppInfo, ConnectionStatus, ConnectionView, Core, Counts};
 pub use error::{Error, ErrorCode, FieldError, Result};

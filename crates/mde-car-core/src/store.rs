@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("store/0001_init.sql"),
     include_str!("store/0002_asset_graph.sql"),
     include_str!("store/0003_search_indexes.sql"),
+    include_str!("store/0004_open_leases.sql"),
 ];
 
 /// A handle to the database; cheap to clone. Calls block, so async callers use
@@ -99,6 +100,21 @@ impl Store {
             path: self.path.display().to_string(),
             source,
         })
+    }
+
+    /// SQLite's `data_version` as the writer connection sees it: it changes only when another
+    /// connection (another process: the CLI, the daemon) commits. `None` while this process is
+    /// writing (the caller asks again later).
+    pub fn outside_version(&self) -> Result<Option<i64>> {
+        let Ok(db) = self.db.try_lock() else {
+            return Ok(None);
+        };
+        db.query_row("PRAGMA data_version", [], |row| row.get(0))
+            .map(Some)
+            .map_err(|source| Error::Database {
+                path: self.path.display().to_string(),
+                source,
+            })
     }
 
     /// Runs another module's read-only queries (search) on the database, under the same lock

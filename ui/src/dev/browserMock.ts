@@ -218,8 +218,10 @@ export function installBrowserMock(seed: boolean): void {
       items: null,
       estimatedTotal: null,
       waitSecs: null,
+      byService: null,
       status: null,
       summary: null,
+      errorCode: null,
       ...u,
     });
   function startRun(c: ConnectionView) {

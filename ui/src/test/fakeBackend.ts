@@ -97,8 +97,10 @@ export async function emitSync(update: Partial<SyncUpdate> & Pick<SyncUpdate, "k
     items: null,
     estimatedTotal: null,
     waitSecs: null,
+    byService: null,
     status: null,
     summary: null,
+    errorCode: null,
     ...update,
   });
 }

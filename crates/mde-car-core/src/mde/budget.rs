@@ -12,7 +12,10 @@ use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::{
+    DefaultDirectRateLimiter, Quota, RateLimiter,
+    clock::{Clock, DefaultClock},
+};
 use tokio_util::sync::CancellationToken;
 
 use super::MdeError;
@@ -80,12 +83,19 @@ impl Budget {
     }
 
     /// Waits until every limit admits one more call; returns how long that took.
-    pub(super) async fn acquire(&self, cancel: &CancellationToken) -> Result<Duration, MdeError> {
+    /// Waits until every limit admits one more call; `on_wait` hears how long a limit that is
+    /// used up makes the call wait, before the wait.
+    pub(super) async fn acquire(
+        &self,
+        cancel: &CancellationToken,
+        on_wait: impl Fn(Duration),
+    ) -> Result<Duration, MdeError> {
         let started = Instant::now();
         for limiter in &self.limiters {
-            if limiter.check().is_ok() {
+            let Err(not_until) = limiter.check() else {
                 continue;
-            }
+            };
+            on_wait(not_until.wait_time_from(DefaultClock::default().now()));
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => return Err(MdeError::Cancelled),

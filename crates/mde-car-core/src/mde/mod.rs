@@ -87,6 +87,28 @@ pub struct Progress {
 /// The progress callback of [`MdeClient::with_progress`].
 pub type OnProgress = Arc<dyn Fn(Progress) + Send + Sync>;
 
+/// Why a call waits before it is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitReason {
+    /// Defender answered 429 and asked for this wait (`Retry-After`).
+    ServiceAsked,
+    /// The client's own share of the rate limit is used up for the moment.
+    OwnBudget,
+}
+
+/// A wait long enough for a person to notice (at least [`NOTICEABLE_WAIT`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wait {
+    pub reason: WaitReason,
+    pub duration: std::time::Duration,
+}
+
+/// Shorter waits are not reported: they would only make a progress display flicker.
+pub const NOTICEABLE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The wait callback of [`MdeClient::with_waits`].
+pub type OnWait = Arc<dyn Fn(Wait) + Send + Sync>;
+
 /// A paged list read to its end.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listing<T> {
@@ -234,6 +256,7 @@ struct Shared {
 struct Run {
     cancel: CancellationToken,
     progress: Option<OnProgress>,
+    waits: Option<OnWait>,
     stats: Mutex<CallStats>,
 }
 
@@ -295,34 +318,60 @@ impl MdeClient {
     }
 
     /// Starts a run: the same connection (tokens, budgets, hunting API) with `cancel` stopping
-    /// its calls, and fresh counters. The progress callback carries over.
+    /// its calls, and fresh counters. The callbacks carry over.
     pub fn with_cancel(self, cancel: CancellationToken) -> MdeClient {
-        let progress = self.run.progress.clone();
+        let run = Run {
+            cancel,
+            progress: self.run.progress.clone(),
+            waits: self.run.waits.clone(),
+            stats: Mutex::default(),
+        };
         MdeClient {
             shared: self.shared,
-            run: Arc::new(Run {
-                cancel,
-                progress,
-                stats: Mutex::default(),
-            }),
+            run: Arc::new(run),
         }
     }
 
     /// Reports progress to `progress` (see [`Progress`]); the counters start afresh.
     pub fn with_progress(self, progress: OnProgress) -> MdeClient {
+        let run = Run {
+            cancel: self.run.cancel.clone(),
+            progress: Some(progress),
+            waits: self.run.waits.clone(),
+            stats: Mutex::default(),
+        };
         MdeClient {
-            run: Arc::new(Run {
-                cancel: self.run.cancel.clone(),
-                progress: Some(progress),
-                stats: Mutex::default(),
-            }),
             shared: self.shared,
+            run: Arc::new(run),
+        }
+    }
+
+    /// Reports noticeable waits for the rate limit to `waits` (see [`Wait`]); the counters
+    /// start afresh.
+    pub fn with_waits(self, waits: OnWait) -> MdeClient {
+        let run = Run {
+            cancel: self.run.cancel.clone(),
+            progress: self.run.progress.clone(),
+            waits: Some(waits),
+            stats: Mutex::default(),
+        };
+        MdeClient {
+            shared: self.shared,
+            run: Arc::new(run),
         }
     }
 
     fn report(&self, progress: Progress) {
         if let Some(callback) = &self.run.progress {
             callback(progress);
+        }
+    }
+
+    fn report_wait(&self, reason: WaitReason, duration: std::time::Duration) {
+        if duration >= NOTICEABLE_WAIT
+            && let Some(callback) = &self.run.waits
+        {
+            callback(Wait { reason, duration });
         }
     }
 

@@ -216,6 +216,7 @@ impl MdeClient {
                         return Err(MdeError::Throttled { retry_after });
                     }
                     tracing::info!(endpoint = %call.endpoint, wait_ms = wait.as_millis(), "throttled by defender; waiting as asked");
+                    self.report_wait(super::WaitReason::ServiceAsked, wait);
                     self.sleep(wait).await?;
                     self.with_stats(|stats| stats.retry_after_wait += wait);
                 }
@@ -244,7 +245,9 @@ impl MdeClient {
         let cancel = &self.run.cancel;
         let waited = self
             .budget(call.endpoint.family())
-            .acquire(cancel)
+            .acquire(cancel, |wait| {
+                self.report_wait(super::WaitReason::OwnBudget, wait);
+            })
             .await
             .map_err(Attempt::Final)?;
         let fetched = self

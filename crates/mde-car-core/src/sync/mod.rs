@@ -73,7 +73,8 @@ pub(crate) struct RunContext {
 }
 
 /// Runs one sync. `Err` only for problems before a run could be recorded (lock, database);
-/// a run that fails or is cancelled is an `Ok` outcome with that status.
+/// a run that fails or is cancelled is an `Ok` outcome with that status. Sends Started,
+/// Progress and Throttled events; the caller sends Finished.
 pub(crate) async fn run(context: RunContext) -> Result<SyncOutcome> {
     let _lock = RunLock::acquire(&context.data_dir, &context.connection)?;
     let started = Utc::now();
@@ -110,17 +111,29 @@ pub(crate) async fn run(context: RunContext) -> Result<SyncOutcome> {
     let progress = Arc::new(move |progress: mde::Progress| {
         let _ = events.send(SyncEvent::Progress {
             connection_id: progress_connection.clone(),
+            run_id,
             step: step_of(progress.endpoint),
             page: progress.page,
             items: progress.items_so_far,
             estimated_total: progress.estimated_total,
         });
     });
+    let events = context.events.clone();
+    let wait_connection = connection_id.clone();
+    let waits = Arc::new(move |wait: mde::Wait| {
+        let _ = events.send(SyncEvent::Throttled {
+            connection_id: wait_connection.clone(),
+            run_id,
+            wait_secs: wait.duration.as_secs_f64().ceil() as u64,
+            by_service: wait.reason == mde::WaitReason::ServiceAsked,
+        });
+    });
     let client = context
         .client
         .clone()
         .with_cancel(context.cancel.clone())
-        .with_progress(progress);
+        .with_progress(progress)
+        .with_waits(waits);
 
     let fetched = fetch(&client, &context, &plan, run_id, started).await;
     let mut finish = RunFinish {
@@ -133,6 +146,7 @@ pub(crate) async fn run(context: RunContext) -> Result<SyncOutcome> {
             finish.notes = notes;
             let _ = context.events.send(SyncEvent::Progress {
                 connection_id: connection_id.clone(),
+                run_id,
                 step: SyncStep::Saving,
                 page: 0,
                 items: 0,
@@ -186,12 +200,8 @@ pub(crate) async fn run(context: RunContext) -> Result<SyncOutcome> {
     };
     let summary = summary(&outcome);
     tracing::info!(connection = %context.connection.name, run_id, status = outcome.status.key(), %summary, "sync finished");
-    let _ = context.events.send(SyncEvent::Finished {
-        connection_id,
-        run_id,
-        status: outcome.status,
-        summary,
-    });
+    // The Finished event is the caller's: it is sent once the run is no longer registered, so
+    // a "Sync now" right after it is accepted.
     Ok(outcome)
 }
 

@@ -13,6 +13,8 @@ export type LiveRun = {
   estimatedTotal: number | null;
   /** Local time (ms) until which the run waits for Defender's rate limit; null when not waiting. */
   waitUntil: number | null;
+  /** Defender asked for the wait (429); false when the app keeps to its share of the limit. */
+  waitByService: boolean | null;
 };
 
 export type ProgressView = {
@@ -55,8 +57,11 @@ export function progressView(run: LiveRun | undefined, now: number): ProgressVie
   if (run.phase === "starting") return { text: "Starting…", fraction: null };
   if (run.waitUntil !== null) {
     const left = Math.ceil((run.waitUntil - now) / 1000);
+    if (left <= 0) return { text: "Retrying after Defender's rate limit…", fraction };
     return {
-      text: left > 0 ? `Waiting ${left} s for Defender's rate limit` : "Retrying after Defender's rate limit…",
+      text: run.waitByService
+        ? `Defender asked to slow down: waiting ${left} s`
+        : `Keeping within Defender's rate limit: waiting ${left} s`,
       fraction,
     };
   }

@@ -71,9 +71,9 @@ describe("Sync now and Cancel on the card", () => {
     );
     expect(q.getByRole("progressbar")).toHaveAttribute("aria-valuenow", "60");
 
-    await emitSync({ kind: "throttled", connectionId: "c1", waitSecs: 12 });
+    await emitSync({ kind: "throttled", connectionId: "c1", waitSecs: 12, byService: false });
     await waitFor(() =>
-      expect(q.getByTestId("card-progress-text")).toHaveTextContent("Waiting 12 s for Defender's rate limit"),
+      expect(q.getByTestId("card-progress-text")).toHaveTextContent("Keeping within Defender's rate limit: waiting 12 s"),
     );
 
     await emitSync({ kind: "progress", connectionId: "c1", step: "IP history", page: 1, items: 800 });
@@ -226,6 +226,42 @@ describe("the connection list follows the runs", () => {
 });
 
 describe("a run that never starts", () => {
+  it("Rust's finished without a run id says why, at once", async () => {
+    fakeBackend({ sync_now: () => null, list_connections: () => [view()] });
+    await syncState.start();
+    await syncState.syncNow(view());
+    await emitSync({
+      kind: "finished",
+      connectionId: "c1",
+      status: "failed",
+      summary: "no client secret is stored for connection 'Contoso' in the OS keyring",
+      errorCode: "keyring",
+    });
+    expect(syncState.run("c1")).toBeUndefined();
+    expect(syncState.notice("c1")).toEqual({
+      tone: "error",
+      text: "Sync could not start: no client secret is stored for connection 'Contoso' in the OS keyring",
+    });
+  });
+
+  it("another process holding the connection is news, not an error", async () => {
+    fakeBackend({ sync_now: () => null, list_connections: () => [view()] });
+    await syncState.start();
+    await syncState.syncNow(view());
+    await emitSync({ kind: "finished", connectionId: "c1", status: "failed", summary: "x", errorCode: "already_running" });
+    expect(syncState.notice("c1")?.tone).toBe("info");
+    expect(syncState.notice("c1")?.text).toMatch(/another mde-car process/);
+  });
+
+  it("store_changed (the CLI synced) reloads the list and the runs", async () => {
+    const backend = fakeBackend({ list_connections: () => [view()] });
+    await syncState.start();
+    const before = syncState.runsVersion;
+    await emitSync({ kind: "store_changed" });
+    expect(syncState.runsVersion).toBe(before + 1);
+    await waitFor(() => expect(backend.to("list_connections").length).toBeGreaterThan(0));
+  });
+
   it("after a while asks Rust, and says the sync did not start when nothing runs", async () => {
     vi.useFakeTimers();
     const backend = fakeBackend({ sync_now: () => null, list_connections: () => [view()] });
@@ -254,11 +290,11 @@ describe("a run that never starts", () => {
     vi.useFakeTimers();
     fakeBackend();
     await syncState.start();
-    await emitSync({ kind: "throttled", connectionId: "c1", waitSecs: 3 });
+    await emitSync({ kind: "throttled", connectionId: "c1", waitSecs: 3, byService: true });
     const { progressView } = await import("./progress");
-    expect(progressView(syncState.run("c1"), syncState.now).text).toBe("Waiting 3 s for Defender's rate limit");
+    expect(progressView(syncState.run("c1"), syncState.now).text).toBe("Defender asked to slow down: waiting 3 s");
     await vi.advanceTimersByTimeAsync(1000);
-    expect(progressView(syncState.run("c1"), syncState.now).text).toBe("Waiting 2 s for Defender's rate limit");
+    expect(progressView(syncState.run("c1"), syncState.now).text).toBe("Defender asked to slow down: waiting 2 s");
     await vi.advanceTimersByTimeAsync(3000);
     expect(progressView(syncState.run("c1"), syncState.now).text).toBe("Retrying after Defender's rate limit…");
   });

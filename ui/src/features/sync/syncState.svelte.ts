@@ -19,7 +19,17 @@ export type Notice = { tone: "error" | "info"; text: string };
 export const START_CHECK_MS = 5000;
 
 function blank(phase: LiveRun["phase"]): LiveRun {
-  return { phase, runId: null, full: null, step: null, page: null, items: null, estimatedTotal: null, waitUntil: null };
+  return {
+    phase,
+    runId: null,
+    full: null,
+    step: null,
+    page: null,
+    items: null,
+    estimatedTotal: null,
+    waitUntil: null,
+    waitByService: null,
+  };
 }
 
 class SyncState {
@@ -97,6 +107,12 @@ class SyncState {
       void connectionList.load();
       return;
     }
+    if (u.kind === "store_changed") {
+      // The CLI or a daemon synced into the same database: new counts, statuses and runs.
+      this.runsVersion++;
+      void connectionList.load();
+      return;
+    }
     const id = u.connectionId;
     if (!id) return;
     const current = this.live[id];
@@ -129,11 +145,23 @@ class SyncState {
           ...(current ?? blank("running")),
           phase: current?.phase === "cancelling" ? "cancelling" : "running",
           waitUntil: Date.now() + (u.waitSecs ?? 0) * 1000,
+          waitByService: u.byService ?? null,
         };
         this.#startTicker();
         break;
       case "finished":
         delete this.live[id];
+        if (u.runId === null) {
+          // The run could not start: Rust says why (no secret in the keyring, another process
+          // is syncing this connection, …).
+          this.notices[id] =
+            u.errorCode === "already_running"
+              ? {
+                  tone: "info",
+                  text: "This connection is already syncing in another mde-car process (the command line or a daemon). Wait for that run to finish.",
+                }
+              : { tone: "error", text: `Sync could not start: ${u.summary ?? "unknown error"}` };
+        }
         this.#staleUpTo[id] = connectionList.lastStarted;
         this.#attempt[id] = (this.#attempt[id] ?? 0) + 1;
         this.runsVersion++;
@@ -191,9 +219,9 @@ class SyncState {
     }
   }
 
-  // Rust answers Sync now before the run begins; a run that fails to begin (its secret is gone,
-  // another process holds the connection's run lock) says nothing. So when no `started` came,
-  // ask the list whether the connection is still syncing.
+  // Rust answers Sync now before the run begins, and a run that cannot begin ends with a
+  // `finished` without a run id. Should neither `started` nor that arrive (an event lost to a
+  // window that lagged), ask the list whether the connection is still syncing.
   #checkStarted(id: string, attempt: number): void {
     const timer = setTimeout(async () => {
       this.#timers.delete(timer);

@@ -12,6 +12,7 @@ const live = (over: Partial<LiveRun> = {}): LiveRun => ({
   items: null,
   estimatedTotal: null,
   waitUntil: null,
+  waitByService: null,
   ...over,
 });
 
@@ -36,8 +37,12 @@ describe("progress line", () => {
       fraction: 0.6,
     });
     expect(progressView(live({ step: "Saving", page: 0, items: 0 }), 0).text).toBe("Saving to the local database…");
-    expect(progressView(live({ waitUntil: 12_000 }), 0).text).toBe("Waiting 12 s for Defender's rate limit");
-    expect(progressView(live({ waitUntil: 12_000 }), 11_500).text).toBe("Waiting 1 s for Defender's rate limit");
+    expect(progressView(live({ waitUntil: 12_000, waitByService: true }), 0).text).toBe(
+      "Defender asked to slow down: waiting 12 s",
+    );
+    expect(progressView(live({ waitUntil: 12_000, waitByService: false }), 11_500).text).toBe(
+      "Keeping within Defender's rate limit: waiting 1 s",
+    );
     expect(progressView(live({ phase: "cancelling" }), 0).text).toBe("Cancelling…");
   });
 
