@@ -5,5 +5,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod cli;
+mod search;
 mod secrets;
 mod sync;
