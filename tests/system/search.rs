@@ -110,7 +110,7 @@ async fn the_cli_answers_from_the_synced_store_as_the_tenant_says() {
         .ip_history(reused)
         .into_iter()
         .filter(|(_, lease)| lease.start > now - Duration::days(28))
-        .filter_map(|(device, lease)| Some((device, lease.clone(), lease.end?)))
+        .filter_map(|(device, lease)| Some((device, lease, lease.end?)))
         .max_by_key(|(_, lease, end)| *end - lease.start)
         .map(|(device, lease, _)| (device, lease))
         .expect("a lease that ended in the last four weeks");
