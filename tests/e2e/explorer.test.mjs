@@ -99,15 +99,16 @@ test("explorer: search an IP, see its device and risk, IP view, device view, exp
     15_000,
     `a result row for ${machine.computerDnsName}`,
   );
+  await screenshot(driver, "explorer-results");
   const badge = await row.findElement(byTestId("risk-badge"));
   assert.match(await text(badge), /^\d+\.\d/, "the row shows the risk score");
   assert.ok(["none", "low", "medium", "high", "critical"].includes(await badge.getAttribute("data-level")));
   assert.match(await text(await find(driver, "results-count")), /\d+ devices?/);
   assert.match(await text(await find(driver, "results-interpretation")), new RegExp(`held IP address ${ip.replaceAll(".", "\\.")}`));
-  const rowText = await text(row);
+  // textContent: WebKit's WebDriver leaves ellipsis-cut cells out of getText.
+  const rowText = (await row.getAttribute("textContent")).replace(/\s+/g, " ");
   assert.ok(rowText.includes("Contoso Explorer"), `the row names the connection: ${rowText}`);
   assert.ok(/Current|Past|At that time/.test(rowText), `the row says how it relates to the IP: ${rowText}`);
-  await screenshot(driver, "explorer-results");
 
   // The IP view: the address, its class, the timeline with this device's lane; Esc returns.
   await (await find(driver, "open-ip")).click();
@@ -180,4 +181,23 @@ test("explorer: search an IP, see its device and risk, IP view, device view, exp
   // The searches are remembered.
   const recent = await text(await find(driver, "explorer-recent"));
   assert.ok(recent.includes(ip), `the recent searches hold ${ip}: ${recent}`);
+
+  // The light theme, for the screenshots: results, IP view, device view.
+  await driver.executeScript("document.documentElement.dataset.theme = 'light'");
+  // Select-all and delete, so the page hears the field change (a WebDriver clear may not).
+  await (await find(driver, "explorer-at")).sendKeys(Key.chord(Key.CONTROL, "a"), Key.BACK_SPACE);
+  await type(driver, "explorer-query", ip);
+  await (await find(driver, "explorer-query")).sendKeys(Key.ENTER);
+  await find(driver, "results-table");
+  await screenshot(driver, "explorer-light-results");
+  await (await find(driver, "open-ip")).click();
+  await find(driver, "timeline");
+  await screenshot(driver, "explorer-light-ip-view");
+  await (await driver.findElement(By.css('[data-testid="holder-row"] button'))).click();
+  await waitFor(async () => (await driver.findElements(byTestId("risk-component"))).length >= 4, "the device view loads");
+  await screenshot(driver, "explorer-light-device-view");
+  await driver.actions().sendKeys(Key.ESCAPE).perform();
+  await find(driver, "ip-view");
+  await driver.actions().sendKeys(Key.ESCAPE).perform();
+  await find(driver, "results-table");
 });

@@ -70,8 +70,9 @@ export function layoutTimeline(
   const scale = (t: number) => ((t - start) / (end - start)) * width;
   // The same device name in two tenants needs its connection to tell the lanes apart.
   const several = new Set(holders.map((h) => h.connection?.id)).size > 1;
+  // Lanes are labelled by the host part of the name (the full name is in each bar's tooltip).
   const labelOf = (hit: AssetHit) => {
-    const name = hit.name ?? hit.deviceId;
+    const name = hit.name ? (hit.name.split(".")[0] ?? hit.name) : hit.deviceId;
     return several && hit.connection ? `${name} · ${hit.connection.name ?? hit.connection.id}` : name;
   };
   const lanes: Lane[] = [];
@@ -92,7 +93,7 @@ export function layoutTimeline(
       until,
       open: span.until === null,
       source: span.source,
-      title: `${lane.label}: ${iso(from)} – ${span.until ? iso(until) : "now"} UTC · ${sourceLabel(span.source)}`,
+      title: `${lane.hit?.name ?? lane.label}: ${iso(from)} – ${span.until ? iso(until) : "now"} UTC · ${sourceLabel(span.source)}`,
     });
   }
   return {
