@@ -465,7 +465,11 @@ impl Core {
             ))
         })
         .await?;
-        let syncing = self.is_syncing(&connection.id);
+        let here = self.is_syncing(&connection.id);
+        // Only a run this process does not know of needs the lock file looked at.
+        let elsewhere = !here
+            && runs.first().is_some_and(|run| run.status == RunStatus::Running)
+            && sync::running_elsewhere(&self.inner.data_dir, &connection.id);
         let last_run = runs.iter().find(|run| run.status != RunStatus::Running);
         let last_success = runs.iter().find(|run| run.status == RunStatus::Succeeded);
         let test_is_newer = match (&last_test, last_run) {
@@ -473,8 +477,13 @@ impl Core {
             (Some(_), None) => true,
             _ => false,
         };
-        let (status, status_text) = if syncing {
+        let (status, status_text) = if here {
             (ConnectionStatus::Syncing, "Syncing…".to_owned())
+        } else if elsewhere {
+            (
+                ConnectionStatus::Syncing,
+                "Syncing in another mde-car process (the command line or a daemon)…".to_owned(),
+            )
         } else if let (Some(run), false) = (last_run, test_is_newer) {
             run_status_line(run, counts.devices)
         } else {
@@ -850,27 +859,59 @@ fn duplicate_or_validation(errors: Vec<FieldError>, name: &str) -> Error {
 
 /// The card's pill and line after a run.
 fn run_status_line(run: &RunRecord, devices: u64) -> (ConnectionStatus, String) {
+    let synced = format!(
+        "Synced {} device{}",
+        group_digits(devices),
+        if devices == 1 { "" } else { "s" }
+    );
     match run.status {
-        RunStatus::Succeeded if run.notes.is_empty() => (
-            ConnectionStatus::Connected,
-            format!("Synced {devices} devices"),
-        ),
         RunStatus::Succeeded => (
             ConnectionStatus::Connected,
-            format!("Synced {devices} devices; {}", run.notes.join("; ")),
+            // One note fits a card's line; Sync history lists them all.
+            match run.notes.as_slice() {
+                [] => synced,
+                [note] => format!("{synced}; {note}"),
+                [note, rest @ ..] => format!(
+                    "{synced}; {note} (and {} more in Sync history)",
+                    rest.len()
+                ),
+            },
         ),
         RunStatus::Cancelled => (
             ConnectionStatus::Connected,
             "Last sync was cancelled; nothing changed".to_owned(),
         ),
-        RunStatus::Failed | RunStatus::Interrupted | RunStatus::Running => (
-            ConnectionStatus::Error,
-            format!(
-                "Sync failed: {}",
-                run.error.as_deref().unwrap_or("the run was interrupted")
-            ),
-        ),
+        RunStatus::Failed | RunStatus::Interrupted | RunStatus::Running => {
+            let error = run
+                .error
+                .as_deref()
+                .unwrap_or("the run was interrupted before it finished");
+            let next = match run.error_code.as_deref() {
+                Some("auth") => " — run Test to see what is wrong with the credentials",
+                Some("forbidden") => " — grant the permission in Entra ID, then Test again",
+                Some("network") => " — check the network or proxy; the next sync tries again",
+                Some("throttled") => " — Defender's rate limit; the next sync continues",
+                None if run.status != RunStatus::Failed => {
+                    " — the next sync starts over; nothing was lost"
+                }
+                _ => "",
+            };
+            (ConnectionStatus::Error, format!("Sync failed: {error}{next}"))
+        }
     }
+}
+
+/// `12402` → `12,402`: counts as people read them.
+pub fn group_digits(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn placeholder_connection() -> Connection {
@@ -914,3 +955,6 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|error| Error::Internal(format!("a background task failed: {error}")))?
 }
+
+#[cfg(test)]
+mod tests;

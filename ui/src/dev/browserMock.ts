@@ -252,7 +252,7 @@ export function installBrowserMock(seed: boolean): void {
           c.lastRun = finished;
           if (status === "succeeded") {
             c.status = "connected";
-            c.statusText = "Synced 12402 devices";
+            c.statusText = "Synced 12,402 devices";
             c.lastSyncAt = new Date().toISOString();
             c.counts = c.counts ?? { devices: 12402, ipAddresses: 30511, alerts: 14, vulnerabilities: 2001 };
           } else {

@@ -388,6 +388,26 @@ impl RunLock {
     }
 }
 
+/// Whether another process (the CLI, a daemon) is running a sync of the connection now: its
+/// run lock is held. A run record left `running` by a killed process has no holder.
+pub(crate) fn running_elsewhere(data_dir: &DataDir, connection_id: &str) -> bool {
+    let path = data_dir
+        .root()
+        .join("locks")
+        .join(format!("sync-{connection_id}.lock"));
+    let Ok(file) = File::options().write(true).open(&path) else {
+        return false;
+    };
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.unlock();
+            false
+        }
+        Err(std::fs::TryLockError::WouldBlock) => true,
+        Err(std::fs::TryLockError::Error(_)) => false,
+    }
+}
+
 impl Drop for RunLock {
     fn drop(&mut self) {
         let _ = self.0.unlock();
