@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod cli;
+mod daemon;
 mod search;
 mod secrets;
 mod sync;

@@ -409,23 +409,54 @@ async fn run(cli: Cli, data_dir: DataDir) -> anyhow::Result<ExitCode> {
         Command::Daemon => {
             let stop = tokio_util::sync::CancellationToken::new();
             let scheduler = core.start_scheduler(stop.clone());
+            // Connections added or edited by another mde-car process (the app, the CLI) reach
+            // the scheduler without a restart.
+            let watcher = core.watch_other_processes(stop.clone());
             let mut events = core.subscribe();
-            println!("mde-car daemon: syncing every connection on its schedule; Ctrl+C stops");
+            let mut terminate =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .context("listening for SIGTERM")?;
+            println!(
+                "mde-car daemon: syncing every connection on its schedule; Ctrl+C or SIGTERM stops"
+            );
             loop {
                 tokio::select! {
                     signal = tokio::signal::ctrl_c() => {
                         signal.context("waiting for Ctrl+C")?;
                         break;
                     }
+                    _ = terminate.recv() => break,
                     event = events.recv() => {
                         if let Ok(SyncEvent::Finished { connection_id, status, summary, .. }) = event {
-                            println!("{connection_id}: {} — {summary}", status.key());
+                            let name = core
+                                .find_connection(&connection_id)
+                                .await
+                                .map_or(connection_id, |connection| connection.name);
+                            println!(
+                                "{} {name}: {} — {summary}",
+                                chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC"),
+                                status.key()
+                            );
                         }
                     }
                 }
             }
+            // A run in progress is cancelled: it records itself as cancelled, nothing is half
+            // written.
             stop.cancel();
+            let connections = core.list_connection_records().await.unwrap_or_default();
+            for connection in &connections {
+                core.cancel_sync(&connection.id);
+            }
             let _ = scheduler.await;
+            let _ = watcher.await;
+            // Let cancelled runs record themselves (they stop at their next call or page).
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+            while connections.iter().any(|c| core.is_syncing(&c.id))
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
         }
         Command::Search(args) => return search::search(&core, args).await,
         Command::Asset(args) => return search::asset(&core, args).await,

@@ -468,7 +468,9 @@ impl Core {
         let here = self.is_syncing(&connection.id);
         // Only a run this process does not know of needs the lock file looked at.
         let elsewhere = !here
-            && runs.first().is_some_and(|run| run.status == RunStatus::Running)
+            && runs
+                .first()
+                .is_some_and(|run| run.status == RunStatus::Running)
             && sync::running_elsewhere(&self.inner.data_dir, &connection.id);
         let last_run = runs.iter().find(|run| run.status != RunStatus::Running);
         let last_success = runs.iter().find(|run| run.status == RunStatus::Succeeded);
@@ -871,10 +873,9 @@ fn run_status_line(run: &RunRecord, devices: u64) -> (ConnectionStatus, String) 
             match run.notes.as_slice() {
                 [] => synced,
                 [note] => format!("{synced}; {note}"),
-                [note, rest @ ..] => format!(
-                    "{synced}; {note} (and {} more in Sync history)",
-                    rest.len()
-                ),
+                [note, rest @ ..] => {
+                    format!("{synced}; {note} (and {} more in Sync history)", rest.len())
+                }
             },
         ),
         RunStatus::Cancelled => (
@@ -896,7 +897,10 @@ fn run_status_line(run: &RunRecord, devices: u64) -> (ConnectionStatus, String) 
                 }
                 _ => "",
             };
-            (ConnectionStatus::Error, format!("Sync failed: {error}{next}"))
+            (
+                ConnectionStatus::Error,
+                format!("Sync failed: {error}{next}"),
+            )
         }
     }
 }
