@@ -34,8 +34,13 @@ fn add(workspace: &Workspace, sim: &Sim, name: &str) {
         .success();
 }
 
-/// The next line that contains `wanted`, within `secs`.
+/// The next line that contains `wanted`, within `secs`. Blocks this worker only (the simulator
+/// serves from the others).
 fn line_with(lines: &mpsc::Receiver<String>, wanted: &str, secs: u64) -> String {
+    tokio::task::block_in_place(|| next_line_with(lines, wanted, secs))
+}
+
+fn next_line_with(lines: &mpsc::Receiver<String>, wanted: &str, secs: u64) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(secs);
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -93,7 +98,7 @@ async fn the_daemon_syncs_what_is_due_follows_new_connections_and_stops_on_sigte
             std::time::Instant::now() < deadline,
             "the daemon did not stop on SIGTERM"
         );
-        std::thread::sleep(Duration::from_millis(100));
+        tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(status.success(), "{status:?}");
     let db = Db::open(workspace.data_dir().join("mde-car.sqlite3")).unwrap();
