@@ -84,6 +84,13 @@ test("connections: validate, add, test, wrong secret, delete", async () => {
     assert.ok(roles.includes(role), `${role} is shown as granted (got: ${roles})`);
   }
   await screenshot(driver, "test-connected");
+  // A new connection has never synced, so the scheduler syncs it at once. Let that run end
+  // before the edit: a run that ends after the next Test would rightly set the card's status.
+  await waitFor(
+    async () => (await contoso.findElements(byTestId("card-progress"))).length === 0,
+    "the first sync ends",
+    90_000,
+  );
 
   // Edit with a wrong secret: the test names the problem and the fix.
   await (await contoso.findElement(byTestId("card-edit"))).click();

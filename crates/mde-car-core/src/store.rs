@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("store/0002_asset_graph.sql"),
     include_str!("store/0003_search_indexes.sql"),
     include_str!("store/0004_open_leases.sql"),
+    include_str!("store/0005_shared_addresses.sql"),
 ];
 
 /// A handle to the database; cheap to clone. Calls block, so async callers use

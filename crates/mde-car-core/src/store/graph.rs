@@ -174,6 +174,11 @@ pub(super) fn apply(tx: &Transaction<'_>, batch: &SyncBatch) -> rusqlite::Result
     Ok(writer.changes)
 }
 
+/// How long a holder of an address may go without reporting it while other devices report the
+/// same address, before its lease ends at its last report. Devices report their network state
+/// every few hours; a day leaves room for a laptop that sleeps overnight.
+const SILENT_HOLDER_MS: i64 = 24 * 3_600 * 1_000;
+
 /// An adapter of a device: device id, MAC, adapter name.
 type AdapterKey = (String, Option<String>, Option<String>);
 
@@ -184,6 +189,10 @@ struct AdapterState {
     /// Open leases: address id -> (since, newest report showing it). The newest report is
     /// written once, when the lease closes or the batch ends, not on every report.
     open: HashMap<i64, (i64, i64)>,
+    /// Leases another device's report ended (address id -> since, newest report) that this
+    /// adapter has not contradicted since: if it reports the address again, the address is
+    /// shared (home networks behind different routers), not handed over, and the lease reopens.
+    taken_over: HashMap<i64, (i64, i64)>,
     /// The newest report already applied.
     applied_until: i64,
 }
@@ -581,6 +590,8 @@ impl Writer<'_> {
         let mut adapters: HashMap<AdapterKey, AdapterState> = HashMap::new();
         // Which adapters hold each address open, to end them when another device takes it.
         let mut holders: HashMap<i64, HashSet<AdapterKey>> = HashMap::new();
+        // The newest report of each address in this batch, by any device.
+        let mut reported: HashMap<i64, i64> = HashMap::new();
         for report in reports {
             let key: AdapterKey = (
                 report.device_id.clone(),
@@ -605,8 +616,13 @@ impl Writer<'_> {
             }
             let mut current = HashSet::new();
             for address in &report.addresses {
-                current.insert(self.ip_id(address.ip)?);
+                let ip_id = self.ip_id(address.ip)?;
+                current.insert(ip_id);
+                let newest = reported.entry(ip_id).or_insert(at);
+                *newest = (*newest).max(at);
             }
+            // A report without the address confirms the hand-over.
+            state.taken_over.retain(|ip, _| current.contains(ip));
             let closing: Vec<(i64, (i64, i64))> = state
                 .open
                 .iter()
@@ -632,6 +648,19 @@ impl Writer<'_> {
                     lease.1 = at;
                     continue;
                 }
+                if let Some((since, _)) = state.taken_over.remove(&ip_id) {
+                    // Still here after another device took it: both hold it at once.
+                    self.tx
+                        .prepare_cached(
+                            "UPDATE ip_leases SET until = NULL, ended_by_takeover = 0, last_report = ?4, last_run = ?5
+                             WHERE asset_id = ?1 AND ip_id = ?2 AND since = ?3",
+                        )?
+                        .execute(params![state.asset_id, ip_id, since, at, run])?;
+                    state.open.insert(ip_id, (since, at));
+                    holders.entry(ip_id).or_default().insert(key.clone());
+                    self.count("ip_leases").updated += 1;
+                    continue;
+                }
                 self.tx
                     .prepare_cached(
                         "INSERT OR IGNORE INTO ip_leases (asset_id, ip_id, mac_id, since, until, last_report,
@@ -655,16 +684,23 @@ impl Writer<'_> {
                         && other_state.asset_id != asset_id
                         && let Some((since, last_report)) = other_state.open.remove(&ip_id)
                     {
+                        other_state.taken_over.insert(ip_id, (since, last_report));
+                        // A holder silent for long held it until its last report.
+                        let until = if last_report < at - SILENT_HOLDER_MS {
+                            last_report
+                        } else {
+                            at
+                        };
                         self.tx
                             .prepare_cached(
-                                "UPDATE ip_leases SET until = ?4, last_report = ?6, last_run = ?5
+                                "UPDATE ip_leases SET until = ?4, last_report = ?6, last_run = ?5, ended_by_takeover = 1
                                  WHERE asset_id = ?1 AND ip_id = ?2 AND since = ?3",
                             )?
                             .execute(params![
                                 other_state.asset_id,
                                 ip_id,
                                 since,
-                                at,
+                                until,
                                 run,
                                 last_report
                             ])?;
@@ -678,10 +714,12 @@ impl Writer<'_> {
                 let ended = self
                     .tx
                     .prepare_cached(
-                        "UPDATE ip_leases SET until = ?3, last_run = ?4
+                        "UPDATE ip_leases
+                         SET until = CASE WHEN last_report < ?3 - ?6 THEN last_report ELSE ?3 END,
+                             last_run = ?4, ended_by_takeover = 1
                          WHERE ip_id = ?1 AND connection_id = ?5 AND until IS NULL AND asset_id <> ?2 AND last_report < ?3",
                     )?
-                    .execute(params![ip_id, asset_id, at, run, connection])?;
+                    .execute(params![ip_id, asset_id, at, run, connection, SILENT_HOLDER_MS])?;
                 self.count("ip_leases").deactivated += ended as u64;
                 holders.entry(ip_id).or_default().insert(key.clone());
             }
@@ -695,6 +733,19 @@ impl Writer<'_> {
                     )?
                     .execute(params![state.asset_id, ip_id, since, last_report, run])?;
             }
+        }
+        // A holder of a shared address that fell silent while others kept reporting it (a
+        // laptop retired from a home network) held it until its last report. Without this, a
+        // shared address — which no new holder "takes" — would keep every past holder forever.
+        for (ip_id, newest) in reported {
+            let ended = self
+                .tx
+                .prepare_cached(
+                    "UPDATE ip_leases SET until = last_report, ended_by_takeover = 1, last_run = ?3
+                     WHERE ip_id = ?1 AND connection_id = ?4 AND until IS NULL AND last_report < ?2",
+                )?
+                .execute(params![ip_id, newest - SILENT_HOLDER_MS, run, connection])?;
+            self.count("ip_leases").deactivated += ended as u64;
         }
         Ok(())
     }
@@ -715,10 +766,12 @@ impl Writer<'_> {
             asset_id,
             mac_id,
             open: HashMap::new(),
+            taken_over: HashMap::new(),
             applied_until: i64::MIN,
         };
         let mut statement = self.tx.prepare_cached(
-            "SELECT ip_id, since, last_report, until FROM ip_leases WHERE asset_id = ?1 AND mac_id IS ?2",
+            "SELECT ip_id, since, last_report, until, ended_by_takeover FROM ip_leases
+             WHERE asset_id = ?1 AND mac_id IS ?2",
         )?;
         let rows = statement.query_map(params![asset_id, mac_id], |row| {
             Ok((
@@ -726,16 +779,30 @@ impl Writer<'_> {
                 row.get::<_, i64>(1)?,
                 row.get::<_, i64>(2)?,
                 row.get::<_, Option<i64>>(3)?,
+                row.get::<_, bool>(4)?,
             ))
         })?;
+        // The newest lease of each address: taken over and not contradicted since, or not.
+        let mut newest: HashMap<i64, (i64, i64, bool)> = HashMap::new();
         for row in rows {
-            let (ip_id, since, last_report, until) = row?;
+            let (ip_id, since, last_report, until, by_takeover) = row?;
             state.applied_until = state
                 .applied_until
                 .max(last_report)
                 .max(until.unwrap_or(i64::MIN));
             if until.is_none() {
                 state.open.insert(ip_id, (since, last_report));
+            }
+            let entry = newest
+                .entry(ip_id)
+                .or_insert((since, last_report, by_takeover));
+            if since >= entry.0 {
+                *entry = (since, last_report, by_takeover && until.is_some());
+            }
+        }
+        for (ip_id, (since, last_report, by_takeover)) in newest {
+            if by_takeover && !state.open.contains_key(&ip_id) {
+                state.taken_over.insert(ip_id, (since, last_report));
             }
         }
         Ok(Some(state))

@@ -228,6 +228,55 @@ async fn a_full_sync_holds_exactly_what_the_tenant_has() {
             &format!("{ip} at {middle}"),
         );
     }
+
+    // Home networks: many laptops hold the same 192.168.x.y at once behind different routers.
+    // Each of them held it all along; none "took it" from another.
+    let now = s.sim.clock().now();
+    let mut checked = 0;
+    for ip in (0..2u8).flat_map(|third| {
+        (2..22u8).map(move |fourth| std::net::Ipv4Addr::new(192, 168, third, fourth))
+    }) {
+        for days in [2, 9, 20] {
+            let at = now - Duration::days(days);
+            let truth: BTreeSet<String> = s.sim.truth().ip_holders_at(ip, at).into_iter().collect();
+            // Reports come every few hours, so where a holder starts or stops near `at` the
+            // store knows it only to within a report: compare where the truth is steady.
+            let steady = [-12, 12].into_iter().all(|hours| {
+                s.sim
+                    .truth()
+                    .ip_holders_at(ip, at + Duration::hours(hours))
+                    .into_iter()
+                    .collect::<BTreeSet<String>>()
+                    == truth
+            });
+            if truth.len() < 2 || !steady {
+                continue;
+            }
+            let ms = at.timestamp_millis();
+            let stored = s.strings(&format!(
+                "SELECT device_id FROM ip_leases JOIN assets ON assets.id = asset_id JOIN ip_addresses ON ip_addresses.id = ip_id
+                 WHERE ip_addresses.text = '{ip}' AND since <= {ms} AND (until IS NULL OR until > {ms})"
+            ));
+            same(&stored, &truth, &format!("shared {ip} {days} days ago"));
+            checked += 1;
+        }
+    }
+    assert!(
+        checked > 10,
+        "the tenant has shared home addresses ({checked} checks)"
+    );
+    let flapping = s.count(
+        "SELECT count(*) FROM ip_leases JOIN ip_addresses ON ip_addresses.id = ip_id
+         WHERE ip_addresses.text LIKE '192.168.%'",
+    );
+    let holders = s.count(
+        "SELECT count(DISTINCT asset_id || ' ' || ip_id) FROM ip_leases JOIN ip_addresses ON ip_addresses.id = ip_id
+         WHERE ip_addresses.text LIKE '192.168.%'",
+    );
+    assert_eq!(
+        flapping, holders,
+        "one lease per laptop and home address, not one per report"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
