@@ -234,6 +234,18 @@ pub struct Counts {
     pub ip_addresses: u32,
     pub alerts: u32,
     pub vulnerabilities: u32,
+    /// Active devices by risk level.
+    pub risk: RiskCounts,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RiskCounts {
+    pub critical: u32,
+    pub high: u32,
+    pub medium: u32,
+    pub low: u32,
+    pub none: u32,
 }
 
 impl From<api::Counts> for Counts {
@@ -244,6 +256,13 @@ impl From<api::Counts> for Counts {
             ip_addresses: small(counts.ip_addresses),
             alerts: small(counts.alerts),
             vulnerabilities: small(counts.vulnerabilities),
+            risk: RiskCounts {
+                critical: small(counts.risk.critical),
+                high: small(counts.risk.high),
+                medium: small(counts.risk.medium),
+                low: small(counts.risk.low),
+                none: small(counts.risk.none),
+            },
         }
     }
 }

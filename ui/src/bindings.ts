@@ -232,6 +232,8 @@ export type Counts = {
 	ipAddresses: number,
 	alerts: number,
 	vulnerabilities: number,
+	/**  Active devices by risk level. */
+	risk: RiskCounts,
 };
 
 export type DataSelection = {
@@ -363,6 +365,14 @@ export type RiskComponent = {
 	/**  What this part adds; the parts add up to the score. */
 	points: number | null,
 	explanation: string,
+};
+
+export type RiskCounts = {
+	critical: number,
+	high: number,
+	medium: number,
+	low: number,
+	none: number,
 };
 
 export type RiskFactor = "highest_cvss" | "severe_vulnerabilities" | "alerts" | "device_value" | "cap";

@@ -42,6 +42,8 @@ pub struct Counts {
     pub ip_addresses: u64,
     pub alerts: u64,
     pub vulnerabilities: u64,
+    /// Active devices by mde-car's risk level.
+    pub risk: crate::store::RiskCounts,
 }
 
 /// A connection as a card shows it.
@@ -522,6 +524,7 @@ impl Core {
                 ip_addresses: counts.ip_addresses,
                 alerts: counts.alerts,
                 vulnerabilities: counts.vulnerabilities,
+                risk: counts.risk,
             }),
             last_run: last_run.cloned(),
             connection,
@@ -869,13 +872,12 @@ fn run_status_line(run: &RunRecord, devices: u64) -> (ConnectionStatus, String) 
     match run.status {
         RunStatus::Succeeded => (
             ConnectionStatus::Connected,
-            // One note fits a card's line; Sync history lists them all.
-            match run.notes.as_slice() {
-                [] => synced,
-                [note] => format!("{synced}; {note}"),
-                [note, rest @ ..] => {
-                    format!("{synced}; {note} (and {} more in Sync history)", rest.len())
-                }
+            // The card lists the notes under this line, and the CLI's `runs` prints them: here
+            // only how many there are.
+            match run.notes.len() {
+                0 => synced,
+                1 => format!("{synced}, with a note"),
+                n => format!("{synced}, with {n} notes"),
             },
         ),
         RunStatus::Cancelled => (

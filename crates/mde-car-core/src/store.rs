@@ -23,7 +23,7 @@ pub use graph::{
     ChangeCount, Changes, DeviceBatch, INACTIVE_DEACTIVATION_DAYS, SyncBatch, VulnerabilityBatch,
     account_key, address_class, address_key,
 };
-pub use runs::{ConnectionCounts, RunFinish, RunRecord, RunStatus};
+pub use runs::{ConnectionCounts, RiskCounts, RunFinish, RunRecord, RunStatus};
 
 /// Append-only: a released migration is never edited.
 const MIGRATIONS: &[&str] = &[
@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("store/0003_search_indexes.sql"),
     include_str!("store/0004_open_leases.sql"),
     include_str!("store/0005_shared_addresses.sql"),
+    include_str!("store/0006_stored_risk.sql"),
 ];
 
 /// A handle to the database; cheap to clone. Calls block, so async callers use
@@ -185,6 +186,7 @@ impl Store {
         self.with(|db| {
             let tx = db.transaction()?;
             let changes = graph::apply(&tx, batch)?;
+            crate::search::store_risk(&tx, &batch.connection_id)?;
             runs::finish(
                 &tx,
                 batch.run_id,

@@ -166,7 +166,13 @@ export function installBrowserMock(seed: boolean): void {
         statusText: "Synced 12,402 devices 8 minutes ago",
         lastSyncAt: ago(8),
         nextSyncAt: ago(-232),
-        counts: { devices: 12402, ipAddresses: 30511, alerts: 14, vulnerabilities: 2001 },
+        counts: {
+          devices: 12402,
+          ipAddresses: 30511,
+          alerts: 14,
+          vulnerabilities: 2001,
+          risk: { critical: 38, high: 412, medium: 2975, low: 6120, none: 2857 },
+        },
         lastTest: { ...okReport(), testedAt: ago(60) },
       }),
       toView("c2", { ...demoDraft, name: "Fabrikam GCC High", description: "", cloud: "gcc_high", tenantId: "fabrikam.onmicrosoft.us", frequency: { kind: "cron", expression: "0 2 * * 1-5" } }, {
@@ -254,7 +260,13 @@ export function installBrowserMock(seed: boolean): void {
             c.status = "connected";
             c.statusText = "Synced 12,402 devices";
             c.lastSyncAt = new Date().toISOString();
-            c.counts = c.counts ?? { devices: 12402, ipAddresses: 30511, alerts: 14, vulnerabilities: 2001 };
+            c.counts = c.counts ?? {
+              devices: 12402,
+              ipAddresses: 30511,
+              alerts: 14,
+              vulnerabilities: 2001,
+              risk: { critical: 38, high: 412, medium: 2975, low: 6120, none: 2857 },
+            };
           } else {
             c.status = "connected";
             c.statusText = "Last sync was cancelled; nothing changed";

@@ -64,12 +64,12 @@ mod risk;
 mod sql;
 
 use std::{
-    cmp::{Ordering, Reverse},
+    cmp::Reverse,
     collections::HashMap,
 };
 
 use ipnet::IpNet;
-use rusqlite::Connection as Db;
+use rusqlite::{Connection as Db, params};
 use serde::Serialize;
 
 pub use export::{
@@ -781,15 +781,15 @@ fn target(query: &Query) -> sql::Target {
 }
 
 /// The SQL order of a sort key in its natural direction (flipped whole by `reverse`, like
-/// [`SortKey`] says). Risk is computed in Rust, so it has none.
-fn order(key: SortKey, reverse: bool, at_time: bool) -> Option<sql::Order> {
+/// [`SortKey`] says). Risk orders by the score each sync stores.
+fn order(key: SortKey, reverse: bool, at_time: bool) -> sql::Order {
     let by_name = [
         ("a.name IS NULL", true),
         ("lower(coalesce(a.name, a.device_id))", true),
         ("a.id", true),
     ];
     let mut order: sql::Order = match key {
-        SortKey::Risk => return None,
+        SortKey::Risk => vec![("a.computed_risk", false)],
         SortKey::Relevance if at_time => vec![("g.latest", false)],
         SortKey::Relevance => vec![("g.current", false), ("g.latest", false)],
         SortKey::Name => Vec::new(),
@@ -801,7 +801,7 @@ fn order(key: SortKey, reverse: bool, at_time: bool) -> Option<sql::Order> {
             term.1 = !term.1;
         }
     }
-    Some(order)
+    order
 }
 
 /// An asset with the links that matched it.
@@ -821,17 +821,6 @@ impl Candidate {
             links: sql::links_of(db, asset_id, target)?,
             risk: None,
         }))
-    }
-
-    fn name_key(&self) -> (bool, String) {
-        match &self.asset.name {
-            Some(name) => (false, name.to_lowercase()),
-            None => (true, self.asset.device_id.to_lowercase()),
-        }
-    }
-
-    fn score(&self) -> f64 {
-        self.risk.as_ref().map_or(0.0, |(_, _, risk)| risk.score)
     }
 
     fn compute_risk(&mut self, db: &Db) -> rusqlite::Result<()> {
@@ -856,42 +845,37 @@ fn risk_of(
     Ok((alerts, vulnerabilities, risk))
 }
 
-/// Every matching asset scored and sorted by risk (highest first, then by name), paged.
-/// Risk is computed, not stored, so this reads the alerts and vulnerabilities of every match.
-fn page_by_risk(
-    db: &Db,
-    target: &sql::Target,
-    connection: Option<&str>,
-    page: Page,
-    limit: usize,
-) -> rusqlite::Result<(Vec<Candidate>, usize)> {
-    let (all, total) = sql::matches(db, target, connection, None)?;
-    let mut scored = Vec::with_capacity(all.len());
-    for found in all {
-        if let Some(asset) = sql::asset(db, found.asset_id)? {
-            let risk = risk_of(db, &asset)?;
-            scored.push(Candidate {
-                asset,
-                links: Vec::new(),
-                risk: Some(risk),
-            });
+/// Stores every asset's risk of one connection (the sort key of risk searches and the cards'
+/// risk counts). Runs in the sync's transaction, after its data is applied, so stored and
+/// computed risk never disagree in a committed state.
+pub(crate) fn store_risk(db: &Db, connection_id: &str) -> rusqlite::Result<usize> {
+    let assets: Vec<(i64, String, Option<String>, f64, String)> = {
+        let mut statement = db.prepare_cached(
+            "SELECT id, device_id, device_value, computed_risk, computed_risk_level FROM assets WHERE connection_id = ?1",
+        )?;
+        statement
+            .query_map([connection_id], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    let mut changed = 0;
+    for (id, device_id, device_value, score, level) in assets {
+        let risk = compute_risk(&RiskInput {
+            alerts: sql::alert_counts(db, connection_id, &device_id)?,
+            vulnerabilities: sql::vulnerability_summary(db, id)?,
+            device_value,
+        });
+        #[allow(clippy::float_cmp, reason = "the same computation gives the same bits")]
+        if risk.score != score || risk.level.key() != level {
+            db.prepare_cached(
+                "UPDATE assets SET computed_risk = ?2, computed_risk_level = ?3 WHERE id = ?1",
+            )?
+                .execute(params![id, risk.score, risk.level.key()])?;
+            changed += 1;
         }
     }
-    scored.sort_by(|a, b| {
-        let order = b
-            .score()
-            .partial_cmp(&a.score())
-            .unwrap_or(Ordering::Equal)
-            .then_with(|| a.name_key().cmp(&b.name_key()))
-            .then(a.asset.id.cmp(&b.asset.id));
-        if page.reverse { order.reverse() } else { order }
-    });
-    let mut out = Vec::with_capacity(limit);
-    for mut candidate in scored.into_iter().skip(page.offset).take(limit) {
-        candidate.links = sql::links_of(db, candidate.asset.id, target)?;
-        out.push(candidate);
-    }
-    Ok((out, total))
+    Ok(changed)
 }
 
 fn search_in(
@@ -907,18 +891,13 @@ fn search_in(
     let target = target(&query);
     let connection = filter.map(|f| f.id.as_str());
     let limit = page.limit.min(MAX_LIMIT);
-    let (found, total) = match order(page.sort, page.reverse, at.is_some()) {
-        None => page_by_risk(db, &target, connection, page, limit)?,
-        Some(order) => {
-            let (matches, total) =
-                sql::matches(db, &target, connection, Some((&order, limit, page.offset)))?;
-            let mut found = Vec::with_capacity(matches.len());
-            for found_match in matches {
-                found.extend(Candidate::load(db, found_match.asset_id, &target)?);
-            }
-            (found, total)
-        }
-    };
+    let order = order(page.sort, page.reverse, at.is_some());
+    let (matches, total) =
+        sql::matches(db, &target, connection, Some((&order, limit, page.offset)))?;
+    let mut found = Vec::with_capacity(matches.len());
+    for found_match in matches {
+        found.extend(Candidate::load(db, found_match.asset_id, &target)?);
+    }
     if page.limit > MAX_LIMIT {
         notes.push(format!(
             "a page holds at most {MAX_LIMIT} results; showing {MAX_LIMIT} (use the offset for more)"

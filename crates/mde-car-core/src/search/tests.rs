@@ -638,11 +638,15 @@ fn every_statement_starts_from_an_index() {
     .into_iter()
     .map(|(name, sql)| (name.to_owned(), sql.to_owned()))
     .collect();
-    let orders: Vec<sql::Order> = [SortKey::Relevance, SortKey::Name, SortKey::LastSeen]
-        .into_iter()
-        .flat_map(|key| [order(key, false, false), order(key, true, true)])
-        .flatten()
-        .collect();
+    let orders: Vec<sql::Order> = [
+        SortKey::Relevance,
+        SortKey::Risk,
+        SortKey::Name,
+        SortKey::LastSeen,
+    ]
+    .into_iter()
+    .flat_map(|key| [order(key, false, false), order(key, true, true)])
+    .collect();
     for text in [
         "10.1.2.3",
         "10.1.2.3 @ 2026-11-20 14:00",
@@ -704,7 +708,7 @@ fn every_statement_starts_from_an_index() {
             "aa:bb:cc:dd:ee:ff #0",
             "SEARCH m USING COVERING INDEX sqlite_autoindex_mac_addresses_1 (address=?)",
         ),
-        ("10.1.2.3 #8", "SEARCH l USING PRIMARY KEY (asset_id=?)"),
+        ("10.1.2.3 #10", "SEARCH l USING PRIMARY KEY (asset_id=?)"),
     ] {
         assert!(
             plan_of(name).iter().any(|step| step == wanted),

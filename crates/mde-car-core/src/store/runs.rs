@@ -75,6 +75,18 @@ pub struct ConnectionCounts {
     pub ip_addresses: u64,
     pub alerts: u64,
     pub vulnerabilities: u64,
+    /// Active devices by mde-car's risk level.
+    pub risk: RiskCounts,
+}
+
+/// Devices per risk level (the levels of `search::RiskLevel`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RiskCounts {
+    pub critical: u64,
+    pub high: u64,
+    pub medium: u64,
+    pub low: u64,
+    pub none: u64,
 }
 
 fn from_ms(value: i64) -> Timestamp {
@@ -193,5 +205,26 @@ pub(super) fn counts(db: &mut Db, connection_id: &str) -> rusqlite::Result<Conne
         vulnerabilities: count(
             "SELECT count(DISTINCT vulnerability_id) FROM asset_vulnerabilities WHERE connection_id = ?1 AND active = 1",
         )?,
+        risk: risk_counts(db, connection_id)?,
     })
+}
+
+fn risk_counts(db: &Db, connection_id: &str) -> rusqlite::Result<RiskCounts> {
+    let mut statement = db.prepare_cached(
+        "SELECT computed_risk_level, count(*) FROM assets
+         WHERE connection_id = ?1 AND active = 1 GROUP BY computed_risk_level",
+    )?;
+    let mut rows = statement.query([connection_id])?;
+    let mut counts = RiskCounts::default();
+    while let Some(row) = rows.next()? {
+        let n = u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0);
+        match row.get_ref(0)?.as_str()? {
+            "critical" => counts.critical += n,
+            "high" => counts.high += n,
+            "medium" => counts.medium += n,
+            "low" => counts.low += n,
+            _ => counts.none += n,
+        }
+    }
+    Ok(counts)
 }

@@ -27,7 +27,13 @@ describe("ConnectionCard", () => {
         frequencyText: "Every 6 hours",
         lastSyncAt: "2026-11-28T11:52:00Z",
         nextSyncAt: "2026-11-28T17:52:00Z",
-        counts: { devices: 12402, ipAddresses: 30511, alerts: 14, vulnerabilities: 2001 },
+        counts: {
+          devices: 12402,
+          ipAddresses: 30511,
+          alerts: 14,
+          vulnerabilities: 2001,
+          risk: { critical: 38, high: 0, medium: 2975, low: 6120, none: 3269 },
+        },
       }),
     );
     expect(card).toHaveAttribute("data-name", "Contoso production");
@@ -46,6 +52,17 @@ describe("ConnectionCard", () => {
     expect(counts).toHaveTextContent("30,511 IP addresses");
     expect(counts).toHaveTextContent("14 open alerts");
     expect(counts).toHaveTextContent("2,001 vulnerabilities");
+    // Risk levels most severe first; empty levels and "none" stay out of the legend.
+    const risk = q.getByTestId("card-risk");
+    expect(within(risk).getAllByRole("listitem").map((li) => li.textContent)).toEqual([
+      "38 critical",
+      "2,975 medium",
+      "6,120 low",
+    ]);
+    expect(within(risk).getByRole("img")).toHaveAttribute(
+      "aria-label",
+      "38 critical-risk devices, 0 high-risk devices, 2975 medium-risk devices, 6120 low-risk devices, 3269 devices without risk",
+    );
   });
 
   it("shows dashes, no counts and no test result for a connection never synced or tested", () => {

@@ -164,7 +164,13 @@ describe("the connection list follows the runs", () => {
         status: "connected",
         statusText: "Synced 500 devices",
         lastSyncAt: new Date().toISOString(),
-        counts: { devices: 500, ipAddresses: 1210, alerts: 7, vulnerabilities: 320 },
+        counts: {
+          devices: 500,
+          ipAddresses: 1210,
+          alerts: 7,
+          vulnerabilities: 320,
+          risk: { critical: 1, high: 20, medium: 100, low: 300, none: 79 },
+        },
         lastRun: run({ id: 8, full: true, trigger: "manual" }),
       }),
     ];
