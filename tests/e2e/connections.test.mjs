@@ -78,8 +78,16 @@ test("connections: validate, add, test, wrong secret, delete", async () => {
 
   // Test connection: Connected, with the granted permissions.
   await (await contoso.findElement(byTestId("card-test"))).click();
+  // The test's own result, not the status pill: the scheduler's first sync may set that first.
+  await waitFor(
+    async () => /connected/i.test(await text(await contoso.findElement(byTestId("card-test-result")))),
+    "the test result says Connected",
+  );
   await waitFor(async () => /connected/i.test(await text(await contoso.findElement(byTestId("card-status")))), "the card says Connected");
-  const roles = await text(await contoso.findElement(byTestId("card-roles")));
+  const roles = await waitFor(
+    async () => text(await contoso.findElement(byTestId("card-roles"))),
+    "the granted roles are shown",
+  );
   for (const role of ["Machine.Read.All", "Alert.Read.All", "AdvancedQuery.Read.All", "User.Read.All", "Vulnerability.Read.All"]) {
     assert.ok(roles.includes(role), `${role} is shown as granted (got: ${roles})`);
   }
