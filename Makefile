@@ -8,7 +8,7 @@ APP := target/debug/mde-car-desktop
 WITH_KEYRING := dbus-run-session -- scripts/with-keyring.sh
 HEADLESS := xvfb-run -a -s "-screen 0 1280x800x24"
 
-.PHONY: setup ui build run test test-rust test-ui test-e2e lint fmt fmt-check bindings bindings-check sim demo clean
+.PHONY: setup ui build run test test-rust test-ui test-e2e lint fmt fmt-check bindings bindings-check bench sim demo clean
 
 setup:
 	@scripts/install-deps.sh
@@ -59,6 +59,12 @@ bindings:
 ## Fail when the committed bindings differ from what the Rust code generates.
 bindings-check: bindings
 	@git diff --exit-code -- ui/src/bindings.ts || { echo "ui/src/bindings.ts is stale: run 'make bindings' and commit it"; exit 1; }
+
+## Release-mode benchmarks of sync and search, as ratios against floors measured in the same run
+## (README "Benchmarks"). Not part of `make test`. BENCH_ARGS=--quick for a smoke run.
+bench:
+	$(CARGO) build --release -p mde-car-bench
+	$(WITH_KEYRING) $(CARGO) run --release -q -p mde-car-bench -- $(BENCH_ARGS)
 
 ## The simulator alone, printing the credentials to use.
 sim:
