@@ -40,7 +40,10 @@ fn a_card_line_counts_the_notes_it_does_not_repeat() {
     let mut ok = run(RunStatus::Succeeded);
     assert_eq!(
         run_status_line(&ok, 12_402),
-        (ConnectionStatus::Connected, "Synced 12,402 devices".to_owned())
+        (
+            ConnectionStatus::Connected,
+            "Synced 12,402 devices".to_owned()
+        )
     );
     assert_eq!(run_status_line(&ok, 1).1, "Synced 1 device");
     ok.notes = vec!["alerts skipped: no Alert.Read.All".to_owned()];

@@ -63,10 +63,7 @@ mod query;
 mod risk;
 mod sql;
 
-use std::{
-    cmp::Reverse,
-    collections::HashMap,
-};
+use std::{cmp::Reverse, collections::HashMap};
 
 use ipnet::IpNet;
 use rusqlite::{Connection as Db, params};
@@ -855,7 +852,13 @@ pub(crate) fn store_risk(db: &Db, connection_id: &str) -> rusqlite::Result<usize
         )?;
         statement
             .query_map([connection_id], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ))
             })?
             .collect::<rusqlite::Result<_>>()?
     };
@@ -871,7 +874,7 @@ pub(crate) fn store_risk(db: &Db, connection_id: &str) -> rusqlite::Result<usize
             db.prepare_cached(
                 "UPDATE assets SET computed_risk = ?2, computed_risk_level = ?3 WHERE id = ?1",
             )?
-                .execute(params![id, risk.score, risk.level.key()])?;
+            .execute(params![id, risk.score, risk.level.key()])?;
             changed += 1;
         }
     }
