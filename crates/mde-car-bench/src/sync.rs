@@ -13,7 +13,7 @@ use mde_car_core::{
     Core,
     config::{ConnectionDraft, DataSelection, Frequency},
     events::{SyncEvent, SyncStep},
-    mde::{Budgets, ClientOptions, Limit},
+    mde::{Budgets, ClientOptions},
     paths::DataDir,
     store::RunStatus,
     sync::Trigger,
@@ -63,7 +63,7 @@ pub(crate) async fn run(devices: usize, rows: &mut Vec<Row>) -> anyhow::Result<(
     let dir = tempfile::tempdir().context("creating a temporary data folder")?;
     let core = Core::open(DataDir::new(dir.path())).context("opening the core")?;
     core.set_client_options(ClientOptions {
-        budgets: scaled_budgets(RATE_SCALE),
+        budgets: Budgets::default().scaled(RATE_SCALE),
         ..ClientOptions::default()
     });
     let view = core
@@ -257,25 +257,6 @@ pub(crate) async fn run(devices: usize, rows: &mut Vec<Row>) -> anyhow::Result<(
     ));
     sim.shutdown().await;
     Ok(())
-}
-
-/// Defender's documented limits, run `scale` times faster (as the simulator runs them).
-fn scaled_budgets(scale: f64) -> Budgets {
-    let scaled = |limits: Vec<Limit>| {
-        limits
-            .into_iter()
-            .map(|limit| Limit {
-                calls: limit.calls,
-                per: limit.per.div_f64(scale.max(1.0)),
-            })
-            .collect()
-    };
-    let real = Budgets::default();
-    Budgets {
-        list: scaled(real.list),
-        hunting: scaled(real.hunting),
-        export: scaled(real.export),
-    }
 }
 
 /// When the run's fetch phase and save phase took, from its events: `Started` to

@@ -66,6 +66,28 @@ impl Default for Budgets {
     }
 }
 
+impl Budgets {
+    /// Every window shortened by `scale` (at least 1): the client keeps the same share of a
+    /// service whose clock of limits runs `scale` times faster (the simulator's `rate_scale`,
+    /// for tests and benchmarks).
+    pub fn scaled(self, scale: f64) -> Budgets {
+        let scaled = |limits: Vec<Limit>| {
+            limits
+                .into_iter()
+                .map(|limit| Limit {
+                    calls: limit.calls,
+                    per: limit.per.div_f64(scale.max(1.0)),
+                })
+                .collect()
+        };
+        Budgets {
+            list: scaled(self.list),
+            hunting: scaled(self.hunting),
+            export: scaled(self.export),
+        }
+    }
+}
+
 /// The limiters of one family.
 pub(super) struct Budget {
     limiters: Vec<DefaultDirectRateLimiter>,

@@ -39,7 +39,7 @@ async fn setup(devices: usize, configure: impl FnOnce(&mut SimConfig)) -> Setup 
     let page_size = config_page_size(&sim);
     core.set_client_options(mde_car_core::mde::ClientOptions {
         page_size,
-        budgets: scaled_budgets(rate_scale),
+        budgets: Budgets::default().scaled(rate_scale),
         ..Default::default()
     });
     let view = core
@@ -517,26 +517,6 @@ async fn a_missing_permission_skips_that_data_with_a_note() {
         !marks.contains_key("alerts"),
         "a skipped type keeps no watermark: {marks:?}"
     );
-}
-
-/// Defender's limits sped up as much as the simulator's clock of limits is: the client keeps to
-/// the same share of the service's budget as it would against Microsoft.
-fn scaled_budgets(scale: f64) -> Budgets {
-    let scaled = |limits: Vec<Limit>| {
-        limits
-            .into_iter()
-            .map(|limit| Limit {
-                calls: limit.calls,
-                per: limit.per.div_f64(scale.max(1.0)),
-            })
-            .collect()
-    };
-    let real = Budgets::default();
-    Budgets {
-        list: scaled(real.list),
-        hunting: scaled(real.hunting),
-        export: scaled(real.export),
-    }
 }
 
 fn config_page_size(sim: &Sim) -> usize {
