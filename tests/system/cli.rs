@@ -1,7 +1,7 @@
 //! `mde-car connection add|list|test|remove` and `demo`, headless, on real files and keyring.
 
 use mde_car_tests::{Workspace, secret_service_lookup};
-use mde_sim::{AppRegistration, Sim, SimConfig};
+use mde_sim::{AppRegistration, Endpoint, FaultKind, Sim, SimConfig};
 use predicates::str::contains;
 use serde_json::Value;
 
@@ -298,6 +298,34 @@ async fn network_and_host_problems_are_told_apart() {
     assert!(refused["detail"].as_str().unwrap().contains("127.0.0.1:9"));
     assert_eq!(test_json(&workspace, "tls", 3)["code"], "tls_failure");
     assert_eq!(test_json(&workspace, "wrong-host", 3)["code"], "wrong_host");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_throttled_api_says_so_and_when_to_try_again() {
+    let sim = sim().await;
+    let workspace = Workspace::new();
+    add(
+        &workspace,
+        &sim,
+        "busy",
+        &sim.client_id(),
+        &sim.client_secret(),
+    )
+    .success();
+    let rule = sim
+        .faults()
+        .set(FaultKind::Throttle, Some(Endpoint::Machines), 1.0);
+
+    let report = test_json(&workspace, "busy", 3);
+    assert_eq!(report["code"], "throttled", "{report}");
+    let detail = report["detail"].as_str().unwrap();
+    assert!(detail.contains("asked to slow down"), "{detail}");
+    assert!(detail.contains("Try again in"), "{detail}");
+    assert_ne!(list(&workspace)[0]["status"], "connected");
+
+    // Once Defender stops refusing, the same connection tests fine: nothing was lost.
+    sim.faults().remove(rule);
+    assert_eq!(test_json(&workspace, "busy", 0)["code"], "connected");
 }
 
 #[tokio::test(flavor = "multi_thread")]

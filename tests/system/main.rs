@@ -8,4 +8,5 @@ mod cli;
 mod daemon;
 mod search;
 mod secrets;
+mod simulator;
 mod sync;

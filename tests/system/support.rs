@@ -9,15 +9,24 @@ use assert_cmd::Command;
 /// the test's own package, so it is found next to the test executable (`target/<profile>/`).
 /// `make test` builds it first.
 pub fn mde_car_binary() -> PathBuf {
+    built_binary("mde-car", "mde-car-cli")
+}
+
+/// The `mde-sim` binary of this build (`make test` builds it first).
+pub fn mde_sim_binary() -> PathBuf {
+    built_binary("mde-sim", "mde-sim")
+}
+
+fn built_binary(name: &str, package: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .expect("target/<profile>/deps");
-    let binary = profile_dir.join(format!("mde-car{}", std::env::consts::EXE_SUFFIX));
+    let binary = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         binary.exists(),
-        "{} is missing: run `cargo build -p mde-car-cli` first",
+        "{} is missing: run `cargo build -p {package}` first",
         binary.display()
     );
     binary

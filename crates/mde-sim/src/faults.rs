@@ -137,25 +137,36 @@ impl FaultRule {
         let (rest, probability) = match spec.split_once('=') {
             Some((rest, probability)) => (
                 rest,
-                probability
-                    .parse::<f64>()
-                    .map_err(|_| format!("bad probability in fault {spec:?}"))?,
+                probability.parse::<f64>().map_err(|_| {
+                    format!("bad probability in fault {spec:?}: give a number from 0 to 1")
+                })?,
             ),
             None => (spec, 1.0),
         };
-        let (kind, endpoint) =
-            match rest.split_once('@') {
-                Some((kind, endpoint)) => (
-                    kind,
-                    Some(Endpoint::parse(endpoint).ok_or_else(|| {
-                        format!("unknown endpoint {endpoint:?} in fault {spec:?}")
-                    })?),
-                ),
-                None => (rest, None),
-            };
-        let kind = FaultKind::parse(kind).ok_or_else(|| format!("unknown fault {kind:?}"))?;
+        let (kind, endpoint) = match rest.split_once('@') {
+            Some((kind, endpoint)) => (
+                kind,
+                Some(Endpoint::parse(endpoint).ok_or_else(|| {
+                    let names: Vec<&str> = Endpoint::ALL.iter().map(|e| e.name()).collect();
+                    format!(
+                        "unknown endpoint {endpoint:?} in fault {spec:?}; endpoints: {}",
+                        names.join(", ")
+                    )
+                })?),
+            ),
+            None => (rest, None),
+        };
+        let kind = FaultKind::parse(kind).ok_or_else(|| {
+            let names: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
+            format!(
+                "unknown fault {kind:?} in {spec:?}; faults: {} (form KIND[@ENDPOINT][=PROBABILITY])",
+                names.join(", ")
+            )
+        })?;
         if !(0.0..=1.0).contains(&probability) {
-            return Err(format!("probability out of range in fault {spec:?}"));
+            return Err(format!(
+                "probability out of range in fault {spec:?}: give a number from 0 to 1"
+            ));
         }
         Ok(FaultRule::new(kind, endpoint, probability))
     }

@@ -57,15 +57,25 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let paging = PagingMode::parse(&args.paging)
-        .ok_or_else(|| anyhow!("unknown paging mode {:?}", args.paging))?;
+    let paging = PagingMode::parse(&args.paging).ok_or_else(|| {
+        anyhow!(
+            "unknown paging mode {:?}; use skip-only, graph-like or buggy-2022",
+            args.paging
+        )
+    })?;
     let clock = match args.clock.as_str() {
         "running" => ClockMode::Running,
         "frozen" => ClockMode::Frozen,
-        other => return Err(anyhow!("unknown clock mode {other:?}")),
+        other => {
+            return Err(anyhow!(
+                "unknown clock mode {other:?}; use running or frozen"
+            ));
+        }
     };
     if !(args.rate_scale > 0.0 && args.rate_scale.is_finite()) {
-        return Err(anyhow!("--rate-scale must be a positive number"));
+        return Err(anyhow!(
+            "--rate-scale must be a positive number (60 = a minute's limits in one second)"
+        ));
     }
     let rules: Vec<FaultRule> = args
         .faults
