@@ -60,8 +60,8 @@ bindings:
 bindings-check: bindings
 	@git diff --exit-code -- ui/src/bindings.ts || { echo "ui/src/bindings.ts is stale: run 'make bindings' and commit it"; exit 1; }
 
-## Release-mode benchmarks of sync and search, as ratios against floors measured in the same run
-## (README "Benchmarks"). Not part of `make test`. BENCH_ARGS=--quick for a smoke run.
+## Release-mode benchmarks of sync, search and the simulator, as ratios against floors measured
+## in the same run (README "Benchmarks"). Not part of `make test`. BENCH_ARGS=--quick for a smoke run.
 bench:
 	$(CARGO) build --release -p mde-car-bench
 	$(WITH_KEYRING) $(CARGO) run --release -q -p mde-car-bench -- $(BENCH_ARGS)

@@ -1,11 +1,17 @@
-//! `make bench`: release-mode benchmarks of mde-car's sync and search, each figure reported
-//! next to a floor measured in the same run on the same machine, as a ratio.
+//! `make bench`: release-mode benchmarks of mde-car's sync and search and of the simulator at
+//! scale, each figure reported next to a floor measured in the same run on the same machine, as
+//! a ratio.
 //!
 //! - **sync**: a full sync of a simulated tenant through `Core::sync_connection`, against the
 //!   same HTTP requests replayed with a plain reqwest loop plus the same number of rows
 //!   inserted into a bare SQLite table; then an incremental run with nothing changed.
 //! - **search**: a store of many assets built through `Store::apply_sync`, then every query
 //!   kind through `Core` with random existing keys, against a bare indexed point lookup.
+//! - **sim**: `mde_sim::Sim::start` on a 200,000-device tenant (start-up time and peak memory,
+//!   against a deep copy of the generated tenant), then the tenant fully served: every machine
+//!   and alert paged with `$top`/`$skip` (every id checked), against the simulator's own JSON
+//!   built in-process plus the same bytes from a bare server; and one hunting query over all of
+//!   `DeviceNetworkInfo`.
 //!
 //! Prints a `metric | value | floor | ratio` table and writes the same as JSON. Not part of
 //! `make test`: speed is checked here, never by timed tests. Each benchmark runs in a child
@@ -13,6 +19,7 @@
 
 mod report;
 mod search;
+mod sim;
 mod sync;
 mod tenant;
 
@@ -26,7 +33,7 @@ use crate::report::{Report, Row, say};
 #[derive(Debug, Parser)]
 #[command(
     name = "mde-car-bench",
-    about = "Release-mode benchmarks of mde-car's sync and search, as ratios against floors measured in the same run"
+    about = "Release-mode benchmarks of mde-car's sync and search and of the simulator, as ratios against floors measured in the same run"
 )]
 struct Options {
     /// Devices of the simulated tenant the sync benchmark syncs [default: 20000; 2000 with --quick]
@@ -35,6 +42,9 @@ struct Options {
     /// Assets in the store the search benchmark searches [default: 1000000; 50000 with --quick]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1_000..=5_000_000))]
     assets: Option<u64>,
+    /// Devices of the tenant the sim benchmark generates and serves [default: 200000; 20000 with --quick]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    sim_devices: Option<u64>,
     /// A smoke run: small sizes and short timings
     #[arg(long)]
     quick: bool,
@@ -59,6 +69,7 @@ struct Options {
 enum Only {
     Sync,
     Search,
+    Sim,
 }
 
 fn parse_seconds(text: &str) -> Result<f64, String> {
@@ -79,6 +90,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let devices = pick(options.devices, 20_000, 2_000);
     let assets = pick(options.assets, 1_000_000, 50_000);
+    let sim_devices = pick(options.sim_devices, 200_000, 20_000);
     let budget = search::Budget {
         iterations: pick(options.iterations, 1_000, 200),
         seconds: options
@@ -88,7 +100,8 @@ async fn main() -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     if !options.child {
         say(&format!(
-            "mde-car-bench: {devices} devices (sync), {assets} assets (search), {cores} cores{}",
+            "mde-car-bench: {devices} devices (sync), {assets} assets (search), {sim_devices} devices \
+             (sim), {cores} cores{}",
             if cfg!(debug_assertions) {
                 " -- a DEBUG build: figures mean little, run `make bench`"
             } else {
@@ -101,9 +114,10 @@ async fn main() -> anyhow::Result<()> {
     match options.only {
         Some(Only::Sync) => sync::run(devices, &mut rows).await?,
         Some(Only::Search) => search::run(assets, &budget, &mut rows).await?,
+        Some(Only::Sim) => sim::run(sim_devices, &mut rows).await?,
         None => {
             let parts = tempfile::tempdir().context("creating a folder for the partial reports")?;
-            for name in ["sync", "search"] {
+            for name in ["sync", "search", "sim"] {
                 let out = parts.path().join(format!("{name}.json"));
                 let status = std::process::Command::new(
                     std::env::current_exe().context("finding this benchmark's executable")?,
@@ -113,6 +127,8 @@ async fn main() -> anyhow::Result<()> {
                     &devices.to_string(),
                     "--assets",
                     &assets.to_string(),
+                    "--sim-devices",
+                    &sim_devices.to_string(),
                 ])
                 .args(["--iterations", &budget.iterations.to_string()])
                 .args(["--seconds", &budget.seconds.to_string()])
@@ -134,6 +150,7 @@ async fn main() -> anyhow::Result<()> {
         options: serde_json::json!({
             "devices": devices,
             "assets": assets,
+            "sim_devices": sim_devices,
             "iterations": budget.iterations,
             "seconds": budget.seconds,
             "quick": options.quick,

@@ -374,7 +374,11 @@ async fn replay(sim: &Sim, log: &[mde_sim::requests::RequestRecord]) -> anyhow::
     Ok(result)
 }
 
-async fn token(http: &reqwest::Client, sim: &Sim, scope: &str) -> anyhow::Result<String> {
+pub(crate) async fn token(
+    http: &reqwest::Client,
+    sim: &Sim,
+    scope: &str,
+) -> anyhow::Result<String> {
     let (client_id, secret) = (sim.client_id(), sim.client_secret());
     let form = [
         ("grant_type", "client_credentials"),
