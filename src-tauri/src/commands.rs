@@ -8,7 +8,7 @@ use crate::{
     dto::{
         AppInfo, ConnectionDraft, ConnectionView, DataSelection, FieldError, SyncRun, TestReport,
     },
-    export::SaveLocation,
+    export::{CertificatePicker, SaveLocation},
     ipc_error::IpcError,
     search_dto::{
         AssetDetail, Attribution, ExportFormat, ExportOutcome, IpTimeline, SearchRequest,
@@ -211,4 +211,14 @@ pub async fn export_asset(
 ) -> Result<ExportOutcome> {
     let export = core.export_asset(&reference, format.into()).await?;
     save.save(&export).await
+}
+
+/// The native open dialog for a connection's CA certificate file; `None` when cancelled. Only
+/// the chosen path travels to the page, which sends it back in the draft for validation.
+#[tauri::command]
+#[specta::specta]
+pub async fn choose_ca_certificate_file(
+    picker: State<'_, CertificatePicker>,
+) -> Result<Option<String>> {
+    Ok(picker.choose().await)
 }

@@ -106,6 +106,9 @@ pub struct ConnectionDraft {
     pub cloud: Cloud,
     pub api_base_url: Option<String>,
     pub login_authority: Option<String>,
+    pub proxy_url: Option<String>,
+    /// Full path of a PEM file of extra CA certificates.
+    pub ca_certificate_file: Option<String>,
     pub data: DataSelection,
 }
 
@@ -122,6 +125,8 @@ impl From<ConnectionDraft> for config::ConnectionDraft {
             cloud: draft.cloud.into(),
             api_base_url: blank_to_none(draft.api_base_url),
             login_authority: blank_to_none(draft.login_authority),
+            proxy_url: blank_to_none(draft.proxy_url),
+            ca_certificate_file: blank_to_none(draft.ca_certificate_file),
             data: draft.data.into(),
         }
     }
@@ -281,6 +286,8 @@ pub struct ConnectionView {
     pub frequency_text: String,
     pub api_base_url: Option<String>,
     pub login_authority: Option<String>,
+    pub proxy_url: Option<String>,
+    pub ca_certificate_file: Option<String>,
     pub effective_api_base: String,
     pub effective_authority: String,
     pub data: DataSelection,
@@ -312,6 +319,8 @@ impl From<api::ConnectionView> for ConnectionView {
             frequency_text: view.frequency_text,
             api_base_url: connection.api_base_url,
             login_authority: connection.login_authority,
+            proxy_url: connection.proxy_url,
+            ca_certificate_file: connection.ca_certificate_file,
             effective_api_base: view.endpoints.api_base,
             effective_authority: view.endpoints.authority,
             data: connection.data.into(),

@@ -2,7 +2,8 @@
 //! the one test seam — the folder named by `MDE_CAR_EXPORT_DIR`.
 //!
 //! The dialog is opened from Rust, not from the page, so the window never names a path to
-//! write: no command takes a file path over IPC. The GTK dialog cannot be driven through
+//! write: no command takes a file path over IPC. The open dialog for a connection's CA
+//! certificate file lives here too, for the same reason: Rust owns the native dialogs. The GTK dialog cannot be driven through
 //! WebDriver, so end-to-end tests start the app with `MDE_CAR_EXPORT_DIR` set: it then skips
 //! the dialog and writes the suggested file name into that folder.
 
@@ -78,5 +79,40 @@ impl SaveLocation {
             tracing::info!(items = export.items, "export written");
         }
         Ok(ExportOutcome::new(export, path.as_deref()))
+    }
+}
+
+type Picked = Pin<Box<dyn Future<Output = Option<String>> + Send>>;
+
+/// Asks for a connection's CA certificate file with the native open dialog; managed as app
+/// state so the command stays free of the runtime type.
+pub struct CertificatePicker {
+    ask: Box<dyn Fn() -> Picked + Send + Sync>,
+}
+
+impl CertificatePicker {
+    pub fn dialog<R: Runtime>(app: AppHandle<R>) -> CertificatePicker {
+        CertificatePicker {
+            ask: Box::new(move || {
+                let (answer, chosen) = tokio::sync::oneshot::channel();
+                app.dialog()
+                    .file()
+                    .set_title("CA certificate (PEM)")
+                    .add_filter("PEM certificates", &["pem", "crt", "cer"])
+                    .pick_file(move |path| {
+                        // The receiver is gone only when the command was dropped.
+                        let _ = answer.send(path);
+                    });
+                Box::pin(async move {
+                    let path = chosen.await.ok().flatten()?.into_path().ok()?;
+                    Some(path.display().to_string())
+                })
+            }),
+        }
+    }
+
+    /// The chosen file's full path, or `None` when the dialog was cancelled.
+    pub async fn choose(&self) -> Option<String> {
+        (self.ask)().await
     }
 }

@@ -40,6 +40,7 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::export_search,
             commands::export_ip_timeline,
             commands::export_asset,
+            commands::choose_ca_certificate_file,
         ])
         .events(tauri_specta::collect_events![dto::SyncUpdate])
 }
@@ -56,6 +57,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             app.manage(export::SaveLocation::from_env_or_dialog(
                 app.handle().clone(),
             ));
+            app.manage(export::CertificatePicker::dialog(app.handle().clone()));
             manage_core(app.handle(), None)?;
             start_background_work(app.handle());
             Ok(())

@@ -49,14 +49,20 @@ test("connections: validate, add, test, wrong secret, delete", async () => {
   await type(driver, "field-clientSecret", "");
   await (await find(driver, "form-advanced")).click();
   await type(driver, "field-apiBaseUrl", "http://defender.example.com");
+  await type(driver, "field-proxyUrl", "socks5://proxy.corp.example:1080");
+  await type(driver, "field-caCertificateFile", "corp-ca.pem");
   await (await find(driver, "form-save")).click();
-  for (const field of ["name", "tenantId", "clientId", "clientSecret", "apiBaseUrl"]) {
+  for (const field of ["name", "tenantId", "clientId", "clientSecret", "apiBaseUrl", "proxyUrl", "caCertificateFile"]) {
     const message = await find(driver, `error-${field}`);
     assert.notEqual(await text(message), "", `a message for ${field}`);
   }
   assert.match(await text(await find(driver, "error-tenantId")), /multi-tenant alias/);
   assert.match(await text(await find(driver, "error-apiBaseUrl")), /https/);
+  assert.match(await text(await find(driver, "error-proxyUrl")), /http:\/\/ or https:\/\//);
+  assert.match(await text(await find(driver, "error-caCertificateFile")), /full path/);
   await screenshot(driver, "form-invalid");
+  await driver.executeScript("arguments[0].scrollIntoView({block: 'center'})", await find(driver, "field-proxyUrl"));
+  await screenshot(driver, "form-invalid-advanced");
   assert.equal(settings().connections.length, 0, "nothing saved while fields are invalid");
 
   // Good values pointing at the simulator create a card.
@@ -66,6 +72,8 @@ test("connections: validate, add, test, wrong secret, delete", async () => {
   await type(driver, "field-clientSecret", sim.clientSecret);
   await type(driver, "field-apiBaseUrl", sim.apiBase);
   await type(driver, "field-loginAuthority", sim.authority);
+  await type(driver, "field-proxyUrl", "");
+  await type(driver, "field-caCertificateFile", "");
   await waitFor(async () => (await driver.findElements(byTestId("error-tenantId"))).length === 0, "the tenant message clears");
   await screenshot(driver, "form-valid");
   await (await find(driver, "form-save")).click();

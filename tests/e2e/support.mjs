@@ -4,7 +4,7 @@ import { spawn, execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { Builder, By, until } from "selenium-webdriver";
+import { Builder, By, Key, until } from "selenium-webdriver";
 
 export const output = process.env.E2E_OUTPUT ?? "output";
 export const dataDir = process.env.MDE_CAR_DATA_DIR;
@@ -74,8 +74,13 @@ export async function waitFor(check, message, timeout = 15_000) {
 /** Replaces an input's value the way a person would: select all, type. */
 export async function type(driver, id, text) {
   const input = await find(driver, id);
-  await input.clear();
-  if (text) await input.sendKeys(text);
+  if (text) {
+    await input.clear();
+    await input.sendKeys(text);
+  } else {
+    // clear() fires no input event, so a bound value would keep the old text: delete by keys.
+    await input.sendKeys(Key.chord(Key.CONTROL, "a"), Key.BACK_SPACE);
+  }
   return input;
 }
 

@@ -6,6 +6,7 @@
 
 mod cli;
 mod daemon;
+mod network;
 mod search;
 mod secrets;
 mod simulator;

@@ -38,7 +38,8 @@ async fn token(details: &Value) -> String {
         details["authority"].as_str().unwrap(),
         details["tenantId"].as_str().unwrap()
     );
-    let answer: Value = reqwest::Client::new()
+    let answer: Value = mde_car_core::http::client()
+        .unwrap()
         .post(url)
         .form(&[
             ("grant_type", "client_credentials"),
@@ -59,7 +60,8 @@ async fn token(details: &Value) -> String {
 }
 
 async fn get(details: &Value, token: &str, path: &str) -> (u16, Value) {
-    let response = reqwest::Client::new()
+    let response = mde_car_core::http::client()
+        .unwrap()
         .get(format!("{}{path}", details["apiBase"].as_str().unwrap()))
         .bearer_auth(token)
         .send()
@@ -117,7 +119,8 @@ async fn the_binary_serves_the_seeded_tenant_with_its_faults_and_paging() {
             break;
         };
         assert!(ids.len() <= 30, "the links never end");
-        let response = reqwest::Client::new()
+        let response = mde_car_core::http::client()
+            .unwrap()
             .get(next)
             .bearer_auth(&token)
             .send()

@@ -28,6 +28,11 @@ export const commands = {
 	exportSearch: (request: SearchRequest, format: ExportFormat) => typedError<ExportOutcome, IpcError>(__TAURI_INVOKE("export_search", { request, format })),
 	exportIpTimeline: (address: string, connection: string | null, format: ExportFormat) => typedError<ExportOutcome, IpcError>(__TAURI_INVOKE("export_ip_timeline", { address, connection, format })),
 	exportAsset: (reference: string, format: ExportFormat) => typedError<ExportOutcome, IpcError>(__TAURI_INVOKE("export_asset", { reference, format })),
+	/**
+	 *  The native open dialog for a connection's CA certificate file; `None` when cancelled. Only
+	 *  the chosen path travels to the page, which sends it back in the draft for validation.
+	 */
+	chooseCaCertificateFile: () => typedError<string | null, IpcError>(__TAURI_INVOKE("choose_ca_certificate_file")),
 };
 
 /** Events */
@@ -188,6 +193,9 @@ export type ConnectionDraft = {
 	cloud: Cloud,
 	apiBaseUrl: string | null,
 	loginAuthority: string | null,
+	proxyUrl: string | null,
+	/**  Full path of a PEM file of extra CA certificates. */
+	caCertificateFile: string | null,
 	data: DataSelection,
 };
 
@@ -211,6 +219,8 @@ export type ConnectionView = {
 	frequencyText: string,
 	apiBaseUrl: string | null,
 	loginAuthority: string | null,
+	proxyUrl: string | null,
+	caCertificateFile: string | null,
 	effectiveApiBase: string,
 	effectiveAuthority: string,
 	data: DataSelection,

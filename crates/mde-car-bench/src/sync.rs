@@ -78,6 +78,7 @@ pub(crate) async fn run(devices: usize, rows: &mut Vec<Row>) -> anyhow::Result<(
             api_base_url: Some(sim.api_base()),
             login_authority: Some(sim.authority()),
             data: DataSelection::default(),
+            ..ConnectionDraft::default()
         })
         .await
         .context(

@@ -136,6 +136,13 @@ struct AddArgs {
     /// Override of the login authority
     #[arg(long, value_name = "URL")]
     authority: Option<String>,
+    /// HTTP(S) proxy for this connection, e.g. http://proxy.corp.example:8080 (without it,
+    /// HTTPS_PROXY and NO_PROXY apply)
+    #[arg(long, value_name = "URL")]
+    proxy: Option<String>,
+    /// PEM file of extra CA certificates to trust, e.g. a TLS-inspecting proxy's CA
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
     #[command(flatten)]
     data: DataFlags,
     /// Read the client secret from the first line of stdin instead of a prompt
@@ -181,6 +188,12 @@ struct EditArgs {
     /// Override of the login authority; an empty value removes the override
     #[arg(long, value_name = "URL")]
     authority: Option<String>,
+    /// HTTP(S) proxy for this connection; an empty value removes it
+    #[arg(long, value_name = "URL")]
+    proxy: Option<String>,
+    /// PEM file of extra CA certificates to trust; an empty value removes it
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
     /// Import alerts, vulnerabilities, users, ip-history: e.g. --data alerts,ip-history
     #[arg(long, value_delimiter = ',')]
     data: Option<Vec<String>>,
@@ -253,6 +266,8 @@ async fn run(cli: Cli, data_dir: DataDir) -> anyhow::Result<ExitCode> {
                     .context("--cloud")?,
                 api_base_url: args.api_base,
                 login_authority: args.authority,
+                proxy_url: args.proxy,
+                ca_certificate_file: args.ca_cert.as_deref().map(absolute_path),
                 data: DataSelection {
                     alerts: !args.data.no_alerts,
                     vulnerabilities: !args.data.no_vulnerabilities,
@@ -325,6 +340,12 @@ async fn run(cli: Cli, data_dir: DataDir) -> anyhow::Result<ExitCode> {
                 login_authority: args
                     .authority
                     .map_or(existing.login_authority, empty_to_none),
+                proxy_url: args.proxy.map_or(existing.proxy_url, empty_to_none),
+                ca_certificate_file: match args.ca_cert.as_deref() {
+                    Some(file) if file.as_os_str().is_empty() => None,
+                    Some(file) => Some(absolute_path(file)),
+                    None => existing.ca_certificate_file,
+                },
                 data: match args.data {
                     Some(kinds) => parse_data(&kinds)?,
                     None => existing.data,
@@ -571,6 +592,12 @@ fn print_view(view: &ConnectionView) {
     println!("  schedule   {}", view.frequency_text);
     println!("  status     {}: {}", status_key(view), view.status_text);
     println!("  API        {}", view.endpoints.api_base);
+    if let Some(proxy) = &connection.proxy_url {
+        println!("  proxy      {proxy}");
+    }
+    if let Some(file) = &connection.ca_certificate_file {
+        println!("  CA file    {file}");
+    }
     println!("  needs      {}", view.required_permissions.join(", "));
 }
 
@@ -597,6 +624,8 @@ fn view_json(view: &ConnectionView) -> serde_json::Value {
         "frequencyText": view.frequency_text,
         "apiBase": view.endpoints.api_base,
         "loginAuthority": view.endpoints.authority,
+        "proxyUrl": connection.proxy_url,
+        "caCertificateFile": connection.ca_certificate_file,
         "data": connection.data,
         "demo": connection.demo,
         "requiredPermissions": view.required_permissions,
@@ -685,4 +714,12 @@ fn run_json(run: &RunRecord) -> serde_json::Value {
         "changes": run.changes,
         "notes": run.notes,
     })
+}
+
+/// The settings hold full paths: the daemon and the app do not share the CLI's working folder.
+fn absolute_path(file: &std::path::Path) -> String {
+    std::path::absolute(file)
+        .unwrap_or_else(|_| file.to_path_buf())
+        .display()
+        .to_string()
 }

@@ -222,6 +222,8 @@ impl Core {
                     cloud: draft.cloud,
                     api_base_url: draft.api_base_url.clone(),
                     login_authority: draft.login_authority.clone(),
+                    proxy_url: draft.proxy_url.clone(),
+                    ca_certificate_file: draft.ca_certificate_file.clone(),
                     data: draft.data,
                     demo,
                     created_at: Utc::now(),
@@ -279,6 +281,8 @@ impl Core {
                 existing.cloud = draft.cloud;
                 existing.api_base_url = draft.api_base_url;
                 existing.login_authority = draft.login_authority;
+                existing.proxy_url = draft.proxy_url;
+                existing.ca_certificate_file = draft.ca_certificate_file;
                 existing.data = draft.data;
                 if let Some(secret) = draft.client_secret {
                     secrets.set(&id, &SecretString::from(secret))?;
@@ -334,8 +338,12 @@ impl Core {
             cloud: connection.cloud,
             endpoints: &endpoints,
             data: connection.data,
+            network: connection.network(),
         };
-        let report = probe::test_connection(&self.inner.http, &target, &secret).await;
+        let report = match self.http_for(&connection) {
+            Ok(http) => probe::test_connection(&http, &target, &secret).await,
+            Err(message) => probe::network_settings_report(&message, connection.network()),
+        };
         tracing::info!(connection = %connection.name, code = ?report.code, ms = report.duration_ms, "connection tested");
         let store = self.inner.store.clone();
         let (connection_id, saved) = (connection.id.clone(), report.clone());
@@ -387,6 +395,8 @@ impl Core {
             cloud: draft.cloud,
             api_base_url: draft.api_base_url.clone(),
             login_authority: draft.login_authority.clone(),
+            proxy_url: draft.proxy_url.clone(),
+            ca_certificate_file: draft.ca_certificate_file.clone(),
             data: draft.data,
             demo: editing.as_ref().is_some_and(|c| c.demo),
             created_at: Utc::now(),
@@ -398,8 +408,12 @@ impl Core {
             cloud: probe_connection.cloud,
             endpoints: &endpoints,
             data: probe_connection.data,
+            network: probe_connection.network(),
         };
-        Ok(probe::test_connection(&self.inner.http, &target, &secret).await)
+        Ok(match self.http_for(&probe_connection) {
+            Ok(http) => probe::test_connection(&http, &target, &secret).await,
+            Err(message) => probe::network_settings_report(&message, probe_connection.network()),
+        })
     }
 
     /// The permissions an app registration needs for a data selection.
@@ -442,6 +456,8 @@ impl Core {
             cloud: config::Cloud::Commercial,
             api_base_url: None,
             login_authority: None,
+            proxy_url: None,
+            ca_certificate_file: None,
             data: config::DataSelection::default(),
         };
         self.add_connection_flagged(&draft, true).await
@@ -729,6 +745,16 @@ impl Core {
             .await?
             .ok_or_else(|| Error::SecretMissing(connection.name.clone()))?;
         let endpoints = self.endpoints(connection).await?;
+        let http = self.http_for(connection).map_err(|message| {
+            Error::Validation(vec![FieldError::new(
+                if connection.ca_certificate_file.is_some() {
+                    "caCertificateFile"
+                } else {
+                    "proxyUrl"
+                },
+                message,
+            )])
+        })?;
         let options = self
             .inner
             .client_options
@@ -744,7 +770,7 @@ impl Core {
             .entry(connection.id.clone())
             .or_insert_with(|| {
                 crate::mde::MdeClient::new(
-                    self.inner.http.clone(),
+                    http,
                     endpoints,
                     &connection.tenant_id,
                     &connection.client_id,
@@ -753,6 +779,16 @@ impl Core {
                 )
             })
             .clone())
+    }
+
+    /// The HTTP client of a connection: the shared one, or one with its proxy and CA file.
+    fn http_for(&self, connection: &Connection) -> std::result::Result<reqwest::Client, String> {
+        let network = connection.network();
+        if network.is_default() {
+            Ok(self.inner.http.clone())
+        } else {
+            http::client_for(network)
+        }
     }
 
     async fn load_settings(&self) -> Result<Settings> {
@@ -931,6 +967,8 @@ fn placeholder_connection() -> Connection {
         cloud: config::Cloud::default(),
         api_base_url: None,
         login_authority: None,
+        proxy_url: None,
+        ca_certificate_file: None,
         data: config::DataSelection::default(),
         demo: false,
         created_at: Utc::now(),

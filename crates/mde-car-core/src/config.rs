@@ -332,6 +332,12 @@ pub struct ConnectionDraft {
     pub cloud: Cloud,
     pub api_base_url: Option<String>,
     pub login_authority: Option<String>,
+    /// An HTTP(S) proxy for this connection's calls; without it the environment's
+    /// `HTTPS_PROXY`/`NO_PROXY` apply.
+    pub proxy_url: Option<String>,
+    /// A PEM file of extra CA certificates to trust (a TLS-inspecting proxy's CA), besides the
+    /// OS trust store.
+    pub ca_certificate_file: Option<String>,
     pub data: DataSelection,
 }
 
@@ -350,6 +356,8 @@ impl std::fmt::Debug for ConnectionDraft {
             .field("cloud", &self.cloud)
             .field("api_base_url", &self.api_base_url)
             .field("login_authority", &self.login_authority)
+            .field("proxy_url", &self.proxy_url)
+            .field("ca_certificate_file", &self.ca_certificate_file)
             .field("data", &self.data)
             .finish_non_exhaustive()
     }
@@ -374,6 +382,10 @@ pub struct Connection {
     pub api_base_url: Option<String>,
     #[serde(default)]
     pub login_authority: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_certificate_file: Option<String>,
     #[serde(default)]
     pub data: DataSelection,
     /// The bundled simulator's demo tenant: its hosts are resolved when it starts.
@@ -402,6 +414,14 @@ impl Connection {
             endpoints.authority = authority.clone();
         }
         endpoints
+    }
+
+    /// How this connection's HTTP calls leave the machine.
+    pub fn network(&self) -> crate::http::Network<'_> {
+        crate::http::Network {
+            proxy_url: self.proxy_url.as_deref(),
+            ca_certificate_file: self.ca_certificate_file.as_deref(),
+        }
     }
 }
 
@@ -491,6 +511,23 @@ pub fn validate(
         {
             errors.push(FieldError::new(field, message));
         }
+    }
+    let given = |value: &Option<String>| {
+        value
+            .as_deref()
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .map(str::to_owned)
+    };
+    if let Some(proxy) = given(&draft.proxy_url)
+        && let Err(message) = check_proxy(&proxy)
+    {
+        errors.push(FieldError::new("proxyUrl", message));
+    }
+    if let Some(file) = given(&draft.ca_certificate_file)
+        && let Err(message) = check_ca_file(&file)
+    {
+        errors.push(FieldError::new("caCertificateFile", message));
     }
     errors
 }
@@ -606,6 +643,52 @@ fn check_url(value: &str, what: &str) -> Result<(), String> {
     }
 }
 
+fn check_proxy(value: &str) -> Result<(), String> {
+    let url = Url::parse(value.trim())
+        .map_err(|error| format!("Not a URL ({error}); example: http://proxy.corp.example:8080"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "Use an http:// or https:// proxy URL, not {}:// (HTTPS calls are tunnelled through it either way)",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(
+            "The proxy URL needs a host name, e.g. http://proxy.corp.example:8080".to_owned(),
+        );
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        // A password in a settings file would be a secret outside the keyring.
+        return Err(
+            "Remove the user name and password: proxies that need a sign-in are not supported yet; ask for this computer to be allowed through".to_owned(),
+        );
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(
+            "A proxy URL is only scheme, host and port, e.g. http://proxy.corp.example:8080"
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
+fn check_ca_file(file: &str) -> Result<(), String> {
+    let path = std::path::Path::new(file);
+    if !path.is_absolute() {
+        return Err(
+            "Give the file's full path, e.g. /usr/local/share/ca-certificates/corp-ca.pem"
+                .to_owned(),
+        );
+    }
+    // Building a client parses every certificate, as a sync would.
+    crate::http::client_for(crate::http::Network {
+        proxy_url: None,
+        ca_certificate_file: Some(file),
+    })
+    .map(|_| ())
+    .map_err(|message| capitalize(&message))
+}
+
 /// Normalizes what the validator accepted: trims text and URL trailing slashes.
 pub(crate) fn normalized(draft: &ConnectionDraft) -> ConnectionDraft {
     let url = |value: &Option<String>| {
@@ -629,6 +712,12 @@ pub(crate) fn normalized(draft: &ConnectionDraft) -> ConnectionDraft {
         cloud: draft.cloud,
         api_base_url: url(&draft.api_base_url),
         login_authority: url(&draft.login_authority),
+        proxy_url: url(&draft.proxy_url),
+        ca_certificate_file: draft
+            .ca_certificate_file
+            .as_ref()
+            .map(|file| file.trim().to_owned())
+            .filter(|file| !file.is_empty()),
         data: draft.data,
     }
 }

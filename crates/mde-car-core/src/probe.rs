@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     auth::{self, AuthFailure, Transport},
     config::{Cloud, DataSelection, Endpoints, MACHINE_READ},
+    http::Network,
 };
 
 /// The outcome of a connection test, as the card and `mde-car connection test` show it.
@@ -56,6 +57,7 @@ pub struct ProbeTarget<'a> {
     pub cloud: Cloud,
     pub endpoints: &'a Endpoints,
     pub data: DataSelection,
+    pub network: Network<'a>,
 }
 
 /// Runs the test. Never fails: every failure is a report.
@@ -66,7 +68,7 @@ pub async fn test_connection(
 ) -> TestReport {
     let started = Instant::now();
     let tested_at = Utc::now();
-    let mut report = run(http, target, secret).await;
+    let mut report = with_network_note(run(http, target, secret).await, target.network);
     report.tested_at = tested_at;
     report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     report
@@ -269,6 +271,52 @@ fn transport_report(host: &str, transport: &Transport) -> TestReport {
             format!("The request to {host} failed ({reason})."),
         ),
     }
+}
+
+/// A host that cannot be reached says which proxy or CA file stood in the way.
+fn with_network_note(mut report: TestReport, network: Network<'_>) -> TestReport {
+    let note = match (report.code, network.proxy_url, network.ca_certificate_file) {
+        (TestCode::NetworkUnreachable | TestCode::Timeout, Some(proxy), _) => format!(
+            " The call went through the proxy {proxy}: check that it runs and lets this computer through, or remove it in Edit → Advanced."
+        ),
+        (TestCode::TlsFailure, _, Some(file)) => format!(
+            " The certificates in {file} were trusted too: check that it holds the CA that signed this host's certificate."
+        ),
+        (TestCode::TlsFailure, _, None) => {
+            " If a proxy inspects TLS here, add its CA certificate in Edit → Advanced.".to_owned()
+        }
+        _ => return report,
+    };
+    report.detail.push_str(&note);
+    report
+}
+
+/// The connection's proxy or CA file could not even be set up: nothing was sent.
+pub fn network_settings_report(problem: &str, network: Network<'_>) -> TestReport {
+    let (code, title) = if network.ca_certificate_file.is_some() {
+        (TestCode::TlsFailure, "CA certificate file unusable")
+    } else {
+        (TestCode::NetworkUnreachable, "Proxy unusable")
+    };
+    report(
+        code,
+        title,
+        format!(
+            "{} Nothing was sent. Fix it in Edit → Advanced.",
+            sentence(problem)
+        ),
+    )
+}
+
+/// `text` with a capital first letter and a final full stop.
+fn sentence(text: &str) -> String {
+    let mut chars = text.trim_end_matches('.').chars();
+    let mut out: String = chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
+    out.push('.');
+    out
 }
 
 fn throttled_report(host: &str, retry_after_secs: Option<u64>) -> TestReport {

@@ -110,6 +110,8 @@ mod tests {
             cloud: Cloud::Commercial,
             api_base_url: None,
             login_authority: None,
+            proxy_url: None,
+            ca_certificate_file: None,
             data: DataSelection::default(),
             demo: false,
             created_at: at("2026-11-01T00:00:00Z"),

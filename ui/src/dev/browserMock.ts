@@ -46,6 +46,8 @@ function toView(id: string, d: ConnectionDraft, extra: Partial<ConnectionView> =
     frequencyText: f.kind === "cron" ? `Cron ${f.expression}` : `Every ${f.minutes >= 60 ? `${f.minutes / 60} hours` : `${f.minutes} minutes`}`,
     apiBaseUrl: d.apiBaseUrl,
     loginAuthority: d.loginAuthority,
+    proxyUrl: d.proxyUrl,
+    caCertificateFile: d.caCertificateFile,
     effectiveApiBase: d.apiBaseUrl ?? "https://api.securitycenter.microsoft.com",
     effectiveAuthority: d.loginAuthority ?? "https://login.microsoftonline.com",
     data: d.data,
@@ -156,6 +158,8 @@ export function installBrowserMock(seed: boolean): void {
     cloud: "commercial",
     apiBaseUrl: null,
     loginAuthority: null,
+    proxyUrl: null,
+    caCertificateFile: null,
     data: { alerts: true, vulnerabilities: true, loggedOnUsers: true, ipHistory: true },
   };
   if (seed) {
@@ -314,6 +318,8 @@ export function installBrowserMock(seed: boolean): void {
         if (c && cmd === "test_connection") c.lastTest = r;
         return r;
       }
+      case "choose_ca_certificate_file":
+        return "/usr/local/share/ca-certificates/corp-ca.pem";
       case "start_demo": {
         let demo = list.find((c) => c.isDemo);
         if (!demo) {

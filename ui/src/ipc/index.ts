@@ -215,6 +215,8 @@ export const api = {
   exportIpTimeline: (address: string, connection: string | null, format: ExportFormat) =>
     unwrap(commands.exportIpTimeline(address, connection, format)),
   exportAsset: (reference: string, format: ExportFormat) => unwrap(commands.exportAsset(reference, format)),
+  /** The native open dialog for a CA certificate file; null when cancelled. */
+  chooseCaCertificateFile: () => unwrap(commands.chooseCaCertificateFile()),
 };
 
 export type SyncSubscription = {

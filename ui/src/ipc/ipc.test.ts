@@ -16,6 +16,8 @@ describe("ipc layer", () => {
       cloud: "gcc" as const,
       apiBaseUrl: null,
       loginAuthority: null,
+      proxyUrl: null,
+      caCertificateFile: null,
       data: { alerts: true, vulnerabilities: false, loggedOnUsers: false, ipHistory: true },
     };
     const errors = await api.validateConnection(draft, "c9");

@@ -68,6 +68,8 @@ export function view(over: Partial<ConnectionView> = {}): ConnectionView {
     frequencyText: "Every 4 hours",
     apiBaseUrl: null,
     loginAuthority: null,
+    proxyUrl: null,
+    caCertificateFile: null,
     effectiveApiBase: "https://api.securitycenter.microsoft.com",
     effectiveAuthority: "https://login.microsoftonline.com",
     data: { alerts: true, vulnerabilities: true, loggedOnUsers: false, ipHistory: true },

@@ -11,6 +11,8 @@ fn good() -> ConnectionDraft {
         cloud: Cloud::Commercial,
         api_base_url: None,
         login_authority: None,
+        proxy_url: None,
+        ca_certificate_file: None,
         data: DataSelection::default(),
     }
 }
@@ -44,6 +46,8 @@ fn every_bad_field_gets_its_own_message() {
         frequency: Frequency::Interval { minutes: 1 },
         api_base_url: Some("ftp://example.com".to_owned()),
         login_authority: Some("http://login.example.com".to_owned()),
+        proxy_url: Some("socks5://proxy.corp.example:1080".to_owned()),
+        ca_certificate_file: Some("certs/corp-ca.pem".to_owned()),
         ..good()
     };
     let got: Vec<&str> = fields(&draft).iter().map(|(f, _)| *f).collect();
@@ -56,7 +60,9 @@ fn every_bad_field_gets_its_own_message() {
             "clientSecret",
             "frequency",
             "apiBaseUrl",
-            "loginAuthority"
+            "loginAuthority",
+            "proxyUrl",
+            "caCertificateFile"
         ]
     );
 }
@@ -280,12 +286,76 @@ fn http_is_refused_except_on_loopback() {
     assert!(message_for(&plain, "apiBaseUrl").unwrap().contains("https"));
     let with_query = ConnectionDraft {
         login_authority: Some("https://login.microsoftonline.com/?x=1".to_owned()),
+        proxy_url: None,
+        ca_certificate_file: None,
         ..good()
     };
     assert!(
         message_for(&with_query, "loginAuthority")
             .unwrap()
             .contains("query")
+    );
+}
+
+#[test]
+fn a_proxy_is_scheme_host_and_port_without_credentials() {
+    let with_proxy = |proxy: &str| ConnectionDraft {
+        proxy_url: Some(proxy.to_owned()),
+        ..good()
+    };
+    for fine in [
+        "http://proxy.corp.example:8080",
+        "https://proxy.corp.example",
+        "http://10.0.0.5:3128/",
+        "  ",
+    ] {
+        assert_eq!(message_for(&with_proxy(fine), "proxyUrl"), None, "{fine}");
+    }
+    for (bad, says) in [
+        ("proxy.corp.example:8080", "http://"),
+        ("socks5://proxy:1080", "http:// or https://"),
+        ("http://user:pass@proxy:8080", "sign-in"),
+        ("http://proxy:8080/path", "only scheme, host and port"),
+        ("not a url", "Not a URL"),
+    ] {
+        let message = message_for(&with_proxy(bad), "proxyUrl")
+            .unwrap_or_else(|| panic!("{bad} was accepted"));
+        assert!(message.contains(says), "{bad}: {message}");
+        // The message never echoes a password back.
+        assert!(!message.contains("pass@"), "{message}");
+    }
+    let normalized = normalized(&with_proxy(" http://proxy.corp.example:8080/ "));
+    assert_eq!(
+        normalized.proxy_url.as_deref(),
+        Some("http://proxy.corp.example:8080")
+    );
+}
+
+#[test]
+fn a_ca_file_must_be_a_full_path_to_pem_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_file = |file: &str| ConnectionDraft {
+        ca_certificate_file: Some(file.to_owned()),
+        ..good()
+    };
+    let message = message_for(&with_file("corp-ca.pem"), "caCertificateFile").unwrap();
+    assert!(message.contains("full path"), "{message}");
+
+    let missing = dir.path().join("missing.pem");
+    let message = message_for(&with_file(missing.to_str().unwrap()), "caCertificateFile").unwrap();
+    assert!(message.contains("does not exist"), "{message}");
+
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "not a certificate").unwrap();
+    let message = message_for(&with_file(text.to_str().unwrap()), "caCertificateFile").unwrap();
+    assert!(message.contains("BEGIN CERTIFICATE"), "{message}");
+
+    let pem = dir.path().join("ca.pem");
+    let ca = rcgen::generate_simple_self_signed(vec!["proxy.corp.example".to_owned()]).unwrap();
+    std::fs::write(&pem, ca.cert.pem()).unwrap();
+    assert_eq!(
+        message_for(&with_file(pem.to_str().unwrap()), "caCertificateFile"),
+        None
     );
 }
 
@@ -301,6 +371,8 @@ fn overrides_replace_the_cloud_hosts() {
         cloud: Cloud::GccHigh,
         api_base_url: Some("https://proxy.example.com/mde".to_owned()),
         login_authority: None,
+        proxy_url: None,
+        ca_certificate_file: None,
         data: DataSelection::default(),
         demo: false,
         created_at: Utc::now(),

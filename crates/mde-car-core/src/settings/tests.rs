@@ -16,6 +16,8 @@ fn connection(name: &str) -> Connection {
         cloud: Cloud::Gcc,
         api_base_url: None,
         login_authority: None,
+        proxy_url: None,
+        ca_certificate_file: None,
         data: DataSelection::default(),
         demo: false,
         created_at: Utc::now(),

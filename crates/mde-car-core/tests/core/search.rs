@@ -100,6 +100,8 @@ async fn world(seeds: &[u64]) -> World {
             cloud: Cloud::default(),
             api_base_url: None,
             login_authority: None,
+            proxy_url: None,
+            ca_certificate_file: None,
             data: DataSelection::default(),
             demo: false,
             created_at: now(),

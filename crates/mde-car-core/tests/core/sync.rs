@@ -53,6 +53,8 @@ async fn setup(devices: usize, configure: impl FnOnce(&mut SimConfig)) -> Setup 
             cloud: Default::default(),
             api_base_url: Some(sim.api_base()),
             login_authority: Some(sim.authority()),
+            proxy_url: None,
+            ca_certificate_file: None,
             data: DataSelection::default(),
         })
         .await

@@ -63,7 +63,10 @@ describe("ConnectionForm", () => {
 
   it("adds a valid connection with exactly the draft on screen", async () => {
     const saved = view({ id: "new1", name: "Fabrikam" });
-    const backend = fakeBackend({ add_connection: () => saved });
+    const backend = fakeBackend({
+      add_connection: () => saved,
+      choose_ca_certificate_file: () => "/etc/ssl/corp/inspection-ca.pem",
+    });
     const { user, onsaved } = setup();
     await fillValid(user);
     await user.selectOptions(byId("field-frequency"), "60");
@@ -71,6 +74,11 @@ describe("ConnectionForm", () => {
     await user.click(byId("form-advanced"));
     await user.selectOptions(byId("field-cloud"), "gcc_high");
     await user.type(byId("field-apiBaseUrl"), "https://api-gov.securitycenter.microsoft.us");
+    await user.type(byId("field-proxyUrl"), "http://proxy.corp.example:8080");
+    await user.click(byId("form-choose-ca"));
+    await waitFor(() => expect(byId("field-caCertificateFile")).toHaveValue("/etc/ssl/corp/inspection-ca.pem"));
+    expect(byId("form-advanced")).toHaveTextContent("proxy");
+    expect(byId("form-advanced")).toHaveTextContent("custom CA");
     await user.click(byId("form-save"));
 
     await waitFor(() => expect(onsaved).toHaveBeenCalledWith(saved));
@@ -86,6 +94,8 @@ describe("ConnectionForm", () => {
         cloud: "gcc_high",
         apiBaseUrl: "https://api-gov.securitycenter.microsoft.us",
         loginAuthority: null,
+        proxyUrl: "http://proxy.corp.example:8080",
+        caCertificateFile: "/etc/ssl/corp/inspection-ca.pem",
         data: { alerts: true, vulnerabilities: false, loggedOnUsers: true, ipHistory: true },
       },
     });
@@ -127,6 +137,8 @@ describe("ConnectionForm", () => {
       cloud: "commercial",
       apiBaseUrl: null,
       loginAuthority: null,
+      proxyUrl: null,
+      caCertificateFile: null,
       data: { alerts: true, vulnerabilities: true, loggedOnUsers: false, ipHistory: true },
     });
     expect(backend.to("validate_connection").at(-1)!.args.editingId).toBe("c1");
@@ -223,6 +235,30 @@ describe("ConnectionForm", () => {
     expect(result).toHaveTextContent("AADSTS7000215");
     expect(backend.to("test_draft")[0]!.args).toMatchObject({ editingId: "c1", draft: { clientSecret: null } });
     expect(backend.to("add_connection")).toHaveLength(0);
+  });
+
+  it("opens Advanced to show a proxy or CA file problem from Save, and keeps the path on a cancelled choice", async () => {
+    const backend = fakeBackend({
+      choose_ca_certificate_file: () => null,
+      add_connection: () => {
+        throw ipcError("validation", "1 field is invalid", [
+          { field: "caCertificateFile", message: "/tmp/ca.cer is a binary (DER) certificate; export it as Base-64 (PEM)" },
+        ]);
+      },
+    });
+    const { user, onsaved } = setup();
+    await fillValid(user);
+    await user.click(byId("form-advanced"));
+    await user.type(byId("field-caCertificateFile"), "/tmp/ca.cer");
+    await user.click(byId("form-choose-ca"));
+    await waitFor(() => expect(backend.to("choose_ca_certificate_file")).toHaveLength(1));
+    expect(byId("field-caCertificateFile")).toHaveValue("/tmp/ca.cer");
+    await user.click(byId("form-advanced"));
+    expect(screen.queryByTestId("field-caCertificateFile")).toBeNull();
+    await user.click(byId("form-save"));
+    expect(await screen.findByTestId("error-caCertificateFile")).toHaveTextContent("binary (DER) certificate");
+    expect(byId("field-caCertificateFile")).toHaveAttribute("aria-invalid", "true");
+    expect(onsaved).not.toHaveBeenCalled();
   });
 
   it("keeps Advanced collapsed by default and closes on Esc", async () => {

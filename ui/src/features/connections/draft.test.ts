@@ -20,6 +20,15 @@ describe("draft mapping", () => {
     expect(draft.loginAuthority).toBeNull();
   });
 
+  it("carries the proxy and CA file both ways, blanks as null", () => {
+    const form = formFromView(view({ proxyUrl: "http://proxy:8080", caCertificateFile: "/etc/ssl/ca.pem" }));
+    expect([form.proxyUrl, form.caCertificateFile]).toEqual(["http://proxy:8080", "/etc/ssl/ca.pem"]);
+    expect(toDraft(form, true)).toMatchObject({ proxyUrl: "http://proxy:8080", caCertificateFile: "/etc/ssl/ca.pem" });
+    const cleared = toDraft({ ...form, proxyUrl: " ", caCertificateFile: "" }, true);
+    expect([cleared.proxyUrl, cleared.caCertificateFile]).toEqual([null, null]);
+    expect(formFromView(view()).proxyUrl).toBe("");
+  });
+
   it("maps frequencies to select values", () => {
     expect(choiceOf({ kind: "interval", minutes: 1440 })).toBe("1440");
     expect(choiceOf({ kind: "cron", expression: "* * * * *" })).toBe("cron");

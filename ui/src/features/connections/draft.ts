@@ -14,6 +14,8 @@ export type FormState = {
   cloud: Cloud;
   apiBaseUrl: string;
   loginAuthority: string;
+  proxyUrl: string;
+  caCertificateFile: string;
   data: DataSelection;
 };
 
@@ -37,6 +39,8 @@ export function newForm(): FormState {
     cloud: "commercial",
     apiBaseUrl: "",
     loginAuthority: "",
+    proxyUrl: "",
+    caCertificateFile: "",
     data: { alerts: true, vulnerabilities: true, loggedOnUsers: true, ipHistory: true },
   };
 }
@@ -54,6 +58,8 @@ export function formFromView(view: ConnectionView): FormState {
     cloud: view.cloud,
     apiBaseUrl: view.apiBaseUrl ?? "",
     loginAuthority: view.loginAuthority ?? "",
+    proxyUrl: view.proxyUrl ?? "",
+    caCertificateFile: view.caCertificateFile ?? "",
     data: { ...view.data },
   };
 }
@@ -77,6 +83,8 @@ export function toDraft(form: FormState, editing: boolean): ConnectionDraft {
     cloud: form.cloud,
     apiBaseUrl: optional(form.apiBaseUrl),
     loginAuthority: optional(form.loginAuthority),
+    proxyUrl: optional(form.proxyUrl),
+    caCertificateFile: optional(form.caCertificateFile),
     data: {
       alerts: form.data.alerts,
       vulnerabilities: form.data.vulnerabilities,
