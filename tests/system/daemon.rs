@@ -14,22 +14,8 @@ use rusqlite::Connection as Db;
 
 fn add(workspace: &Workspace, sim: &Sim, name: &str) {
     workspace
-        .cli()
-        .args(["connection", "add", "--name", name])
-        .args([
-            "--tenant",
-            &sim.tenant_id(),
-            "--client-id",
-            &sim.client_id(),
-        ])
-        .args([
-            "--api-base",
-            &sim.api_base(),
-            "--authority",
-            &sim.authority(),
-        ])
-        .args(["--frequency", "1h", "--secret-stdin"])
-        .write_stdin(format!("{}\n", sim.client_secret()))
+        .add_simulated(sim, name, None)
+        .args(["--frequency", "1h"])
         .assert()
         .success();
 }

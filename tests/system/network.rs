@@ -20,26 +20,10 @@ async fn sim() -> Sim {
     .expect("the simulator starts")
 }
 
-fn add(workspace: &Workspace, sim: &Sim, name: &str, base: &str, extra: &[&str]) {
+fn add(workspace: &Workspace, sim: &Sim, name: &str, hosts: &str, extra: &[&str]) {
     workspace
-        .cli()
-        .args([
-            "connection",
-            "add",
-            "--name",
-            name,
-            "--tenant",
-            &sim.tenant_id(),
-            "--client-id",
-            &sim.client_id(),
-            "--api-base",
-            base,
-            "--authority",
-            base,
-            "--secret-stdin",
-        ])
+        .add_simulated(sim, name, Some(hosts))
         .args(extra)
-        .write_stdin(sim.client_secret())
         .assert()
         .success();
 }

@@ -17,22 +17,7 @@ async fn synced() -> (Sim, Workspace) {
     .unwrap();
     let workspace = Workspace::new();
     workspace
-        .cli()
-        .args(["connection", "add", "--name", "Contoso"])
-        .args([
-            "--tenant",
-            &sim.tenant_id(),
-            "--client-id",
-            &sim.client_id(),
-        ])
-        .args([
-            "--api-base",
-            &sim.api_base(),
-            "--authority",
-            &sim.authority(),
-        ])
-        .arg("--secret-stdin")
-        .write_stdin(format!("{}\n", sim.client_secret()))
+        .add_simulated(&sim, "Contoso", None)
         .assert()
         .success();
     workspace.cli().args(["sync", "Contoso"]).assert().success();

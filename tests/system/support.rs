@@ -57,6 +57,31 @@ impl Workspace {
         command
     }
 
+    /// `mde-car connection add NAME` for a simulated tenant: its tenant, client and secret (on
+    /// stdin), and its hosts unless `hosts` names others (a proxy or TLS front). Add flags with
+    /// `.args(…)`, then `.assert()`.
+    pub fn add_simulated(&self, sim: &mde_sim::Sim, name: &str, hosts: Option<&str>) -> Command {
+        let hosts = hosts.map_or_else(|| sim.api_base(), str::to_owned);
+        let mut command = self.cli();
+        command
+            .args(["connection", "add", "--name", name])
+            .args([
+                "--tenant",
+                &sim.tenant_id(),
+                "--client-id",
+                &sim.client_id(),
+            ])
+            .args([
+                "--api-base",
+                &hosts,
+                "--authority",
+                &hosts,
+                "--secret-stdin",
+            ])
+            .write_stdin(format!("{}\n", sim.client_secret()));
+        command
+    }
+
     /// Every file under the data folder (settings, database, WAL, logs).
     pub fn all_files(&self) -> Vec<PathBuf> {
         fn walk(dir: &Path, out: &mut Vec<PathBuf>) {

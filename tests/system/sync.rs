@@ -13,25 +13,7 @@ use rusqlite::Connection as Db;
 
 fn add(workspace: &Workspace, sim: &Sim) {
     workspace
-        .cli()
-        .args([
-            "connection",
-            "add",
-            "--name",
-            "Contoso",
-            "--tenant",
-            &sim.tenant_id(),
-            "--client-id",
-            &sim.client_id(),
-        ])
-        .args([
-            "--api-base",
-            &sim.api_base(),
-            "--authority",
-            &sim.authority(),
-            "--secret-stdin",
-        ])
-        .write_stdin(format!("{}\n", sim.client_secret()))
+        .add_simulated(sim, "Contoso", None)
         .assert()
         .success();
 }
