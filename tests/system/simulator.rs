@@ -17,8 +17,8 @@ impl Drop for Running {
     }
 }
 
-/// Starts `mde-sim` with `args` and reads the first line it prints.
-fn start(args: &[&str]) -> (Running, String) {
+/// Starts `mde-sim` with `args` and reads the first `count` lines it prints.
+fn start(args: &[&str], count: usize) -> (Running, Vec<String>) {
     let mut child = Command::new(mde_car_tests::mde_sim_binary())
         .args(args)
         .stdout(Stdio::piped())
@@ -27,9 +27,12 @@ fn start(args: &[&str]) -> (Running, String) {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let running = Running(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    (running, line)
+    let lines = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .take(count)
+        .collect();
+    (running, lines)
 }
 
 async fn token(details: &Value) -> String {
@@ -73,23 +76,27 @@ async fn get(details: &Value, token: &str, path: &str) -> (u16, Value) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_binary_serves_the_seeded_tenant_with_its_faults_and_paging() {
-    let (_sim, line) = tokio::task::block_in_place(|| {
-        start(&[
-            "--devices",
-            "30",
-            "--seed",
-            "7",
-            "--port",
-            "0",
-            "--paging",
-            "graph-like",
-            "--max-page-size",
-            "10",
-            "--fault",
-            "500@alerts=1",
-            "--json",
-        ])
+    let (_sim, lines) = tokio::task::block_in_place(|| {
+        start(
+            &[
+                "--devices",
+                "30",
+                "--seed",
+                "7",
+                "--port",
+                "0",
+                "--paging",
+                "graph-like",
+                "--max-page-size",
+                "10",
+                "--fault",
+                "500@alerts=1",
+                "--json",
+            ],
+            1,
+        )
     });
+    let line = lines.concat();
     let details: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
     assert_eq!(details["devices"], 30);
 
@@ -147,20 +154,8 @@ fn the_human_form_prints_what_to_configure() {
         .await
         .unwrap()
     });
-    let mut child = Command::new(mde_car_tests::mde_sim_binary())
-        .args(["--devices", "5", "--seed", "3"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let running = Running(child);
     // It prints nine lines, then serves until Ctrl-C.
-    let lines: Vec<String> = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .take(9)
-        .collect();
+    let (running, lines) = start(&["--devices", "5", "--seed", "3"], 9);
     drop(running);
     let text = lines.join("\n");
     assert!(
