@@ -65,7 +65,7 @@ export function changeCounts(c: EntityChange): string {
   return `+${formatCount(c.added)} / ~${formatCount(c.updated)} / −${formatCount(c.deactivated)}`;
 }
 
-export const CHANGE_LEGEND = "+ added, ~ updated, − no longer reported";
+export const CHANGE_LEGEND = "+ added, ~ updated, − deactivated (gone from Defender, or inactive for 15+ days)";
 
 /** The devices' change of a run, or null when the run changed none (or did not finish). */
 export function deviceChange(run: SyncRun): EntityChange | null {
