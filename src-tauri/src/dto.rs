@@ -319,7 +319,11 @@ impl From<api::ConnectionView> for ConnectionView {
             frequency_text: view.frequency_text,
             api_base_url: connection.api_base_url,
             login_authority: connection.login_authority,
-            proxy_url: connection.proxy_url,
+            // A hand-edited settings file may hold a proxy password; the window never sees it.
+            proxy_url: connection
+                .proxy_url
+                .as_deref()
+                .map(mde_car_core::http::redacted),
             ca_certificate_file: connection.ca_certificate_file,
             effective_api_base: view.endpoints.api_base,
             effective_authority: view.endpoints.authority,

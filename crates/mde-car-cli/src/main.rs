@@ -593,7 +593,7 @@ fn print_view(view: &ConnectionView) {
     println!("  status     {}: {}", status_key(view), view.status_text);
     println!("  API        {}", view.endpoints.api_base);
     if let Some(proxy) = &connection.proxy_url {
-        println!("  proxy      {proxy}");
+        println!("  proxy      {}", mde_car_core::http::redacted(proxy));
     }
     if let Some(file) = &connection.ca_certificate_file {
         println!("  CA file    {file}");
@@ -624,7 +624,7 @@ fn view_json(view: &ConnectionView) -> serde_json::Value {
         "frequencyText": view.frequency_text,
         "apiBase": view.endpoints.api_base,
         "loginAuthority": view.endpoints.authority,
-        "proxyUrl": connection.proxy_url,
+        "proxyUrl": connection.proxy_url.as_deref().map(mde_car_core::http::redacted),
         "caCertificateFile": connection.ca_certificate_file,
         "data": connection.data,
         "demo": connection.demo,

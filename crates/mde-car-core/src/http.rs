@@ -43,8 +43,12 @@ pub fn client_for(network: Network<'_>) -> Result<reqwest::Client, String> {
         .redirect(reqwest::redirect::Policy::none());
     if let Some(proxy) = network.proxy_url {
         // An explicit proxy replaces the environment's for this connection, loopback included.
-        let proxy = reqwest::Proxy::all(proxy)
-            .map_err(|error| format!("the proxy URL {proxy} is not usable: {error}"))?;
+        let proxy = reqwest::Proxy::all(proxy).map_err(|_| {
+            format!(
+                "the proxy URL {} is not usable; give http://host:port",
+                redacted(proxy)
+            )
+        })?;
         builder = builder.proxy(proxy);
     }
     if let Some(file) = network.ca_certificate_file {
@@ -61,6 +65,20 @@ pub fn client_for(network: Network<'_>) -> Result<reqwest::Client, String> {
             None => format!("the HTTP client could not be built: {detail}"),
         }
     })
+}
+
+/// A URL as it may be shown: without a user name or password, should a hand-edited settings
+/// file hold one (the form and the CLI refuse them).
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string().trim_end_matches('/').to_owned()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "(unreadable URL)".to_owned(),
+    }
 }
 
 /// Reads a PEM bundle of CA certificates, with a message a person can act on when it is not one.
@@ -144,6 +162,16 @@ mod tests {
         })
         .unwrap_err();
         assert!(error.contains("broken.pem"), "{error}");
+    }
+
+    #[test]
+    fn a_proxy_password_is_never_shown() {
+        assert_eq!(
+            redacted("http://alice:s3cret@proxy.corp.example:8080"),
+            "http://proxy.corp.example:8080"
+        );
+        assert_eq!(redacted("http://proxy:3128"), "http://proxy:3128");
+        assert!(!redacted("http://alice:s3cret@[bad").contains("s3cret"));
     }
 
     #[test]

@@ -277,7 +277,8 @@ fn transport_report(host: &str, transport: &Transport) -> TestReport {
 fn with_network_note(mut report: TestReport, network: Network<'_>) -> TestReport {
     let note = match (report.code, network.proxy_url, network.ca_certificate_file) {
         (TestCode::NetworkUnreachable | TestCode::Timeout, Some(proxy), _) => format!(
-            " The call went through the proxy {proxy}: check that it runs and lets this computer through, or remove it in Edit → Advanced."
+            " The call went through the proxy {}: check that it runs and lets this computer through, or remove it in Edit → Advanced.",
+            crate::http::redacted(proxy)
         ),
         (TestCode::TlsFailure, _, Some(file)) => format!(
             " The certificates in {file} were trusted too: check that it holds the CA that signed this host's certificate."
