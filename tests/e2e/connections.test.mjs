@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { By } from "selenium-webdriver";
 import {
-  startSimulator, openApp, find, card, type, waitFor, screenshot, settings, keyringSecret, dataFiles, byTestId,
+  startSimulator, openApp, find, card, type, expand, waitFor, screenshot, settings, keyringSecret, dataFiles, byTestId,
 } from "./support.mjs";
 
 let sim;
@@ -47,7 +47,7 @@ test("connections: validate, add, test, wrong secret, delete", async () => {
   await type(driver, "field-tenantId", "common");
   await type(driver, "field-clientId", "my-app");
   await type(driver, "field-clientSecret", "");
-  await (await find(driver, "form-advanced")).click();
+  await expand(driver, "form-advanced");
   await type(driver, "field-apiBaseUrl", "http://defender.example.com");
   await type(driver, "field-proxyUrl", "socks5://proxy.corp.example:1080");
   await type(driver, "field-caCertificateFile", "corp-ca.pem");

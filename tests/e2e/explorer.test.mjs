@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { By, Key } from "selenium-webdriver";
-import { startSimulator, openApp, find, card, type, waitFor, screenshot, byTestId } from "./support.mjs";
+import { startSimulator, openApp, find, card, type, expand, waitFor, screenshot, byTestId } from "./support.mjs";
 
 let sim;
 let driver;
@@ -60,7 +60,7 @@ test("explorer: search an IP, see its device and risk, IP view, device view, exp
   await type(driver, "field-tenantId", sim.tenantId);
   await type(driver, "field-clientId", sim.clientId);
   await type(driver, "field-clientSecret", sim.clientSecret);
-  await (await find(driver, "form-advanced")).click();
+  await expand(driver, "form-advanced");
   await type(driver, "field-apiBaseUrl", sim.apiBase);
   await type(driver, "field-loginAuthority", sim.authority);
   await (await find(driver, "form-save")).click();

@@ -77,11 +77,21 @@ export async function type(driver, id, text) {
   if (text) {
     await input.clear();
     await input.sendKeys(text);
-  } else {
+  } else if (await input.getAttribute("value")) {
     // clear() fires no input event, so a bound value would keep the old text: delete by keys.
     await input.sendKeys(Key.chord(Key.CONTROL, "a"), Key.BACK_SPACE);
   }
   return input;
+}
+
+/** Opens a disclosure button (aria-expanded), clicking again if a click was lost. */
+export async function expand(driver, id) {
+  await waitFor(async () => {
+    const button = await find(driver, id);
+    if ((await button.getAttribute("aria-expanded")) !== "true") await button.click();
+    await new Promise((r) => setTimeout(r, 200));
+    return (await button.getAttribute("aria-expanded")) === "true";
+  }, `${id} opens`);
 }
 
 let shotIndex = 0;
