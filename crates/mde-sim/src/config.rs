@@ -119,6 +119,20 @@ impl Default for RateLimits {
     }
 }
 
+/// How the API words a 403 for a missing application role (mde-api.md §7 shows two styles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ForbiddenWording {
+    /// The newer answer (Azure/Azure-Sentinel#14672, 2026), without `target`: `Missing
+    /// application roles. API required roles: Machine.Read.All,Machine.ReadWrite.All, application
+    /// roles: Alert.Read.All.` (the roles the token holds come last).
+    #[default]
+    MissingRoles,
+    /// The older answer (MicrosoftDocs/microsoft-365-docs#6053, 2021), with `target`: `The
+    /// application does not have any of the required application permissions (Machine.Read.All,
+    /// Machine.ReadWrite.All) to access the resource.`
+    RequiredPermissions,
+}
+
 /// Documented oddities that can be switched off.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Quirks {
@@ -126,6 +140,8 @@ pub struct Quirks {
     pub empty_machine_list_404: bool,
     /// `$select` silently drops `onboardingStatus` (MicrosoftDocs/microsoft-365-docs#8489).
     pub select_drops_onboarding_status: bool,
+    /// The wording of a missing-role 403.
+    pub forbidden_wording: ForbiddenWording,
 }
 
 impl Default for Quirks {
@@ -133,6 +149,7 @@ impl Default for Quirks {
         Quirks {
             empty_machine_list_404: false,
             select_drops_onboarding_status: true,
+            forbidden_wording: ForbiddenWording::default(),
         }
     }
 }

@@ -33,12 +33,19 @@ pub enum FaultKind {
     Intermittent404,
     /// (`retired`) the legacy `/api/advancedqueries/run` answers that it has been retired.
     HuntingRetired,
-    /// (`429`) a 429 as if a quota were exhausted, with `Retry-After`.
+    /// (`429`) a 429 as if a quota were exhausted, with `Retry-After`. On the token endpoint
+    /// (only when aimed at it, `429@token`) Entra's AADSTS90055 tenant throttling.
     Throttle,
+    /// (`preempted`) a hunting query is stopped for its CPU or memory use: 400 "Query execution
+    /// has exceeded the allowed limits…" (mde-api.md §5.2, OpenAEV-Platform/collectors#284).
+    HuntingPreempted,
+    /// (`too-large`) a hunting result is over the size cap: 400 "Query execution has exceeded
+    /// the allowed result size…" (mde-api.md §5.1, MicrosoftDocs/microsoft-365-docs#5874).
+    HuntingTooLarge,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 10] = [
+    pub const ALL: [FaultKind; 12] = [
         FaultKind::InternalError,
         FaultKind::Unavailable,
         FaultKind::ConnectionReset,
@@ -49,6 +56,8 @@ impl FaultKind {
         FaultKind::Intermittent404,
         FaultKind::HuntingRetired,
         FaultKind::Throttle,
+        FaultKind::HuntingPreempted,
+        FaultKind::HuntingTooLarge,
     ];
 
     pub fn name(self) -> &'static str {
@@ -63,6 +72,8 @@ impl FaultKind {
             FaultKind::Intermittent404 => "404",
             FaultKind::HuntingRetired => "retired",
             FaultKind::Throttle => "429",
+            FaultKind::HuntingPreempted => "preempted",
+            FaultKind::HuntingTooLarge => "too-large",
         }
     }
 
@@ -77,6 +88,8 @@ impl FaultKind {
             "intermittent-404" | "not-found" => "404",
             "hunting-retired" => "retired",
             "throttle" => "429",
+            "hunting-preempted" => "preempted",
+            "hunting-too-large" | "too-big" => "too-large",
             other => other,
         };
         FaultKind::ALL.into_iter().find(|kind| kind.name() == alias)
@@ -99,8 +112,17 @@ impl FaultKind {
                     | Endpoint::MachineVulnerabilities
             ),
             FaultKind::HuntingRetired => endpoint == Endpoint::AdvancedQueries,
+            FaultKind::HuntingPreempted | FaultKind::HuntingTooLarge => {
+                matches!(endpoint, Endpoint::AdvancedQueries | Endpoint::GraphHunting)
+            }
             _ => endpoint != Endpoint::Unknown,
         }
+    }
+
+    /// Whether a rule that names no endpoint fires on this one: where the kind applies, except
+    /// that throttling the token endpoint has to be asked for by name (`429@token`).
+    pub fn applies_by_default(self, endpoint: Endpoint) -> bool {
+        self.applies_to(endpoint) && !(self == FaultKind::Throttle && endpoint == Endpoint::Token)
     }
 }
 
@@ -264,8 +286,11 @@ impl Faults {
         let mut fired = Vec::new();
         let FaultState { rules, rng, .. } = &mut *state;
         for (_, rule) in rules.iter_mut() {
-            if rule.endpoint.is_some_and(|wanted| wanted != endpoint)
-                || !rule.kind.applies_to(endpoint)
+            let applies = match rule.endpoint {
+                Some(wanted) => wanted == endpoint && rule.kind.applies_to(endpoint),
+                None => rule.kind.applies_by_default(endpoint),
+            };
+            if !applies
                 || rule.remaining == Some(0)
             {
                 continue;

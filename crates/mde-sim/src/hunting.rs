@@ -13,6 +13,13 @@
 //!   `DeviceTvmSoftwareVulnerabilitiesKB`.
 //! - `AlertInfo` and `AlertEvidence` (a `Machine` row plus one per evidence entity).
 //!
+//! Column types follow the schema reference: `LoggedOnUsers`, `ConnectedNetworks`,
+//! `DnsAddresses`, `DefaultGateways` and `IPAddresses` are `string` columns holding JSON text
+//! (keys in the documented order, e.g. `{"IPAddress":…,"SubnetPrefix":…,"AddressType":…}`), so a
+//! query must `todynamic()` them before member access or `mv-expand`; `AdditionalFields`, the
+//! tag columns, `CveTags` and `AffectedSoftware` are `dynamic`. Either way the answer carries
+//! them as strings.
+//!
 //! Legacy MDATP names (`MachineInfo`, `DeviceAlertEvents`, …) are not aliased: they fail as in
 //! the service.
 
@@ -53,7 +60,7 @@ const DEVICE_INFO: &[(&str, ColumnType)] = &[
     ("IsAzureADJoined", B),
     ("JoinType", S),
     ("AadDeviceId", S),
-    ("LoggedOnUsers", J),
+    ("LoggedOnUsers", S),
     ("RegistryDeviceTag", S),
     ("OSVersion", S),
     ("MachineGroup", S),
@@ -90,12 +97,12 @@ const DEVICE_NETWORK_INFO: &[(&str, ColumnType)] = &[
     ("NetworkAdapterType", S),
     ("NetworkAdapterStatus", S),
     ("TunnelType", S),
-    ("ConnectedNetworks", J),
-    ("DnsAddresses", J),
+    ("ConnectedNetworks", S),
+    ("DnsAddresses", S),
     ("IPv4Dhcp", S),
     ("IPv6Dhcp", S),
-    ("DefaultGateways", J),
-    ("IPAddresses", J),
+    ("DefaultGateways", S),
+    ("IPAddresses", S),
     ("ReportId", L),
     ("NetworkAdapterVendor", S),
 ];
@@ -120,6 +127,7 @@ const DEVICE_LOGON_EVENTS: &[(&str, ColumnType)] = &[
     ("InitiatingProcessFileName", S),
     ("InitiatingProcessAccountName", S),
     ("ReportId", L),
+    ("AppGuardContainerId", S),
     ("AdditionalFields", J),
 ];
 
@@ -252,6 +260,32 @@ fn report_id(parts: &[u64]) -> i64 {
     (parts.iter().fold(0u64, |acc, part| mix(acc ^ *part)) >> 20) as i64
 }
 
+/// One element of `IPAddresses`, keys in the documented order:
+/// `{"IPAddress":"10.1.2.3","SubnetPrefix":24,"AddressType":"Private"}`.
+fn address_json(ip: &str, prefix: u8, kind: &str) -> String {
+    let mut obj = Obj::new();
+    obj.str("IPAddress", ip)
+        .int("SubnetPrefix", i64::from(prefix))
+        .str("AddressType", kind);
+    obj.finish()
+}
+
+/// `ConnectedNetworks` with one network: `[{"Name","Category","Description","IsConnectedToInternet"}]`.
+fn network_json(name: &str, category: &str) -> String {
+    let mut obj = Obj::new();
+    obj.str("Name", name)
+        .str("Category", category)
+        .str("Description", name)
+        .bool("IsConnectedToInternet", true);
+    format::array(&[obj.finish()])
+}
+
+/// A JSON array of strings (`DnsAddresses`, `DefaultGateways`).
+fn strings_json(items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|item| format::quote(item)).collect();
+    format::array(&quoted)
+}
+
 impl<'a> TenantTables<'a> {
     pub fn new(tenant: &'a Tenant, now: DateTime<Utc>) -> TenantTables<'a> {
         TenantTables { tenant, now }
@@ -301,17 +335,21 @@ impl<'a> TenantTables<'a> {
         out
     }
 
-    fn logged_on_users(&self, device: &Device) -> Json {
-        Json::Array(
-            device
-                .logon_users
-                .iter()
-                .map(|user| {
-                    let (name, domain, sid) = self.tenant.account_of(device, user);
-                    json!({"UserName": name, "DomainName": domain, "Sid": sid})
-                })
-                .collect(),
-        )
+    /// `LoggedOnUsers`: `[{"UserName":…,"DomainName":…,"Sid":…}]` as a string.
+    fn logged_on_users(&self, device: &Device) -> String {
+        let users: Vec<String> = device
+            .logon_users
+            .iter()
+            .map(|user| {
+                let (name, domain, sid) = self.tenant.account_of(device, user);
+                let mut obj = Obj::new();
+                obj.str("UserName", &name)
+                    .str("DomainName", &domain)
+                    .str("Sid", &sid);
+                obj.finish()
+            })
+            .collect();
+        format::array(&users)
     }
 
     fn device_info(&self, hint: &ScanHint) -> Box<dyn Iterator<Item = Vec<Value>> + 'a> {
@@ -371,7 +409,7 @@ impl<'a> TenantTables<'a> {
                                 ""
                             }),
                             opt_s(device.aad_device_id.as_deref()),
-                            Value::Dynamic(users.clone()),
+                            s(&users),
                             s(""),
                             opt_s(device.os_version.or(device.version)),
                             opt_s(device.rbac_group_name),
@@ -444,33 +482,33 @@ impl<'a> TenantTables<'a> {
                     let lease = adapter.leases.iter().find(|lease| lease.covers(time));
                     let mut addresses = Vec::new();
                     match (lease, adapter.apipa) {
-                        (Some(lease), _) => addresses.push(json!({"IPAddress": lease.ip.to_string(), "SubnetPrefix": adapter.subnet_prefix, "AddressType": "Private"})),
-                        (None, Some(apipa)) => addresses.push(json!({"IPAddress": apipa.to_string(), "SubnetPrefix": 16, "AddressType": "LinkLocal"})),
+                        (Some(lease), _) => addresses.push(address_json(&lease.ip.to_string(), adapter.subnet_prefix, "Private")),
+                        (None, Some(apipa)) => addresses.push(address_json(&apipa.to_string(), 16, "LinkLocal")),
                         (None, None) => {}
                     }
                     if let Some(global) = adapter.ipv6_global {
-                        addresses.push(json!({"IPAddress": global.to_string(), "SubnetPrefix": 64, "AddressType": "Public"}));
+                        addresses.push(address_json(&global.to_string(), 64, "Public"));
                     }
-                    addresses.push(json!({"IPAddress": adapter.ipv6_link_local.to_string(), "SubnetPrefix": 64, "AddressType": "LinkLocal"}));
+                    addresses.push(address_json(&adapter.ipv6_link_local.to_string(), 64, "LinkLocal"));
                     let up = lease.is_some();
                     let (networks, dns, gateway, dhcp) = match (up, pool) {
                         (true, Some(pool)) => {
                             let octets = pool.network.octets();
                             let base = format!("{}.{}.{}", octets[0], octets[1], octets[2]);
                             (
-                                json!([{"Name": catalog::DNS_SUFFIX, "Category": "Domain", "Description": catalog::DNS_SUFFIX, "IsConnectedToInternet": true}]),
-                                json!(["10.16.0.10", "10.16.0.11"]),
-                                json!([format!("{base}.1")]),
+                                network_json(catalog::DNS_SUFFIX, "Domain"),
+                                strings_json(&["10.16.0.10", "10.16.0.11"]),
+                                strings_json(&[&format!("{base}.1")]),
                                 format!("{base}.2"),
                             )
                         }
                         (true, None) => (
-                            json!([{"Name": "HomeNetwork", "Category": "Private", "Description": "HomeNetwork", "IsConnectedToInternet": true}]),
-                            json!(["192.168.1.1"]),
-                            json!(["192.168.1.1"]),
+                            network_json("HomeNetwork", "Private"),
+                            strings_json(&["192.168.1.1"]),
+                            strings_json(&["192.168.1.1"]),
                             "192.168.1.1".to_owned(),
                         ),
-                        _ => (json!([]), json!([]), json!([]), String::new()),
+                        _ => ("[]".to_owned(), "[]".to_owned(), "[]".to_owned(), String::new()),
                     };
                     vec![
                         Value::DateTime(time),
@@ -481,12 +519,12 @@ impl<'a> TenantTables<'a> {
                         s(adapter.adapter_type),
                         s(if up { "Up" } else { "Down" }),
                         s(""),
-                        Value::Dynamic(networks),
-                        Value::Dynamic(dns),
+                        Value::String(networks),
+                        Value::String(dns),
                         s(&dhcp),
                         s(""),
-                        Value::Dynamic(gateway),
-                        Value::Dynamic(Json::Array(addresses)),
+                        Value::String(gateway),
+                        Value::String(format::array(&addresses)),
                         Value::Long(report_id(&[device_idx as u64, adapter_idx as u64, time.timestamp() as u64, 2])),
                         s(if adapter.adapter_type == "Ethernet" { "Intel Corporation" } else { "Realtek" }),
                     ]
@@ -578,6 +616,7 @@ impl<'a> TenantTables<'a> {
                                                 day as u64,
                                                 3,
                                             ])),
+                                            s(""),
                                             Value::Dynamic(json!({})),
                                         ]);
                                     }
@@ -853,6 +892,20 @@ fn execute(ctx: &Ctx<'_>, client_id: &str, query: &str) -> Outcome {
 }
 
 const SIZE_MESSAGE: &str = "Query execution has exceeded the allowed result size. Optimize your query by limiting the number of results and try again.";
+/// The Graph hunting API's answer to a query stopped for its resource use (OpenAEV-Platform/
+/// collectors#284); the legacy API is given the same text.
+const PREEMPTED_MESSAGE: &str = "Query execution has exceeded the allowed limits. The query execution was preempted. This could possibly be due to high CPU and/or memory resource consumption. Optimize your query by following best practices and try again.";
+
+/// The 400 text of a heavy-query fault, if one fired.
+fn heavy_query_fault(ctx: &Ctx<'_>) -> Option<&'static str> {
+    if ctx.fault(FaultKind::HuntingPreempted).is_some() {
+        Some(PREEMPTED_MESSAGE)
+    } else if ctx.fault(FaultKind::HuntingTooLarge).is_some() {
+        Some(SIZE_MESSAGE)
+    } else {
+        None
+    }
+}
 
 /// `POST /api/advancedqueries/run` with `{"Query": "…"}` (key case-sensitive).
 pub(crate) fn legacy_endpoint(ctx: &Ctx<'_>, caller: &Caller) -> Reply {
@@ -861,6 +914,21 @@ pub(crate) fn legacy_endpoint(ctx: &Ctx<'_>, caller: &Caller) -> Reply {
             400,
             "BadRequest",
             "The Microsoft Defender for Endpoint advanced hunting API has been retired (MC1220762). Use the Microsoft Graph security API runHuntingQuery instead.",
+        );
+    }
+    let json_body = ctx
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|kind| kind.trim().eq_ignore_ascii_case("application/json"));
+    if !json_body {
+        // POST bodies must be `Content-Type: application/json` (mde-api.md §3); the answer to
+        // anything else is our guess at what ASP.NET gives.
+        return Reply::mde_error(
+            415,
+            "UnsupportedMediaType",
+            "The request body must be JSON, sent with Content-Type: application/json.",
         );
     }
     let body: Option<Json> = serde_json::from_slice(&ctx.body).ok();
@@ -875,6 +943,9 @@ pub(crate) fn legacy_endpoint(ctx: &Ctx<'_>, caller: &Caller) -> Reply {
             "Request body is invalid: the 'Query' property is required.",
         );
     };
+    if let Some(message) = heavy_query_fault(ctx) {
+        return Reply::mde_error(400, "BadRequest", message);
+    }
     match execute(ctx, &caller.client_id, query) {
         Outcome::Failed(message) => Reply::mde_error(400, "BadRequest", &message),
         Outcome::Ok { output, seconds } => {
@@ -1000,6 +1071,9 @@ pub(crate) fn graph_endpoint(ctx: &mut Ctx<'_>) -> Reply {
     let Some(query) = query.map(str::to_owned) else {
         return graph_error(ctx, 400, "BadRequest", "The 'Query' property is required.");
     };
+    if let Some(message) = heavy_query_fault(ctx) {
+        return graph_error(ctx, 400, "BadRequest", message);
+    }
     match execute(ctx, &caller.client_id, &query) {
         Outcome::Failed(message) => graph_error(ctx, 400, "BadRequest", &message),
         Outcome::Ok { output, .. } => {
@@ -1088,9 +1162,10 @@ mod tests {
             let Value::String(id) = &row[1] else {
                 panic!("id")
             };
-            let Value::Dynamic(addresses) = &row[13] else {
+            let Value::String(addresses) = &row[13] else {
                 panic!("IPAddresses")
             };
+            let addresses: Json = serde_json::from_str(addresses).unwrap();
             if let Some(ip) = addresses[0]["IPAddress"]
                 .as_str()
                 .and_then(|ip| ip.parse().ok())

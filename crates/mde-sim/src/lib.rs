@@ -122,7 +122,8 @@ pub mod tenant;
 
 pub use clock::SimClock;
 pub use config::{
-    AppRegistration, CallLimit, ClockMode, DEFAULT_ROLES, PagingMode, Quirks, RateLimits, SimConfig,
+    AppRegistration, CallLimit, ClockMode, DEFAULT_ROLES, ForbiddenWording, PagingMode, Quirks,
+    RateLimits, SimConfig,
 };
 pub use faults::{FaultId, FaultKind, FaultRule, Faults};
 pub use requests::{Endpoint, RequestRecord, Requests};

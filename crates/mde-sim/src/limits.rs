@@ -43,6 +43,7 @@ pub(crate) fn limit_for(limits: &RateLimits, endpoint: Endpoint) -> Option<CallL
         | Endpoint::Machine
         | Endpoint::LogonUsers
         | Endpoint::FindByIp
+        | Endpoint::FindByTag
         | Endpoint::MachineAlerts
         | Endpoint::Alerts
         | Endpoint::Alert

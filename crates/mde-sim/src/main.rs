@@ -37,7 +37,7 @@ struct Args {
     #[arg(long, default_value = "skip-only")]
     paging: String,
     /// A fault, `KIND[@ENDPOINT][=PROBABILITY]`; repeatable. Kinds: 500, 503, reset, truncate,
-    /// slow, token-expired, shuffle, 404, retired, 429.
+    /// slow, token-expired, shuffle, 404, retired, 429, preempted, too-large.
     #[arg(long = "fault")]
     faults: Vec<String>,
     /// `running` (follows the wall clock, default) or `frozen`.

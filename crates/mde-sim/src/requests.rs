@@ -21,6 +21,8 @@ pub enum Endpoint {
     LogonUsers,
     /// `GET /api/machines/findbyip(ip='…',timestamp=…)`.
     FindByIp,
+    /// `GET /api/machines/findbytag?tag=…&useStartsWithFilter=…`.
+    FindByTag,
     /// `GET /api/machines/{id}/alerts`.
     MachineAlerts,
     /// `GET /api/machines/{id}/vulnerabilities`.
@@ -48,12 +50,13 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 17] = [
+    pub const ALL: [Endpoint; 18] = [
         Endpoint::Token,
         Endpoint::Machines,
         Endpoint::Machine,
         Endpoint::LogonUsers,
         Endpoint::FindByIp,
+        Endpoint::FindByTag,
         Endpoint::MachineAlerts,
         Endpoint::MachineVulnerabilities,
         Endpoint::Alerts,
@@ -76,6 +79,7 @@ impl Endpoint {
             Endpoint::Machine => "machine",
             Endpoint::LogonUsers => "logonusers",
             Endpoint::FindByIp => "findbyip",
+            Endpoint::FindByTag => "findbytag",
             Endpoint::MachineAlerts => "machine-alerts",
             Endpoint::MachineVulnerabilities => "machine-vulnerabilities",
             Endpoint::Alerts => "alerts",

@@ -833,9 +833,9 @@ impl Compiler<'_> {
         let mut out = Vec::new();
         for item in items {
             let (expr, ty) = self.expr(&item.assign.expr, scope, None)?;
-            if !matches!(ty, Ty::Dynamic | Ty::String) {
+            if ty != Ty::Dynamic {
                 return Err(scope.err(format!(
-                    "the expanded expression must be of type dynamic, not {}",
+                    "the expanded expression must be of type dynamic, not {} (use todynamic())",
                     ty.name()
                 )));
             }
@@ -1574,7 +1574,7 @@ fn expect_type(scope: Scope<'_>, f: &str, n: usize, got: Ty, want: &[Ty]) -> R<(
 }
 
 fn check_dynamic(scope: Scope<'_>, t: Ty) -> R<()> {
-    if matches!(t, Ty::Dynamic | Ty::String) {
+    if t == Ty::Dynamic {
         Ok(())
     } else {
         Err(scope.err(format!(

@@ -87,9 +87,10 @@
 //!   is unspecified. `arg_max`/`arg_min` keep the first row on ties.
 //! - Null handling is three-valued for comparisons (a `where` keeps only `true`); string columns
 //!   read a null cell as `""`. Integer division by zero gives null.
-//! - Leniency: a string-typed column may be used where Kusto wants `dynamic` (member access,
-//!   `mv-expand`); its text is parsed as JSON per row. Real Defender declares such columns
-//!   (`IPAddresses`, `LoggedOnUsers`) as dynamic.
+//! - Member access and `mv-expand` need a `dynamic` value, as in Kusto: a `string` column that
+//!   holds JSON text (Defender's `IPAddresses`, `LoggedOnUsers`) must go through `todynamic()` /
+//!   `parse_json()` first. The refusal is a semantic error in our own words (`member access
+//!   needs a value of type dynamic, not string (use todynamic())`).
 //! - Expressions may nest at most 64 levels deep (deeper input is a syntax error rather than a
 //!   stack overflow). No row, size or time limits are applied here; the endpoint applies the
 //!   service's.

@@ -187,7 +187,8 @@ fn ips(list: &[(&str, i64, &str)]) -> Value {
         .iter()
         .map(|(ip, p, t)| serde_json::json!({"IPAddress": ip, "SubnetPrefix": p, "AddressType": t}))
         .collect();
-    Value::Dynamic(serde_json::Value::Array(items))
+    // JSON text, as the service stores the column.
+    Value::String(serde_json::Value::Array(items).to_string())
 }
 
 fn device_network_info() -> (TableSchema, Vec<Vec<Value>>) {
@@ -202,7 +203,7 @@ fn device_network_info() -> (TableSchema, Vec<Vec<Value>>) {
             ("MacAddress", String),
             ("NetworkAdapterType", String),
             ("NetworkAdapterStatus", String),
-            ("IPAddresses", Dynamic),
+            ("IPAddresses", String),
             ("ConnectedNetworks", String),
             ("ReportId", Int64),
         ],
@@ -990,6 +991,27 @@ fn logged_on_users_expand_from_string_column() {
     );
 }
 
+#[test]
+fn string_columns_holding_json_need_todynamic() {
+    // The service types `LoggedOnUsers` and `IPAddresses` as string (JSON text): Kusto refuses
+    // member access and mv-expand on them until they are parsed.
+    assert_eq!(
+        err("DeviceInfo | mv-expand LoggedOnUsers"),
+        "'mv-expand' operator: the expanded expression must be of type dynamic, not string (use todynamic())"
+    );
+    assert_eq!(
+        err("DeviceNetworkInfo | project IPAddresses[0].IPAddress"),
+        "'project' operator: member access needs a value of type dynamic, not string (use todynamic())"
+    );
+    assert_eq!(
+        err("DeviceNetworkInfo | extend a = IPAddresses.IPAddress"),
+        "'extend' operator: member access needs a value of type dynamic, not string (use todynamic())"
+    );
+    let out = q("DeviceNetworkInfo | where ReportId == 1101 and NetworkAdapterName == \"Ethernet\" \
+         | extend a = todynamic(IPAddresses) | project A = tostring(a[0].IPAddress)");
+    assert_eq!(table(&out), vec!["10.1.0.11"]);
+}
+
 // ---- where and the scan hint ------------------------------------------------------------------
 
 #[test]
@@ -1456,7 +1478,7 @@ fn getschema_lists_columns() {
         vec![
             "DeviceId | 0i | System.String | string",
             "ReportId | 1i | System.Int64 | long",
-            "IPAddresses | 2i | System.Object | dynamic",
+            "IPAddresses | 2i | System.String | string",
             "Age | 3i | System.TimeSpan | timespan",
         ]
     );
@@ -1474,7 +1496,7 @@ fn count_operator() {
 #[test]
 fn mv_expand_column_in_place() {
     let out = q(
-        "DeviceNetworkInfo | where ReportId in (1101, 1301) | mv-expand IPAddresses \
+        "DeviceNetworkInfo | where ReportId in (1101, 1301) | mv-expand IPAddresses = todynamic(IPAddresses) \
                  | project MacAddress, A = tostring(IPAddresses.IPAddress), IPAddresses.SubnetPrefix",
     );
     assert_eq!(
@@ -1666,7 +1688,7 @@ fn ip_functions() {
         vec!["true", "false", "167772161"]
     );
     let out = q(
-        "DeviceNetworkInfo | where Timestamp > ago(1d) | mv-expand ip = IPAddresses \
+        "DeviceNetworkInfo | where Timestamp > ago(1d) | mv-expand ip = todynamic(IPAddresses) \
                  | where ipv4_is_in_range(tostring(ip.IPAddress), '10.0.0.0/8') | distinct DeviceId",
     );
     assert_eq!(table(&out), vec!["d1", "d2", "d3"]);

@@ -184,6 +184,17 @@ fn entra_error(shared: &Shared, status: u16, error: &str, code: u32, message: &s
     reply
 }
 
+/// Entra's tenant-level throttling (AADSTS90055; the status is a guess, mde-api.md §1.3).
+pub(crate) fn tenant_throttled(shared: &Shared) -> Reply {
+    entra_error(
+        shared,
+        429,
+        "temporarily_unavailable",
+        90_055,
+        "TenantThrottlingError - There are too many incoming requests. Please try again later.",
+    )
+}
+
 fn is_guid(text: &str) -> bool {
     uuid::Uuid::parse_str(text).is_ok() && text.len() == 36
 }
@@ -350,11 +361,7 @@ pub(crate) fn token(ctx: &mut Ctx<'_>, tenant: &str, v2: bool) -> Reply {
         return entra_error(
             shared,
             400,
-            if v2 {
-                "invalid_scope"
-            } else {
-                "invalid_resource"
-            },
+            "invalid_resource",
             500_011,
             &format!(
                 "The resource principal named {resource} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",

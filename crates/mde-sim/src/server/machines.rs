@@ -469,3 +469,50 @@ pub(crate) fn find_by_ip(ctx: &Ctx<'_>, segment: &str) -> Reply {
         .collect();
     Reply::odata(collection(&ctx.context("Machines"), None, &items, None))
 }
+
+/// `GET /api/machines/findbytag?tag=…&useStartsWithFilter=…`: devices carrying the tag (or,
+/// with `useStartsWithFilter=true`, a tag that starts with it), compared case-insensitively.
+pub(crate) fn find_by_tag(ctx: &Ctx<'_>) -> Reply {
+    let param = |name: &str| {
+        ctx.query
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    };
+    let Some(tag) = param("tag").filter(|tag| !tag.is_empty()) else {
+        return Reply::mde_error(
+            400,
+            "MissingRequiredParameter",
+            "The 'tag' parameter is required.",
+        );
+    };
+    let starts_with = match param("useStartsWithFilter").map(str::to_ascii_lowercase) {
+        None => false,
+        Some(flag) if flag == "true" => true,
+        Some(flag) if flag == "false" => false,
+        Some(flag) => {
+            return Reply::mde_error(
+                400,
+                "InvalidInput",
+                &format!("useStartsWithFilter must be true or false, not '{flag}'."),
+            );
+        }
+    };
+    let wanted = tag.to_lowercase();
+    let tenant = ctx.shared.tenant.read().expect("tenant lock poisoned");
+    let items: Vec<String> = tenant
+        .listed_devices()
+        .filter(|device| {
+            device.machine_tags.iter().any(|held| {
+                let held = held.to_lowercase();
+                if starts_with {
+                    held.starts_with(&wanted)
+                } else {
+                    held == wanted
+                }
+            })
+        })
+        .map(|device| machine_json(device, None, None))
+        .collect();
+    Reply::odata(collection(&ctx.context("Machines"), None, &items, None))
+}

@@ -18,7 +18,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 
 use crate::clock::SimClock;
-use crate::config::{AppRegistration, SimConfig};
+use crate::config::{AppRegistration, ForbiddenWording, SimConfig};
 use crate::faults::{FaultKind, FaultRule, Faults};
 use crate::format;
 use crate::limits::{self, Limiter};
@@ -249,6 +249,7 @@ pub(crate) fn route(path: &str) -> (Route, String) {
             Endpoint::VulnerabilityChangesExport
         }
         ["machines", find] if find.starts_with("findbyip(") => Endpoint::FindByIp,
+        ["machines", "findbytag"] => Endpoint::FindByTag,
         ["machines", _] => Endpoint::Machine,
         ["machines", _, "logonusers"] => Endpoint::LogonUsers,
         ["machines", _, "alerts"] | ["machines", _, "alerts", "$count"] => Endpoint::MachineAlerts,
@@ -273,7 +274,11 @@ pub(crate) fn route(path: &str) -> (Route, String) {
 /// The roles of which a caller needs one (mde-api.md §7).
 fn required_roles(endpoint: Endpoint) -> &'static [&'static str] {
     match endpoint {
-        Endpoint::Machines | Endpoint::Machine | Endpoint::FindByIp | Endpoint::AlertMachine => {
+        Endpoint::Machines
+        | Endpoint::Machine
+        | Endpoint::FindByIp
+        | Endpoint::FindByTag
+        | Endpoint::AlertMachine => {
             &["Machine.Read.All", "Machine.ReadWrite.All"]
         }
         Endpoint::LogonUsers => &["User.Read.All"],
@@ -378,6 +383,10 @@ fn answer(ctx: &mut Ctx<'_>, route: Route, endpoint: Endpoint) -> Reply {
     }
     match route {
         Route::Token { tenant, v2 } => {
+            if let Some(rule) = ctx.fault(FaultKind::Throttle) {
+                let retry = rule.retry_after_secs.to_string();
+                return auth::tenant_throttled(ctx.shared).header("retry-after", retry);
+            }
             if ctx.method != Method::POST {
                 return Reply::mde_error(
                     405,
@@ -422,7 +431,11 @@ fn api(ctx: &mut Ctx<'_>, endpoint: Endpoint, segments: &[String]) -> Reply {
         }
     };
     ctx.client_id = Some(caller.client_id.clone());
-    if let Err(reply) = check_roles(&caller, endpoint) {
+    if let Err(reply) = check_roles(
+        &caller,
+        endpoint,
+        ctx.shared.config.quirks.forbidden_wording,
+    ) {
         return reply;
     }
     if ctx.method != expected_method {
@@ -443,6 +456,7 @@ fn api(ctx: &mut Ctx<'_>, endpoint: Endpoint, segments: &[String]) -> Reply {
         Endpoint::Machine => machines::single(ctx, &segments[1]),
         Endpoint::LogonUsers => machines::logon_users(ctx, &segments[1]),
         Endpoint::FindByIp => machines::find_by_ip(ctx, &segments[1]),
+        Endpoint::FindByTag => machines::find_by_tag(ctx),
         Endpoint::MachineAlerts => alerts::of_machine(ctx, segments),
         Endpoint::Alerts => alerts::list(ctx, segments),
         Endpoint::Alert => alerts::single(ctx, &segments[1]),
@@ -459,7 +473,11 @@ fn api(ctx: &mut Ctx<'_>, endpoint: Endpoint, segments: &[String]) -> Reply {
     }
 }
 
-pub(crate) fn check_roles(caller: &auth::Caller, endpoint: Endpoint) -> Result<(), Reply> {
+pub(crate) fn check_roles(
+    caller: &auth::Caller,
+    endpoint: Endpoint,
+    wording: ForbiddenWording,
+) -> Result<(), Reply> {
     let required = required_roles(endpoint);
     if required.is_empty()
         || required
@@ -468,14 +486,30 @@ pub(crate) fn check_roles(caller: &auth::Caller, endpoint: Endpoint) -> Result<(
     {
         return Ok(());
     }
-    Err(Reply::mde_error(
-        403,
-        "Forbidden",
-        &format!(
-            "The application does not have any of the required application permissions ({}) to access the resource.",
-            required.join(", ")
+    Err(match wording {
+        ForbiddenWording::RequiredPermissions => Reply::mde_error(
+            403,
+            "Forbidden",
+            &format!(
+                "The application does not have any of the required application permissions ({}) to access the resource.",
+                required.join(", ")
+            ),
         ),
-    ))
+        ForbiddenWording::MissingRoles => {
+            let mut inner = format::Obj::new();
+            inner.str("code", "Forbidden").str(
+                "message",
+                &format!(
+                    "Missing application roles. API required roles: {}, application roles: {}.",
+                    required.join(","),
+                    caller.roles.join(",")
+                ),
+            );
+            let mut outer = format::Obj::new();
+            outer.raw("error", &inner.finish());
+            Reply::json(403, outer.finish())
+        }
+    })
 }
 
 /// Retry-After in whole real seconds, at least 1.
@@ -496,15 +530,17 @@ pub(crate) fn check_limits(
     let shared = ctx.shared;
     let hunting = matches!(endpoint, Endpoint::AdvancedQueries | Endpoint::GraphHunting);
     let code = if hunting { "429" } else { "TooManyRequests" };
+    let limit = limits::limit_for(&shared.config.limits, endpoint);
     if let Some(rule) = ctx.fault(FaultKind::Throttle) {
+        let per_minute = limit.map_or(100, |limit| limit.per_minute);
         return Err(Reply::mde_error(
             429,
             code,
-            "API calls quota exceeded! maximum allowed 100 per 00:01:00",
+            &format!("API calls quota exceeded! maximum allowed {per_minute} per 00:01:00"),
         )
         .header("retry-after", rule.retry_after_secs.to_string()));
     }
-    let Some(limit) = limits::limit_for(&shared.config.limits, endpoint) else {
+    let Some(limit) = limit else {
         return Ok(());
     };
     let now = shared.clock.limiter_seconds(shared.config.rate_scale);

@@ -209,3 +209,98 @@ async fn request_log_counts_calls_per_endpoint() {
     requests.clear();
     assert_eq!(requests.total(), 0);
 }
+
+#[tokio::test]
+async fn heavy_hunting_queries_token_throttling_and_quota_texts() {
+    let sim = start(10).await;
+    let token = support::token(&sim).await;
+    let hunt = |token: String, url: String| async move {
+        let response = client()
+            .post(url)
+            .bearer_auth(token)
+            .json(&serde_json::json!({"Query": "DeviceInfo | take 1"}))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json::<Value>().await.unwrap())
+    };
+    let legacy = format!("{}/api/advancedqueries/run", sim.api_base());
+    let graph = format!("{}/v1.0/security/runHuntingQuery", sim.url());
+    let response = client()
+        .post(sim.token_url())
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &sim.client_id()),
+            ("client_secret", &sim.client_secret()),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let graph_token = response.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A preempted query and an oversized result are 400s naming the exceeded limit, on both
+    // hunting APIs; the next query runs.
+    for (kind, words) in [
+        (FaultKind::HuntingPreempted, "exceeded the allowed limits"),
+        (FaultKind::HuntingTooLarge, "exceeded the allowed result size"),
+    ] {
+        for (url, token) in [(&legacy, &token), (&graph, &graph_token)] {
+            sim.faults().next(kind, None, 1);
+            let (status, body) = hunt(token.clone(), url.clone()).await;
+            assert_eq!(status, 400, "{kind:?} {url}: {body}");
+            assert_eq!(body["error"]["code"], "BadRequest");
+            assert!(
+                body["error"]["message"].as_str().unwrap().contains(words),
+                "{body}"
+            );
+            assert_eq!(hunt(token.clone(), url.clone()).await.0, 200);
+        }
+    }
+    assert_eq!(
+        FaultRule::parse("preempted@advanced-queries").unwrap().kind,
+        FaultKind::HuntingPreempted
+    );
+
+    // The 429 text names the endpoint's own per-minute quota.
+    sim.faults()
+        .next(FaultKind::Throttle, Some(Endpoint::AdvancedQueries), 1);
+    let (status, body) = hunt(token.clone(), legacy.clone()).await;
+    assert_eq!(status, 429);
+    assert_eq!(body["error"]["code"], "429");
+    assert_eq!(
+        body["error"]["message"],
+        "API calls quota exceeded! maximum allowed 45 per 00:01:00"
+    );
+
+    // Throttling aimed at the token endpoint is Entra's AADSTS90055; a rule for every endpoint
+    // leaves tokens alone.
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", &sim.client_id()),
+        ("client_secret", &sim.client_secret()),
+        ("scope", "https://api.securitycenter.microsoft.com/.default"),
+    ];
+    let rule = sim.faults().set(FaultKind::Throttle, None, 1.0);
+    let response = client().post(sim.token_url()).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), 200, "an untargeted rule spares the token endpoint");
+    sim.faults().remove(rule);
+    sim.faults().next(FaultKind::Throttle, Some(Endpoint::Token), 1);
+    let response = client().post(sim.token_url()).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert_eq!(body["error_codes"][0], 90055);
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("AADSTS90055:")
+    );
+    let response = client().post(sim.token_url()).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}

@@ -239,7 +239,7 @@ async fn every_documented_error() {
             base(&sim.tenant_id()),
             form(&id, &secret, "https://nothing.example.com/.default"),
             400,
-            "invalid_scope",
+            "invalid_resource",
             500011,
         ),
         (
@@ -376,13 +376,14 @@ async fn api_rejects_missing_bad_expired_tokens_and_missing_roles() {
     assert_eq!(status, 200);
     let (status, _, body) = get(&sim, &narrow, "/api/alerts").await;
     assert_eq!(status, 403);
+    // The current wording names the required roles and the ones held, without a target.
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["error"]["code"], "Forbidden");
-    let message = body["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains("Alert.Read.All, Alert.ReadWrite.All"),
-        "{message}"
+    assert_eq!(
+        body["error"]["message"],
+        "Missing application roles. API required roles: Alert.Read.All,Alert.ReadWrite.All, application roles: Machine.Read.All."
     );
+    assert!(body["error"].get("target").is_none());
     let machine = sim.truth().machine_ids()[0].clone();
     let (status, _, body) = get(
         &sim,
@@ -415,4 +416,27 @@ async fn graph_token_cannot_call_mde_api() {
     )
     .await;
     assert_eq!(status, 403, "{body}");
+}
+
+#[tokio::test]
+async fn the_older_forbidden_wording_is_a_quirk() {
+    let sim = support::start_with(mde_sim::SimConfig {
+        devices: 5,
+        quirks: mde_sim::Quirks {
+            forbidden_wording: mde_sim::ForbiddenWording::RequiredPermissions,
+            ..mde_sim::Quirks::default()
+        },
+        ..mde_sim::SimConfig::default()
+    })
+    .await;
+    sim.set_roles(&sim.client_id(), &["Machine.Read.All"]);
+    let token = support::token(&sim).await;
+    let (status, _, body) = get(&sim, &token, "/api/alerts").await;
+    assert_eq!(status, 403);
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        body["error"]["message"],
+        "The application does not have any of the required application permissions (Alert.Read.All, Alert.ReadWrite.All) to access the resource."
+    );
+    assert!(body["error"]["target"].is_string());
 }
