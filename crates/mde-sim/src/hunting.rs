@@ -464,73 +464,123 @@ impl<'a> TenantTables<'a> {
             now: self.now,
         };
         let hint = hint.clone();
-        Box::new(self.tenant.devices.iter().enumerate().flat_map(move |(device_idx, device)| {
-            let span = tables.span(device, &hint);
-            device.adapters.iter().enumerate().flat_map(move |(adapter_idx, adapter)| {
-                let mut times = match span {
-                    Some((from, to)) => {
-                        let mut times = Self::periodic(from, to, device.report_phase, Duration::hours(NETWORK_REPORT_HOURS));
-                        times.extend(adapter.leases.iter().map(|lease| lease.start).filter(|start| *start >= from && *start <= to));
-                        times
-                    }
-                    None => Vec::new(),
-                };
-                times.sort_unstable();
-                times.dedup();
-                let pool = adapter.pool.map(|pool_idx| tables.tenant.pools[pool_idx as usize]);
-                times.into_iter().map(move |time| {
-                    let lease = adapter.leases.iter().find(|lease| lease.covers(time));
-                    let mut addresses = Vec::new();
-                    match (lease, adapter.apipa) {
-                        (Some(lease), _) => addresses.push(address_json(&lease.ip.to_string(), adapter.subnet_prefix, "Private")),
-                        (None, Some(apipa)) => addresses.push(address_json(&apipa.to_string(), 16, "LinkLocal")),
-                        (None, None) => {}
-                    }
-                    if let Some(global) = adapter.ipv6_global {
-                        addresses.push(address_json(&global.to_string(), 64, "Public"));
-                    }
-                    addresses.push(address_json(&adapter.ipv6_link_local.to_string(), 64, "LinkLocal"));
-                    let up = lease.is_some();
-                    let (networks, dns, gateway, dhcp) = match (up, pool) {
-                        (true, Some(pool)) => {
-                            let octets = pool.network.octets();
-                            let base = format!("{}.{}.{}", octets[0], octets[1], octets[2]);
-                            (
-                                network_json(catalog::DNS_SUFFIX, "Domain"),
-                                strings_json(&["10.16.0.10", "10.16.0.11"]),
-                                strings_json(&[&format!("{base}.1")]),
-                                format!("{base}.2"),
-                            )
-                        }
-                        (true, None) => (
-                            network_json("HomeNetwork", "Private"),
-                            strings_json(&["192.168.1.1"]),
-                            strings_json(&["192.168.1.1"]),
-                            "192.168.1.1".to_owned(),
-                        ),
-                        _ => ("[]".to_owned(), "[]".to_owned(), "[]".to_owned(), String::new()),
-                    };
-                    vec![
-                        Value::DateTime(time),
-                        s(&device.id),
-                        s(device.name_at(time)),
-                        s(&adapter.name),
-                        s(&mac_hyphenated(&adapter.mac)),
-                        s(adapter.adapter_type),
-                        s(if up { "Up" } else { "Down" }),
-                        s(""),
-                        Value::String(networks),
-                        Value::String(dns),
-                        s(&dhcp),
-                        s(""),
-                        Value::String(gateway),
-                        Value::String(format::array(&addresses)),
-                        Value::Long(report_id(&[device_idx as u64, adapter_idx as u64, time.timestamp() as u64, 2])),
-                        s(if adapter.adapter_type == "Ethernet" { "Intel Corporation" } else { "Realtek" }),
-                    ]
-                })
-            })
-        }))
+        Box::new(
+            self.tenant
+                .devices
+                .iter()
+                .enumerate()
+                .flat_map(move |(device_idx, device)| {
+                    let span = tables.span(device, &hint);
+                    device
+                        .adapters
+                        .iter()
+                        .enumerate()
+                        .flat_map(move |(adapter_idx, adapter)| {
+                            let mut times = match span {
+                                Some((from, to)) => {
+                                    let mut times = Self::periodic(
+                                        from,
+                                        to,
+                                        device.report_phase,
+                                        Duration::hours(NETWORK_REPORT_HOURS),
+                                    );
+                                    times.extend(
+                                        adapter
+                                            .leases
+                                            .iter()
+                                            .map(|lease| lease.start)
+                                            .filter(|start| *start >= from && *start <= to),
+                                    );
+                                    times
+                                }
+                                None => Vec::new(),
+                            };
+                            times.sort_unstable();
+                            times.dedup();
+                            let pool = adapter
+                                .pool
+                                .map(|pool_idx| tables.tenant.pools[pool_idx as usize]);
+                            times.into_iter().map(move |time| {
+                                let lease = adapter.leases.iter().find(|lease| lease.covers(time));
+                                let mut addresses = Vec::new();
+                                match (lease, adapter.apipa) {
+                                    (Some(lease), _) => addresses.push(address_json(
+                                        &lease.ip.to_string(),
+                                        adapter.subnet_prefix,
+                                        "Private",
+                                    )),
+                                    (None, Some(apipa)) => addresses.push(address_json(
+                                        &apipa.to_string(),
+                                        16,
+                                        "LinkLocal",
+                                    )),
+                                    (None, None) => {}
+                                }
+                                if let Some(global) = adapter.ipv6_global {
+                                    addresses.push(address_json(&global.to_string(), 64, "Public"));
+                                }
+                                addresses.push(address_json(
+                                    &adapter.ipv6_link_local.to_string(),
+                                    64,
+                                    "LinkLocal",
+                                ));
+                                let up = lease.is_some();
+                                let (networks, dns, gateway, dhcp) = match (up, pool) {
+                                    (true, Some(pool)) => {
+                                        let octets = pool.network.octets();
+                                        let base =
+                                            format!("{}.{}.{}", octets[0], octets[1], octets[2]);
+                                        (
+                                            network_json(catalog::DNS_SUFFIX, "Domain"),
+                                            strings_json(&["10.16.0.10", "10.16.0.11"]),
+                                            strings_json(&[&format!("{base}.1")]),
+                                            format!("{base}.2"),
+                                        )
+                                    }
+                                    (true, None) => (
+                                        network_json("HomeNetwork", "Private"),
+                                        strings_json(&["192.168.1.1"]),
+                                        strings_json(&["192.168.1.1"]),
+                                        "192.168.1.1".to_owned(),
+                                    ),
+                                    _ => (
+                                        "[]".to_owned(),
+                                        "[]".to_owned(),
+                                        "[]".to_owned(),
+                                        String::new(),
+                                    ),
+                                };
+                                vec![
+                                    Value::DateTime(time),
+                                    s(&device.id),
+                                    s(device.name_at(time)),
+                                    s(&adapter.name),
+                                    s(&mac_hyphenated(&adapter.mac)),
+                                    s(adapter.adapter_type),
+                                    s(if up { "Up" } else { "Down" }),
+                                    s(""),
+                                    Value::String(networks),
+                                    Value::String(dns),
+                                    s(&dhcp),
+                                    s(""),
+                                    Value::String(gateway),
+                                    Value::String(format::array(&addresses)),
+                                    Value::Long(report_id(&[
+                                        device_idx as u64,
+                                        adapter_idx as u64,
+                                        time.timestamp() as u64,
+                                        2,
+                                    ])),
+                                    s(if adapter.adapter_type == "Ethernet" {
+                                        "Intel Corporation"
+                                    } else {
+                                        "Realtek"
+                                    }),
+                                ]
+                            })
+                        })
+                }),
+        )
     }
 
     fn device_logon_events(&self, hint: &ScanHint) -> Box<dyn Iterator<Item = Vec<Value>> + 'a> {

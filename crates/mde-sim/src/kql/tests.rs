@@ -1007,8 +1007,10 @@ fn string_columns_holding_json_need_todynamic() {
         err("DeviceNetworkInfo | extend a = IPAddresses.IPAddress"),
         "'extend' operator: member access needs a value of type dynamic, not string (use todynamic())"
     );
-    let out = q("DeviceNetworkInfo | where ReportId == 1101 and NetworkAdapterName == \"Ethernet\" \
-         | extend a = todynamic(IPAddresses) | project A = tostring(a[0].IPAddress)");
+    let out = q(
+        "DeviceNetworkInfo | where ReportId == 1101 and NetworkAdapterName == \"Ethernet\" \
+         | extend a = todynamic(IPAddresses) | project A = tostring(a[0].IPAddress)",
+    );
     assert_eq!(table(&out), vec!["10.1.0.11"]);
 }
 
