@@ -24,9 +24,10 @@ pub enum PagingMode {
     /// A well-behaved `@odata.nextLink` carrying every query key and the next `$skip`, whenever
     /// more items exist (with or without `$top`).
     GraphLike,
-    /// The broken 2022 behaviour (MicrosoftDocs/microsoft-365-docs#8316): only without `$top`, a
-    /// nextLink whose query keys are dropped (`?=<value>&=<value>&$skip=10000`) and whose `$skip`
-    /// is always one page, so a client that follows it blindly loops on page two for ever.
+    /// The broken 2022 behaviour (MicrosoftDocs/microsoft-365-docs#8316), only without `$top`:
+    /// the first page links correctly to `$skip=10000`, but every followed page links with its
+    /// query keys dropped (`?=<filter>&=10000&$skip=10000`) and `$skip` one page again, so a
+    /// client that follows links blindly loops on page two for ever.
     Buggy2022,
 }
 

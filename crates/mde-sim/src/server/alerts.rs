@@ -245,7 +245,7 @@ fn list_filtered(ctx: &Ctx<'_>, machine_id: Option<&str>, count_only: bool) -> R
             body: matches.len().to_string(),
         };
     }
-    odata::order(&mut matches, query.orderby);
+    odata::order(&mut matches, &query.orderby);
     maybe_shuffle(ctx, &mut matches);
     let link_base = format!("{}{}", ctx.base, ctx.path);
     let page = odata::page(

@@ -290,7 +290,7 @@ pub(crate) fn list(ctx: &Ctx<'_>, segments: &[String]) -> Reply {
     if matches.is_empty() && shared.config.quirks.empty_machine_list_404 {
         return Reply::mde_error(404, "NotFound", "No machines found");
     }
-    odata::order(&mut matches, query.orderby);
+    odata::order(&mut matches, &query.orderby);
     maybe_shuffle(ctx, &mut matches);
     let link_base = format!("{}{}", ctx.base, ctx.path);
     let page = odata::page(

@@ -459,7 +459,8 @@ pub(crate) struct Query {
     /// Canonical property names in entity order.
     pub(crate) select: Option<Vec<&'static str>>,
     pub(crate) expand: Vec<&'static str>,
-    pub(crate) orderby: Option<(&'static str, bool)>,
+    /// `$orderby` keys in order: (property, descending).
+    pub(crate) orderby: Vec<(&'static str, bool)>,
     pub(crate) count: bool,
 }
 
@@ -533,26 +534,32 @@ pub(crate) fn parse_query(
                 }
             }
             "$orderby" => {
-                let mut words = value.split_whitespace();
-                let name = words.next().unwrap_or_default();
-                let descending = match words.next().map(str::to_ascii_lowercase).as_deref() {
-                    None | Some("asc") => false,
-                    Some("desc") => true,
-                    Some(other) => {
-                        return Err(format!("Syntax error: '{other}' is not asc or desc."));
+                query.orderby.clear();
+                for key in value.split(',') {
+                    let mut words = key.split_whitespace();
+                    let name = words.next().unwrap_or_default();
+                    let descending = match words.next().map(str::to_ascii_lowercase).as_deref() {
+                        None | Some("asc") => false,
+                        Some("desc") => true,
+                        Some(other) => {
+                            return Err(format!("Syntax error: '{other}' is not asc or desc."));
+                        }
+                    };
+                    if let Some(extra) = words.next() {
+                        return Err(format!("Syntax error at '{extra}' in '{value}'."));
                     }
-                };
-                let canonical = spec
-                    .properties
-                    .iter()
-                    .find(|known| known.eq_ignore_ascii_case(name))
-                    .ok_or_else(|| {
-                        format!(
-                            "Could not find a property named '{name}' on type '{}'.",
-                            spec.type_name
-                        )
-                    })?;
-                query.orderby = Some((canonical, descending));
+                    let canonical = spec
+                        .properties
+                        .iter()
+                        .find(|known| known.eq_ignore_ascii_case(name))
+                        .ok_or_else(|| {
+                            format!(
+                                "Could not find a property named '{name}' on type '{}'.",
+                                spec.type_name
+                            )
+                        })?;
+                    query.orderby.push((canonical, descending));
+                }
             }
             "$count" => match value.to_ascii_lowercase().as_str() {
                 "true" => query.count = true,
@@ -569,18 +576,24 @@ pub(crate) fn parse_query(
     Ok(query)
 }
 
-/// Sorts records for `$orderby` (stable; nulls first ascending, as SQL Server does).
-pub(crate) fn order<R: Record>(records: &mut [R], orderby: Option<(&'static str, bool)>) {
-    let Some((property, descending)) = orderby else {
+/// Sorts records for `$orderby`, key by key (stable; nulls first ascending, as SQL Server does).
+pub(crate) fn order<R: Record>(records: &mut [R], orderby: &[(&'static str, bool)]) {
+    if orderby.is_empty() {
         return;
-    };
+    }
     records.sort_by(|a, b| {
-        let ordering = cmp_fval(&a.get(property), &b.get(property));
-        if descending {
-            ordering.reverse()
-        } else {
-            ordering
-        }
+        orderby
+            .iter()
+            .map(|(property, descending)| {
+                let ordering = cmp_fval(&a.get(property), &b.get(property));
+                if *descending {
+                    ordering.reverse()
+                } else {
+                    ordering
+                }
+            })
+            .find(|ordering| ordering.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
     });
 }
 
@@ -621,17 +634,20 @@ pub(crate) fn page(
     let next_link = match mode {
         PagingMode::SkipOnly => None,
         PagingMode::GraphLike if more => Some(link_with_skip(link_base, params, end)),
+        // The first page's link is sound; a followed page's link drops every key, keeps the
+        // values (the `$skip` one too) and asks for `$skip` one page again:
+        // `?=onboardingStatus+eq+…&=10000&$skip=10000`, which loops on page two.
+        PagingMode::Buggy2022 if more && query.top.is_none() && query.skip == 0 => {
+            Some(link_with_skip(link_base, params, end))
+        }
         PagingMode::Buggy2022 if more && query.top.is_none() => {
-            // Keys dropped, values kept, and `$skip` one page in whatever was asked.
-            let mut link = format!("{link_base}?");
             let mut parts: Vec<String> = params
                 .iter()
-                .filter(|(key, _)| !key.eq_ignore_ascii_case("$skip"))
+                .filter(|(key, _)| !key.is_empty())
                 .map(|(_, value)| format!("={}", encode(value)))
                 .collect();
             parts.push(format!("$skip={page_size}"));
-            link.push_str(&parts.join("&"));
-            Some(link)
+            Some(format!("{link_base}?{}", parts.join("&")))
         }
         _ => None,
     };
@@ -798,7 +814,27 @@ mod tests {
         );
         assert_eq!(
             buggy.next_link.as_deref(),
-            Some("http://h/api/machines?=a+eq+%27b%27&$skip=10")
+            Some("http://h/api/machines?%24filter=a+eq+%27b%27&$skip=10")
+        );
+        let second = Query {
+            skip: 10,
+            ..Query::default()
+        };
+        let followed = vec![
+            ("$filter".to_owned(), "a eq 'b'".to_owned()),
+            ("$skip".to_owned(), "10".to_owned()),
+        ];
+        let buggy = page(
+            25,
+            &second,
+            PagingMode::Buggy2022,
+            10,
+            "http://h/api/machines",
+            &followed,
+        );
+        assert_eq!(
+            buggy.next_link.as_deref(),
+            Some("http://h/api/machines?=a+eq+%27b%27&=10&$skip=10")
         );
     }
 }

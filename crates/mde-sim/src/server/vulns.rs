@@ -168,7 +168,7 @@ pub(crate) fn catalog(ctx: &Ctx<'_>) -> Reply {
                 .is_none_or(|filter| filter.matches(row))
         })
         .collect();
-    odata::order(&mut rows, query.orderby);
+    odata::order(&mut rows, &query.orderby);
     let link_base = format!("{}{}", ctx.base, ctx.path);
     let page = odata::page(
         rows.len(),
@@ -280,7 +280,7 @@ pub(crate) fn machines_vulnerabilities(ctx: &Ctx<'_>) -> Reply {
                 .is_none_or(|filter| filter.matches(row))
         })
         .collect();
-    odata::order(&mut rows, query.orderby);
+    odata::order(&mut rows, &query.orderby);
     machines::maybe_shuffle(ctx, &mut rows);
     let link_base = format!("{}{}", ctx.base, ctx.path);
     let page = odata::page(

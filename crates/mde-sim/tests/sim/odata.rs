@@ -162,6 +162,30 @@ async fn top_skip_select_orderby_count() {
         .map(|t| chrono::DateTime::parse_from_rfc3339(t).unwrap())
         .collect();
     assert!(parsed.windows(2).all(|w| w[0] >= w[1]));
+    // Several keys, OData style: by health, then newest first within each.
+    let sorted = get_json(
+        &sim,
+        &token,
+        "/api/machines?$orderby=healthStatus,lastSeen%20desc&$top=60",
+    )
+    .await;
+    let keys: Vec<(String, chrono::DateTime<chrono::FixedOffset>)> = sorted["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["healthStatus"].as_str().unwrap().to_lowercase(),
+                chrono::DateTime::parse_from_rfc3339(m["lastSeen"].as_str().unwrap()).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(keys.len(), 60);
+    assert!(
+        keys.windows(2)
+            .all(|w| w[0].0 < w[1].0 || (w[0].0 == w[1].0 && w[0].1 >= w[1].1)),
+        "{keys:?}"
+    );
     let counted = get_json(
         &sim,
         &token,
