@@ -567,11 +567,32 @@ fn generate_device(
         removed_at: None,
         class,
         report_phase: rng.random_range(0..86_400),
-        machine_sid: format!("{machine_sid_base}{}", rng.random_range(10_000u32..99_999)),
+        machine_sid: machine_sid(machine_sid_base, rng.random_range(10_000u32..99_999), idx),
     };
+    // A Windows release has one build (21H2 is 19044, 22H2 is 19045, …): both lists of an OS
+    // kind are in the same order.
+    if let Some(at) = device
+        .version
+        .and_then(|version| os.versions.iter().position(|known| *known == version))
+        && os.builds.len() == os.versions.len()
+    {
+        device.os_build = Some(os.builds[at]);
+    }
     device.logon_users = generate_logon_users(rng, &device, users, now);
     device.installed = install_software(rng, &device, os.os_software);
     device
+}
+
+/// A machine's own SID prefix, `S-1-5-21-X-Y-Z` with three 32-bit sub-authorities (local
+/// accounts append their RID: `…-500` is the administrator).
+fn machine_sid(tenant_base: &str, draw: u32, idx: usize) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{tenant_base}/{draw}/{idx}").as_bytes());
+    let part = |at: usize| {
+        let word = u32::from_le_bytes([digest[at], digest[at + 1], digest[at + 2], digest[at + 3]]);
+        1_000_000_000 + word % 3_000_000_000
+    };
+    format!("S-1-5-21-{}-{}-{}", part(0), part(4), part(8))
 }
 
 fn generate_logon_users(

@@ -193,3 +193,46 @@ async fn two_hundred_thousand_devices() {
     let (status, _, count) = crate::support::get(&sim, &token, "/api/machines/$count").await;
     assert_eq!((status, count.as_str()), (200, "200000"));
 }
+
+#[tokio::test]
+async fn windows_builds_match_releases_and_sids_are_well_formed() {
+    let sim = Sim::start(config(400, 5)).await.unwrap();
+    let tenant = sim.truth().snapshot();
+    let release_build: BTreeMap<(&str, &str), i64> = [
+        (("Windows10", "21H2"), 19044),
+        (("Windows10", "22H2"), 19045),
+        (("Windows11", "22H2"), 22621),
+        (("Windows11", "23H2"), 22631),
+        (("Windows11", "24H2"), 26100),
+        (("WindowsServer2022", "21H2"), 20348),
+        (("WindowsServer2019", "1809"), 17763),
+        (("WindowsServer2016", "1607"), 14393),
+    ]
+    .into_iter()
+    .collect();
+    let mut checked = 0;
+    for device in &tenant.devices {
+        if let Some(version) = device.version {
+            let expected = release_build[&(device.os_platform, version)];
+            assert_eq!(device.os_build, Some(expected), "{}", device.id);
+            checked += 1;
+        }
+    }
+    assert!(checked > 300, "{checked}");
+    // S-1-5-21-X-Y-Z-RID: every sub-authority is a 32-bit number.
+    let well_formed = |sid: &str| {
+        let Some(rest) = sid.strip_prefix("S-1-5-21-") else {
+            return false;
+        };
+        let parts: Vec<&str> = rest.split('-').collect();
+        parts.len() == 4 && parts.iter().all(|part| part.parse::<u32>().is_ok())
+    };
+    let mut locals = 0;
+    for id in sim.truth().machine_ids() {
+        for user in sim.truth().logon_users(&id) {
+            assert!(well_formed(&user.account_sid), "{}", user.account_sid);
+            locals += usize::from(user.account_sid.ends_with("-500"));
+        }
+    }
+    assert!(locals > 50, "{locals}");
+}
