@@ -290,9 +290,7 @@ impl Faults {
                 Some(wanted) => wanted == endpoint && rule.kind.applies_to(endpoint),
                 None => rule.kind.applies_by_default(endpoint),
             };
-            if !applies
-                || rule.remaining == Some(0)
-            {
+            if !applies || rule.remaining == Some(0) {
                 continue;
             }
             if rule.probability >= 1.0 || rng.random_bool(rule.probability.clamp(0.0, 1.0)) {

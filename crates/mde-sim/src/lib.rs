@@ -27,6 +27,7 @@
 //! | `GET /api/machines/{id or DNS name}` | Machine.Read.All | `#Machines/$entity` |
 //! | `GET /api/machines/{id}/logonusers` | User.Read.All | 12 properties, second-precision times |
 //! | `GET /api/machines/findbyip(ip='…',timestamp=…)` | Machine.Read.All | ±15 min around the time; ≤ 30 days back |
+//! | `GET /api/machines/findbytag?tag=…&useStartsWithFilter=…` | Machine.Read.All | exact tag, or prefix; case-insensitive |
 //! | `GET /api/machines/{id}/alerts` (+ `/$count`) | Alert.Read.All | |
 //! | `GET /api/machines/{id}/vulnerabilities` | Vulnerability.Read.All | |
 //! | `GET /api/alerts`, `/$count`, `/{id}`, `/{id}/machine` | Alert.Read.All (machine: Machine.Read.All) | `$expand=evidence`; evidence is `[]` without it |
@@ -34,7 +35,7 @@
 //! | `GET /api/vulnerabilities/machinesVulnerabilities` | Vulnerability.Read.All | nextLink paging; `$count=true` yields the observed `@odata.count: 0` |
 //! | `GET /api/machines/SoftwareVulnerabilitiesByMachine` | Vulnerability.Read.All | `pageSize` (50,000, max 200,000), `$skiptoken` nextLink; `$top` = no link |
 //! | `GET /api/machines/SoftwareVulnerabilityChangesByMachine?sinceTime=` | Vulnerability.Read.All | `New`/`Fixed`/`Updated`, ≤ 14 days back |
-//! | `POST /api/advancedqueries/run` `{"Query":…}` | AdvancedQuery.Read.All | `Stats`/`Schema`/`Results`; key case-sensitive |
+//! | `POST /api/advancedqueries/run` `{"Query":…}` | AdvancedQuery.Read.All | `Stats`/`Schema`/`Results`; key case-sensitive; `Content-Type: application/json` or 415 |
 //! | `POST /v1.0/security/runHuntingQuery` `{"Query":…}` | ThreatHunting.Read.All (Graph token) | `schema`/`results`; Graph error bodies |
 //!
 //! Tokens are v1.0-shaped JWTs (`aud`, `iss`, `roles`, `tid`, `appid`, `exp`, …). Accepted
@@ -44,15 +45,19 @@
 //! start of `error_description`: 90002 (unknown tenant, `invalid_tenant`), 900023 (malformed
 //! tenant), 9001023 (`common`), 700016 (unknown client), 7000215 (wrong secret), 7000222
 //! (expired secret), 7000218 (no credential), 900144 (missing field), 70003 (grant type), 70011 /
-//! 700022 (scope), 500011 (unknown resource), 901002 (`resource` on v2), 700027 (assertion).
+//! 700022 (scope), 500011 (unknown resource, `invalid_resource` on v1 and v2), 901002 (`resource`
+//! on v2), 700027 (assertion), 90055 (tenant throttling, only as the `429@token` fault).
 //! The API answers 401 `Unauthorized` with `WWW-Authenticate: Bearer` for a missing, bad or
 //! expired token, 403 for a token of another audience, and 403 `Forbidden` naming the required
-//! roles when the token lacks them.
+//! roles when the token lacks them, worded as in 2026 (`Missing application roles. API required
+//! roles: …, application roles: …`) or, with [`ForbiddenWording::RequiredPermissions`], as in
+//! 2021.
 //!
 //! # Quirks reproduced
 //!
-//! - No `@odata.nextLink` on machines/alerts by default ([`PagingMode::SkipOnly`]); the broken
-//!   2022 link ([`PagingMode::Buggy2022`]) drops query keys and loops on page two.
+//! - No `@odata.nextLink` on machines/alerts by default ([`PagingMode::SkipOnly`]); with the
+//!   broken 2022 links ([`PagingMode::Buggy2022`]) the first link is sound and the ones after it
+//!   drop their query keys and loop on page two.
 //! - `$select` drops `onboardingStatus` ([`Quirks::select_drops_onboarding_status`]); an empty
 //!   machine list can answer 404 ([`Quirks::empty_machine_list_404`]).
 //! - `rbacGroupId` is a number; `lastExternalIpAddress` is sometimes null; timestamps have up to 7
@@ -80,15 +85,20 @@
 //!
 //! [`Faults`] holds rules `(kind, endpoint or all, probability, remaining count)`; the CLI form
 //! is `KIND[@ENDPOINT][=PROBABILITY]` with the names of [`FaultKind`] (`500`, `503`, `reset`,
-//! `truncate`, `slow`, `token-expired`, `shuffle`, `404`, `retired`, `429`) and of [`Endpoint`]
-//! (`machines`, `machine`, `logonusers`, `findbyip`, `alerts`, `advanced-queries`, …).
+//! `truncate`, `slow`, `token-expired`, `shuffle`, `404`, `retired`, `429`, `preempted`,
+//! `too-large`) and of [`Endpoint`] (`machines`, `machine`, `logonusers`, `findbyip`, `alerts`,
+//! `advanced-queries`, …). `preempted` and `too-large` are the hunting APIs' 400s for a heavy
+//! query and an oversized result; `429` on the token endpoint (only when aimed at it) is Entra's
+//! AADSTS90055.
 //! [`Faults::expire_tokens`] makes every token issued so far expire at once.
 //!
 //! # Advanced hunting (KQL)
 //!
 //! Tables: `DeviceInfo`, `DeviceNetworkInfo`, `DeviceLogonEvents`,
 //! `DeviceTvmSoftwareVulnerabilities`, `DeviceTvmSoftwareVulnerabilitiesKB`, `AlertInfo`,
-//! `AlertEvidence`, derived lazily from the tenant (history is never materialized). The KQL
+//! `AlertEvidence`, derived lazily from the tenant (history is never materialized). The
+//! JSON-array columns the schema reference types `string` (`IPAddresses`, `LoggedOnUsers`, …)
+//! are strings here too, so they need `todynamic()` before member access or `mv-expand`. The KQL
 //! subset the engine implements (operators, functions, differences from Kusto) is documented
 //! in the [`kql`] module. A query outside it is a 400 whose message is the engine's.
 //!
@@ -106,7 +116,8 @@
 //! client assertions are checked for shape, audience, issuer, expiry and a registered
 //! thumbprint ([`Sim::add_certificate`]) but not cryptographically. No `Content-Encoding:
 //! deflate`. Texts marked unverified in mde-api.md (401 message, retirement answer, execution
-//! quota message) are our best guess.
+//! quota message) are our best guess, as are the answers to what it leaves open (the 415 for a
+//! hunting query not sent as JSON, the status of AADSTS90055, `findbytag`'s case rules).
 
 pub mod clock;
 pub mod config;

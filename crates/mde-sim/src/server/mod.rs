@@ -278,9 +278,7 @@ fn required_roles(endpoint: Endpoint) -> &'static [&'static str] {
         | Endpoint::Machine
         | Endpoint::FindByIp
         | Endpoint::FindByTag
-        | Endpoint::AlertMachine => {
-            &["Machine.Read.All", "Machine.ReadWrite.All"]
-        }
+        | Endpoint::AlertMachine => &["Machine.Read.All", "Machine.ReadWrite.All"],
         Endpoint::LogonUsers => &["User.Read.All"],
         Endpoint::Alerts | Endpoint::Alert | Endpoint::MachineAlerts => {
             &["Alert.Read.All", "Alert.ReadWrite.All"]

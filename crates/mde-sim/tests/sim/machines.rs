@@ -403,3 +403,56 @@ async fn mutations_show_up_in_the_api() {
     truth.churn();
     assert!(truth.alerts().len() > n_alerts, "churn raises alerts");
 }
+
+#[tokio::test]
+async fn find_by_tag_exact_or_by_prefix() {
+    let sim = start(200).await;
+    let token = support::token(&sim).await;
+    let tenant = sim.truth().snapshot();
+    let tagged = |pred: &dyn Fn(&str) -> bool| -> Vec<String> {
+        tenant
+            .listed_devices()
+            .filter(|d| d.machine_tags.iter().any(|t| pred(t)))
+            .map(|d| d.id.clone())
+            .collect()
+    };
+    let ids = |body: &Value| -> Vec<String> {
+        body["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let exact = tagged(&|t| t == "TestMachine");
+    assert!(!exact.is_empty(), "pick a tag the tenant uses");
+    let body = get_json(&sim, &token, "/api/machines/findbytag?tag=TestMachine").await;
+    assert!(
+        body["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("/api/$metadata#Machines")
+    );
+    assert_eq!(ids(&body), exact);
+    let raw = raw_values(
+        &get(&sim, &token, "/api/machines/findbytag?tag=TestMachine")
+            .await
+            .2,
+    );
+    assert_eq!(keys_in_order(&raw[0]), MACHINE_FIELDS);
+    // Without the prefix flag a partial tag matches nothing; with it, every tag that starts so.
+    let body = get_json(&sim, &token, "/api/machines/findbytag?tag=Test").await;
+    assert!(ids(&body).is_empty());
+    let body = get_json(
+        &sim,
+        &token,
+        "/api/machines/findbytag?tag=t&useStartsWithFilter=true",
+    )
+    .await;
+    let prefixed = tagged(&|t| t.starts_with('T'));
+    assert!(prefixed.len() > exact.len(), "TestMachine and Tier0");
+    assert_eq!(ids(&body), prefixed);
+    let (status, _, body) = get(&sim, &token, "/api/machines/findbytag").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(sim.requests().count(mde_sim::Endpoint::FindByTag), 5);
+}
