@@ -246,7 +246,10 @@ async fn heavy_hunting_queries_token_throttling_and_quota_texts() {
     // hunting APIs; the next query runs.
     for (kind, words) in [
         (FaultKind::HuntingPreempted, "exceeded the allowed limits"),
-        (FaultKind::HuntingTooLarge, "exceeded the allowed result size"),
+        (
+            FaultKind::HuntingTooLarge,
+            "exceeded the allowed result size",
+        ),
     ] {
         for (url, token) in [(&legacy, &token), (&graph, &graph_token)] {
             sim.faults().next(kind, None, 1);
@@ -285,11 +288,26 @@ async fn heavy_hunting_queries_token_throttling_and_quota_texts() {
         ("scope", "https://api.securitycenter.microsoft.com/.default"),
     ];
     let rule = sim.faults().set(FaultKind::Throttle, None, 1.0);
-    let response = client().post(sim.token_url()).form(&form).send().await.unwrap();
-    assert_eq!(response.status(), 200, "an untargeted rule spares the token endpoint");
+    let response = client()
+        .post(sim.token_url())
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "an untargeted rule spares the token endpoint"
+    );
     sim.faults().remove(rule);
-    sim.faults().next(FaultKind::Throttle, Some(Endpoint::Token), 1);
-    let response = client().post(sim.token_url()).form(&form).send().await.unwrap();
+    sim.faults()
+        .next(FaultKind::Throttle, Some(Endpoint::Token), 1);
+    let response = client()
+        .post(sim.token_url())
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 429);
     assert!(response.headers().contains_key("retry-after"));
     let body: Value = response.json().await.unwrap();
@@ -301,6 +319,11 @@ async fn heavy_hunting_queries_token_throttling_and_quota_texts() {
             .unwrap()
             .starts_with("AADSTS90055:")
     );
-    let response = client().post(sim.token_url()).form(&form).send().await.unwrap();
+    let response = client()
+        .post(sim.token_url())
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
 }

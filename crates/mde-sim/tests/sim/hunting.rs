@@ -354,7 +354,11 @@ async fn a_query_must_be_sent_as_json() {
     let token = support::token(&sim).await;
     let url = format!("{}/api/advancedqueries/run", sim.api_base());
     let body = r#"{"Query":"DeviceInfo | take 1"}"#;
-    for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
         let mut request = client().post(&url).bearer_auth(&token).body(body);
         if let Some(content_type) = content_type {
             request = request.header("content-type", content_type);
