@@ -10,7 +10,6 @@ pub mod settings_store;
 
 use mde_car_core::{Core, paths::DataDir};
 use tauri::{Manager, Runtime};
-use tauri_plugin_store::StoreExt;
 
 /// The product name, also the window title.
 pub const PRODUCT_NAME: &str = "MDE Connected Assets & Risk";
@@ -78,9 +77,7 @@ pub fn manage_core<R: Runtime>(
         .ok_or("no data folder: set MDE_CAR_DATA_DIR")?;
     let log_guard = mde_car_core::logging::init(&data_dir, false);
     app.manage(LogGuard(log_guard));
-    let settings_path = data_dir.settings_file();
-    let store = app.store(settings_path.clone())?;
-    let backend = settings_store::PluginStoreSettings::new(store, settings_path);
+    let backend = settings_store::PluginStoreSettings::open(app, data_dir.settings_file())?;
     let core = Core::open_with_settings(data_dir, Box::new(backend))?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "desktop app started");
     app.manage(core);

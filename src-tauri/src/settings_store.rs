@@ -1,6 +1,9 @@
 //! The settings document kept through tauri-plugin-store: the same `settings.json` the CLI
 //! reads and writes, in the plugin's format. The store is reloaded before every read, because
-//! the CLI or a daemon may have changed the file since.
+//! the CLI or a daemon may have changed the file since, and written only by an explicit save
+//! under the core's lock: no auto-save, and no save at exit (the plugin saves every store it
+//! tracks when the app exits, which would write a stale copy over another process's change, or
+//! an empty one over a file it could not read).
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -8,8 +11,8 @@ use mde_car_core::{
     Error, Result,
     settings::{Settings, SettingsBackend},
 };
-use tauri::Runtime;
-use tauri_plugin_store::Store;
+use tauri::{AppHandle, Runtime};
+use tauri_plugin_store::{Store, StoreBuilder};
 
 pub struct PluginStoreSettings<R: Runtime> {
     store: Arc<Store<R>>,
@@ -17,15 +20,32 @@ pub struct PluginStoreSettings<R: Runtime> {
 }
 
 impl<R: Runtime> PluginStoreSettings<R> {
-    pub fn new(store: Arc<Store<R>>, path: PathBuf) -> Self {
-        PluginStoreSettings { store, path }
+    pub fn open(app: &AppHandle<R>, path: PathBuf) -> Result<Self> {
+        let store = StoreBuilder::new(app, path.clone())
+            .disable_auto_save()
+            .build()
+            .map_err(|error| Error::Settings {
+                path: path.display().to_string(),
+                action: "opened",
+                reason: error.to_string(),
+            })?;
+        // Out of the plugin's table, so its exit hook does not save it; this Arc keeps it.
+        store.close_resource();
+        Ok(PluginStoreSettings { store, path })
     }
 
     fn error(&self, action: &'static str, error: &tauri_plugin_store::Error) -> Error {
+        let reason = match error {
+            // The same words as the CLI's reader, for the same broken file.
+            tauri_plugin_store::Error::Deserialize(cause) => {
+                format!("it is not valid JSON ({cause}); fix or move the file")
+            }
+            other => other.to_string(),
+        };
         Error::Settings {
             path: self.path.display().to_string(),
             action,
-            reason: error.to_string(),
+            reason,
         }
     }
 }
@@ -33,8 +53,9 @@ impl<R: Runtime> PluginStoreSettings<R> {
 impl<R: Runtime> SettingsBackend for PluginStoreSettings<R> {
     fn load(&self) -> Result<Settings> {
         if self.path.exists() {
+            // Replace, not merge: a key another process removed is gone here too.
             self.store
-                .reload()
+                .reload_ignore_defaults()
                 .map_err(|error| self.error("read", &error))?;
         }
         let entries = self.store.entries().into_iter().collect();

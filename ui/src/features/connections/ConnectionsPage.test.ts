@@ -65,7 +65,8 @@ describe("ConnectionsPage", () => {
     });
     const user = userEvent.setup();
     render(ConnectionsPage);
-    expect(await screen.findByRole("alert")).toHaveTextContent("database is locked");
+    expect(await screen.findByRole("alert")).toHaveTextContent("Database is locked");
+    expect(screen.getByRole("alert")).toHaveTextContent("Nothing was changed");
     fail = false;
     await user.click(screen.getByRole("button", { name: "Try again" }));
     expect(await screen.findByTestId("connection-card")).toBeInTheDocument();
