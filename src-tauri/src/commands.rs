@@ -6,7 +6,8 @@ use tauri::State;
 
 use crate::{
     dto::{
-        AppInfo, ConnectionDraft, ConnectionView, DataSelection, FieldError, SyncRun, TestReport,
+        AppInfo, ConnectionDraft, ConnectionView, DataSelection, FieldError, StartupProblem,
+        SyncRun, TestReport,
     },
     export::{CertificatePicker, SaveLocation},
     ipc_error::IpcError,
@@ -221,4 +222,15 @@ pub async fn choose_ca_certificate_file(
     picker: State<'_, CertificatePicker>,
 ) -> Result<Option<String>> {
     Ok(picker.choose().await)
+}
+
+/// Why the app could not open its data at start, or `None` when it did. The page asks first.
+#[tauri::command]
+#[specta::specta]
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "Tauri hands commands their State by value"
+)]
+pub fn startup_problem(startup: State<'_, crate::Startup>) -> Option<StartupProblem> {
+    startup.problem()
 }

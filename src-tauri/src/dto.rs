@@ -581,3 +581,13 @@ impl From<mde_car_core::events::SyncEvent> for SyncUpdate {
         }
     }
 }
+
+/// Why the app could not open its data (a damaged database, an unreadable folder); the window
+/// shows it in place of the app.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct StartupProblem {
+    pub message: String,
+    /// The data folder it tried to open, when it got that far.
+    pub data_dir: Option<String>,
+}

@@ -40,6 +40,7 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::export_ip_timeline,
             commands::export_asset,
             commands::choose_ca_certificate_file,
+            commands::startup_problem,
         ])
         .events(tauri_specta::collect_events![dto::SyncUpdate])
 }
@@ -48,6 +49,7 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
 pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     let specta = specta_builder::<R>();
     builder
+        .manage(Startup::default())
         .plugin(tauri_plugin_store::Builder::new().build())
         .plugin(tauri_plugin_dialog::init())
         .invoke_handler(specta.invoke_handler())
@@ -57,10 +59,43 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
                 app.handle().clone(),
             ));
             app.manage(export::CertificatePicker::dialog(app.handle().clone()));
-            manage_core(app.handle(), None)?;
-            start_background_work(app.handle());
+            start(app.handle(), None);
             Ok(())
         })
+}
+
+/// What went wrong when the core could not open; the window shows it instead of the app.
+#[derive(Default)]
+pub struct Startup(std::sync::Mutex<Option<dto::StartupProblem>>);
+
+impl Startup {
+    pub fn problem(&self) -> Option<dto::StartupProblem> {
+        self.0.lock().ok().and_then(|problem| problem.clone())
+    }
+}
+
+/// Opens the core and starts the background work; when the core cannot open (a damaged
+/// database, an unwritable folder), records why for the window instead of ending the app:
+/// started from a menu, nobody would read a message on stderr.
+pub fn start<R: Runtime>(app: &tauri::AppHandle<R>, data_dir: Option<DataDir>) {
+    let data_dir = data_dir.or_else(|| default_data_dir(app));
+    match manage_core(app, data_dir.clone()) {
+        Ok(()) => start_background_work(app),
+        Err(error) => {
+            eprintln!("error: mde-car could not open its data: {error}");
+            let problem = dto::StartupProblem {
+                message: error.to_string(),
+                data_dir: data_dir.map(|dir| dir.root().display().to_string()),
+            };
+            if let Ok(mut slot) = app.state::<Startup>().0.lock() {
+                *slot = Some(problem);
+            }
+        }
+    }
+}
+
+fn default_data_dir<R: Runtime>(app: &tauri::AppHandle<R>) -> Option<DataDir> {
+    DataDir::resolve(None).or_else(|| app.path().app_data_dir().ok().map(DataDir::new))
 }
 
 /// Opens the core over the plugin store and hands it to Tauri's state. Without an explicit
@@ -72,8 +107,7 @@ pub fn manage_core<R: Runtime>(
     data_dir: Option<DataDir>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let data_dir = data_dir
-        .or_else(|| DataDir::resolve(None))
-        .or_else(|| app.path().app_data_dir().ok().map(DataDir::new))
+        .or_else(|| default_data_dir(app))
         .ok_or("no data folder: set MDE_CAR_DATA_DIR")?;
     let log_guard = mde_car_core::logging::init(&data_dir, false);
     app.manage(LogGuard(log_guard));

@@ -1,29 +1,10 @@
 //! The IPC contract through Tauri's mock runtime: command names, argument names, the JSON shape
 //! of answers and of `{code, message, fields}` errors, and no secret in any of them.
 
-use serde_json::{Value, json};
-use tauri::{
-    ipc::{CallbackFn, InvokeBody},
-    test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets},
-    webview::InvokeRequest,
-};
+mod common;
 
-fn invoke(
-    webview: &tauri::WebviewWindow<MockRuntime>,
-    cmd: &str,
-    args: Value,
-) -> Result<Value, Value> {
-    let request = InvokeRequest {
-        cmd: cmd.to_owned(),
-        callback: CallbackFn(0),
-        error: CallbackFn(1),
-        url: "tauri://localhost".parse().expect("a URL"),
-        body: InvokeBody::Json(args),
-        headers: Default::default(),
-        invoke_key: INVOKE_KEY.to_owned(),
-    };
-    get_ipc_response(webview, request).map(|body| body.deserialize::<Value>().expect("JSON answer"))
-}
+use common::invoke;
+use serde_json::{Value, json};
 
 fn draft(sim: &mde_sim::Sim, name: &str, secret: Option<&str>) -> Value {
     json!({
@@ -44,14 +25,10 @@ fn commands_answer_in_the_documented_shapes() {
         }))
         .expect("the simulator starts");
     let data_dir = tempfile::tempdir().expect("a temp dir");
-    let app = mde_car_desktop::build(mock_builder())
-        .build(mock_context(noop_assets()))
-        .expect("the app builds");
+    let app = common::app();
     let data = Some(mde_car_core::paths::DataDir::new(data_dir.path()));
     mde_car_desktop::manage_core(app.handle(), data).expect("the core opens");
-    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .expect("a window");
+    let webview = common::window(&app);
     let secret = sim.client_secret();
     let mut answers = Vec::new();
 

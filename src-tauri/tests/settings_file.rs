@@ -2,39 +2,17 @@
 //! plugin saves every store it tracks when the app exits, which would write an empty document
 //! over a file the app could not read, or a stale one over another process's change.
 
-use serde_json::{Value, json};
-use tauri::{
-    ipc::{CallbackFn, InvokeBody},
-    test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets},
-    webview::InvokeRequest,
-};
+mod common;
 
-fn invoke(webview: &tauri::WebviewWindow<MockRuntime>, cmd: &str) -> Result<Value, Value> {
-    let request = InvokeRequest {
-        cmd: cmd.to_owned(),
-        callback: CallbackFn(0),
-        error: CallbackFn(1),
-        url: "tauri://localhost".parse().expect("a URL"),
-        body: InvokeBody::Json(json!({})),
-        headers: Default::default(),
-        invoke_key: INVOKE_KEY.to_owned(),
-    };
-    get_ipc_response(webview, request).map(|body| body.deserialize::<Value>().expect("JSON"))
-}
-
-type App = tauri::App<MockRuntime>;
-type Window = tauri::WebviewWindow<MockRuntime>;
+use common::{App, Window, invoke, window};
+use serde_json::json;
 
 /// The app on `data_dir`, with its window.
 fn open(data_dir: &std::path::Path) -> (App, Window) {
-    let app = mde_car_desktop::build(mock_builder())
-        .build(mock_context(noop_assets()))
-        .expect("the app builds");
+    let app = common::app();
     let data = Some(mde_car_core::paths::DataDir::new(data_dir));
     mde_car_desktop::manage_core(app.handle(), data).expect("the core opens");
-    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .expect("a window");
+    let webview = window(&app);
     (app, webview)
 }
 
@@ -58,7 +36,8 @@ fn a_damaged_settings_file_is_reported_and_survives_the_app_exit() {
     std::fs::write(&file, damaged).expect("written");
 
     let (app, webview) = open(dir.path());
-    let error = invoke(&webview, "list_connections").expect_err("a damaged file is an error");
+    let error =
+        invoke(&webview, "list_connections", json!({})).expect_err("a damaged file is an error");
     exit(app, webview);
     assert_eq!(error["code"], "storage", "{error}");
     let message = error["message"].as_str().expect("a message");
@@ -80,7 +59,10 @@ fn a_change_made_by_another_process_survives_the_app_exit() {
     let file = dir.path().join("settings.json");
     std::fs::write(&file, r#"{"version": 1, "connections": []}"#).expect("written");
     let (app, webview) = open(dir.path());
-    assert_eq!(invoke(&webview, "list_connections"), Ok(json!([])));
+    assert_eq!(
+        invoke(&webview, "list_connections", json!({})),
+        Ok(json!([]))
+    );
 
     // The CLI writes the file while the app is open; the app exits before it reads it again.
     let written_elsewhere = r#"{"version":1,"connections":[{"id":"c9","name":"Added by the CLI","tenantId":"contoso.onmicrosoft.com","clientId":"00000000-0000-0000-0000-000000000001","createdAt":"2026-11-28T00:00:00Z"}]}"#;

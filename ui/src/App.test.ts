@@ -24,6 +24,24 @@ describe("App shell", () => {
     expect(screen.queryByTestId("welcome-add")).toBeNull();
   });
 
+  it("says why when Rust could not open the data, in place of the app", async () => {
+    fakeBackend({
+      startup_problem: () => ({
+        message: "the database /data/mde-car.sqlite3 is damaged or not an mde-car database (file is not a database); move it aside and sync again to rebuild it",
+        dataDir: "/data",
+      }),
+      list_connections: () => {
+        throw { code: "internal", message: "state not managed", fields: [] };
+      },
+    });
+    render(App);
+    const problem = await screen.findByTestId("startup-problem");
+    expect(problem).toHaveTextContent("mde-car could not open its data");
+    expect(screen.getByTestId("startup-problem-message")).toHaveTextContent(/^The database \/data\/mde-car\.sqlite3 is damaged/);
+    expect(screen.getByTestId("startup-problem-folder")).toHaveTextContent("/data");
+    expect(screen.queryByRole("navigation", { name: "Main" })).toBeNull();
+  });
+
   it("a card's History opens Sync history on that connection", async () => {
     const list = [view(), view({ id: "c2", name: "Fabrikam", lastRun: run({ id: 4, connectionId: "c2" }) })];
     const backend = fakeBackend({ list_connections: () => list, sync_runs: () => [run({ id: 4, connectionId: "c2" })] });

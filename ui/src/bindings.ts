@@ -33,6 +33,8 @@ export const commands = {
 	 *  the chosen path travels to the page, which sends it back in the draft for validation.
 	 */
 	chooseCaCertificateFile: () => typedError<string | null, IpcError>(__TAURI_INVOKE("choose_ca_certificate_file")),
+	/**  Why the app could not open its data at start, or `None` when it did. The page asks first. */
+	startupProblem: () => __TAURI_INVOKE<StartupProblem | null>("startup_problem"),
 };
 
 /** Events */
@@ -429,6 +431,16 @@ export type SearchResults = {
 };
 
 export type SortKey = "relevance" | "risk" | "name" | "last_seen";
+
+/**
+ *  Why the app could not open its data (a damaged database, an unreadable folder); the window
+ *  shows it in place of the app.
+ */
+export type StartupProblem = {
+	message: string,
+	/**  The data folder it tried to open, when it got that far. */
+	dataDir: string | null,
+};
 
 /**  One sync run for the history view and the card. */
 export type SyncRun = {

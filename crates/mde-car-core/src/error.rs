@@ -71,6 +71,10 @@ pub enum Error {
         action: &'static str,
         reason: String,
     },
+    #[error(
+        "the database {path} is damaged or not an mde-car database ({reason}); move it aside and sync again to rebuild it (connections and secrets are kept elsewhere)"
+    )]
+    DatabaseDamaged { path: String, reason: String },
     #[error("the database {path} failed: {source}")]
     Database {
         path: String,
@@ -133,7 +137,9 @@ impl Error {
             Error::ConnectionNotFound(_) => ErrorCode::NotFound,
             Error::DuplicateName(_) => ErrorCode::DuplicateName,
             Error::Keyring { .. } | Error::SecretMissing(_) => ErrorCode::Keyring,
-            Error::Settings { .. } | Error::Database { .. } => ErrorCode::Storage,
+            Error::Settings { .. } | Error::Database { .. } | Error::DatabaseDamaged { .. } => {
+                ErrorCode::Storage
+            }
             Error::Demo(_) => ErrorCode::Demo,
             Error::AlreadyRunning(_) => ErrorCode::AlreadyRunning,
             Error::Defender { .. } => ErrorCode::Defender,

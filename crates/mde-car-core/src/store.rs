@@ -57,9 +57,17 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
-        let fail = |source| Error::Database {
-            path: path.display().to_string(),
-            source,
+        let fail = |source: rusqlite::Error| match source.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+                Error::DatabaseDamaged {
+                    path: path.display().to_string(),
+                    reason: source.to_string(),
+                }
+            }
+            _ => Error::Database {
+                path: path.display().to_string(),
+                source,
+            },
         };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|error| Error::Database {

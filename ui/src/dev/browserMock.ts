@@ -318,6 +318,8 @@ export function installBrowserMock(seed: boolean): void {
         if (c && cmd === "test_connection") c.lastTest = r;
         return r;
       }
+      case "startup_problem":
+        return null;
       case "choose_ca_certificate_file":
         return "/usr/local/share/ca-certificates/corp-ca.pem";
       case "start_demo": {

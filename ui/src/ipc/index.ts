@@ -18,6 +18,7 @@ import type {
   IpcError,
   RiskCounts,
   RunStatus,
+  StartupProblem,
   SyncRun,
   SyncUpdate,
   SyncUpdateKind,
@@ -74,6 +75,7 @@ export type {
   IpcError,
   RiskCounts,
   RunStatus,
+  StartupProblem,
   SyncRun,
   SyncUpdate,
   SyncUpdateKind,
@@ -215,6 +217,8 @@ export const api = {
   exportIpTimeline: (address: string, connection: string | null, format: ExportFormat) =>
     unwrap(commands.exportIpTimeline(address, connection, format)),
   exportAsset: (reference: string, format: ExportFormat) => unwrap(commands.exportAsset(reference, format)),
+  /** Why the app could not open its data at start; null when it did. */
+  startupProblem: () => plain(commands.startupProblem()),
   /** The native open dialog for a CA certificate file; null when cancelled. */
   chooseCaCertificateFile: () => unwrap(commands.chooseCaCertificateFile()),
 };

@@ -11,6 +11,7 @@ export function fakeBackend(handlers: Record<string, Handler> = {}) {
   const calls: Call[] = [];
   const all: Record<string, Handler> = {
     list_connections: () => [],
+    startup_problem: () => null,
     validate_connection: () => [],
     required_permissions: () => ["Machine.Read.All"],
     app_info: () => ({

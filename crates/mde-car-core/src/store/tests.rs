@@ -432,3 +432,29 @@ fn a_failed_run_leaves_no_data_and_runs_are_listed_newest_first() {
         RunStatus::Interrupted
     );
 }
+
+#[test]
+fn a_damaged_database_file_is_named_left_alone_and_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mde-car.sqlite3");
+    let garbage: Vec<u8> = (0..8192u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&path, &garbage).unwrap();
+    let Err(error) = Store::open(&path) else {
+        panic!("a file of garbage opened as a store");
+    };
+    assert!(
+        matches!(error, crate::Error::DatabaseDamaged { .. }),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains("mde-car.sqlite3"), "{message}");
+    assert!(message.contains("move it aside"), "{message}");
+    assert_eq!(error.code(), crate::error::ErrorCode::Storage);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        garbage,
+        "the file was changed"
+    );
+}
