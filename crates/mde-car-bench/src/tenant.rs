@@ -106,14 +106,12 @@ pub(crate) fn device(
     let report =
         |at: Timestamp, ip: Ipv4Addr, adapter: &str, mac: &MacAddress| NetworkObservation {
             timestamp: at,
-            device_id: id.clone(),
-            device_name: Some(name.clone()),
-            adapter_name: Some(adapter.to_owned()),
+            device_id: id.as_str().into(),
+            adapter_name: Some(adapter.into()),
             mac: Some(mac.clone()),
             addresses: vec![ObservedAddress {
                 ip: IpAddr::V4(ip),
                 prefix: Some(24),
-                address_type: Some("Private".to_owned()),
             }],
         };
     let mut reports = vec![

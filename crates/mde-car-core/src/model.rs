@@ -3,7 +3,7 @@
 //!
 //! Times are UTC with Defender's own precision (up to 100 ns) kept as `DateTime<Utc>`.
 
-use std::{fmt, net::IpAddr, str::FromStr};
+use std::{fmt, net::IpAddr, str::FromStr, sync::Arc};
 
 use chrono::{DateTime, Utc};
 
@@ -82,22 +82,23 @@ pub struct Alert {
 }
 
 /// One adapter report from advanced hunting's `DeviceNetworkInfo`.
+///
+/// A full sync holds every report of the last 30 days at once (about 150 per device), so this
+/// is kept small: the strings are shared by all reports of the device (`Arc<str>`), and only
+/// what the IP history uses is kept.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetworkObservation {
     pub timestamp: Timestamp,
-    pub device_id: String,
-    pub device_name: Option<String>,
-    pub adapter_name: Option<String>,
+    pub device_id: Arc<str>,
+    pub adapter_name: Option<Arc<str>>,
     pub mac: Option<MacAddress>,
     pub addresses: Vec<ObservedAddress>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ObservedAddress {
     pub ip: IpAddr,
     pub prefix: Option<u8>,
-    /// Defender's classification, e.g. `Private`, `Public`, `LinkLocal`.
-    pub address_type: Option<String>,
 }
 
 /// A sign-in seen on a device (advanced hunting's `DeviceLogonEvents`, or `logonusers`).
@@ -145,12 +146,17 @@ pub struct VulnerabilityChange {
 
 /// A MAC address (6 bytes, or 8 for some tunnel adapters), in any common notation on input:
 /// `aa:bb:cc:dd:ee:ff`, `AA-BB-CC-DD-EE-FF`, `aabb.ccdd.eeff`, `AABBCCDDEEFF`.
+///
+/// Held inline (no allocation): a full sync holds millions of them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MacAddress(Vec<u8>);
+pub struct MacAddress {
+    bytes: [u8; 8],
+    len: u8,
+}
 
 impl MacAddress {
     pub fn bytes(&self) -> &[u8] {
-        &self.0
+        &self.bytes[..usize::from(self.len)]
     }
 }
 
@@ -166,18 +172,22 @@ impl FromStr for MacAddress {
                 "'{text}' is not a MAC address (12 hex digits, e.g. aa:bb:cc:dd:ee:ff)"
             ));
         }
-        let bytes = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|error| error.to_string()))
-            .collect::<Result<Vec<u8>, String>>()?;
-        Ok(MacAddress(bytes))
+        let mut mac = MacAddress {
+            bytes: [0; 8],
+            len: 0,
+        };
+        for (slot, i) in mac.bytes.iter_mut().zip((0..hex.len()).step_by(2)) {
+            *slot = u8::from_str_radix(&hex[i..i + 2], 16).map_err(|error| error.to_string())?;
+            mac.len += 1;
+        }
+        Ok(mac)
     }
 }
 
 impl fmt::Display for MacAddress {
     /// Colon-separated uppercase, the form the store keeps.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(|b| format!("{b:02X}")).collect();
+        let parts: Vec<String> = self.bytes().iter().map(|b| format!("{b:02X}")).collect();
         f.write_str(&parts.join(":"))
     }
 }

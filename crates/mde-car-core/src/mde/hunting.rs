@@ -13,8 +13,8 @@
 //! asked again, a window that came back small doubles the next one. Windows are half-open
 //! (`Timestamp >= from and Timestamp < to`), so rows at a boundary belong to exactly one window.
 
-use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, atomic::Ordering};
 
 use chrono::TimeDelta;
 use reqwest::Method;
@@ -208,28 +208,31 @@ impl MdeClient {
     ) -> Result<Vec<NetworkObservation>, MdeError> {
         let query = |start: &str, end: &str| {
             format!(
-                "DeviceNetworkInfo\n| where Timestamp >= {start} and Timestamp < {end}\n| project Timestamp, DeviceId, DeviceName, NetworkAdapterName, MacAddress, IPAddresses"
+                "DeviceNetworkInfo\n| where Timestamp >= {start} and Timestamp < {end}\n| project Timestamp, DeviceId, NetworkAdapterName, MacAddress, IPAddresses"
             )
         };
-        let rows = self
-            .chunked(
-                EndpointKind::NetworkHistory,
-                from,
-                to,
-                NETWORK_ROWS_PER_DEVICE_DAY,
-                &query,
-            )
-            .await?;
         let mut lossy = Lossy::default();
+        let mut strings = Strings::default();
         let mut skipped = 0u64;
-        let observations: Vec<NetworkObservation> = rows
-            .into_iter()
-            .filter_map(|row| {
-                let observation = network_observation(&row, &mut lossy);
-                skipped += u64::from(observation.is_none());
-                observation
-            })
-            .collect();
+        let mut observations: Vec<NetworkObservation> = Vec::new();
+        // Each window's rows become typed observations as they arrive: the raw JSON maps
+        // (several times larger) never pile up over the whole history.
+        self.chunked(
+            EndpointKind::NetworkHistory,
+            from,
+            to,
+            NETWORK_ROWS_PER_DEVICE_DAY,
+            &query,
+            &mut |rows| {
+                for row in rows {
+                    match network_observation(&row, &mut strings, &mut lossy) {
+                        Some(observation) => observations.push(observation),
+                        None => skipped += 1,
+                    }
+                }
+            },
+        )
+        .await?;
         self.with_stats(|stats| {
             stats.unparsable_values += lossy.unparsable;
             stats.skipped_records += skipped;
@@ -250,43 +253,44 @@ impl MdeClient {
                 "DeviceLogonEvents\n| where Timestamp >= {start} and Timestamp < {end}\n| where ActionType == \"LogonSuccess\"\n| summarize arg_max(Timestamp, *) by DeviceId, AccountDomain, AccountName\n| project Timestamp, DeviceId, AccountDomain, AccountName, AccountSid, LogonType, IsLocalAdmin"
             )
         };
-        let rows = self
-            .chunked(
-                EndpointKind::Logons,
-                from,
-                to,
-                LOGON_ROWS_PER_DEVICE_DAY,
-                &query,
-            )
-            .await?;
         let mut lossy = Lossy::default();
         let mut skipped = 0u64;
         // The same account appears in every window it signed in; keep its latest sign-in.
         let mut latest: HashMap<(String, String, String), LogonObservation> = HashMap::new();
         let mut order: Vec<(String, String, String)> = Vec::new();
-        for row in rows {
-            let Some(observation) = logon_observation(&row, &mut lossy) else {
-                skipped += 1;
-                continue;
-            };
-            let key = (
-                observation.device_id.clone(),
-                observation
-                    .account_domain
-                    .clone()
-                    .unwrap_or_default()
-                    .to_lowercase(),
-                observation.account_name.to_lowercase(),
-            );
-            match latest.get_mut(&key) {
-                Some(known) if known.timestamp >= observation.timestamp => {}
-                Some(known) => *known = observation,
-                None => {
-                    order.push(key.clone());
-                    latest.insert(key, observation);
+        self.chunked(
+            EndpointKind::Logons,
+            from,
+            to,
+            LOGON_ROWS_PER_DEVICE_DAY,
+            &query,
+            &mut |rows| {
+                for row in rows {
+                    let Some(observation) = logon_observation(&row, &mut lossy) else {
+                        skipped += 1;
+                        continue;
+                    };
+                    let key = (
+                        observation.device_id.clone(),
+                        observation
+                            .account_domain
+                            .clone()
+                            .unwrap_or_default()
+                            .to_lowercase(),
+                        observation.account_name.to_lowercase(),
+                    );
+                    match latest.get_mut(&key) {
+                        Some(known) if known.timestamp >= observation.timestamp => {}
+                        Some(known) => *known = observation,
+                        None => {
+                            order.push(key.clone());
+                            latest.insert(key, observation);
+                        }
+                    }
                 }
-            }
-        }
+            },
+        )
+        .await?;
         self.with_stats(|stats| {
             stats.unparsable_values += lossy.unparsable;
             stats.skipped_records += skipped;
@@ -297,7 +301,8 @@ impl MdeClient {
             .collect())
     }
 
-    /// Runs `query(start, end)` over `[from, to)` in time windows (see the module docs).
+    /// Runs `query(start, end)` over `[from, to)` in time windows (see the module docs),
+    /// handing each window's rows to `on_rows` in time order.
     async fn chunked(
         &self,
         kind: EndpointKind,
@@ -305,12 +310,13 @@ impl MdeClient {
         to: Timestamp,
         rows_per_device_day: f64,
         query: &(dyn Fn(&str, &str) -> String + Sync),
-    ) -> Result<Vec<HuntingRow>, MdeError> {
+        on_rows: &mut (dyn FnMut(Vec<HuntingRow>) + Send),
+    ) -> Result<(), MdeError> {
         let (from, to) = (to_ticks(from), to_ticks(to));
-        let mut rows = Vec::new();
         if from >= to {
-            return Ok(rows);
+            return Ok(());
         }
+        let mut rows_so_far = 0u64;
         let high_water = self.shared.options.hunting_high_water.max(1);
         let devices = match self.shared.device_count_hint.load(Ordering::SeqCst) {
             0 => DEFAULT_DEVICE_COUNT,
@@ -354,17 +360,18 @@ impl MdeClient {
             if answer.len() < high_water / 4 {
                 window = (window * 2).min(span);
             }
-            rows.extend(answer);
+            rows_so_far += answer.len() as u64;
+            on_rows(answer);
             start = end;
             n_chunks += 1;
             self.report(Progress {
                 endpoint: kind,
                 page: n_chunks,
-                items_so_far: rows.len() as u64,
+                items_so_far: rows_so_far,
                 estimated_total: None,
             });
         }
-        Ok(rows)
+        Ok(())
     }
 }
 
@@ -380,9 +387,13 @@ pub(super) fn initial_window(
     TimeDelta::seconds(seconds as i64)
 }
 
-fn network_observation(row: &HuntingRow, lossy: &mut Lossy) -> Option<NetworkObservation> {
+fn network_observation(
+    row: &HuntingRow,
+    strings: &mut Strings,
+    lossy: &mut Lossy,
+) -> Option<NetworkObservation> {
     let timestamp = row.time("Timestamp")?;
-    let device_id = row.str("DeviceId")?.to_owned();
+    let device_id = strings.get(row.str("DeviceId")?);
     let addresses = match row.json("IPAddresses") {
         Some(Value::Array(items)) => items
             .iter()
@@ -393,11 +404,26 @@ fn network_observation(row: &HuntingRow, lossy: &mut Lossy) -> Option<NetworkObs
     Some(NetworkObservation {
         timestamp,
         device_id,
-        device_name: row.str("DeviceName").map(str::to_owned),
-        adapter_name: row.str("NetworkAdapterName").map(str::to_owned),
+        adapter_name: row.str("NetworkAdapterName").map(|name| strings.get(name)),
         mac: lossy.mac(row.str("MacAddress")),
         addresses,
     })
+}
+
+/// One shared copy of each repeated string (device ids, adapter names) of a history: a device
+/// reports the same few values about 150 times in 30 days.
+#[derive(Default)]
+struct Strings(HashSet<Arc<str>>);
+
+impl Strings {
+    fn get(&mut self, text: &str) -> Arc<str> {
+        if let Some(known) = self.0.get(text) {
+            return Arc::clone(known);
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.0.insert(Arc::clone(&shared));
+        shared
+    }
 }
 
 /// `{"IPAddress":"10.1.2.3","SubnetPrefix":24,"AddressType":"Private"}`.
@@ -416,15 +442,7 @@ fn observed_address(item: &Value, lossy: &mut Lossy) -> Option<ObservedAddress> 
         Some(Value::String(text)) => text.trim().parse().ok(),
         _ => None,
     };
-    Some(ObservedAddress {
-        ip,
-        prefix,
-        address_type: item
-            .get("AddressType")
-            .and_then(Value::as_str)
-            .filter(|text| !text.is_empty())
-            .map(str::to_owned),
-    })
+    Some(ObservedAddress { ip, prefix })
 }
 
 fn logon_observation(row: &HuntingRow, lossy: &mut Lossy) -> Option<LogonObservation> {

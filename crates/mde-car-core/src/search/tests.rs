@@ -66,16 +66,14 @@ fn mac_of(id: &str) -> MacAddress {
 fn report(device_id: &str, time: &str, ips: &[&str]) -> NetworkObservation {
     NetworkObservation {
         timestamp: at(time),
-        device_id: device_id.to_owned(),
-        device_name: None,
-        adapter_name: Some("Ethernet".to_owned()),
+        device_id: device_id.into(),
+        adapter_name: Some("Ethernet".into()),
         mac: Some(mac_of(device_id)),
         addresses: ips
             .iter()
             .map(|ip| ObservedAddress {
                 ip: ip.parse::<IpAddr>().unwrap(),
                 prefix: Some(24),
-                address_type: None,
             })
             .collect(),
     }

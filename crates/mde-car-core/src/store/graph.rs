@@ -13,6 +13,7 @@
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
     net::IpAddr,
+    sync::Arc,
 };
 
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -180,7 +181,7 @@ pub(super) fn apply(tx: &Transaction<'_>, batch: &SyncBatch) -> rusqlite::Result
 const SILENT_HOLDER_MS: i64 = 24 * 3_600 * 1_000;
 
 /// An adapter of a device: device id, MAC, adapter name.
-type AdapterKey = (String, Option<String>, Option<String>);
+type AdapterKey = (Arc<str>, Option<MacAddress>, Option<Arc<str>>);
 
 /// What the lease rebuild knows of one adapter.
 struct AdapterState {
@@ -594,8 +595,8 @@ impl Writer<'_> {
         let mut reported: HashMap<i64, i64> = HashMap::new();
         for report in reports {
             let key: AdapterKey = (
-                report.device_id.clone(),
-                report.mac.as_ref().map(MacAddress::to_string),
+                Arc::clone(&report.device_id),
+                report.mac.clone(),
                 report.adapter_name.clone(),
             );
             if !adapters.contains_key(&key) {

@@ -229,9 +229,8 @@ fn inactive_devices_unseen_for_15_days_are_deactivated() {
 fn report(device_id: &str, time: &str, ips: &[&str]) -> NetworkObservation {
     NetworkObservation {
         timestamp: at(time),
-        device_id: device_id.to_owned(),
-        device_name: None,
-        adapter_name: Some("Ethernet".to_owned()),
+        device_id: device_id.into(),
+        adapter_name: Some("Ethernet".into()),
         mac: Some(
             format!("00155DAA00{}", if device_id == "a" { "01" } else { "02" })
                 .parse()
@@ -242,7 +241,6 @@ fn report(device_id: &str, time: &str, ips: &[&str]) -> NetworkObservation {
             .map(|ip| ObservedAddress {
                 ip: ip.parse::<IpAddr>().unwrap(),
                 prefix: Some(24),
-                address_type: None,
             })
             .collect(),
     }

@@ -854,7 +854,7 @@ async fn network_history_is_chunked_without_losing_or_repeating_rows() {
         "enough rows to need several windows: {total}"
     );
     assert_eq!(observations.len() as i64, total, "no row lost or repeated");
-    let keys: HashSet<(String, Option<String>, i64)> = observations
+    let keys: HashSet<(Arc<str>, Option<Arc<str>>, i64)> = observations
         .iter()
         .map(|o| {
             (
@@ -882,7 +882,12 @@ async fn network_history_is_chunked_without_losing_or_repeating_rows() {
         if body.contains("| count") {
             continue;
         }
-        assert!(body.contains("project Timestamp, DeviceId, DeviceName, NetworkAdapterName, MacAddress, IPAddresses"), "{body}");
+        assert!(
+            body.contains(
+                "project Timestamp, DeviceId, NetworkAdapterName, MacAddress, IPAddresses"
+            ),
+            "{body}"
+        );
     }
     // Hunting MACs are hyphenated; they arrive normalized, and IPs parsed from the JSON column.
     let with_mac = observations.iter().find(|o| o.mac.is_some()).unwrap();
@@ -892,9 +897,23 @@ async fn network_history_is_chunked_without_losing_or_repeating_rows() {
         observations
             .iter()
             .flat_map(|o| &o.addresses)
-            .any(|a| a.prefix.is_some() && a.address_type.as_deref() == Some("Private"))
+            .any(|a| a.prefix.is_some_and(|prefix| (1..=128).contains(&prefix)))
     );
     assert_eq!(client.stats().unparsable_values, 0);
+    // A device's reports share one copy of its id and adapter names (a full history holds
+    // millions of reports).
+    let first = &observations[0];
+    let same_device: Vec<_> = observations
+        .iter()
+        .filter(|o| o.device_id == first.device_id && o.adapter_name == first.adapter_name)
+        .collect();
+    assert!(same_device.len() > 1, "the device reported more than once");
+    for other in same_device {
+        assert!(Arc::ptr_eq(&other.device_id, &first.device_id));
+        if let (Some(a), Some(b)) = (&other.adapter_name, &first.adapter_name) {
+            assert!(Arc::ptr_eq(a, b));
+        }
+    }
 }
 
 fn kql(time: chrono::DateTime<Utc>) -> String {

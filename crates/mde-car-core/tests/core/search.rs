@@ -270,16 +270,14 @@ fn network_reports(device: &mde_sim::tenant::Device) -> Vec<NetworkObservation> 
     for adapter in &device.adapters {
         let report = |timestamp, ips: Vec<Ipv4Addr>| NetworkObservation {
             timestamp,
-            device_id: device.id.clone(),
-            device_name: Some(device.computer_dns_name.clone()),
-            adapter_name: Some(adapter.name.clone()),
+            device_id: device.id.as_str().into(),
+            adapter_name: Some(adapter.name.as_str().into()),
             mac: Some(mac(&adapter.mac)),
             addresses: ips
                 .into_iter()
                 .map(|ip| ObservedAddress {
                     ip: IpAddr::V4(ip),
                     prefix: Some(adapter.subnet_prefix),
-                    address_type: Some("Private".to_owned()),
                 })
                 .collect(),
         };
