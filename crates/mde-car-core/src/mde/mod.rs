@@ -462,27 +462,21 @@ impl MdeClient {
                 .last_seen_since
                 .map(|since| format!("lastSeen ge {}", odata_time(since))),
         };
-        let raw = self.list_all(&spec).await?;
         let mut lossy = Lossy::default();
-        let mut skipped = 0u64;
-        let devices: Vec<Device> = raw
-            .items
-            .into_iter()
-            .filter_map(|item| {
-                let device = serde_json::from_value::<WireMachine>(item)
+        let raw = self
+            .list_all(&spec, &mut |item| {
+                serde_json::from_value::<WireMachine>(item)
                     .ok()
-                    .and_then(|wire| wire.into_device(&mut lossy));
-                skipped += u64::from(device.is_none());
-                device
+                    .and_then(|wire| wire.into_device(&mut lossy))
             })
-            .collect();
-        self.note_lossy(&lossy, skipped);
+            .await?;
+        self.note_lossy(&lossy, raw.skipped);
         if filter.last_seen_since.is_none() {
-            self.set_device_count_hint(devices.len() as u64);
+            self.set_device_count_hint(raw.items.len() as u64);
         }
         Ok(Listing {
-            items: devices,
-            complete: raw.complete && skipped == 0,
+            items: raw.items,
+            complete: raw.complete && raw.skipped == 0,
             pages: raw.pages,
             duplicates: raw.duplicates,
         })
@@ -499,24 +493,18 @@ impl MdeClient {
             path: "/api/alerts",
             filter: updated_since.map(|since| format!("lastUpdateTime ge {}", odata_time(since))),
         };
-        let raw = self.list_all(&spec).await?;
         let mut lossy = Lossy::default();
-        let mut skipped = 0u64;
-        let alerts: Vec<Alert> = raw
-            .items
-            .into_iter()
-            .filter_map(|item| {
-                let alert = serde_json::from_value::<WireAlert>(item)
+        let raw = self
+            .list_all(&spec, &mut |item| {
+                serde_json::from_value::<WireAlert>(item)
                     .ok()
-                    .and_then(|wire| wire.into_alert(&mut lossy));
-                skipped += u64::from(alert.is_none());
-                alert
+                    .and_then(|wire| wire.into_alert(&mut lossy))
             })
-            .collect();
-        self.note_lossy(&lossy, skipped);
+            .await?;
+        self.note_lossy(&lossy, raw.skipped);
         Ok(Listing {
-            items: alerts,
-            complete: raw.complete && skipped == 0,
+            items: raw.items,
+            complete: raw.complete && raw.skipped == 0,
             pages: raw.pages,
             duplicates: raw.duplicates,
         })

@@ -32,13 +32,18 @@ pub(super) struct ListSpec<'a> {
     pub(super) filter: Option<String>,
 }
 
-/// Raw items of a listing, in first-seen order, unique by id.
-pub(super) struct RawListing {
-    pub(super) items: Vec<Value>,
+/// The items of a listing, in first-seen order, unique by id.
+pub(super) struct RawListing<T> {
+    pub(super) items: Vec<T>,
     pub(super) complete: bool,
     pub(super) pages: u32,
     pub(super) duplicates: u64,
+    /// Items with an id that did not convert (left out; the listing is then not complete).
+    pub(super) skipped: u64,
 }
+
+/// Turns one raw item into the caller's type, `None` when it cannot be used.
+pub(super) type Convert<'a, T> = &'a mut (dyn FnMut(Value) -> Option<T> + Send);
 
 /// How a pass ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -53,15 +58,30 @@ enum PassEnd {
     EmptyNotFound,
 }
 
-/// Items collected over all passes.
-#[derive(Default)]
-struct Union {
-    items: Vec<Value>,
+/// Items collected over all passes, converted page by page: a raw JSON tree is several times
+/// the size of the typed item, and a large tenant's listing would otherwise be held as JSON.
+struct Union<T> {
+    items: Vec<T>,
     index: HashMap<String, usize>,
     pages: u32,
     duplicates: u64,
     /// Items without an id (cannot be de-duplicated or referred to).
     anonymous: u64,
+    /// Ids whose newest copy did not convert.
+    unconvertible: HashSet<String>,
+}
+
+impl<T> Default for Union<T> {
+    fn default() -> Self {
+        Union {
+            items: Vec::new(),
+            index: HashMap::new(),
+            pages: 0,
+            duplicates: 0,
+            anonymous: 0,
+            unconvertible: HashSet::new(),
+        }
+    }
 }
 
 /// Encodes a query value the way OData clients do: `+` for spaces, `%XX` for the rest.
@@ -102,13 +122,18 @@ impl MdeClient {
         }
     }
 
-    /// Lists every item of `spec` (see the module docs).
-    pub(super) async fn list_all(&self, spec: &ListSpec<'_>) -> Result<RawListing, MdeError> {
+    /// Lists every item of `spec` (see the module docs), each converted by `convert` as its
+    /// page arrives.
+    pub(super) async fn list_all<T: Send>(
+        &self,
+        spec: &ListSpec<'_>,
+        convert: Convert<'_, T>,
+    ) -> Result<RawListing<T>, MdeError> {
         let mut union = Union::default();
         let passes = self.shared.options.listing_passes.max(1);
         let mut complete = false;
         for pass_idx in 0..passes {
-            let end = self.list_pass(spec, &mut union).await?;
+            let end = self.list_pass(spec, &mut union, convert).await?;
             match end {
                 PassEnd::Clean => {
                     complete = true;
@@ -137,10 +162,16 @@ impl MdeClient {
             complete,
             pages: union.pages,
             duplicates: union.duplicates,
+            skipped: union.unconvertible.len() as u64,
         })
     }
 
-    async fn list_pass(&self, spec: &ListSpec<'_>, union: &mut Union) -> Result<PassEnd, MdeError> {
+    async fn list_pass<T: Send>(
+        &self,
+        spec: &ListSpec<'_>,
+        union: &mut Union<T>,
+        convert: Convert<'_, T>,
+    ) -> Result<PassEnd, MdeError> {
         let page_size = self.page_size();
         let max_pages = self.shared.options.max_pages.max(1);
         let mut skip = 0usize;
@@ -177,6 +208,11 @@ impl MdeClient {
                     duplicates_in_pass += 1;
                     union.duplicates += 1;
                 }
+                let Some(item) = convert(item) else {
+                    union.unconvertible.insert(id);
+                    continue;
+                };
+                union.unconvertible.remove(&id);
                 match union.index.get(&id) {
                     Some(&at) => union.items[at] = item,
                     None => {

@@ -171,6 +171,50 @@ async fn devices_across_pages_equal_the_ground_truth() {
     assert_eq!(stats.unparsable_values, 0);
 }
 
+/// A record that cannot be read is left out and counted, and the listing is then not complete,
+/// so the sync never takes the device it could not read for one that is gone.
+#[tokio::test]
+async fn an_unreadable_device_is_left_out_and_the_listing_is_not_complete() {
+    let sim = start(config(1)).await;
+    let machines = axum::Router::new().route(
+        "/api/machines",
+        axum::routing::get(|| async {
+            axum::Json(serde_json::json!({
+                "@odata.context": "https://api.security.microsoft.com/api/$metadata#Machines",
+                "value": [
+                    { "id": "a".repeat(40), "computerDnsName": "good-1" },
+                    { "id": "b".repeat(40), "computerDnsName": "bad", "ipAddresses": "not a list" },
+                    { "id": "c".repeat(40), "computerDnsName": "good-2" },
+                ]
+            }))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, machines).await });
+    // Tokens from the simulator, machines from the server above.
+    let client = MdeClient::new(
+        mde_car_core::http::client().unwrap(),
+        Endpoints {
+            api_base: format!("http://{address}"),
+            ..endpoints(&sim)
+        },
+        &sim.tenant_id(),
+        &sim.client_id(),
+        SecretString::from(sim.client_secret()),
+        options(),
+    );
+
+    let listing = client.list_devices(None).await.unwrap();
+
+    assert_eq!(
+        ids(&listing.items, |d| &d.id),
+        vec!["a".repeat(40), "c".repeat(40)]
+    );
+    assert!(!listing.complete);
+    assert_eq!(client.stats().skipped_records, 1);
+}
+
 #[tokio::test]
 async fn incremental_devices_and_alerts_filter_on_unquoted_utc_times() {
     let sim = start(config(120)).await;
