@@ -109,10 +109,11 @@ pub(crate) fn device(
             device_id: id.as_str().into(),
             adapter_name: Some(adapter.into()),
             mac: Some(mac.clone()),
-            addresses: vec![ObservedAddress {
+            addresses: [ObservedAddress {
                 ip: IpAddr::V4(ip),
                 prefix: Some(24),
-            }],
+            }]
+            .into(),
         };
     let mut reports = vec![
         report(now - Duration::days(3), previous_ip, "Ethernet", &ethernet),
@@ -253,13 +254,13 @@ pub(crate) fn device(
         .map(|_| {
             let entry = rng.random_range(0..CATALOGUE);
             DeviceVulnerability {
-                device_id: id.clone(),
-                cve_id: format!("CVE-2025-{:05}", 10_000 + entry),
+                device_id: id.as_str().into(),
+                cve_id: format!("CVE-2025-{:05}", 10_000 + entry).into(),
                 cvss_score: Some(2.0 + (entry % 80) as f64 / 10.0),
-                severity: Some(["Low", "Medium", "High", "Critical"][entry % 4].to_owned()),
-                software_vendor: "vendor".to_owned(),
-                software_name: format!("product-{}", entry % 60),
-                software_version: format!("{}.{}", entry % 7, entry % 13),
+                severity: Some(["Low", "Medium", "High", "Critical"][entry % 4].into()),
+                software_vendor: "vendor".into(),
+                software_name: format!("product-{}", entry % 60).into(),
+                software_version: format!("{}.{}", entry % 7, entry % 13).into(),
                 first_seen: Some(now - Duration::days(entry as i64 % 90)),
                 last_seen: None,
             }

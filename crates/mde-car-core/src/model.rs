@@ -84,18 +84,18 @@ pub struct Alert {
 /// One adapter report from advanced hunting's `DeviceNetworkInfo`.
 ///
 /// A full sync holds every report of the last 30 days at once (about 150 per device), so this
-/// is kept small: the strings are shared by all reports of the device (`Arc<str>`), and only
-/// what the IP history uses is kept.
+/// is kept small: only what the IP history uses, with the device's strings and each distinct
+/// address list held once and shared (`Arc`): an adapter reports the same addresses for days.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetworkObservation {
     pub timestamp: Timestamp,
     pub device_id: Arc<str>,
     pub adapter_name: Option<Arc<str>>,
     pub mac: Option<MacAddress>,
-    pub addresses: Vec<ObservedAddress>,
+    pub addresses: Arc<[ObservedAddress]>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ObservedAddress {
     pub ip: IpAddr,
     pub prefix: Option<u8>,
@@ -113,18 +113,19 @@ pub struct LogonObservation {
     pub is_local_admin: Option<bool>,
 }
 
-/// A vulnerable software version on a device.
+/// A vulnerable software version on a device. The texts are shared (`Arc<str>`): a full export
+/// has a row per device, CVE and software version, and repeats each value thousands of times.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceVulnerability {
-    pub device_id: String,
-    pub cve_id: String,
+    pub device_id: Arc<str>,
+    pub cve_id: Arc<str>,
     /// CVSS v3 base score, kept decimal (IBM's connector rounded it to an integer).
     pub cvss_score: Option<f64>,
     /// Low, Medium, High, Critical.
-    pub severity: Option<String>,
-    pub software_vendor: String,
-    pub software_name: String,
-    pub software_version: String,
+    pub severity: Option<Arc<str>>,
+    pub software_vendor: Arc<str>,
+    pub software_name: Arc<str>,
+    pub software_version: Arc<str>,
     pub first_seen: Option<Timestamp>,
     pub last_seen: Option<Timestamp>,
 }

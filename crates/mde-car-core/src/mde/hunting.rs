@@ -13,7 +13,7 @@
 //! asked again, a window that came back small doubles the next one. Windows are half-open
 //! (`Timestamp >= from and Timestamp < to`), so rows at a boundary belong to exactly one window.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, atomic::Ordering};
 
 use chrono::TimeDelta;
@@ -25,7 +25,7 @@ use crate::model::{LogonObservation, NetworkObservation, ObservedAddress, Timest
 
 use super::token::Audience;
 use super::transport::Call;
-use super::wire::{Lossy, parse_ip, parse_time};
+use super::wire::{Interner, Lossy, parse_ip, parse_time};
 use super::{Endpoint, EndpointKind, MdeClient, MdeError, Progress};
 
 /// One result row: column name → value.
@@ -212,7 +212,7 @@ impl MdeClient {
             )
         };
         let mut lossy = Lossy::default();
-        let mut strings = Strings::default();
+        let mut shared = Shared::default();
         let mut skipped = 0u64;
         let mut observations: Vec<NetworkObservation> = Vec::new();
         // Each window's rows become typed observations as they arrive: the raw JSON maps
@@ -225,7 +225,7 @@ impl MdeClient {
             &query,
             &mut |rows| {
                 for row in rows {
-                    match network_observation(&row, &mut strings, &mut lossy) {
+                    match network_observation(&row, &mut shared, &mut lossy) {
                         Some(observation) => observations.push(observation),
                         None => skipped += 1,
                     }
@@ -389,12 +389,12 @@ pub(super) fn initial_window(
 
 fn network_observation(
     row: &HuntingRow,
-    strings: &mut Strings,
+    shared: &mut Shared,
     lossy: &mut Lossy,
 ) -> Option<NetworkObservation> {
     let timestamp = row.time("Timestamp")?;
-    let device_id = strings.get(row.str("DeviceId")?);
-    let addresses = match row.json("IPAddresses") {
+    let device_id = shared.text(row.str("DeviceId")?);
+    let addresses: Vec<ObservedAddress> = match row.json("IPAddresses") {
         Some(Value::Array(items)) => items
             .iter()
             .filter_map(|item| observed_address(item, lossy))
@@ -404,25 +404,27 @@ fn network_observation(
     Some(NetworkObservation {
         timestamp,
         device_id,
-        adapter_name: row.str("NetworkAdapterName").map(|name| strings.get(name)),
+        adapter_name: row.str("NetworkAdapterName").map(|name| shared.text(name)),
         mac: lossy.mac(row.str("MacAddress")),
-        addresses,
+        addresses: shared.addresses(&addresses),
     })
 }
 
-/// One shared copy of each repeated string (device ids, adapter names) of a history: a device
-/// reports the same few values about 150 times in 30 days.
+/// One shared copy of each repeated value of a history (device ids, adapter names, address
+/// lists): a device reports the same few values about 150 times in 30 days.
 #[derive(Default)]
-struct Strings(HashSet<Arc<str>>);
+struct Shared {
+    texts: Interner<str>,
+    address_lists: Interner<[ObservedAddress]>,
+}
 
-impl Strings {
-    fn get(&mut self, text: &str) -> Arc<str> {
-        if let Some(known) = self.0.get(text) {
-            return Arc::clone(known);
-        }
-        let shared: Arc<str> = Arc::from(text);
-        self.0.insert(Arc::clone(&shared));
-        shared
+impl Shared {
+    fn text(&mut self, text: &str) -> Arc<str> {
+        self.texts.get(text)
+    }
+
+    fn addresses(&mut self, addresses: &[ObservedAddress]) -> Arc<[ObservedAddress]> {
+        self.address_lists.get(addresses)
     }
 }
 

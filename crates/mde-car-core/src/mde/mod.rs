@@ -56,7 +56,7 @@ use budget::Budget;
 use paging::ListSpec;
 use token::{Audience, Credentials, TokenCache};
 use transport::Call;
-use wire::{Lossy, WireAlert, WireLogonUser, WireMachine, WireVulnerability};
+use wire::{Interner, Lossy, WireAlert, WireLogonUser, WireMachine, WireVulnerability};
 
 /// What a progress report is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -584,6 +584,7 @@ impl MdeClient {
     pub async fn vulnerabilities_full(&self) -> Result<Vec<DeviceVulnerability>, MdeError> {
         let url = self.export_url("/api/machines/SoftwareVulnerabilitiesByMachine", Vec::new());
         let mut lossy = Lossy::default();
+        let mut texts = Interner::default();
         let mut skipped = 0u64;
         let mut seen = std::collections::HashSet::new();
         let mut vulnerabilities = Vec::new();
@@ -596,7 +597,7 @@ impl MdeClient {
                 if !seen.insert(wire.key()) {
                     continue;
                 }
-                match wire.into_vulnerability(&mut lossy) {
+                match wire.into_vulnerability(&mut texts, &mut lossy) {
                     Some(vulnerability) => vulnerabilities.push(vulnerability),
                     None => skipped += 1,
                 }
@@ -624,6 +625,7 @@ impl MdeClient {
             vec![format!("sinceTime={since_param}")],
         );
         let mut lossy = Lossy::default();
+        let mut texts = Interner::default();
         let mut skipped = 0u64;
         let mut changes = Vec::new();
         let result = self
@@ -631,7 +633,7 @@ impl MdeClient {
                 for item in items {
                     let change = serde_json::from_value::<WireVulnerability>(item)
                         .ok()
-                        .and_then(|wire| wire.into_change(&mut lossy));
+                        .and_then(|wire| wire.into_change(&mut texts, &mut lossy));
                     match change {
                         Some(change) => changes.push(change),
                         None => skipped += 1,

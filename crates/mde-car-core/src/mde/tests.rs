@@ -12,7 +12,9 @@ use super::error::required_roles;
 use super::hunting::{HuntingRow, initial_window, is_retired, is_too_big, kql_datetime};
 use super::paging::{check_export_link, check_next_link};
 use super::transport::error_parts;
-use super::wire::{Lossy, WireAlert, WireMachine, WireVulnerability, parse_ip, parse_time};
+use super::wire::{
+    Interner, Lossy, WireAlert, WireMachine, WireVulnerability, parse_ip, parse_time,
+};
 use super::{MdeError, odata_time};
 use crate::auth::{AuthFailure, Transport};
 use crate::model::VulnerabilityChangeKind;
@@ -408,7 +410,7 @@ fn export_records_read_the_non_iso_times_and_decimal_scores() {
     });
     let change = serde_json::from_value::<WireVulnerability>(record)
         .unwrap()
-        .into_change(&mut lossy)
+        .into_change(&mut Interner::default(), &mut lossy)
         .unwrap();
     assert_eq!(change.kind, VulnerabilityChangeKind::Fixed);
     assert_eq!(change.vulnerability.cvss_score, Some(6.5));

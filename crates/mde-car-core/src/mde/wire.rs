@@ -6,8 +6,11 @@
 //! Numbers the docs call strings (`rbacGroupId`) and strings the docs call arrays
 //! (`mitreTechniques`) are read in either form.
 
+use std::collections::HashSet;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer};
@@ -17,6 +20,30 @@ use crate::model::{
     Alert, Device, DeviceAddress, DeviceVulnerability, LogonObservation, MacAddress, Timestamp,
     VulnerabilityChange, VulnerabilityChangeKind,
 };
+
+/// One shared copy of each repeated value of a bulk download (device ids, CVE ids, software
+/// names, address lists): a full sync holds millions of records that repeat a few values.
+pub(super) struct Interner<T: ?Sized>(HashSet<Arc<T>>);
+
+impl<T: ?Sized> Default for Interner<T> {
+    fn default() -> Self {
+        Interner(HashSet::new())
+    }
+}
+
+impl<T: Eq + Hash + ?Sized> Interner<T>
+where
+    Arc<T>: for<'a> From<&'a T>,
+{
+    pub(super) fn get(&mut self, value: &T) -> Arc<T> {
+        if let Some(known) = self.0.get(value) {
+            return Arc::clone(known);
+        }
+        let shared = Arc::from(value);
+        self.0.insert(Arc::clone(&shared));
+        shared
+    }
+}
 
 /// Values that did not parse and were left out of a record.
 #[derive(Debug, Default)]
@@ -366,21 +393,30 @@ impl WireVulnerability {
         }
     }
 
-    pub(super) fn into_vulnerability(self, lossy: &mut Lossy) -> Option<DeviceVulnerability> {
+    pub(super) fn into_vulnerability(
+        self,
+        texts: &mut Interner<str>,
+        lossy: &mut Lossy,
+    ) -> Option<DeviceVulnerability> {
+        let mut text = |value: Option<String>| texts.get(value.as_deref().unwrap_or_default());
         Some(DeviceVulnerability {
-            device_id: non_empty(self.device_id)?,
-            cve_id: non_empty(self.cve_id)?,
+            device_id: text(Some(non_empty(self.device_id)?)),
+            cve_id: text(Some(non_empty(self.cve_id)?)),
             cvss_score: self.cvss_score,
-            severity: non_empty(self.vulnerability_severity_level),
-            software_vendor: self.software_vendor.unwrap_or_default(),
-            software_name: self.software_name.unwrap_or_default(),
-            software_version: self.software_version.unwrap_or_default(),
+            severity: non_empty(self.vulnerability_severity_level).map(|level| text(Some(level))),
+            software_vendor: text(self.software_vendor),
+            software_name: text(self.software_name),
+            software_version: text(self.software_version),
             first_seen: lossy.time("firstSeenTimestamp", self.first_seen_timestamp.as_deref()),
             last_seen: lossy.time("lastSeenTimestamp", self.last_seen_timestamp.as_deref()),
         })
     }
 
-    pub(super) fn into_change(mut self, lossy: &mut Lossy) -> Option<VulnerabilityChange> {
+    pub(super) fn into_change(
+        mut self,
+        texts: &mut Interner<str>,
+        lossy: &mut Lossy,
+    ) -> Option<VulnerabilityChange> {
         let kind = match self.status.take()?.trim().to_ascii_lowercase().as_str() {
             "new" => VulnerabilityChangeKind::New,
             "fixed" => VulnerabilityChangeKind::Fixed,
@@ -394,7 +430,7 @@ impl WireVulnerability {
         Some(VulnerabilityChange {
             kind,
             event_time,
-            vulnerability: self.into_vulnerability(lossy)?,
+            vulnerability: self.into_vulnerability(texts, lossy)?,
         })
     }
 }

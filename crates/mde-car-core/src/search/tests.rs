@@ -103,13 +103,13 @@ fn alert(id: &str, device_id: &str, severity: &str, status: &str) -> Alert {
 
 fn vulnerability(device_id: &str, cve: &str, cvss: f64) -> DeviceVulnerability {
     DeviceVulnerability {
-        device_id: device_id.to_owned(),
-        cve_id: cve.to_owned(),
+        device_id: device_id.into(),
+        cve_id: cve.into(),
         cvss_score: Some(cvss),
         severity: None,
-        software_vendor: "microsoft".to_owned(),
-        software_name: "edge".to_owned(),
-        software_version: "120.0".to_owned(),
+        software_vendor: "microsoft".into(),
+        software_name: "edge".into(),
+        software_version: "120.0".into(),
         first_seen: None,
         last_seen: None,
     }

@@ -616,7 +616,7 @@ impl Writer<'_> {
                 continue;
             }
             let mut current = HashSet::new();
-            for address in &report.addresses {
+            for address in report.addresses.iter() {
                 let ip_id = self.ip_id(address.ip)?;
                 current.insert(ip_id);
                 let newest = reported.entry(ip_id).or_insert(at);

@@ -325,13 +325,13 @@ fn local_accounts_of_two_machines_stay_two_accounts() {
 fn vulnerabilities_follow_the_full_export_and_the_delta() {
     let f = fixture();
     let row = |device_id: &str, cve: &str| DeviceVulnerability {
-        device_id: device_id.to_owned(),
-        cve_id: cve.to_owned(),
+        device_id: device_id.into(),
+        cve_id: cve.into(),
         cvss_score: Some(7.8),
-        severity: Some("High".to_owned()),
-        software_vendor: "microsoft".to_owned(),
-        software_name: "edge".to_owned(),
-        software_version: "120.0".to_owned(),
+        severity: Some("High".into()),
+        software_vendor: "microsoft".into(),
+        software_name: "edge".into(),
+        software_version: "120.0".into(),
         first_seen: None,
         last_seen: None,
     };

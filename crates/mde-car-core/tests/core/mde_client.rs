@@ -940,12 +940,12 @@ async fn network_history_is_chunked_without_losing_or_repeating_rows() {
     assert!(
         observations
             .iter()
-            .flat_map(|o| &o.addresses)
+            .flat_map(|o| o.addresses.iter())
             .any(|a| a.prefix.is_some_and(|prefix| (1..=128).contains(&prefix)))
     );
     assert_eq!(client.stats().unparsable_values, 0);
-    // A device's reports share one copy of its id and adapter names (a full history holds
-    // millions of reports).
+    // A device's reports share one copy of its id, adapter names and each address list (a
+    // full history holds millions of reports).
     let first = &observations[0];
     let same_device: Vec<_> = observations
         .iter()
@@ -957,7 +957,15 @@ async fn network_history_is_chunked_without_losing_or_repeating_rows() {
         if let (Some(a), Some(b)) = (&other.adapter_name, &first.adapter_name) {
             assert!(Arc::ptr_eq(a, b));
         }
+        if other.addresses == first.addresses {
+            assert!(Arc::ptr_eq(&other.addresses, &first.addresses));
+        }
     }
+    let repeated = observations
+        .iter()
+        .filter(|o| !Arc::ptr_eq(&o.addresses, &first.addresses) && o.addresses == first.addresses)
+        .count();
+    assert_eq!(repeated, 0, "an address list is held once");
 }
 
 fn kql(time: chrono::DateTime<Utc>) -> String {
@@ -1082,13 +1090,25 @@ async fn the_vulnerability_export_follows_its_skiptoken_to_the_end() {
     let found = vulnerabilities
         .iter()
         .find(|v| {
-            v.device_id == fact.machine_id
-                && v.cve_id == fact.cve_id
-                && v.software_name == fact.product_name
-                && v.software_version == fact.product_version
+            *v.device_id == *fact.machine_id
+                && *v.cve_id == *fact.cve_id
+                && *v.software_name == *fact.product_name
+                && *v.software_version == *fact.product_version
         })
         .unwrap();
     assert_eq!(found.cvss_score, Some(fact.cvss_v3), "decimal score kept");
+    // Each repeated text is held once: a full export repeats CVEs and products thousands of times.
+    let mut first_of: std::collections::HashMap<&str, &Arc<str>> = Default::default();
+    let mut shared = 0;
+    for text in vulnerabilities
+        .iter()
+        .flat_map(|v| [&v.cve_id, &v.software_name, &v.device_id])
+    {
+        let first = *first_of.entry(&**text).or_insert(text);
+        assert!(Arc::ptr_eq(first, text), "{text} is held twice");
+        shared += usize::from(!std::ptr::eq(first, text));
+    }
+    assert!(shared > 0, "some text repeats");
     assert_eq!(
         found.first_seen.map(|t| t.timestamp()),
         Some(fact.first_seen.timestamp())
@@ -1120,8 +1140,8 @@ async fn vulnerability_changes_and_their_fourteen_day_window() {
         changes
             .iter()
             .any(|change| change.kind == VulnerabilityChangeKind::Fixed
-                && change.vulnerability.device_id == id
-                && change.vulnerability.cve_id == cve)
+                && *change.vulnerability.device_id == *id
+                && *change.vulnerability.cve_id == *cve)
     );
     let since = sim.requests().of(SimEndpoint::VulnerabilityChangesExport)[0]
         .param("sinceTime")

@@ -153,13 +153,13 @@ fn apply(store: &Store, connection_id: &str, truth: &Truth, tenant: &Tenant) {
         }
         for fact in truth.vulnerabilities(&device.id, false) {
             vulnerabilities.push(DeviceVulnerability {
-                device_id: fact.machine_id,
-                cve_id: fact.cve_id,
+                device_id: fact.machine_id.into(),
+                cve_id: fact.cve_id.into(),
                 cvss_score: Some(fact.cvss_v3),
-                severity: Some(fact.severity.to_owned()),
-                software_vendor: fact.product_vendor.to_owned(),
-                software_name: fact.product_name.to_owned(),
-                software_version: fact.product_version.to_owned(),
+                severity: Some(fact.severity.into()),
+                software_vendor: fact.product_vendor.into(),
+                software_name: fact.product_name.into(),
+                software_version: fact.product_version.into(),
                 first_seen: Some(fact.first_seen),
                 last_seen: None,
             });
