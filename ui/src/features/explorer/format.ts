@@ -91,6 +91,17 @@ export function deviceName(hit: Pick<AssetHit, "name" | "deviceId">): string {
   return hit.name ?? hit.deviceId;
 }
 
+/**
+ * A host name cut at its first dot, so a list shows what tells devices apart first:
+ * "lt-00005.corp.contoso.com" → ["lt-00005", ".corp.contoso.com"]. A name without a dot, or
+ * one that is an IP address, stays whole.
+ */
+export function splitHostName(name: string): [string, string] {
+  const dot = name.indexOf(".");
+  if (dot <= 0 || /^[\d.]+$/.test(name) || name.includes(":")) return [name, ""];
+  return [name.slice(0, dot), name.slice(dot)];
+}
+
 export function connectionLabel(connection: { id: string; name: string | null }): string {
   return connection.name ?? `${connection.id} (removed)`;
 }

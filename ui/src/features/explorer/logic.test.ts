@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { AssetHit, TimelineSpan } from "../../ipc";
 import { problemOf } from "./explorer.svelte";
-import { classLabel, points, rangeSuggestion, relationLabel, utc, vulnText, withinLiveWindow } from "./format";
+import { classLabel, points, rangeSuggestion, relationLabel, splitHostName, utc, vulnText, withinLiveWindow } from "./format";
 import { clearRecent, loadRecent, MAX_RECENT, rememberSearch } from "./recent";
 import { layoutTimeline, MIN_BAR } from "./timeline";
 
@@ -27,6 +27,19 @@ describe("recent searches", () => {
     expect(loadRecent()).toEqual([]);
     localStorage.setItem("mde-car.recent-searches", JSON.stringify([{ query: "ok", at: null }, { query: 3 }, null]));
     expect(loadRecent()).toEqual([{ query: "ok", at: null }]);
+  });
+});
+
+describe("host names in lists", () => {
+  it("put the first label first and keep the domain apart", () => {
+    expect(splitHostName("lt-00005.corp.contoso.com")).toEqual(["lt-00005", ".corp.contoso.com"]);
+    expect(splitHostName("web01")).toEqual(["web01", ""]);
+  });
+  it("leave device ids, IP addresses and odd names whole", () => {
+    expect(splitHostName("02619221aeae47090ad31ee74ef8237ca0fb097f")).toEqual(["02619221aeae47090ad31ee74ef8237ca0fb097f", ""]);
+    expect(splitHostName("10.1.2.3")).toEqual(["10.1.2.3", ""]);
+    expect(splitHostName("fe80::1")).toEqual(["fe80::1", ""]);
+    expect(splitHostName(".hidden")).toEqual([".hidden", ""]);
   });
 });
 
