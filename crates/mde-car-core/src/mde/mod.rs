@@ -39,7 +39,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use secrecy::SecretString;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Endpoints;
@@ -56,7 +56,7 @@ use budget::Budget;
 use paging::ListSpec;
 use token::{Audience, Credentials, TokenCache};
 use transport::Call;
-use wire::{Interner, Lossy, WireAlert, WireLogonUser, WireMachine, WireVulnerability};
+use wire::{Interner, Lossy, WireAlert, WireLogonUser, WireMachine, WireVulnerability, read_item};
 
 /// What a progress report is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -465,9 +465,7 @@ impl MdeClient {
         let mut lossy = Lossy::default();
         let raw = self
             .list_all(&spec, &mut |item| {
-                serde_json::from_value::<WireMachine>(item)
-                    .ok()
-                    .and_then(|wire| wire.into_device(&mut lossy))
+                read_item::<WireMachine>(item).and_then(|wire| wire.into_device(&mut lossy))
             })
             .await?;
         self.note_lossy(&lossy, raw.skipped);
@@ -496,9 +494,7 @@ impl MdeClient {
         let mut lossy = Lossy::default();
         let raw = self
             .list_all(&spec, &mut |item| {
-                serde_json::from_value::<WireAlert>(item)
-                    .ok()
-                    .and_then(|wire| wire.into_alert(&mut lossy))
+                read_item::<WireAlert>(item).and_then(|wire| wire.into_alert(&mut lossy))
             })
             .await?;
         self.note_lossy(&lossy, raw.skipped);
@@ -526,8 +522,7 @@ impl MdeClient {
             .value
             .into_iter()
             .filter_map(|item| {
-                let user = serde_json::from_value::<WireLogonUser>(item)
-                    .ok()
+                let user = read_item::<WireLogonUser>(&item)
                     .and_then(|wire| wire.into_observation(device_id, &mut lossy));
                 skipped += u64::from(user.is_none());
                 user
@@ -550,15 +545,14 @@ impl MdeClient {
         Ok(self.devices_of(page.value))
     }
 
-    fn devices_of(&self, items: Vec<Value>) -> Vec<Device> {
+    fn devices_of(&self, items: Vec<Box<RawValue>>) -> Vec<Device> {
         let mut lossy = Lossy::default();
         let mut skipped = 0u64;
         let devices = items
             .into_iter()
             .filter_map(|item| {
-                let device = serde_json::from_value::<WireMachine>(item)
-                    .ok()
-                    .and_then(|wire| wire.into_device(&mut lossy));
+                let device =
+                    read_item::<WireMachine>(&item).and_then(|wire| wire.into_device(&mut lossy));
                 skipped += u64::from(device.is_none());
                 device
             })
@@ -590,7 +584,7 @@ impl MdeClient {
         let mut vulnerabilities = Vec::new();
         self.export_all(Endpoint::VulnerabilityExport, &url, |items| {
             for item in items {
-                let Ok(wire) = serde_json::from_value::<WireVulnerability>(item) else {
+                let Some(wire) = read_item::<WireVulnerability>(&item) else {
                     skipped += 1;
                     continue;
                 };
@@ -631,8 +625,7 @@ impl MdeClient {
         let result = self
             .export_all(Endpoint::VulnerabilityChanges, &url, |items| {
                 for item in items {
-                    let change = serde_json::from_value::<WireVulnerability>(item)
-                        .ok()
+                    let change = read_item::<WireVulnerability>(&item)
                         .and_then(|wire| wire.into_change(&mut texts, &mut lossy));
                     match change {
                         Some(change) => changes.push(change),

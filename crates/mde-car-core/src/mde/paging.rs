@@ -16,11 +16,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::Value;
+use serde_json::{Value, value::RawValue};
 use url::Url;
 
 use super::transport::Call;
-use super::wire::Page;
+use super::wire::{Page, item_id};
 use super::{Endpoint, EndpointKind, MdeClient, MdeError, Progress};
 
 /// What to list.
@@ -43,7 +43,7 @@ pub(super) struct RawListing<T> {
 }
 
 /// Turns one raw item into the caller's type, `None` when it cannot be used.
-pub(super) type Convert<'a, T> = &'a mut (dyn FnMut(Value) -> Option<T> + Send);
+pub(super) type Convert<'a, T> = &'a mut (dyn FnMut(&RawValue) -> Option<T> + Send);
 
 /// How a pass ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -197,7 +197,7 @@ impl MdeClient {
             let n_items = page.value.len();
             let mut n_new = 0usize;
             for item in page.value {
-                let Some(id) = item.get("id").and_then(Value::as_str).map(str::to_owned) else {
+                let Some(id) = item_id(&item) else {
                     union.anonymous += 1;
                     self.with_stats(|stats| stats.skipped_records += 1);
                     continue;
@@ -208,7 +208,7 @@ impl MdeClient {
                     duplicates_in_pass += 1;
                     union.duplicates += 1;
                 }
-                let Some(item) = convert(item) else {
+                let Some(item) = convert(&item) else {
                     union.unconvertible.insert(id);
                     continue;
                 };
@@ -303,7 +303,7 @@ impl MdeClient {
         &self,
         endpoint: Endpoint,
         first_url: &str,
-        mut on_page: impl FnMut(Vec<Value>),
+        mut on_page: impl FnMut(Vec<Box<RawValue>>),
     ) -> Result<(), MdeError> {
         let expected = Url::parse(first_url).map_err(|error| MdeError::Decode {
             endpoint,

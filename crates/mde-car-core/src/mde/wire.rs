@@ -15,6 +15,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::model::{
     Alert, Device, DeviceAddress, DeviceVulnerability, LogonObservation, MacAddress, Timestamp,
@@ -115,15 +116,34 @@ pub(crate) fn parse_ip(text: &str) -> Option<IpAddr> {
     text.parse().ok()
 }
 
-/// `{"value": […], "@odata.nextLink": …}`. Items stay JSON until each is read on its own, so one
-/// odd record costs that record, not the page.
+/// `{"value": […], "@odata.nextLink": …}`. Items stay JSON text until each is read on its own,
+/// so one odd record costs that record, not the page, and no page is ever held as a JSON tree
+/// (several times the size of its text).
 #[derive(Debug, Deserialize)]
 pub(super) struct Page {
-    pub(super) value: Vec<Value>,
+    pub(super) value: Vec<Box<RawValue>>,
     #[serde(rename = "@odata.nextLink", default)]
     pub(super) next_link: Option<String>,
     #[serde(rename = "@odata.count", default)]
     pub(super) count: Option<u64>,
+}
+
+/// Reads one item of a page as `T`; `None` when it does not fit.
+pub(super) fn read_item<T: serde::de::DeserializeOwned>(item: &RawValue) -> Option<T> {
+    serde_json::from_str(item.get()).ok()
+}
+
+/// The `id` of a page item, if it has a non-empty one.
+pub(super) fn item_id(item: &RawValue) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Identity {
+        #[serde(default)]
+        id: Option<Value>,
+    }
+    match read_item::<Identity>(item)?.id? {
+        Value::String(id) if !id.is_empty() => Some(id),
+        _ => None,
+    }
 }
 
 fn lenient_i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
