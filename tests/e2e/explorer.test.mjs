@@ -201,3 +201,43 @@ test("explorer: search an IP, see its device and risk, IP view, device view, exp
   await driver.actions().sendKeys(Key.ESCAPE).perform();
   await find(driver, "results-table");
 });
+
+test("sync history lists a succeeded sync with its figures; settings show where data lives and switch the theme", async () => {
+  await (await find(driver, "nav-history")).click();
+  const succeeded = await waitFor(
+    async () => (await driver.findElements(By.css('[data-testid="history-run"][data-status="succeeded"]')))[0],
+    "a succeeded run in the history",
+  );
+  const calls = Number((await text(await succeeded.findElement(byTestId("history-run-calls")))).replace(/\D/g, ""));
+  assert.ok(calls >= 5, `a full sync makes at least 5 API calls (token, machines, alerts, hunting, export): ${calls}`);
+  await (await succeeded.findElement(byTestId("history-run-toggle"))).click();
+  const detail = await text(await find(driver, "history-run-detail"));
+  assert.match(detail, /API calls by endpoint/i);
+  assert.match(detail, /Devices \(machines\)\s*\d/, `the calls are listed per endpoint: ${detail}`);
+  assert.match(detail, new RegExp(`Total\\s*${calls}\\b`), `the endpoints add up to the run's ${calls} calls: ${detail}`);
+  await screenshot(driver, "history-light");
+
+  await (await find(driver, "nav-settings")).click();
+  const folder = await text(await find(driver, "info-data-dir"));
+  assert.ok(folder.length > 0, "the data folder is shown");
+  if (process.env.MDE_CAR_DATA_DIR) assert.equal(folder, process.env.MDE_CAR_DATA_DIR);
+  assert.match(await text(await find(driver, "info-settings-file")), /settings\.json$/);
+  assert.match(await text(await find(driver, "info-database-file")), /\.sqlite3$/);
+  assert.match(await text(await find(driver, "info-version")), /^\d+\.\d+\.\d+/);
+  // The theme is chosen here and applies at once: light, dark, then back to the OS's. (The
+  // webview keeps the choice between runs, so each click is a change from the one before.)
+  const theme = () => driver.executeScript("return document.documentElement.dataset.theme ?? null");
+  const choose = async (value) =>
+    (await driver.findElement(By.xpath(`//input[@data-testid="theme-${value}"]/..`))).click();
+  await choose("light");
+  await waitFor(async () => (await theme()) === "light", "the light theme");
+  await choose("dark");
+  await waitFor(async () => (await theme()) === "dark", "the dark theme");
+  await screenshot(driver, "settings-dark");
+  await (await find(driver, "nav-history")).click();
+  await find(driver, "history-table");
+  await screenshot(driver, "history-dark");
+  await (await find(driver, "nav-settings")).click();
+  await choose("system");
+  await waitFor(async () => (await theme()) === null, "the OS theme");
+});
