@@ -133,17 +133,13 @@ pub(super) fn read_item<T: serde::de::DeserializeOwned>(item: &RawValue) -> Opti
     serde_json::from_str(item.get()).ok()
 }
 
-/// The `id` of a page item, if it has a non-empty one.
+/// The `id` of a page item, if it has a non-empty string one.
 pub(super) fn item_id(item: &RawValue) -> Option<String> {
     #[derive(Deserialize)]
     struct Identity {
-        #[serde(default)]
-        id: Option<Value>,
+        id: Option<String>,
     }
-    match read_item::<Identity>(item)?.id? {
-        Value::String(id) if !id.is_empty() => Some(id),
-        _ => None,
-    }
+    read_item::<Identity>(item)?.id.filter(|id| !id.is_empty())
 }
 
 fn lenient_i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
@@ -418,15 +414,14 @@ impl WireVulnerability {
         texts: &mut Interner<str>,
         lossy: &mut Lossy,
     ) -> Option<DeviceVulnerability> {
-        let mut text = |value: Option<String>| texts.get(value.as_deref().unwrap_or_default());
         Some(DeviceVulnerability {
-            device_id: text(Some(non_empty(self.device_id)?)),
-            cve_id: text(Some(non_empty(self.cve_id)?)),
+            device_id: texts.get(&non_empty(self.device_id)?),
+            cve_id: texts.get(&non_empty(self.cve_id)?),
             cvss_score: self.cvss_score,
-            severity: non_empty(self.vulnerability_severity_level).map(|level| text(Some(level))),
-            software_vendor: text(self.software_vendor),
-            software_name: text(self.software_name),
-            software_version: text(self.software_version),
+            severity: non_empty(self.vulnerability_severity_level).map(|level| texts.get(&level)),
+            software_vendor: texts.get(self.software_vendor.as_deref().unwrap_or_default()),
+            software_name: texts.get(self.software_name.as_deref().unwrap_or_default()),
+            software_version: texts.get(self.software_version.as_deref().unwrap_or_default()),
             first_seen: lossy.time("firstSeenTimestamp", self.first_seen_timestamp.as_deref()),
             last_seen: lossy.time("lastSeenTimestamp", self.last_seen_timestamp.as_deref()),
         })
