@@ -75,7 +75,10 @@ impl SaveLocation {
     pub async fn save(&self, export: &Export) -> Result<ExportOutcome, IpcError> {
         let path = (self.ask)(export.file_name.clone(), export.format).await;
         if let Some(path) = &path {
-            export.write_to(path).await?;
+            export
+                .write_to(path)
+                .await
+                .map_err(mde_car_core::Error::from)?;
             tracing::info!(items = export.items, "export written");
         }
         Ok(ExportOutcome::new(export, path.as_deref()))

@@ -7,10 +7,7 @@
 
 use std::{path::PathBuf, sync::Arc};
 
-use mde_car_core::{
-    Error, Result,
-    settings::{Settings, SettingsBackend},
-};
+use mde_car_core::settings::{Result, Settings, SettingsBackend, SettingsError};
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_store::{Store, StoreBuilder};
 
@@ -24,7 +21,7 @@ impl<R: Runtime> PluginStoreSettings<R> {
         let store = StoreBuilder::new(app, path.clone())
             .disable_auto_save()
             .build()
-            .map_err(|error| Error::Settings {
+            .map_err(|error| SettingsError {
                 path: path.display().to_string(),
                 action: "opened",
                 reason: error.to_string(),
@@ -34,7 +31,7 @@ impl<R: Runtime> PluginStoreSettings<R> {
         Ok(PluginStoreSettings { store, path })
     }
 
-    fn error(&self, action: &'static str, error: &tauri_plugin_store::Error) -> Error {
+    fn error(&self, action: &'static str, error: &tauri_plugin_store::Error) -> SettingsError {
         let reason = match error {
             // The same words as the CLI's reader, for the same broken file.
             tauri_plugin_store::Error::Deserialize(cause) => {
@@ -42,7 +39,7 @@ impl<R: Runtime> PluginStoreSettings<R> {
             }
             other => other.to_string(),
         };
-        Error::Settings {
+        SettingsError {
             path: self.path.display().to_string(),
             action,
             reason,
@@ -63,7 +60,7 @@ impl<R: Runtime> SettingsBackend for PluginStoreSettings<R> {
     }
 
     fn save(&self, settings: &Settings) -> Result<()> {
-        for (key, value) in settings.to_entries()? {
+        for (key, value) in settings.to_entries(&self.path)? {
             self.store.set(key, value);
         }
         self.store

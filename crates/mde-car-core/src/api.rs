@@ -1,29 +1,37 @@
-//! [`Core`]: the use cases the shells (desktop app, CLI, daemon) call. Shells convert these
-//! types to their own wire formats; the core knows nothing of IPC or terminals.
+//! [`Core`]: the use cases the shells (desktop app, CLI, daemon) call — the facade of the
+//! crate. It owns the process's state (settings, keyring, store, HTTP client, demo tenant,
+//! event bus, run registry) and delegates each use case to the module that implements it:
+//! `config` validates, `probe` tests, `sync` runs, `search` answers, `scheduler` and `watch`
+//! run in the background. Its types serialize as the one JSON contract of every shell.
 
-use std::{
-    collections::HashMap,
-    fs::File,
-    sync::{Arc, Mutex as StdMutex},
-};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
-use tokio::sync::{Mutex, Notify, broadcast};
+use tokio::sync::{Mutex, broadcast};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::{self, Connection, ConnectionDraft, Endpoints},
+    config::{self, Connection, ConnectionDraft, Endpoints, FieldError},
     demo::DemoTenant,
-    error::{Error, FieldError, Result},
+    error::{Error, Result},
     events::SyncEvent,
     http,
-    paths::DataDir,
-    probe::{self, ProbeTarget, TestCode, TestReport},
+    mde::{ClientOptions, MdeClient},
+    model::{RunStatus, TestCode, TestReport},
+    paths::{DataDir, LockFailure, LockFile},
+    probe::{self, ProbeTarget},
+    registry::{RunGuard, RunRegistry},
+    scheduler::ScheduleHandle,
+    search::{
+        self, AssetDetail, Attribution, Export, ExportFormat, IpTimeline, SearchRequest,
+        SearchResults,
+    },
     secrets::SecretStore,
-    settings::{FileSettings, Settings, SettingsBackend},
-    store::{RunRecord, RunStatus, Store},
+    settings::{FileSettings, Settings, SettingsBackend, SettingsError},
+    store::{RunRecord, Store},
     sync::{self, SyncOutcome, Trigger},
+    watch::{self, OutsideChange},
 };
 
 /// The status pill of a connection card.
@@ -90,15 +98,8 @@ struct Inner {
     http: reqwest::Client,
     demo: DemoTenant,
     events: broadcast::Sender<SyncEvent>,
-    /// Runs in progress in this process, by connection id, with their cancel switch.
-    running: StdMutex<HashMap<String, CancellationToken>>,
-    /// Wakes the scheduler when connections change.
-    scheduler_wake: Arc<Notify>,
-    /// One Defender client per connection, so its token cache and rate budget span runs.
-    /// Dropped when the connection changes.
-    clients: StdMutex<HashMap<String, crate::mde::MdeClient>>,
-    /// Options of new Defender clients (tests and benchmarks shrink page sizes).
-    client_options: StdMutex<crate::mde::ClientOptions>,
+    /// Runs in progress here, the Defender clients that outlive them, the scheduler's wake-up.
+    runs: RunRegistry,
 }
 
 /// Events kept for slow subscribers before they miss some (progress events are frequent).
@@ -116,7 +117,7 @@ impl Core {
         data_dir: DataDir,
         settings: Box<dyn SettingsBackend>,
     ) -> Result<Core> {
-        std::fs::create_dir_all(data_dir.root()).map_err(|error| Error::Settings {
+        std::fs::create_dir_all(data_dir.root()).map_err(|error| SettingsError {
             path: data_dir.root().display().to_string(),
             action: "created",
             reason: error.to_string(),
@@ -133,28 +134,15 @@ impl Core {
                 http,
                 demo: DemoTenant::default(),
                 events: broadcast::channel(EVENT_BACKLOG).0,
-                running: StdMutex::new(HashMap::new()),
-                scheduler_wake: Arc::new(Notify::new()),
-                clients: StdMutex::new(HashMap::new()),
-                client_options: StdMutex::new(crate::mde::ClientOptions::default()),
+                runs: RunRegistry::default(),
             }),
         })
     }
 
     /// Sets the options of the Defender clients built from now on (page size, budgets):
     /// tests and benchmarks use it to exercise paging on small tenants.
-    pub fn set_client_options(&self, options: crate::mde::ClientOptions) {
-        if let Ok(mut current) = self.inner.client_options.lock() {
-            *current = options;
-        }
-        if let Ok(mut clients) = self.inner.clients.lock() {
-            clients.clear();
-        }
-    }
-
-    /// The database, for the modules that implement use cases over it (search).
-    pub(crate) fn store(&self) -> &Store {
-        &self.inner.store
+    pub fn set_client_options(&self, options: ClientOptions) {
+        self.inner.runs.set_client_options(options);
     }
 
     pub fn app_info(&self) -> AppInfo {
@@ -211,24 +199,10 @@ impl Core {
                 if !errors.is_empty() {
                     return Err(duplicate_or_validation(errors, &draft.name));
                 }
-                let draft = config::normalized(&draft);
-                let connection = Connection {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    name: draft.name.clone(),
-                    description: draft.description.clone(),
-                    tenant_id: draft.tenant_id.clone(),
-                    client_id: draft.client_id.clone(),
-                    frequency: draft.frequency.clone(),
-                    cloud: draft.cloud,
-                    api_base_url: draft.api_base_url.clone(),
-                    login_authority: draft.login_authority.clone(),
-                    proxy_url: draft.proxy_url.clone(),
-                    ca_certificate_file: draft.ca_certificate_file.clone(),
-                    data: draft.data,
-                    demo,
-                    created_at: Utc::now(),
-                };
-                let secret = draft.client_secret.map(SecretString::from).ok_or_else(|| {
+                let secret = draft.client_secret.clone().map(SecretString::from);
+                let connection =
+                    draft.into_connection(uuid::Uuid::new_v4().to_string(), demo, Utc::now());
+                let secret = secret.ok_or_else(|| {
                     Error::Internal(
                         "validation let a new connection through without a secret".to_owned(),
                     )
@@ -271,22 +245,11 @@ impl Core {
                 if !errors.is_empty() {
                     return Err(duplicate_or_validation(errors, &draft.name));
                 }
-                let draft = config::normalized(&draft);
-                let existing = &mut settings.connections[index];
-                existing.name = draft.name;
-                existing.description = draft.description;
-                existing.tenant_id = draft.tenant_id;
-                existing.client_id = draft.client_id;
-                existing.frequency = draft.frequency;
-                existing.cloud = draft.cloud;
-                existing.api_base_url = draft.api_base_url;
-                existing.login_authority = draft.login_authority;
-                existing.proxy_url = draft.proxy_url;
-                existing.ca_certificate_file = draft.ca_certificate_file;
-                existing.data = draft.data;
-                if let Some(secret) = draft.client_secret {
-                    secrets.set(&id, &SecretString::from(secret))?;
+                if let Some(secret) = &draft.client_secret {
+                    secrets.set(&id, &SecretString::from(secret.clone()))?;
                 }
+                let existing = &mut settings.connections[index];
+                *existing = draft.into_connection(id, existing.demo, existing.created_at);
                 Ok(existing.clone())
             })
             .await
@@ -317,7 +280,7 @@ impl Core {
             .map_err(|(error, _)| error)?;
         let store = self.inner.store.clone();
         let id = removed.id.clone();
-        blocking(move || store.forget_connection(&id)).await?;
+        blocking(move || Ok(store.forget_connection(&id)?)).await?;
         tracing::info!(connection = %removed.name, id = %removed.id, "connection deleted");
         self.connections_changed();
         Ok(())
@@ -326,11 +289,7 @@ impl Core {
     /// Tests a saved connection with its stored secret and records the result.
     pub async fn test_connection(&self, id: &str) -> Result<TestReport> {
         let connection = self.find_connection(id).await?;
-        let secrets = self.inner.secrets.clone();
-        let lookup_id = connection.id.clone();
-        let secret = blocking(move || secrets.get(&lookup_id))
-            .await?
-            .ok_or_else(|| Error::SecretMissing(connection.name.clone()))?;
+        let secret = self.stored_secret(&connection).await?;
         let endpoints = self.endpoints(&connection).await?;
         let target = ProbeTarget {
             tenant_id: &connection.tenant_id,
@@ -347,7 +306,7 @@ impl Core {
         tracing::info!(connection = %connection.name, code = ?report.code, ms = report.duration_ms, "connection tested");
         let store = self.inner.store.clone();
         let (connection_id, saved) = (connection.id.clone(), report.clone());
-        blocking(move || store.save_test_report(&connection_id, &saved)).await?;
+        blocking(move || Ok(store.save_test_report(&connection_id, &saved)?)).await?;
         Ok(report)
     }
 
@@ -367,17 +326,10 @@ impl Core {
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
         }
-        let draft = config::normalized(draft);
         let editing = editing_id.and_then(|id| find(&settings, id)).cloned();
         let secret = match (&draft.client_secret, &editing) {
             (Some(secret), _) => SecretString::from(secret.clone()),
-            (None, Some(existing)) => {
-                let secrets = self.inner.secrets.clone();
-                let id = existing.id.clone();
-                blocking(move || secrets.get(&id))
-                    .await?
-                    .ok_or_else(|| Error::SecretMissing(existing.name.clone()))?
-            }
+            (None, Some(existing)) => self.stored_secret(existing).await?,
             (None, None) => {
                 return Err(Error::Validation(vec![FieldError::new(
                     "clientSecret",
@@ -385,22 +337,10 @@ impl Core {
                 )]));
             }
         };
-        let probe_connection = Connection {
-            id: String::new(),
-            name: draft.name.clone(),
-            description: String::new(),
-            tenant_id: draft.tenant_id.clone(),
-            client_id: draft.client_id.clone(),
-            frequency: draft.frequency.clone(),
-            cloud: draft.cloud,
-            api_base_url: draft.api_base_url.clone(),
-            login_authority: draft.login_authority.clone(),
-            proxy_url: draft.proxy_url.clone(),
-            ca_certificate_file: draft.ca_certificate_file.clone(),
-            data: draft.data,
-            demo: editing.as_ref().is_some_and(|c| c.demo),
-            created_at: Utc::now(),
-        };
+        let demo = editing.as_ref().is_some_and(|c| c.demo);
+        let probe_connection = draft
+            .clone()
+            .into_connection(String::new(), demo, Utc::now());
         let endpoints = self.endpoints(&probe_connection).await?;
         let target = ProbeTarget {
             tenant_id: &probe_connection.tenant_id,
@@ -493,7 +433,7 @@ impl Core {
         let last_run = runs.iter().find(|run| run.status != RunStatus::Running);
         let last_success = runs.iter().find(|run| run.status == RunStatus::Succeeded);
         let test_is_newer = match (&last_test, last_run) {
-            (Some(test), Some(run)) => test.tested_at > run.finished_at.unwrap_or(run.started_at),
+            (Some(test), Some(run)) => *test.tested_at > run.finished_at.unwrap_or(run.started_at),
             (Some(_), None) => true,
             _ => false,
         };
@@ -558,11 +498,7 @@ impl Core {
     }
 
     pub fn is_syncing(&self, connection_id: &str) -> bool {
-        self.inner
-            .running
-            .lock()
-            .map(|running| running.contains_key(connection_id))
-            .unwrap_or(false)
+        self.inner.runs.is_running(connection_id)
     }
 
     /// Runs one sync of a connection and waits for it (CLI, tests). `force_full` asks for a full
@@ -574,11 +510,16 @@ impl Core {
         trigger: Trigger,
     ) -> Result<SyncOutcome> {
         let connection = self.find_connection(id_or_name).await?;
-        let cancel = self.register_run(&connection)?;
+        let guard = self.register_run(&connection.id, &connection.name)?;
         let result = self
-            .run_registered(connection.clone(), force_full, trigger, cancel)
+            .run_registered(
+                connection.clone(),
+                force_full,
+                trigger,
+                guard.cancel_token(),
+            )
             .await;
-        self.unregister_run(&connection.id);
+        drop(guard);
         self.announce_end(&connection.id, &result);
         result
     }
@@ -594,45 +535,35 @@ impl Core {
         let core = self.clone();
         let id = connection_id.to_owned();
         // Registering before spawning closes the window in which two callers both start one.
-        let placeholder = Connection {
-            id: id.clone(),
-            ..placeholder_connection()
-        };
-        let cancel = self.register_run(&placeholder)?;
+        let guard = self.register_run(&id, &id)?;
         tokio::spawn(async move {
             let result = match core.find_connection(&id).await {
                 Ok(connection) => {
-                    core.run_registered(connection, force_full, trigger, cancel)
+                    core.run_registered(connection, force_full, trigger, guard.cancel_token())
                         .await
                 }
                 Err(error) => Err(error),
             };
-            core.unregister_run(&id);
+            drop(guard);
             if let Err(error) = &result {
                 tracing::warn!(connection = %id, %error, "sync did not run");
             }
             core.announce_end(&id, &result);
-            core.inner.scheduler_wake.notify_one();
+            core.inner.runs.wake_scheduler();
         });
         Ok(())
     }
 
     /// Asks a running sync to stop; true when one was running here.
     pub fn cancel_sync(&self, connection_id: &str) -> bool {
-        let running = self
-            .inner
-            .running
-            .lock()
-            .ok()
-            .and_then(|running| running.get(connection_id).cloned());
-        running.map(|cancel| cancel.cancel()).is_some()
+        self.inner.runs.cancel(connection_id)
     }
 
     /// Past runs of a connection, newest first.
     pub async fn sync_runs(&self, connection_id: &str, limit: usize) -> Result<Vec<RunRecord>> {
         let store = self.inner.store.clone();
         let id = connection_id.to_owned();
-        blocking(move || store.runs(&id, limit)).await
+        blocking(move || Ok(store.runs(&id, limit)?)).await
     }
 
     /// Starts the scheduler (desktop app, daemon); it stops when the token is cancelled.
@@ -640,8 +571,82 @@ impl Core {
         tokio::spawn(crate::scheduler::run(
             self.clone(),
             stop,
-            self.inner.scheduler_wake.clone(),
+            self.inner.runs.scheduler_wake(),
         ))
+    }
+
+    /// Watches for other processes' changes until `stop`; sends [`SyncEvent::StoreChanged`]
+    /// and [`SyncEvent::ConnectionsChanged`] when it sees some.
+    pub fn watch_other_processes(&self, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let core = self.clone();
+        let (store, settings_path) = (self.inner.store.clone(), self.inner.settings.path());
+        tokio::spawn(watch::watch(store, settings_path, stop, move |change| {
+            match change {
+                OutsideChange::Store => core.announce(SyncEvent::StoreChanged),
+                // New runs use the new credentials and hosts.
+                OutsideChange::Settings => core.connections_changed(),
+            }
+        }))
+    }
+
+    /// Runs one search over every connection (or the one named), sorted and paged.
+    pub async fn search(&self, request: &SearchRequest) -> Result<SearchResults> {
+        let connections = self.list_connection_records().await?;
+        Ok(search::search(&self.inner.store, &connections, request).await?)
+    }
+
+    /// Every asset that held `address`, as intervals on a timeline, with risk.
+    pub async fn ip_timeline(&self, address: &str, connection: Option<&str>) -> Result<IpTimeline> {
+        let connections = self.list_connection_records().await?;
+        Ok(search::ip_timeline(&self.inner.store, &connections, address, connection).await?)
+    }
+
+    /// The device view of one asset (see [`search::asset_detail`] for the references taken).
+    pub async fn asset_detail(&self, reference: &str) -> Result<AssetDetail> {
+        let connections = self.list_connection_records().await?;
+        Ok(search::asset_detail(&self.inner.store, &connections, reference).await?)
+    }
+
+    /// Every page of a search's results as a file (up to [`search::MAX_EXPORT_ROWS`] assets).
+    pub async fn export_search(
+        &self,
+        request: &SearchRequest,
+        format: ExportFormat,
+    ) -> Result<Export> {
+        let connections = self.list_connection_records().await?;
+        Ok(search::export_search(&self.inner.store, &connections, request, format).await?)
+    }
+
+    /// Who held `address` when, as a file.
+    pub async fn export_ip_timeline(
+        &self,
+        address: &str,
+        connection: Option<&str>,
+        format: ExportFormat,
+    ) -> Result<Export> {
+        let connections = self.list_connection_records().await?;
+        let store = &self.inner.store;
+        Ok(search::export_ip_timeline(store, &connections, address, connection, format).await?)
+    }
+
+    /// The device view of one asset, as a file.
+    pub async fn export_asset(&self, reference: &str, format: ExportFormat) -> Result<Export> {
+        let connections = self.list_connection_records().await?;
+        Ok(search::export_asset(&self.inner.store, &connections, reference, format).await?)
+    }
+
+    /// Confirms "who had `address` at `at`" live with the connection's tenant (`findbyip`).
+    pub async fn confirm_attribution(
+        &self,
+        connection: &str,
+        address: &str,
+        at: &str,
+    ) -> Result<Attribution> {
+        let connections = self.list_connection_records().await?;
+        let request = search::live_request(&connections, connection, address, at)?;
+        let client = self.client_for(&request.connection).await?;
+        let store = &self.inner.store;
+        Ok(search::confirm_attribution(store, &connections, &client, request).await?)
     }
 
     /// Tells the shells a run ended, or could not start. Sent after the run is unregistered,
@@ -658,7 +663,7 @@ impl Core {
             Err(error) => SyncEvent::Finished {
                 connection_id: connection_id.to_owned(),
                 run_id: None,
-                status: crate::store::RunStatus::Failed,
+                status: RunStatus::Failed,
                 summary: error.to_string(),
                 error_code: Some(error.code().key().to_owned()),
             },
@@ -666,50 +671,23 @@ impl Core {
         let _ = self.inner.events.send(event);
     }
 
-    pub(crate) fn announce(&self, event: SyncEvent) {
+    fn announce(&self, event: SyncEvent) {
         let _ = self.inner.events.send(event);
-    }
-
-    pub(crate) fn settings_path(&self) -> std::path::PathBuf {
-        self.inner.settings.path()
-    }
-
-    /// Another process edited the connections: new runs use the new credentials and hosts.
-    pub(crate) fn settings_changed_outside(&self) {
-        self.connections_changed();
     }
 
     fn connections_changed(&self) {
         // Credentials or hosts may have changed: the next run builds a fresh client.
-        if let Ok(mut clients) = self.inner.clients.lock() {
-            clients.clear();
-        }
-        let _ = self.inner.events.send(SyncEvent::ConnectionsChanged);
-        self.inner.scheduler_wake.notify_one();
+        self.inner.runs.forget_clients();
+        self.announce(SyncEvent::ConnectionsChanged);
+        self.inner.runs.wake_scheduler();
     }
 
-    fn register_run(&self, connection: &Connection) -> Result<CancellationToken> {
-        let mut running = self
-            .inner
-            .running
-            .lock()
-            .map_err(|_| Error::Internal("the run registry lock is poisoned".to_owned()))?;
-        if running.contains_key(&connection.id) {
-            return Err(Error::AlreadyRunning(if connection.name.is_empty() {
-                connection.id.clone()
-            } else {
-                connection.name.clone()
-            }));
-        }
-        let cancel = CancellationToken::new();
-        running.insert(connection.id.clone(), cancel.clone());
-        Ok(cancel)
-    }
-
-    fn unregister_run(&self, connection_id: &str) {
-        if let Ok(mut running) = self.inner.running.lock() {
-            running.remove(connection_id);
-        }
+    /// Registers a run of the connection; `name` is what "already running" calls it.
+    fn register_run(&self, connection_id: &str, name: &str) -> Result<RunGuard> {
+        self.inner
+            .runs
+            .register(connection_id)
+            .ok_or_else(|| Error::AlreadyRunning(name.to_owned()))
     }
 
     async fn run_registered(
@@ -720,7 +698,7 @@ impl Core {
         cancel: CancellationToken,
     ) -> Result<SyncOutcome> {
         let client = self.client_for(&connection).await?;
-        sync::run(sync::RunContext {
+        Ok(sync::run(sync::RunContext {
             store: self.inner.store.clone(),
             client,
             data_dir: self.inner.data_dir.clone(),
@@ -730,20 +708,13 @@ impl Core {
             force_full,
             trigger,
         })
-        .await
+        .await?)
     }
 
     /// The connection's Defender client: one per connection, kept so its token cache and rate
     /// budget outlive a run (dropped when connections change).
-    pub(crate) async fn client_for(
-        &self,
-        connection: &Connection,
-    ) -> Result<crate::mde::MdeClient> {
-        let secrets = self.inner.secrets.clone();
-        let lookup_id = connection.id.clone();
-        let secret = blocking(move || secrets.get(&lookup_id))
-            .await?
-            .ok_or_else(|| Error::SecretMissing(connection.name.clone()))?;
+    async fn client_for(&self, connection: &Connection) -> Result<MdeClient> {
+        let secret = self.stored_secret(connection).await?;
         let endpoints = self.endpoints(connection).await?;
         let http = self.http_for(connection).map_err(|message| {
             Error::Validation(vec![FieldError::new(
@@ -755,30 +726,26 @@ impl Core {
                 message,
             )])
         })?;
-        let options = self
-            .inner
-            .client_options
-            .lock()
-            .map(|options| options.clone())
-            .map_err(|_| Error::Internal("the client options lock is poisoned".to_owned()))?;
-        let mut clients = self
-            .inner
-            .clients
-            .lock()
-            .map_err(|_| Error::Internal("the client cache lock is poisoned".to_owned()))?;
-        Ok(clients
-            .entry(connection.id.clone())
-            .or_insert_with(|| {
-                crate::mde::MdeClient::new(
-                    http,
-                    endpoints,
-                    &connection.tenant_id,
-                    &connection.client_id,
-                    secret,
-                    options,
-                )
-            })
-            .clone())
+        Ok(self.inner.runs.client(&connection.id, |options| {
+            MdeClient::new(
+                http,
+                endpoints,
+                &connection.tenant_id,
+                &connection.client_id,
+                secret,
+                options,
+            )
+        }))
+    }
+
+    /// The connection's secret from the keyring; a missing one is an error that says how to
+    /// set it again.
+    async fn stored_secret(&self, connection: &Connection) -> Result<SecretString> {
+        let secrets = self.inner.secrets.clone();
+        let id = connection.id.clone();
+        blocking(move || Ok(secrets.get(&id)?))
+            .await?
+            .ok_or_else(|| Error::SecretMissing(connection.name.clone()))
     }
 
     /// The HTTP client of a connection: the shared one, or one with its proxy and CA file.
@@ -795,8 +762,8 @@ impl Core {
         let _guard = self.inner.settings_guard.lock().await;
         let inner = self.inner.clone();
         blocking(move || {
-            let _lock = SettingsLock::acquire(&inner.data_dir)?;
-            inner.settings.load()
+            let _lock = lock_settings(&inner.data_dir)?;
+            Ok(inner.settings.load()?)
         })
         .await
     }
@@ -811,12 +778,12 @@ impl Core {
         let _guard = self.inner.settings_guard.lock().await;
         let inner = self.inner.clone();
         let outcome = tokio::task::spawn_blocking(move || {
-            let _lock = SettingsLock::acquire(&inner.data_dir).map_err(|e| (e, None))?;
-            let mut settings = inner.settings.load().map_err(|e| (e, None))?;
+            let _lock = lock_settings(&inner.data_dir).map_err(|e| (e, None))?;
+            let mut settings = inner.settings.load().map_err(|e| (e.into(), None))?;
             let value = change(&mut settings).map_err(|e| (e, None))?;
             match inner.settings.save(&settings) {
                 Ok(()) => Ok(value),
-                Err(error) => Err((error, Some(value))),
+                Err(error) => Err((error.into(), Some(value))),
             }
         })
         .await;
@@ -830,32 +797,44 @@ impl Core {
     }
 }
 
-/// An exclusive lock on the settings lock file, held across load + save.
-struct SettingsLock(File);
+/// What the scheduler sees of the core: connections, their runs, and starting one.
+impl ScheduleHandle for Core {
+    type Error = Error;
 
-impl SettingsLock {
-    fn acquire(data_dir: &DataDir) -> Result<SettingsLock> {
-        let path = data_dir.settings_lock_file();
-        let fail = |error: std::io::Error| Error::Settings {
-            path: path.display().to_string(),
-            action: "locked",
-            reason: error.to_string(),
-        };
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(fail)?;
-        file.lock().map_err(fail)?;
-        Ok(SettingsLock(file))
+    async fn connections(&self) -> Result<Vec<(Connection, Vec<RunRecord>)>> {
+        let connections = self.list_connection_records().await?;
+        let mut with_runs = Vec::with_capacity(connections.len());
+        for connection in connections {
+            // A connection whose runs cannot be read is due now, as one never synced is.
+            let runs = self.sync_runs(&connection.id, 12).await.unwrap_or_default();
+            with_runs.push((connection, runs));
+        }
+        Ok(with_runs)
+    }
+
+    fn is_running(&self, connection_id: &str) -> bool {
+        self.is_syncing(connection_id)
+    }
+
+    fn start_run(&self, connection_id: &str) -> Result<()> {
+        self.start_sync(connection_id, false, Trigger::Schedule)
     }
 }
 
-impl Drop for SettingsLock {
-    fn drop(&mut self) {
-        let _ = self.0.unlock();
-    }
+/// The inter-process settings lock, held across load + save.
+fn lock_settings(data_dir: &DataDir) -> Result<LockFile> {
+    let path = data_dir.settings_lock_file();
+    LockFile::acquire(&path).map_err(|failure| {
+        let reason = match failure {
+            LockFailure::Io(error) => error.to_string(),
+            LockFailure::Held => "another holder has it".to_owned(),
+        };
+        Error::Settings(SettingsError {
+            path: path.display().to_string(),
+            action: "locked",
+            reason,
+        })
+    })
 }
 
 fn find<'a>(settings: &'a Settings, name_or_id: &str) -> Option<&'a Connection> {
@@ -954,25 +933,6 @@ pub fn group_digits(n: u64) -> String {
         out.push(c);
     }
     out
-}
-
-fn placeholder_connection() -> Connection {
-    Connection {
-        id: String::new(),
-        name: String::new(),
-        description: String::new(),
-        tenant_id: String::new(),
-        client_id: String::new(),
-        frequency: config::Frequency::default(),
-        cloud: config::Cloud::default(),
-        api_base_url: None,
-        login_authority: None,
-        proxy_url: None,
-        ca_certificate_file: None,
-        data: config::DataSelection::default(),
-        demo: false,
-        created_at: Utc::now(),
-    }
 }
 
 fn status_line(report: &TestReport) -> String {

@@ -2,7 +2,7 @@
 //! classification of its failures into what a person can act on.
 //!
 //! Entra ID reports problems as `{"error": ..., "error_description": "AADSTS<code>: ..."}`;
-//! we key on the AADSTS code, not on the text (mde-api.md §1.3).
+//! we key on the AADSTS code, not on the text (docs/defender-api.md#entra-errors).
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -135,7 +135,7 @@ pub async fn request_token(
     }
 }
 
-/// Maps Entra ID's `error` and AADSTS code to a failure (codes from mde-api.md §1.3).
+/// Maps Entra ID's `error` and AADSTS code to a failure (docs/defender-api.md#entra-errors).
 pub fn classify_entra_error(error: &str, description: &str) -> AuthFailure {
     let aadsts = aadsts_code(description);
     match aadsts {

@@ -15,7 +15,25 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::error::FieldError;
+use crate::model::Timestamp;
+
+/// A problem with one input field, phrased for the person who typed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct FieldError {
+    /// The field's key as the draft names it (`tenantId`, `clientSecret`, …).
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub(crate) fn new(field: &'static str, message: impl Into<String>) -> Self {
+        FieldError {
+            field,
+            message: message.into(),
+        }
+    }
+}
 
 /// A Microsoft cloud that hosts Defender for Endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -51,7 +69,7 @@ impl Cloud {
     }
 
     /// Hosts per Microsoft's "Defender for Endpoint for US Government customers", API overview
-    /// and national-cloud pages (see shared reference mde-api.md §2). The token resource is the
+    /// and national-cloud pages (docs/defender-api.md#clouds-and-hosts). The token resource is the
     /// App ID URI of the WindowsDefenderATP application, which differs from the current
     /// commercial API host. Microsoft Graph serves the successor of the advanced-hunting API.
     pub fn endpoints(self) -> Endpoints {
@@ -341,6 +359,31 @@ pub struct ConnectionDraft {
     pub data: DataSelection,
 }
 
+impl ConnectionDraft {
+    /// The connection a validated draft describes, normalized and without its secret (that
+    /// goes to the keyring). `id`, `demo` and `created_at` are the stored connection's when
+    /// editing, new ones when adding.
+    pub fn into_connection(self, id: String, demo: bool, created_at: Timestamp) -> Connection {
+        let draft = normalized(&self);
+        Connection {
+            id,
+            name: draft.name,
+            description: draft.description,
+            tenant_id: draft.tenant_id,
+            client_id: draft.client_id,
+            frequency: draft.frequency,
+            cloud: draft.cloud,
+            api_base_url: draft.api_base_url,
+            login_authority: draft.login_authority,
+            proxy_url: draft.proxy_url,
+            ca_certificate_file: draft.ca_certificate_file,
+            data: draft.data,
+            demo,
+            created_at,
+        }
+    }
+}
+
 impl std::fmt::Debug for ConnectionDraft {
     // Hand-written so the secret can never reach a log line through `{:?}`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -391,7 +434,7 @@ pub struct Connection {
     /// The bundled simulator's demo tenant: its hosts are resolved when it starts.
     #[serde(default)]
     pub demo: bool,
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
 }
 
 impl Connection {

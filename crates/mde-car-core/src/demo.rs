@@ -3,14 +3,27 @@
 //! same at every start and the stored demo connection keeps working across restarts; only the
 //! port changes, which is why demo connections resolve their hosts here and not from settings.
 //!
-//! This is the only production use of the simulator.
+//! This is the only production use of the simulator, and it is built only with the `demo`
+//! feature (on in the shipped CLI and app): without it [`DemoTenant::ensure_running`] answers
+//! [`DemoError::NotBuilt`], and the rest of the core neither links nor reaches the fake.
 
+#[cfg(feature = "demo")]
 use tokio::sync::Mutex;
 
-use crate::{
-    config::Endpoints,
-    error::{Error, Result},
-};
+use crate::config::Endpoints;
+
+/// The demo tenant could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("the demo tenant could not start: {0}")]
+    Start(String),
+    #[error(
+        "the demo tenant could not start: this build of mde-car has no bundled simulator (built without the `demo` feature)"
+    )]
+    NotBuilt,
+}
+
+type Result<T, E = DemoError> = std::result::Result<T, E>;
 
 /// Seed of the demo tenant's generated data and credentials.
 pub const DEMO_SEED: u64 = 20_261_128;
@@ -29,9 +42,22 @@ pub struct DemoIdentity {
 /// The simulator, started on demand and kept for the life of the process.
 #[derive(Default)]
 pub struct DemoTenant {
+    #[cfg(feature = "demo")]
     sim: Mutex<Option<mde_sim::Sim>>,
 }
 
+#[cfg(not(feature = "demo"))]
+impl DemoTenant {
+    pub async fn ensure_running(&self) -> Result<DemoIdentity> {
+        Err(DemoError::NotBuilt)
+    }
+
+    pub async fn running_endpoints(&self) -> Option<Endpoints> {
+        None
+    }
+}
+
+#[cfg(feature = "demo")]
 impl DemoTenant {
     pub async fn ensure_running(&self) -> Result<DemoIdentity> {
         let mut sim = self.sim.lock().await;
@@ -43,13 +69,13 @@ impl DemoTenant {
             };
             let started = mde_sim::Sim::start(config)
                 .await
-                .map_err(|error| Error::Demo(format!("{error:#}")))?;
+                .map_err(|error| DemoError::Start(format!("{error:#}")))?;
             tracing::info!(url = %started.url(), "demo tenant started");
             *sim = Some(started);
         }
         let sim = sim
             .as_ref()
-            .ok_or_else(|| Error::Demo("the simulator did not start".to_owned()))?;
+            .ok_or_else(|| DemoError::Start("the simulator did not start".to_owned()))?;
         Ok(DemoIdentity {
             tenant_id: sim.tenant_id(),
             client_id: sim.client_id(),
@@ -64,6 +90,7 @@ impl DemoTenant {
     }
 }
 
+#[cfg(feature = "demo")]
 fn endpoints_of(sim: &mde_sim::Sim) -> Endpoints {
     // The simulator accepts the real resources, so the demo signs in exactly as production.
     let commercial = crate::config::Cloud::Commercial.endpoints();

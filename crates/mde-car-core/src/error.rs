@@ -1,4 +1,11 @@
-//! Errors of the core, and the closed set of codes shells branch on.
+//! The crate's error, composed at the top from each module's own, and the closed set of codes
+//! shells branch on.
+//!
+//! Every lower module has its own `thiserror` type (`SettingsError`, `SecretsError`,
+//! `StoreError`, `SyncError`, `SearchError`, `DemoError`, the client's `MdeError`); [`Error`]
+//! gathers them with `#[from]` and adds what only the facade knows (a connection that does not
+//! exist, a name already taken). This module sits above the ones it gathers and below `api`,
+//! so no lower module depends on it.
 //!
 //! Rule (after GitButler's `but-error`): a code exists only because a consumer — the UI or the
 //! CLI's exit status — does something different for it. Everything else is `Internal`.
@@ -6,8 +13,15 @@
 
 use serde::Serialize;
 
+pub use crate::config::FieldError;
+use crate::{
+    demo::DemoError, search::SearchError, secrets::SecretsError, settings::SettingsError,
+    store::StoreError, sync::SyncError,
+};
+
 /// What a shell needs to know to react to an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// One or more fields are invalid; [`Error::Validation`] lists them.
@@ -31,23 +45,6 @@ pub enum ErrorCode {
     Internal,
 }
 
-/// A problem with one input field, phrased for the person who typed it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    /// The field's key as the draft names it (`tenantId`, `clientSecret`, …).
-    pub field: &'static str,
-    pub message: String,
-}
-
-impl FieldError {
-    pub(crate) fn new(field: &'static str, message: impl Into<String>) -> Self {
-        FieldError {
-            field,
-            message: message.into(),
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{}", validation_summary(.0))]
@@ -56,45 +53,26 @@ pub enum Error {
     ConnectionNotFound(String),
     #[error("a connection named '{0}' already exists; choose another name")]
     DuplicateName(String),
-    #[error("the OS keyring failed to {action}: {reason}")]
-    Keyring {
-        action: &'static str,
-        reason: String,
-    },
+    #[error(transparent)]
+    Keyring(#[from] SecretsError),
     #[error(
         "no client secret is stored for connection '{0}' in the OS keyring; set it again with Edit (or `mde-car connection edit --secret-stdin`)"
     )]
     SecretMissing(String),
-    #[error("the settings file {path} could not be {action}: {reason}")]
-    Settings {
-        path: String,
-        action: &'static str,
-        reason: String,
-    },
-    #[error(
-        "the database {path} is damaged or not an mde-car database ({reason}); move it aside and sync again to rebuild it (connections and secrets are kept elsewhere)"
-    )]
-    DatabaseDamaged { path: String, reason: String },
-    #[error("the database {path} failed: {source}")]
-    Database {
-        path: String,
-        #[source]
-        source: rusqlite::Error,
-    },
-    #[error("the demo tenant could not start: {0}")]
-    Demo(String),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Demo(#[from] DemoError),
     #[error("a sync of '{0}' is already running")]
     AlreadyRunning(String),
-    /// A live request (not a sync) to the connection's tenant failed.
-    #[error("Defender did not answer for '{connection}': {source}")]
-    Defender {
-        connection: String,
-        #[source]
-        source: crate::mde::MdeError,
-    },
-    /// A search, IP view or asset look-up that cannot be answered as asked.
+    /// A run that could not be done or recorded.
     #[error(transparent)]
-    Search(#[from] crate::search::SearchError),
+    Sync(#[from] SyncError),
+    /// A search, IP view, asset look-up, export or live check that cannot be answered as asked.
+    #[error(transparent)]
+    Search(#[from] SearchError),
     #[error("{0}")]
     Internal(String),
 }
@@ -136,14 +114,13 @@ impl Error {
             Error::Validation(_) => ErrorCode::Validation,
             Error::ConnectionNotFound(_) => ErrorCode::NotFound,
             Error::DuplicateName(_) => ErrorCode::DuplicateName,
-            Error::Keyring { .. } | Error::SecretMissing(_) => ErrorCode::Keyring,
-            Error::Settings { .. } | Error::Database { .. } | Error::DatabaseDamaged { .. } => {
-                ErrorCode::Storage
-            }
+            Error::Keyring(_) | Error::SecretMissing(_) => ErrorCode::Keyring,
+            Error::Settings(_) => ErrorCode::Storage,
+            Error::Store(error) => store_code(error),
             Error::Demo(_) => ErrorCode::Demo,
             Error::AlreadyRunning(_) => ErrorCode::AlreadyRunning,
-            Error::Defender { .. } => ErrorCode::Defender,
-            Error::Search(error) => error.code(),
+            Error::Sync(error) => sync_code(error),
+            Error::Search(error) => search_code(error),
             Error::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -160,6 +137,38 @@ impl Error {
             Error::Search(error) => error.fields(),
             _ => Vec::new(),
         }
+    }
+}
+
+fn store_code(error: &StoreError) -> ErrorCode {
+    match error {
+        StoreError::Damaged { .. } | StoreError::Database { .. } => ErrorCode::Storage,
+        StoreError::Internal(_) => ErrorCode::Internal,
+    }
+}
+
+fn sync_code(error: &SyncError) -> ErrorCode {
+    match error {
+        SyncError::AlreadyRunning(_) => ErrorCode::AlreadyRunning,
+        SyncError::RunLock { .. } => ErrorCode::Storage,
+        SyncError::Store(error) => store_code(error),
+        SyncError::Internal(_) => ErrorCode::Internal,
+    }
+}
+
+fn search_code(error: &SearchError) -> ErrorCode {
+    match error {
+        SearchError::AssetNotFound(_) | SearchError::ConnectionNotFound(_) => ErrorCode::NotFound,
+        SearchError::ExportFile { .. } => ErrorCode::Storage,
+        SearchError::Defender { .. } => ErrorCode::Defender,
+        SearchError::Store(error) => store_code(error),
+        SearchError::Internal(_) => ErrorCode::Internal,
+        SearchError::Query(_)
+        | SearchError::EmptyAssetReference
+        | SearchError::AmbiguousAsset { .. }
+        | SearchError::NotAnAddress { .. }
+        | SearchError::LiveCheckNeedsTime
+        | SearchError::OutsideLiveWindow { .. } => ErrorCode::Validation,
     }
 }
 

@@ -2,7 +2,7 @@
 //! The desktop shell forwards them to the window as typed events; the CLI prints them; tests
 //! assert on them. Events never carry a secret or a token.
 
-use crate::store::RunStatus;
+use crate::model::RunStatus;
 
 /// A step of a sync run, as the progress bar names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,6 +23,8 @@ pub mod mde;
 pub mod model;
 pub mod paths;
 pub mod probe;
+mod registry;
+pub mod risk;
 pub mod scheduler;
 pub mod search;
 pub mod secrets;
@@ -32,4 +34,5 @@ pub mod sync;
 pub mod watch;
 
 pub use api::{AppInfo, ConnectionStatus, ConnectionView, Core, Counts};
-pub use error::{Error, ErrorCode, FieldError, Result};
+pub use config::FieldError;
+pub use error::{Error, ErrorCode, Result};

@@ -6,8 +6,132 @@
 use std::{fmt, net::IpAddr, str::FromStr, sync::Arc};
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 pub type Timestamp = DateTime<Utc>;
+
+/// A point in time as every JSON surface writes it — the CLI's `--json`, exports, IPC and the
+/// stored test reports: RFC 3339 in UTC with `Z` and milliseconds (`2026-11-20T14:00:00.000Z`).
+/// It reads any RFC 3339 time. View types hold this; the rest of the core computes with
+/// [`Timestamp`], which it dereferences to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Time(pub Timestamp);
+
+impl Time {
+    /// The time as JSON writes it.
+    pub fn to_json_text(&self) -> String {
+        self.0.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    }
+}
+
+impl std::ops::Deref for Time {
+    type Target = Timestamp;
+
+    fn deref(&self) -> &Timestamp {
+        &self.0
+    }
+}
+
+impl From<Timestamp> for Time {
+    fn from(time: Timestamp) -> Self {
+        Time(time)
+    }
+}
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_json_text())
+    }
+}
+
+impl serde::Serialize for Time {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_json_text())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Time {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|time| Time(time.with_timezone(&Utc)))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(feature = "specta")]
+impl specta::Type for Time {
+    fn definition(types: &mut specta::Types) -> specta::datatype::DataType {
+        String::definition(types)
+    }
+}
+
+/// How a sync run ended (or that it is still going).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn key(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+
+    /// Reads a stored status; anything unknown is a run that never finished.
+    pub(crate) fn parse(text: &str) -> RunStatus {
+        match text {
+            "running" => RunStatus::Running,
+            "succeeded" => RunStatus::Succeeded,
+            "failed" => RunStatus::Failed,
+            "cancelled" => RunStatus::Cancelled,
+            _ => RunStatus::Interrupted,
+        }
+    }
+}
+
+/// The outcome of a connection test, as the card and `mde-car connection test` show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestCode {
+    Connected,
+    UnknownTenant,
+    UnknownClient,
+    WrongSecret,
+    ExpiredSecret,
+    MissingPermission,
+    Throttled,
+    NetworkUnreachable,
+    TlsFailure,
+    WrongHost,
+    Timeout,
+    Unexpected,
+}
+
+/// A connection test's result. Holds no secret and no token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestReport {
+    pub ok: bool,
+    pub code: TestCode,
+    /// A few words: "Connected", "Wrong client secret".
+    pub title: String,
+    /// What happened and what to do, in one or two sentences.
+    pub detail: String,
+    pub granted_roles: Vec<String>,
+    pub missing_roles: Vec<String>,
+    pub tested_at: Time,
+    pub duration_ms: u64,
+}
 
 /// A device (Defender "machine").
 #[derive(Debug, Clone, PartialEq)]

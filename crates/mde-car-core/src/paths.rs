@@ -2,7 +2,10 @@
 //! `--data-dir` or `MDE_CAR_DATA_DIR` relocates all of it for tests and portable use. The
 //! default equals the desktop app's Tauri `AppData` folder, so the CLI and the app share it.
 
-use std::path::{Path, PathBuf};
+use std::{
+    fs::File,
+    path::{Path, PathBuf},
+};
 
 /// The desktop app's identifier (tauri.conf.json); it names the default data folder.
 pub const APP_IDENTIFIER: &str = "dev.mdecar.desktop";
@@ -54,4 +57,76 @@ impl DataDir {
     pub(crate) fn settings_lock_file(&self) -> PathBuf {
         self.root.join(".settings.lock")
     }
+
+    /// Held by whichever process runs a sync of the connection (one run at a time).
+    pub(crate) fn run_lock_file(&self, connection_id: &str) -> PathBuf {
+        self.root
+            .join("locks")
+            .join(format!("sync-{connection_id}.lock"))
+    }
+}
+
+/// An exclusive advisory lock on a file of the data folder, across processes: released when
+/// dropped or when its process dies, so a killed process never leaves a stale lock.
+#[derive(Debug)]
+pub(crate) struct LockFile(File);
+
+/// Why a lock file could not be taken.
+#[derive(Debug)]
+pub(crate) enum LockFailure {
+    /// Another holder has it (only from [`LockFile::try_acquire`]).
+    Held,
+    /// The file could not be created, opened or locked.
+    Io(std::io::Error),
+}
+
+impl LockFile {
+    /// Waits until the lock is free and takes it.
+    pub(crate) fn acquire(path: &Path) -> Result<LockFile, LockFailure> {
+        let file = open_lock_file(path).map_err(LockFailure::Io)?;
+        file.lock().map_err(LockFailure::Io)?;
+        Ok(LockFile(file))
+    }
+
+    /// Takes the lock if nobody holds it.
+    pub(crate) fn try_acquire(path: &Path) -> Result<LockFile, LockFailure> {
+        let file = open_lock_file(path).map_err(LockFailure::Io)?;
+        match file.try_lock() {
+            Ok(()) => Ok(LockFile(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Err(LockFailure::Held),
+            Err(std::fs::TryLockError::Error(error)) => Err(LockFailure::Io(error)),
+        }
+    }
+
+    /// Whether another holder has the lock now; a missing or unreadable file means no.
+    pub(crate) fn is_held(path: &Path) -> bool {
+        let Ok(file) = File::options().write(true).open(path) else {
+            return false;
+        };
+        match file.try_lock() {
+            Ok(()) => {
+                let _ = file.unlock();
+                false
+            }
+            Err(std::fs::TryLockError::WouldBlock) => true,
+            Err(std::fs::TryLockError::Error(_)) => false,
+        }
+    }
+}
+
+impl Drop for LockFile {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+fn open_lock_file(path: &Path) -> std::io::Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
 }

@@ -1,13 +1,12 @@
 //! "Test connection": sign in, compare the token's roles with what the enabled data needs, and
 //! make one small API call (`GET /api/machines?$top=1`). Every outcome becomes a [`TestReport`]
 //! that says in plain words what is wrong and what to do — unlike the IBM connector, whose
-//! test answered exit code 1 for every failure (car-model-and-anchors.md §2.8).
+//! test answered exit code 1 for every failure.
 
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
 
 use crate::{
     auth::{self, AuthFailure, Transport},
@@ -15,39 +14,7 @@ use crate::{
     http::Network,
 };
 
-/// The outcome of a connection test, as the card and `mde-car connection test` show it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TestCode {
-    Connected,
-    UnknownTenant,
-    UnknownClient,
-    WrongSecret,
-    ExpiredSecret,
-    MissingPermission,
-    Throttled,
-    NetworkUnreachable,
-    TlsFailure,
-    WrongHost,
-    Timeout,
-    Unexpected,
-}
-
-/// A connection test's result. Holds no secret and no token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TestReport {
-    pub ok: bool,
-    pub code: TestCode,
-    /// A few words: "Connected", "Wrong client secret".
-    pub title: String,
-    /// What happened and what to do, in one or two sentences.
-    pub detail: String,
-    pub granted_roles: Vec<String>,
-    pub missing_roles: Vec<String>,
-    pub tested_at: DateTime<Utc>,
-    pub duration_ms: u64,
-}
+pub use crate::model::{TestCode, TestReport};
 
 /// What a test needs to know about a connection.
 #[derive(Debug, Clone)]
@@ -69,7 +36,7 @@ pub async fn test_connection(
     let started = Instant::now();
     let tested_at = Utc::now();
     let mut report = with_network_note(run(http, target, secret).await, target.network);
-    report.tested_at = tested_at;
+    report.tested_at = tested_at.into();
     report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     report
 }
@@ -360,7 +327,7 @@ fn report(code: TestCode, title: &str, detail: String) -> TestReport {
         detail,
         granted_roles: Vec::new(),
         missing_roles: Vec::new(),
-        tested_at: Utc::now(),
+        tested_at: Utc::now().into(),
         duration_ms: 0,
     }
 }

@@ -10,12 +10,27 @@ use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    api::Core,
     config::Connection,
-    model::Timestamp,
-    store::{RunRecord, RunStatus},
-    sync::Trigger,
+    model::{RunStatus, Timestamp},
+    store::RunRecord,
 };
+
+/// What the scheduler needs of the core, and no more: the connections with their recent runs,
+/// whether one is running here, and a way to start a run. `Core` provides it; tests can too.
+pub(crate) trait ScheduleHandle: Send + Sync + 'static {
+    /// What a failure to list or start says in the log.
+    type Error: std::fmt::Display + Send;
+
+    /// Every connection with its newest runs (newest first).
+    fn connections(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(Connection, Vec<RunRecord>)>, Self::Error>> + Send;
+
+    fn is_running(&self, connection_id: &str) -> bool;
+
+    /// Starts a scheduled run in the background.
+    fn start_run(&self, connection_id: &str) -> Result<(), Self::Error>;
+}
 
 /// First retry after a failed run; doubles per consecutive failure.
 const RETRY_FIRST: chrono::Duration = chrono::Duration::minutes(2);
@@ -47,8 +62,10 @@ pub fn next_due(connection: &Connection, runs: &[RunRecord], now: Timestamp) -> 
 }
 
 /// Runs until `stop` is cancelled. `wake` makes it look again at once (settings changed).
+/// The scheduler's loop: starts each connection's run when it is due, sleeps until the next one
+/// is (at most [`RECHECK`]), and looks again at once when `wake` is notified.
 pub(crate) async fn run(
-    core: Core,
+    handle: impl ScheduleHandle,
     stop: CancellationToken,
     wake: std::sync::Arc<tokio::sync::Notify>,
 ) {
@@ -56,18 +73,15 @@ pub(crate) async fn run(
     loop {
         let now = Utc::now();
         let mut sleep_for = RECHECK;
-        match core.list_connection_records().await {
+        match handle.connections().await {
             Ok(connections) => {
-                for connection in connections {
-                    if core.is_syncing(&connection.id) {
+                for (connection, runs) in connections {
+                    if handle.is_running(&connection.id) {
                         continue;
                     }
-                    let runs = core.sync_runs(&connection.id, 12).await.unwrap_or_default();
                     let due = next_due(&connection, &runs, now);
                     if due <= now {
-                        if let Err(error) =
-                            core.start_sync(&connection.id, false, Trigger::Schedule)
-                        {
+                        if let Err(error) = handle.start_run(&connection.id) {
                             tracing::warn!(connection = %connection.name, %error, "scheduled sync did not start");
                         }
                     } else if let Ok(wait) = (due - now).to_std() {

@@ -6,7 +6,15 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::error::{Error, Result};
+/// The OS keyring could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+#[error("the OS keyring failed to {action}: {reason}")]
+pub struct SecretsError {
+    pub action: &'static str,
+    pub reason: String,
+}
+
+type Result<T, E = SecretsError> = std::result::Result<T, E>;
 
 /// The keyring service name under which every connection's secret is stored.
 pub const KEYRING_SERVICE: &str = "mde-car";
@@ -51,7 +59,7 @@ impl SecretStore {
     }
 }
 
-fn keyring_error(action: &'static str, error: &keyring::Error) -> Error {
+fn keyring_error(action: &'static str, error: &keyring::Error) -> SecretsError {
     // keyring's messages describe the platform failure, never the secret itself.
     let hint = match error {
         keyring::Error::PlatformFailure(_) | keyring::Error::NoStorageAccess(_) => {
@@ -59,7 +67,7 @@ fn keyring_error(action: &'static str, error: &keyring::Error) -> Error {
         }
         _ => "",
     };
-    Error::Keyring {
+    SecretsError {
         action,
         reason: format!("{error}{hint}"),
     }

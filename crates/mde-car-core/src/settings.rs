@@ -15,10 +15,18 @@ use std::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{
-    config::Connection,
-    error::{Error, Result},
-};
+use crate::config::Connection;
+
+/// The settings file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[error("the settings file {path} could not be {action}: {reason}")]
+pub struct SettingsError {
+    pub path: String,
+    pub action: &'static str,
+    pub reason: String,
+}
+
+pub type Result<T, E = SettingsError> = std::result::Result<T, E>;
 
 /// The current version of the settings document.
 pub const SETTINGS_VERSION: u32 = 1;
@@ -36,7 +44,7 @@ impl Settings {
         if let Some(version) = entries.get("version").and_then(Value::as_u64)
             && version > u64::from(SETTINGS_VERSION)
         {
-            return Err(Error::Settings {
+            return Err(SettingsError {
                 path: origin.display().to_string(),
                 action: "read",
                 reason: format!(
@@ -47,7 +55,7 @@ impl Settings {
         let connections = match entries.get("connections") {
             None | Some(Value::Null) => Vec::new(),
             Some(value) => {
-                serde_json::from_value(value.clone()).map_err(|error| Error::Settings {
+                serde_json::from_value(value.clone()).map_err(|error| SettingsError {
                     path: origin.display().to_string(),
                     action: "read",
                     reason: format!(
@@ -59,10 +67,14 @@ impl Settings {
         Ok(Settings { connections })
     }
 
-    /// The store's key-value form.
-    pub fn to_entries(&self) -> Result<Vec<(String, Value)>> {
-        let connections = serde_json::to_value(&self.connections)
-            .map_err(|error| Error::Internal(format!("settings do not serialize: {error}")))?;
+    /// The store's key-value form; `origin` names the file in an error.
+    pub fn to_entries(&self, origin: &Path) -> Result<Vec<(String, Value)>> {
+        let connections =
+            serde_json::to_value(&self.connections).map_err(|error| SettingsError {
+                path: origin.display().to_string(),
+                action: "written",
+                reason: format!("the connections do not serialize ({error})"),
+            })?;
         Ok(vec![
             ("version".to_owned(), Value::from(SETTINGS_VERSION)),
             ("connections".to_owned(), connections),
@@ -111,8 +123,8 @@ impl FileSettings {
         }
     }
 
-    fn error(&self, action: &'static str, reason: String) -> Error {
-        Error::Settings {
+    fn error(&self, action: &'static str, reason: String) -> SettingsError {
+        SettingsError {
             path: self.path.display().to_string(),
             action,
             reason,
@@ -128,7 +140,7 @@ impl SettingsBackend for FileSettings {
     fn save(&self, settings: &Settings) -> Result<()> {
         // Keys this version does not know (another tool's, a newer field) survive a save.
         let mut entries = self.read_entries()?;
-        for (key, value) in settings.to_entries()? {
+        for (key, value) in settings.to_entries(&self.path)? {
             entries.insert(key, value);
         }
         let bytes = serde_json::to_vec_pretty(&Value::Object(entries))

@@ -10,20 +10,41 @@ use std::{
 
 use rusqlite::{Connection as Db, OptionalExtension, params};
 
-use crate::{
-    error::{Error, Result},
-    model::Timestamp,
-    probe::TestReport,
-};
+use crate::model::{TestReport, Timestamp};
 
 mod graph;
 mod runs;
+mod scores;
 
+pub use crate::model::RunStatus;
 pub use graph::{
     ChangeCount, Changes, DeviceBatch, INACTIVE_DEACTIVATION_DAYS, SyncBatch, VulnerabilityBatch,
     account_key, address_class, address_key,
 };
-pub use runs::{ConnectionCounts, RiskCounts, RunFinish, RunRecord, RunStatus};
+pub use runs::{ConnectionCounts, RiskCounts, RunFinish, RunRecord};
+#[cfg(test)]
+pub(crate) use scores::{ALERT_COUNTS, VULNERABILITY_SUMMARY};
+pub(crate) use scores::{alert_counts, store_risk, vulnerability_summary};
+
+/// What the database could not do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the database {path} is damaged or not an mde-car database ({reason}); move it aside and sync again to rebuild it (connections and secrets are kept elsewhere)"
+    )]
+    Damaged { path: String, reason: String },
+    #[error("the database {path} failed: {source}")]
+    Database {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A bug or an unexpected condition (a poisoned lock, a value that does not serialize).
+    #[error("{0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Append-only: a released migration is never edited.
 const MIGRATIONS: &[&str] = &[
@@ -59,18 +80,18 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store> {
         let fail = |source: rusqlite::Error| match source.sqlite_error_code() {
             Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
-                Error::DatabaseDamaged {
+                StoreError::Damaged {
                     path: path.display().to_string(),
                     reason: source.to_string(),
                 }
             }
-            _ => Error::Database {
+            _ => StoreError::Database {
                 path: path.display().to_string(),
                 source,
             },
         };
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|error| Error::Database {
+            std::fs::create_dir_all(dir).map_err(|error| StoreError::Database {
                 path: path.display().to_string(),
                 source: rusqlite::Error::ToSqlConversionFailure(Box::new(error)),
             })?;
@@ -105,8 +126,8 @@ impl Store {
         let mut db = self
             .db
             .lock()
-            .map_err(|_| Error::Internal("the database lock is poisoned".to_owned()))?;
-        f(&mut db).map_err(|source| Error::Database {
+            .map_err(|_| StoreError::Internal("the database lock is poisoned".to_owned()))?;
+        f(&mut db).map_err(|source| StoreError::Database {
             path: self.path.display().to_string(),
             source,
         })
@@ -121,7 +142,7 @@ impl Store {
         };
         db.query_row("PRAGMA data_version", [], |row| row.get(0))
             .map(Some)
-            .map_err(|source| Error::Database {
+            .map_err(|source| StoreError::Database {
                 path: self.path.display().to_string(),
                 source,
             })
@@ -134,16 +155,17 @@ impl Store {
         let db = self
             .reader
             .lock()
-            .map_err(|_| Error::Internal("the database reader lock is poisoned".to_owned()))?;
-        f(&db).map_err(|source| Error::Database {
+            .map_err(|_| StoreError::Internal("the database reader lock is poisoned".to_owned()))?;
+        f(&db).map_err(|source| StoreError::Database {
             path: self.path.display().to_string(),
             source,
         })
     }
 
     pub fn save_test_report(&self, connection_id: &str, report: &TestReport) -> Result<()> {
-        let json = serde_json::to_string(report)
-            .map_err(|error| Error::Internal(format!("test report does not serialize: {error}")))?;
+        let json = serde_json::to_string(report).map_err(|error| {
+            StoreError::Internal(format!("test report does not serialize: {error}"))
+        })?;
         self.with(|db| {
             db.execute(
                 "INSERT INTO connection_tests (connection_id, tested_at, report) VALUES (?1, ?2, ?3)
@@ -194,7 +216,7 @@ impl Store {
         self.with(|db| {
             let tx = db.transaction()?;
             let changes = graph::apply(&tx, batch)?;
-            crate::search::store_risk(&tx, &batch.connection_id)?;
+            store_risk(&tx, &batch.connection_id)?;
             runs::finish(
                 &tx,
                 batch.run_id,

@@ -7,7 +7,16 @@ use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{api::Core, events::SyncEvent};
+use crate::store::Store;
+
+/// What another process changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutsideChange {
+    /// A commit to the database (a sync, a deleted connection).
+    Store,
+    /// The settings file (connections added, edited or removed).
+    Settings,
+}
 
 /// How often the database and the settings file are looked at. Both checks are a `PRAGMA` and
 /// a `stat`, cheap enough to run every few seconds.
@@ -28,49 +37,48 @@ fn stamp(path: &std::path::Path) -> Option<FileStamp> {
     })
 }
 
-impl Core {
-    /// Watches for other processes' changes until `stop`; sends [`SyncEvent::StoreChanged`]
-    /// and [`SyncEvent::ConnectionsChanged`] when it sees some.
-    pub fn watch_other_processes(&self, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
-        let core = self.clone();
-        tokio::spawn(async move {
-            let settings_path = core.settings_path();
-            let mut settings = stamp(&settings_path);
-            let mut version = core.outside_version().await;
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = tokio::time::sleep(WATCH_INTERVAL) => {}
-                }
-                let now = core.outside_version().await;
-                if let (Some(before), Some(after)) = (version, now)
-                    && before != after
-                {
-                    core.announce(SyncEvent::StoreChanged);
-                }
-                if now.is_some() {
-                    version = now;
-                }
-                let seen = stamp(&settings_path);
-                if seen != settings {
-                    settings = seen;
-                    // Also sent for this process's own edits (they were announced already);
-                    // a second refresh of the list is harmless.
-                    core.settings_changed_outside();
-                }
-            }
-        })
-    }
-
-    async fn outside_version(&self) -> Option<i64> {
-        let store = self.store().clone();
-        match tokio::task::spawn_blocking(move || store.outside_version()).await {
-            Ok(Ok(version)) => version,
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "could not check the database for other processes' changes");
-                None
-            }
-            Err(_) => None,
+/// Watches `store` and the settings file at `settings_path` until `stop`, and calls `changed`
+/// for what it sees change.
+pub(crate) async fn watch(
+    store: Store,
+    settings_path: std::path::PathBuf,
+    stop: CancellationToken,
+    changed: impl Fn(OutsideChange),
+) {
+    let mut settings = stamp(&settings_path);
+    let mut version = outside_version(&store).await;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(WATCH_INTERVAL) => {}
         }
+        let now = outside_version(&store).await;
+        if let (Some(before), Some(after)) = (version, now)
+            && before != after
+        {
+            changed(OutsideChange::Store);
+        }
+        if now.is_some() {
+            version = now;
+        }
+        let seen = stamp(&settings_path);
+        if seen != settings {
+            settings = seen;
+            // Also seen for this process's own edits (they were announced already); a second
+            // refresh of the list is harmless.
+            changed(OutsideChange::Settings);
+        }
+    }
+}
+
+async fn outside_version(store: &Store) -> Option<i64> {
+    let store = store.clone();
+    match tokio::task::spawn_blocking(move || store.outside_version()).await {
+        Ok(Ok(version)) => version,
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "could not check the database for other processes' changes");
+            None
+        }
+        Err(_) => None,
     }
 }

@@ -13,7 +13,7 @@ pub const DEFAULT_ROLES: &[&str] = &[
     "ThreatHunting.Read.All",
 ];
 
-/// How `GET /api/machines` and `GET /api/alerts` page (mde-api.md §4).
+/// How `GET /api/machines` and `GET /api/alerts` page (docs/defender-api.md#paging).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PagingMode {
     /// As observed today: never an `@odata.nextLink`; `$top` is the page size (≤ 10,000) and the
@@ -24,7 +24,7 @@ pub enum PagingMode {
     /// A well-behaved `@odata.nextLink` carrying every query key and the next `$skip`, whenever
     /// more items exist (with or without `$top`).
     GraphLike,
-    /// The broken 2022 behaviour (MicrosoftDocs/microsoft-365-docs#8316), only without `$top`:
+    /// The broken 2022 behaviour (docs/defender-api.md#paging), only without `$top`:
     /// the first page links correctly to `$skip=10000`, but every followed page links with its
     /// query keys dropped (`?=<filter>&=10000&$skip=10000`) and `$skip` one page again, so a
     /// client that follows links blindly loops on page two for ever.
@@ -74,7 +74,8 @@ pub struct CallLimit {
     pub per_hour: u32,
 }
 
-/// The documented limits (mde-api.md §5.1). Tests may lower them to reach them with few calls.
+/// The documented limits (docs/defender-api.md#rate-limits). Tests may lower them to reach
+/// them with few calls.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateLimits {
     /// `GET /api/machines`, `/api/machines/{id}`, `/logonusers`, `findbyip`, `/api/alerts`, …
@@ -120,15 +121,16 @@ impl Default for RateLimits {
     }
 }
 
-/// How the API words a 403 for a missing application role (mde-api.md §7 shows two styles).
+/// How the API words a 403 for a missing application role (two styles seen; see
+/// docs/defender-api.md#permissions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ForbiddenWording {
-    /// The newer answer (Azure/Azure-Sentinel#14672, 2026), without `target`: `Missing
+    /// The newer answer (seen in 2026), without `target`: `Missing
     /// application roles. API required roles: Machine.Read.All,Machine.ReadWrite.All, application
     /// roles: Alert.Read.All.` (the roles the token holds come last).
     #[default]
     MissingRoles,
-    /// The older answer (MicrosoftDocs/microsoft-365-docs#6053, 2021), with `target`: `The
+    /// The older answer (seen in 2021), with `target`: `The
     /// application does not have any of the required application permissions (Machine.Read.All,
     /// Machine.ReadWrite.All) to access the resource.`
     RequiredPermissions,
@@ -139,7 +141,7 @@ pub enum ForbiddenWording {
 pub struct Quirks {
     /// `GET /api/machines` answers 404 when no machine is listed (the doc says so; default off).
     pub empty_machine_list_404: bool,
-    /// `$select` silently drops `onboardingStatus` (MicrosoftDocs/microsoft-365-docs#8489).
+    /// `$select` silently drops `onboardingStatus` (docs/defender-api.md#odata-queries).
     pub select_drops_onboarding_status: bool,
     /// The wording of a missing-role 403.
     pub forbidden_wording: ForbiddenWording,

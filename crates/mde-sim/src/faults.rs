@@ -27,7 +27,7 @@ pub enum FaultKind {
     /// (`token-expired`) the API rejects the bearer token as expired (401).
     TokenExpired,
     /// (`shuffle`) list endpoints return items in a different order on each call, so `$skip`
-    /// paging sees duplicates and misses (MicrosoftDocs/microsoft-365-docs#13047).
+    /// paging sees duplicates and misses (docs/defender-api.md#paging).
     ShufflePages,
     /// (`404`) an existing machine answers 404 `ResourceNotFound` (same issue).
     Intermittent404,
@@ -37,10 +37,10 @@ pub enum FaultKind {
     /// (only when aimed at it, `429@token`) Entra's AADSTS90055 tenant throttling.
     Throttle,
     /// (`preempted`) a hunting query is stopped for its CPU or memory use: 400 "Query execution
-    /// has exceeded the allowed limits…" (mde-api.md §5.2, OpenAEV-Platform/collectors#284).
+    /// has exceeded the allowed limits…" (docs/defender-api.md#advanced-hunting).
     HuntingPreempted,
     /// (`too-large`) a hunting result is over the size cap: 400 "Query execution has exceeded
-    /// the allowed result size…" (mde-api.md §5.1, MicrosoftDocs/microsoft-365-docs#5874).
+    /// the allowed result size…" (docs/defender-api.md#advanced-hunting).
     HuntingTooLarge,
 }
 

@@ -36,8 +36,8 @@ use crate::server::auth::{self, Caller};
 use crate::server::{Ctx, Reply};
 use crate::tenant::{Device, DeviceClass, HISTORY_DAYS, Tenant, catalog, mac_hyphenated};
 
-/// Rows a query returns at most; more are cut off (run-advanced-query-api: "a maximum of
-/// 100,000 rows").
+/// Rows a query returns at most ("a maximum of 100,000 rows"); more are cut off
+/// (docs/defender-api.md#advanced-hunting).
 pub const MAX_ROWS: usize = 100_000;
 /// Largest response body (124 MB); larger results are a 400.
 pub const MAX_RESULT_BYTES: usize = 124 * 1024 * 1024;
@@ -942,8 +942,8 @@ fn execute(ctx: &Ctx<'_>, client_id: &str, query: &str) -> Outcome {
 }
 
 const SIZE_MESSAGE: &str = "Query execution has exceeded the allowed result size. Optimize your query by limiting the number of results and try again.";
-/// The Graph hunting API's answer to a query stopped for its resource use (OpenAEV-Platform/
-/// collectors#284); the legacy API is given the same text.
+/// The Graph hunting API's answer to a query stopped for its resource use
+/// (docs/defender-api.md#advanced-hunting); the legacy API is given the same text.
 const PREEMPTED_MESSAGE: &str = "Query execution has exceeded the allowed limits. The query execution was preempted. This could possibly be due to high CPU and/or memory resource consumption. Optimize your query by following best practices and try again.";
 
 /// The 400 text of a heavy-query fault, if one fired.
@@ -973,8 +973,9 @@ pub(crate) fn legacy_endpoint(ctx: &Ctx<'_>, caller: &Caller) -> Reply {
         .and_then(|value| value.split(';').next())
         .is_some_and(|kind| kind.trim().eq_ignore_ascii_case("application/json"));
     if !json_body {
-        // POST bodies must be `Content-Type: application/json` (mde-api.md §3); the answer to
-        // anything else is our guess at what ASP.NET gives.
+        // POST bodies must be `Content-Type: application/json`
+        // (docs/defender-api.md#advanced-hunting); the answer to anything else is our guess at
+        // what ASP.NET gives.
         return Reply::mde_error(
             415,
             "UnsupportedMediaType",

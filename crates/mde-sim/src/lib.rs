@@ -1,6 +1,6 @@
 //! A simulator of the Microsoft Defender for Endpoint (MDE) API and the Entra ID token
 //! endpoint, for tests, benchmarks and the demo tenant. It behaves like the service described in
-//! `mde-api.md`, quirks included, and shares no Rust types with the client on purpose: a
+//! `docs/defender-api.md`, quirks included, and shares no Rust types with the client on purpose: a
 //! serialization mistake cannot pass on both sides.
 //!
 //! # Running it
@@ -39,8 +39,9 @@
 //! | `POST /v1.0/security/runHuntingQuery` `{"Query":…}` | ThreatHunting.Read.All (Graph token) | `schema`/`results`; Graph error bodies |
 //!
 //! Tokens are v1.0-shaped JWTs (`aud`, `iss`, `roles`, `tid`, `appid`, `exp`, …). Accepted
-//! resources: the WindowsDefenderATP identifiers of mde-api.md §1.1 (commercial and gov, and the
-//! app id), Graph's, and the simulator's own URL (`{url}/.default`), which works for both APIs.
+//! resources: the WindowsDefenderATP identifiers of docs/defender-api.md#clouds-and-hosts
+//! (commercial and gov, and the app id), Graph's, and the simulator's own URL
+//! (`{url}/.default`), which works for both APIs.
 //! `aud` echoes the resource asked for. Errors carry the AADSTS code in `error_codes` and at the
 //! start of `error_description`: 90002 (unknown tenant, `invalid_tenant`), 900023 (malformed
 //! tenant), 9001023 (`common`), 700016 (unknown client), 7000215 (wrong secret), 7000222
@@ -115,7 +116,7 @@
 //! JWT signatures are HMAC under a seed-derived key although the header says RS256 (no JWKS);
 //! client assertions are checked for shape, audience, issuer, expiry and a registered
 //! thumbprint ([`Sim::add_certificate`]) but not cryptographically. No `Content-Encoding:
-//! deflate`. Texts marked unverified in mde-api.md (401 message, retirement answer, execution
+//! deflate`. Texts unpublished per docs/defender-api.md (401 message, retirement answer, execution
 //! quota message) are our best guess, as are the answers to what it leaves open (the 415 for a
 //! hunting query not sent as JSON, the status of AADSTS90055, `findbytag`'s case rules).
 

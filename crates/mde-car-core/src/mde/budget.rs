@@ -1,7 +1,7 @@
 //! The client's own rate budget per connection and endpoint family (governor), and the reading
 //! of `Retry-After`.
 //!
-//! Defender counts calls in sliding windows per app and tenant (mde-api.md §5.1). governor's
+//! Defender limits the calls to each endpoint (docs/defender-api.md#rate-limits). governor's
 //! GCRA is a leaky bucket: with a burst of `b` and one new call every `period`, any window of
 //! length `T` admits `b + T / period` calls. To never exceed `N` calls in any window `T`, each
 //! limit gets half of `N` as burst and the other half as steady refill over `T`. A long run
@@ -56,7 +56,7 @@ pub struct Budgets {
 }
 
 impl Default for Budgets {
-    /// Microsoft's documented limits (mde-api.md §5.1).
+    /// Microsoft's documented limits (docs/defender-api.md#rate-limits).
     fn default() -> Self {
         Budgets {
             list: vec![Limit::per_minute(100), Limit::per_hour(1_500)],
@@ -144,8 +144,9 @@ pub(super) fn quota(limit: Limit) -> Option<Quota> {
     Some(Quota::with_period(period)?.allow_burst(NonZeroU32::new(burst)?))
 }
 
-/// `Retry-After` in either form HTTP allows: delta-seconds (Defender's, mde-api.md §5.2) or an
-/// HTTP date. Fractions of seconds are accepted; a date in the past means no wait.
+/// `Retry-After` in either form HTTP allows: delta-seconds (Defender's) or an HTTP date
+/// (docs/defender-api.md#errors-and-throttling). Fractions of seconds are accepted; a date
+/// in the past means no wait.
 pub(crate) fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
     if value.is_empty() {

@@ -151,7 +151,7 @@ fn api_text(status: u16, code: Option<&str>, message: &str) -> String {
     }
 }
 
-/// The roles a 403 names as required. Three phrasings are known (mde-api.md §7 and Graph):
+/// The roles a 403 names as required. Three forms are known (docs/defender-api.md#permissions):
 /// - `…any of the required application permissions (Machine.Read.All, Machine.ReadWrite.All) to
 ///   access the resource.`
 /// - `Missing application roles. API required roles: Machine.Read.All,Machine.ReadWrite.All,

@@ -1,9 +1,10 @@
 //! Advanced hunting: the legacy `POST /api/advancedqueries/run`, its successor Graph
 //! `POST /v1.0/security/runHuntingQuery`, and the bulk history queries built on them.
 //!
-//! The legacy API is being retired (MC1220762). When it answers that it was retired, or when the
-//! connection prefers Graph, queries go to Graph with a Graph token, for the rest of the
-//! connection's life. Both answer one JSON document (≤ 100,000 rows, no paging): legacy
+//! The legacy API is being retired (docs/defender-api.md#legacy-hunting-retirement). When it
+//! answers that it was retired, or when the connection prefers Graph, queries go to Graph
+//! with a Graph token, for the rest of the connection's life. Both answer one JSON
+//! document (≤ 100,000 rows, no paging): legacy
 //! `{"Stats", "Schema", "Results"}`, Graph `{"schema", "results"}`. Columns of type `dynamic`
 //! (JSON arrays such as `IPAddresses`) arrive as strings holding JSON; [`HuntingRow::json`]
 //! parses them.
@@ -104,15 +105,15 @@ struct WireHuntingAnswer {
 
 /// Whether a query failed for its size: the 124 MB result cap ("Query execution has exceeded
 /// the allowed result size…") or a preempted heavy query ("…exceeded the allowed limits"),
-/// both 400s (mde-api.md §5.1, §8 #13 and #15). A smaller window helps with either.
+/// both 400s (docs/defender-api.md#advanced-hunting). A smaller window helps with either.
 pub(super) fn is_too_big(error: &MdeError) -> bool {
     matches!(error, MdeError::Api { status: 400, message, .. }
         if message.to_ascii_lowercase().contains("exceeded the allowed"))
 }
 
-/// Whether an error says the legacy API is gone (the simulator's wording, mde-api.md's
-/// expectation; Microsoft has not published the text): any 400/404/410 that mentions
-/// retirement, or a bare 410 Gone.
+/// Whether an error says the legacy API is gone (the simulator's wording; Microsoft has not
+/// published the text, docs/defender-api.md#legacy-hunting-retirement): any 400/404/410 that
+/// mentions retirement, or a bare 410 Gone.
 pub(super) fn is_retired(error: &MdeError) -> bool {
     match error {
         MdeError::Api {

@@ -167,7 +167,7 @@ impl Default for RetryPolicy {
 pub struct Timeouts {
     /// A page of 10,000 devices is tens of megabytes.
     pub list: Duration,
-    /// The service stops a query after 200 s (run-advanced-query-api); a little more here.
+    /// Queries stop after 200 s (docs/defender-api.md#advanced-hunting); a little more here.
     pub hunting: Duration,
     /// Export pages hold 50,000 records of about 1 KB.
     pub export: Duration,
@@ -276,12 +276,13 @@ impl std::fmt::Debug for MdeClient {
     }
 }
 
-/// The largest `$top` of `/api/machines` and `/api/alerts` (mde-api.md §3.1, §3.4). A larger
+/// The largest `$top` of /api/machines and /api/alerts (docs/defender-api.md#paging). A larger
 /// page size would make the service answer pages shorter than asked, which the client would
 /// take for the last page.
 pub const MAX_PAGE_SIZE: usize = 10_000;
 
-/// The 14-day reach of `SoftwareVulnerabilityChangesByMachine` (mde-api.md §3.5).
+/// The 14-day reach of `SoftwareVulnerabilityChangesByMachine`
+/// (docs/defender-api.md#vulnerability-exports).
 const DELTA_WINDOW: chrono::TimeDelta = chrono::TimeDelta::days(14);
 
 impl MdeClient {
@@ -656,7 +657,8 @@ fn is_delta_window_message(message: &str) -> bool {
 }
 
 /// OData's datetime literal: ISO 8601 UTC with `Z`, whole seconds (rounded down, so a `ge`
-/// filter never misses an item), unquoted (mde-api.md §4; a quoted datetime is a type error).
+/// filter never misses an item), unquoted (a quoted datetime is a type error; see
+/// docs/defender-api.md#odata-queries).
 pub(crate) fn odata_time(time: Timestamp) -> String {
     time.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }

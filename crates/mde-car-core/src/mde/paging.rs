@@ -1,6 +1,6 @@
 //! Paging `/api/machines` and `/api/alerts`, and the `$skiptoken` exports.
 //!
-//! The list endpoints have behaved three ways (mde-api.md §4): no `@odata.nextLink` at all
+//! The lists have behaved three ways (docs/defender-api.md#paging): no `@odata.nextLink` at all
 //! (today), a correct link, and the broken 2022 link that drops query keys and loops. One loop
 //! copes with all three: ask for `$top=N&$skip=k` with a fixed `$filter` until a page is shorter
 //! than `N`; follow a nextLink only when it stays on the same host and path and still carries
@@ -9,7 +9,7 @@
 //!
 //! *Complete* means every item the filter matched was seen. A pass proves that when it ends on a
 //! short page without seeing any id twice: an id seen twice means the service's order moved
-//! between pages (MicrosoftDocs/microsoft-365-docs#13047), so items may also have been skipped.
+//! between pages (docs/defender-api.md#paging), so items may also have been skipped.
 //! Such a pass is checked against `…/$count`; failing that, it is repeated (the union of the
 //! passes grows) up to `listing_passes` times. A listing that still cannot be proven complete
 //! is returned with `complete = false`, and the sync does not deactivate anything on its basis.

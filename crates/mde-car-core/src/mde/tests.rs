@@ -51,7 +51,7 @@ fn next_links_that_lose_the_query_or_loop_are_ignored() {
     let check = |link: &str, skip: usize| {
         check_next_link(link, &machines_url(), Some(FILTER), Some(50), skip)
     };
-    // The broken 2022 link: keys dropped, values kept (MicrosoftDocs/microsoft-365-docs#8316).
+    // The broken 2022 link: keys dropped, values kept (docs/defender-api.md#paging).
     assert_eq!(
         check(
             "https://api.security.microsoft.com/api/machines?=lastSeen+ge+2024-05-01T00%3A00%3A00Z&=50&$skip=50",
@@ -179,7 +179,7 @@ fn budgets_never_admit_more_than_the_limit_in_any_window() {
 
 #[test]
 fn forbidden_messages_name_the_required_roles() {
-    // mde-api.md §7, 2021 style.
+    // docs/defender-api.md#permissions, 2021 style.
     assert_eq!(
         required_roles(
             "The application does not have any of the required application permissions (Machine.Read.All, Machine.ReadWrite.All) to access the resource."
@@ -327,7 +327,7 @@ fn ips_parse_with_zones_and_junk_is_refused() {
 
 #[test]
 fn a_machine_converts_with_every_address_and_loopback_without_mac() {
-    // The minimal faithful machine of mde-api.md §3.1, plus an unparsable address, a null
+    // A faithful machine (docs/defender-api.md#devices), plus an unparsable address, a null
     // external IP and a string rbacGroupId (documented as string, observed as number).
     let json = json!({
         "id":"556b3952acb0bff29816d267822305781cc183ec","mergedIntoMachineId":null,"isPotentialDuplication":false,

@@ -18,7 +18,7 @@ use crate::config::Endpoints;
 
 use super::MdeError;
 
-/// Refresh this long before expiry (Microsoft's guidance, mde-api.md §1.2), or after half the
+/// Refresh this long before expiry (docs/defender-api.md#access-tokens), or after half the
 /// lifetime for tokens shorter than twice this.
 pub(super) const EXPIRY_SKEW: Duration = Duration::from_secs(5 * 60);
 

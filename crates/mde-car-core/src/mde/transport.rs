@@ -1,9 +1,9 @@
 //! One request, done properly: rate budget, token, timeout, retries, counters, cancellation.
 //!
-//! Retry rules (mde-api.md §5): 429 waits `Retry-After` and tries again without using up the
-//! retry allowance (throttling is the service working as designed); 5xx, 408, resets, timeouts
-//! and answers cut off mid-body are retried with capped, jittered exponential backoff (backon);
-//! a 401 refreshes the token once; any other 4xx is final.
+//! Retry rules (docs/defender-api.md#errors-and-throttling): 429 waits `Retry-After` and tries
+//! again without using up the retry allowance (throttling is the service working as designed);
+//! 5xx, 408, resets, timeouts and answers cut off mid-body are retried with capped, jittered
+//! exponential backoff (backon); a 401 refreshes the token once; any other 4xx is final.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -43,7 +43,7 @@ pub enum Endpoint {
     VulnerabilityChanges,
 }
 
-/// Endpoints that share a rate budget (mde-api.md §5.1).
+/// Endpoints that share a rate budget (docs/defender-api.md#rate-limits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
     List,

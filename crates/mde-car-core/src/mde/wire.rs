@@ -2,7 +2,7 @@
 //! here leaves `mde`.
 //!
 //! Every field is optional and unknown fields are ignored: the service adds properties without
-//! notice (firezone/firezone#14768 counted nine undocumented ones) and prints `null` freely.
+//! notice (docs/defender-api.md#devices lists nine undocumented ones) and prints `null` freely.
 //! Numbers the docs call strings (`rbacGroupId`) and strings the docs call arrays
 //! (`mitreTechniques`) are read in either form.
 
@@ -333,7 +333,7 @@ impl WireAlert {
     }
 }
 
-/// An entry of `GET /api/machines/{id}/logonusers` (mde-api.md §3.3).
+/// An entry of `GET /api/machines/{id}/logonusers` (docs/defender-api.md#logged-on-users).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub(super) struct WireLogonUser {
@@ -373,8 +373,8 @@ impl WireLogonUser {
     }
 }
 
-/// A record of the vulnerability exports (mde-api.md §3.5); the delta export adds `status` and
-/// `eventTimestamp`.
+/// A record of the vulnerability exports (docs/defender-api.md#vulnerability-exports); the
+/// delta export adds `status` and `eventTimestamp`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub(super) struct WireVulnerability {

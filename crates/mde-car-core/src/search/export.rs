@@ -24,13 +24,10 @@ use serde::Serialize;
 
 use super::{
     AssetDetail, AssetHit, ConnectionRef, IpTimeline, MAX_LIMIT, Page, Query, RelationKind,
-    RelationSource, SearchError, SearchRequest, SearchResults, SortKey, blocking, search_in,
+    RelationSource, Result, SearchError, SearchRequest, SearchResults, SortKey, asset_detail,
+    blocking, ip_timeline, prepare_search, search_in,
 };
-use crate::{
-    api::Core,
-    error::{Error, Result},
-    model::Timestamp,
-};
+use crate::{config::Connection, model::Timestamp, store::Store};
 
 /// The most assets one results export holds.
 pub const MAX_EXPORT_ROWS: usize = 10_000;
@@ -92,62 +89,64 @@ impl Export {
     pub async fn write_to(&self, path: &Path) -> Result<()> {
         tokio::fs::write(path, self.content.as_bytes())
             .await
-            .map_err(|error| {
-                SearchError::ExportFile {
-                    path: path.display().to_string(),
-                    reason: error.to_string(),
-                }
-                .into()
+            .map_err(|error| SearchError::ExportFile {
+                path: path.display().to_string(),
+                reason: error.to_string(),
             })
     }
 }
 
-impl Core {
-    /// Every page of a search's results (up to [`MAX_EXPORT_ROWS`] assets), sorted as asked;
-    /// the request's offset and limit are ignored.
-    pub async fn export_search(
-        &self,
-        request: &SearchRequest,
-        format: ExportFormat,
-    ) -> Result<Export> {
-        let prepared = self.prepare_search(request).await?;
-        let store = self.store().clone();
-        let (sort, reverse) = (request.sort, request.reverse);
-        let results = blocking(move || {
-            store.read(|db| {
-                all_results(
-                    db,
-                    &prepared.query,
-                    prepared.notes,
-                    prepared.filter.as_ref(),
-                    sort,
-                    reverse,
-                    &prepared.names,
-                    MAX_LIMIT,
-                    MAX_EXPORT_ROWS,
-                )
-            })
+/// Every page of a search's results (up to [`MAX_EXPORT_ROWS`] assets), sorted as asked; the
+/// request's offset and limit are ignored.
+pub async fn export_search(
+    store: &Store,
+    connections: &[Connection],
+    request: &SearchRequest,
+    format: ExportFormat,
+) -> Result<Export> {
+    let prepared = prepare_search(connections, request)?;
+    let store = store.clone();
+    let (sort, reverse) = (request.sort, request.reverse);
+    let results = blocking(move || {
+        store.read(|db| {
+            all_results(
+                db,
+                &prepared.query,
+                prepared.notes,
+                prepared.filter.as_ref(),
+                sort,
+                reverse,
+                &prepared.names,
+                MAX_LIMIT,
+                MAX_EXPORT_ROWS,
+            )
         })
-        .await?;
-        search_export(&results, format, Utc::now())
-    }
+    })
+    .await?;
+    search_export(&results, format, Utc::now())
+}
 
-    /// Who held `address` when, as [`Core::ip_timeline`] answers it.
-    pub async fn export_ip_timeline(
-        &self,
-        address: &str,
-        connection: Option<&str>,
-        format: ExportFormat,
-    ) -> Result<Export> {
-        let timeline = self.ip_timeline(address, connection).await?;
-        timeline_export(&timeline, format, Utc::now())
-    }
+/// Who held `address` when, as [`ip_timeline`] answers it.
+pub async fn export_ip_timeline(
+    store: &Store,
+    connections: &[Connection],
+    address: &str,
+    connection: Option<&str>,
+    format: ExportFormat,
+) -> Result<Export> {
+    let timeline = ip_timeline(store, connections, address, connection).await?;
+    timeline_export(&timeline, format, Utc::now())
+}
 
-    /// The device view of one asset, as [`Core::asset_detail`] answers it.
-    pub async fn export_asset(&self, reference: &str, format: ExportFormat) -> Result<Export> {
-        let detail = self.asset_detail(reference).await?;
-        asset_export(&detail, format, Utc::now())
-    }
+/// The device view of one asset, as [`asset_detail`] answers it.
+pub async fn export_asset(
+    store: &Store,
+    connections: &[Connection],
+    reference: &str,
+    format: ExportFormat,
+) -> Result<Export> {
+    let detail = asset_detail(store, connections, reference).await?;
+    asset_export(&detail, format, Utc::now())
 }
 
 /// Reads every page (of `page_size`) of a search, up to `cap` assets, into one result set.
@@ -289,22 +288,21 @@ impl Table {
     }
 
     fn finish(self) -> Result<String> {
-        let bytes = self
-            .writer
-            .into_inner()
-            .map_err(|error| Error::Internal(format!("the CSV could not be finished: {error}")))?;
+        let bytes = self.writer.into_inner().map_err(|error| {
+            SearchError::Internal(format!("the CSV could not be finished: {error}"))
+        })?;
         String::from_utf8(bytes)
-            .map_err(|error| Error::Internal(format!("the CSV is not UTF-8: {error}")))
+            .map_err(|error| SearchError::Internal(format!("the CSV is not UTF-8: {error}")))
     }
 }
 
-fn csv_error(error: &csv::Error) -> Error {
-    Error::Internal(format!("a CSV row could not be written: {error}"))
+fn csv_error(error: &csv::Error) -> SearchError {
+    SearchError::Internal(format!("a CSV row could not be written: {error}"))
 }
 
 fn json<T: Serialize>(value: &T) -> Result<String> {
     serde_json::to_string_pretty(value)
-        .map_err(|error| Error::Internal(format!("the JSON could not be written: {error}")))
+        .map_err(|error| SearchError::Internal(format!("the JSON could not be written: {error}")))
 }
 
 fn relation_kind(kind: RelationKind) -> &'static str {

@@ -11,13 +11,9 @@ use chrono::{Duration, Utc};
 use serde::Serialize;
 
 use super::{
-    ConnectionRef, Page, Query, SearchError, SortKey, blocking, find_connection, search_in,
+    ConnectionRef, Page, Query, Result, SearchError, SortKey, blocking, find_connection, search_in,
 };
-use crate::{
-    api::Core,
-    error::{Error, Result},
-    model::Timestamp,
-};
+use crate::{config::Connection, mde::MdeClient, model::Timestamp, store::Store};
 
 /// How far back `findbyip` answers.
 pub const LIVE_WINDOW_DAYS: i64 = 30;
@@ -50,102 +46,127 @@ pub struct Attribution {
     pub summary: String,
 }
 
-impl Core {
-    /// Confirms "who had `address` at `at`" live with the connection's tenant.
-    pub async fn confirm_attribution(
-        &self,
-        connection: &str,
-        address: &str,
-        at: &str,
-    ) -> Result<Attribution> {
-        let (ip, at) = match super::Query::parse(address, Some(at)).map_err(SearchError::from)? {
-            Query::Address { ip, at: Some(at) } => (ip, at),
-            Query::Address { at: None, .. } => {
-                return Err(SearchError::LiveCheckNeedsTime.into());
-            }
-            other => {
-                return Err(SearchError::NotAnAddress {
-                    text: address.trim().to_owned(),
-                    kind: other.kind_phrase(),
-                }
-                .into());
-            }
-        };
-        let now = Utc::now();
-        if at < now - Duration::days(LIVE_WINDOW_DAYS) || at > now + Duration::minutes(15) {
-            return Err(SearchError::OutsideLiveWindow {
-                at: super::format_time(at),
-            }
-            .into());
-        }
-        let connections = self.list_connection_records().await?;
-        let target = find_connection(&connections, connection)?;
-        let record = connections
-            .iter()
-            .find(|c| c.id == target.id)
-            .cloned()
-            .ok_or_else(|| Error::ConnectionNotFound(connection.to_owned()))?;
-        let client = self.client_for(&record).await?;
-        let devices = client
-            .find_by_ip(ip, at)
-            .await
-            .map_err(|source| Error::Defender {
-                connection: record.name.clone(),
-                source,
-            })?;
+/// A live check as asked, read and checked: which connection, which address, which moment.
+#[derive(Debug, Clone)]
+pub struct LiveRequest {
+    /// The connection whose tenant is asked.
+    pub connection: Connection,
+    target: ConnectionRef,
+    ip: std::net::IpAddr,
+    at: Timestamp,
+}
 
-        let store = self.store().clone();
-        let names = super::connection_names(&connections);
-        let filter = target.clone();
-        let local = blocking(move || {
-            store.read(|db| {
-                search_in(
-                    db,
-                    Query::Address { ip, at: Some(at) },
-                    Vec::new(),
-                    Some(&filter),
-                    Page {
-                        sort: SortKey::Relevance,
-                        reverse: false,
-                        offset: 0,
-                        limit: super::MAX_LIMIT,
-                    },
-                    &names,
-                )
-            })
-        })
-        .await?;
-        let local_ids: Vec<String> = local.hits.iter().map(|h| h.device_id.clone()).collect();
-        let asset_of = |device_id: &str| {
-            local
-                .hits
-                .iter()
-                .find(|h| h.device_id.eq_ignore_ascii_case(device_id))
-                .map(|h| h.asset_id)
-        };
-        let live: Vec<LiveDevice> = devices
-            .into_iter()
-            .map(|device| LiveDevice {
-                asset_id: asset_of(&device.id),
-                device_id: device.id,
-                name: device.computer_dns_name,
-                last_seen: device.last_seen,
-            })
-            .collect();
-        let live_set: BTreeSet<String> = live.iter().map(|d| d.device_id.to_lowercase()).collect();
-        let local_set: BTreeSet<String> = local_ids.iter().map(|d| d.to_lowercase()).collect();
-        let agrees = live_set == local_set;
-        let summary = summarize(&live, &local_set, &live_set, agrees);
-        Ok(Attribution {
-            connection: target,
-            address: ip.to_string(),
-            at,
-            live,
-            local: local_ids,
-            agrees,
-            summary,
-        })
+/// Reads "who had `address` at `at`" for `connection` (name or id), refusing what Defender
+/// cannot answer (no time, a range, a time outside the last 30 days) before any call.
+pub fn live_request(
+    connections: &[Connection],
+    connection: &str,
+    address: &str,
+    at: &str,
+) -> Result<LiveRequest> {
+    let (ip, at) = match Query::parse(address, Some(at))? {
+        Query::Address { ip, at: Some(at) } => (ip, at),
+        Query::Address { at: None, .. } => return Err(SearchError::LiveCheckNeedsTime),
+        other => {
+            return Err(SearchError::NotAnAddress {
+                text: address.trim().to_owned(),
+                kind: other.kind_phrase(),
+            });
+        }
+    };
+    let now = Utc::now();
+    if at < now - Duration::days(LIVE_WINDOW_DAYS) || at > now + Duration::minutes(15) {
+        return Err(SearchError::OutsideLiveWindow {
+            at: super::format_time(at),
+        });
     }
+    let target = find_connection(connections, connection)?;
+    let record = connections
+        .iter()
+        .find(|c| c.id == target.id)
+        .cloned()
+        .ok_or_else(|| SearchError::ConnectionNotFound(connection.to_owned()))?;
+    Ok(LiveRequest {
+        connection: record,
+        target,
+        ip,
+        at,
+    })
+}
+
+/// Asks Defender (`findbyip`, through the connection's `client`) and the local history the
+/// same question, and compares the answers.
+pub async fn confirm_attribution(
+    store: &Store,
+    connections: &[Connection],
+    client: &MdeClient,
+    request: LiveRequest,
+) -> Result<Attribution> {
+    let LiveRequest {
+        connection: record,
+        target,
+        ip,
+        at,
+    } = request;
+    let devices = client
+        .find_by_ip(ip, at)
+        .await
+        .map_err(|source| SearchError::Defender {
+            connection: record.name.clone(),
+            source,
+        })?;
+
+    let store = store.clone();
+    let names = super::connection_names(connections);
+    let filter = target.clone();
+    let local = blocking(move || {
+        store.read(|db| {
+            search_in(
+                db,
+                Query::Address { ip, at: Some(at) },
+                Vec::new(),
+                Some(&filter),
+                Page {
+                    sort: SortKey::Relevance,
+                    reverse: false,
+                    offset: 0,
+                    limit: super::MAX_LIMIT,
+                },
+                &names,
+            )
+        })
+    })
+    .await?;
+    let local_ids: Vec<String> = local.hits.iter().map(|h| h.device_id.clone()).collect();
+    let asset_of = |device_id: &str| {
+        local
+            .hits
+            .iter()
+            .find(|h| h.device_id.eq_ignore_ascii_case(device_id))
+            .map(|h| h.asset_id)
+    };
+    let live: Vec<LiveDevice> = devices
+        .into_iter()
+        .map(|device| LiveDevice {
+            asset_id: asset_of(&device.id),
+            device_id: device.id,
+            name: device.computer_dns_name,
+            last_seen: device.last_seen,
+        })
+        .collect();
+    let live_set: BTreeSet<String> = live.iter().map(|d| d.device_id.to_lowercase()).collect();
+    let local_set: BTreeSet<String> = local_ids.iter().map(|d| d.to_lowercase()).collect();
+    let agrees = live_set == local_set;
+    let summary = summarize(&live, &local_set, &live_set, agrees);
+    Ok(Attribution {
+        connection: target,
+        address: ip.to_string(),
+        at,
+        live,
+        local: local_ids,
+        agrees,
+        summary,
+    })
 }
 
 fn summarize(

@@ -27,7 +27,7 @@
 //! # How a result relates to the query
 //!
 //! Every hit carries its [`Relation`]s, so a NAT address linked to 40 devices explains itself
-//! (CAR's connector did not, item 28 of its weaknesses): current or past holder, the evidence
+//! (IBM's CAR connector left such links unexplained): current or past holder, the evidence
 //! (device record, external address, IP history, host name, MAC), the address class
 //! (private, public, link-local, loopback, other; `external` for an egress address, with how
 //! many devices share it), and first/last seen.
@@ -59,36 +59,37 @@
 mod export;
 mod live;
 mod query;
-mod risk;
 mod sql;
 
 use std::{cmp::Reverse, collections::HashMap};
 
 use ipnet::IpNet;
-use rusqlite::{Connection as Db, params};
+use rusqlite::Connection as Db;
 use serde::Serialize;
 
+pub use crate::risk::{
+    AlertCounts, AssetRisk, RiskComponent, RiskFactor, RiskInput, RiskLevel, VulnerabilitySummary,
+    compute_risk,
+};
 pub use export::{
     ASSET_COLUMNS, Export, ExportFormat, MAX_EXPORT_ROWS, SEARCH_COLUMNS, TIMELINE_COLUMNS,
     asset_export, search_export, timeline_export,
 };
-pub use live::{Attribution, LIVE_WINDOW_DAYS, LiveDevice};
+pub use export::{export_asset, export_ip_timeline, export_search};
+pub use live::{
+    Attribution, LIVE_WINDOW_DAYS, LiveDevice, LiveRequest, confirm_attribution, live_request,
+};
 pub use query::{
     ACCEPTED_FORMS, ACCEPTED_TIMES, MAX_QUERY_CHARS, ParsedTime, Query, QueryError, format_time,
     parse_time,
 };
-pub use risk::{
-    AlertCounts, AssetRisk, RiskComponent, RiskFactor, RiskInput, RiskLevel, VulnerabilitySummary,
-    compute_risk,
-};
 
 use self::sql::{Link, LinkSource, from_ms};
 use crate::{
-    api::Core,
-    config::Connection,
-    error::{Error, ErrorCode, FieldError, Result},
+    config::{Connection, FieldError},
+    mde::MdeError,
     model::Timestamp,
-    store::address_key,
+    store::{Store, StoreError, address_key},
 };
 
 /// Results per page when the caller does not say.
@@ -129,22 +130,27 @@ pub enum SearchError {
     OutsideLiveWindow { at: String },
     #[error("the export could not be written to {path}: {reason}; choose another folder")]
     ExportFile { path: String, reason: String },
+    /// The connection filter names no connection.
+    #[error("no connection named '{0}'; `mde-car connection list` shows the names")]
+    ConnectionNotFound(String),
+    /// The live check's request to the connection's tenant failed.
+    #[error("Defender did not answer for '{connection}': {source}")]
+    Defender {
+        connection: String,
+        #[source]
+        source: MdeError,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A bug or an unexpected condition.
+    #[error("{0}")]
+    Internal(String),
 }
 
-impl SearchError {
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            SearchError::AssetNotFound(_) => ErrorCode::NotFound,
-            SearchError::ExportFile { .. } => ErrorCode::Storage,
-            SearchError::Query(_)
-            | SearchError::EmptyAssetReference
-            | SearchError::AmbiguousAsset { .. }
-            | SearchError::NotAnAddress { .. }
-            | SearchError::LiveCheckNeedsTime
-            | SearchError::OutsideLiveWindow { .. } => ErrorCode::Validation,
-        }
-    }
+/// What a search answers with.
+pub type Result<T, E = SearchError> = std::result::Result<T, E>;
 
+impl SearchError {
     /// The input field the problem is about, for a form to show it next to.
     pub fn fields(&self) -> Vec<FieldError> {
         match self {
@@ -161,7 +167,11 @@ impl SearchError {
             | SearchError::AmbiguousAsset { .. } => {
                 vec![FieldError::new("asset", self.to_string())]
             }
-            SearchError::ExportFile { .. } => Vec::new(),
+            SearchError::ExportFile { .. }
+            | SearchError::ConnectionNotFound(_)
+            | SearchError::Defender { .. }
+            | SearchError::Store(_)
+            | SearchError::Internal(_) => Vec::new(),
         }
     }
 }
@@ -571,103 +581,107 @@ pub struct AssetDetail {
     pub last_run: Option<RunRef>,
 }
 
-impl Core {
-    /// Runs one search over every connection (or the one named), sorted and paged.
-    pub async fn search(&self, request: &SearchRequest) -> Result<SearchResults> {
-        let prepared = self.prepare_search(request).await?;
-        let page = Page {
-            sort: request.sort,
-            reverse: request.reverse,
-            offset: request.offset,
-            limit: request.limit,
-        };
-        let store = self.store().clone();
-        blocking(move || {
-            store.read(|db| {
-                search_in(
-                    db,
-                    prepared.query,
-                    prepared.notes,
-                    prepared.filter.as_ref(),
-                    page,
-                    &prepared.names,
-                )
-            })
+/// Runs one search over every connection (or the one the request names), sorted and paged.
+pub async fn search(
+    store: &Store,
+    connections: &[Connection],
+    request: &SearchRequest,
+) -> Result<SearchResults> {
+    let prepared = prepare_search(connections, request)?;
+    let page = Page {
+        sort: request.sort,
+        reverse: request.reverse,
+        offset: request.offset,
+        limit: request.limit,
+    };
+    let store = store.clone();
+    blocking(move || {
+        store.read(|db| {
+            search_in(
+                db,
+                prepared.query,
+                prepared.notes,
+                prepared.filter.as_ref(),
+                page,
+                &prepared.names,
+            )
         })
-        .await
-    }
+    })
+    .await
+}
 
-    /// The parsed query, the connection filter and the connections' names of a request.
-    async fn prepare_search(&self, request: &SearchRequest) -> Result<PreparedSearch> {
-        let (query, notes) = Query::parse_explained(&request.query, request.at.as_deref())
-            .map_err(SearchError::from)?;
-        let connections = self.list_connection_records().await?;
-        let filter = match &request.connection {
-            Some(wanted) => Some(find_connection(&connections, wanted)?),
-            None => None,
-        };
-        Ok(PreparedSearch {
-            query,
-            notes,
-            filter,
-            names: connection_names(&connections),
-        })
-    }
+/// The parsed query, the connection filter and the connections' names of a request.
+fn prepare_search(connections: &[Connection], request: &SearchRequest) -> Result<PreparedSearch> {
+    let (query, notes) = Query::parse_explained(&request.query, request.at.as_deref())?;
+    let filter = match &request.connection {
+        Some(wanted) => Some(find_connection(connections, wanted)?),
+        None => None,
+    };
+    Ok(PreparedSearch {
+        query,
+        notes,
+        filter,
+        names: connection_names(connections),
+    })
+}
 
-    /// Every asset that held `address`, as intervals on a timeline, with risk.
-    pub async fn ip_timeline(&self, address: &str, connection: Option<&str>) -> Result<IpTimeline> {
-        let query = Query::parse(address, None).map_err(SearchError::from)?;
-        let ip = match query {
-            Query::Address { ip, at: None } => ip,
-            other => {
-                return Err(SearchError::NotAnAddress {
-                    text: address.trim().to_owned(),
-                    kind: other.kind_phrase(),
-                }
-                .into());
-            }
-        };
-        let connections = self.list_connection_records().await?;
-        let filter = match connection {
-            Some(wanted) => Some(find_connection(&connections, wanted)?),
-            None => None,
-        };
-        let names = connection_names(&connections);
-        let store = self.store().clone();
-        blocking(move || store.read(|db| timeline_in(db, ip, filter.as_ref(), &names))).await
-    }
-
-    /// The device view of one asset: `reference` is mde-car's asset number,
-    /// `connection:device-id` (connection by name or id), or a Defender device id that only
-    /// one connection has.
-    pub async fn asset_detail(&self, reference: &str) -> Result<AssetDetail> {
-        let reference = reference.trim().to_owned();
-        if reference.is_empty() {
-            return Err(SearchError::EmptyAssetReference.into());
+/// Every asset that held `address`, as intervals on a timeline, with risk.
+pub async fn ip_timeline(
+    store: &Store,
+    connections: &[Connection],
+    address: &str,
+    connection: Option<&str>,
+) -> Result<IpTimeline> {
+    let ip = match Query::parse(address, None)? {
+        Query::Address { ip, at: None } => ip,
+        other => {
+            return Err(SearchError::NotAnAddress {
+                text: address.trim().to_owned(),
+                kind: other.kind_phrase(),
+            });
         }
-        let connections = self.list_connection_records().await?;
-        let scope = match reference.rsplit_once(':') {
-            Some((connection, device)) if !connection.trim().is_empty() => Some((
-                find_connection(&connections, connection)?.id,
-                device.trim().to_owned(),
-            )),
-            _ => None,
-        };
-        let names = connection_names(&connections);
-        let store = self.store().clone();
-        let found = blocking(move || {
-            store.read(|db| {
-                keep_statements(db);
-                let id = match resolve_asset(db, &reference, scope.as_ref(), &names)? {
-                    Ok(id) => id,
-                    Err(error) => return Ok(Err(error)),
-                };
-                Ok(detail_in(db, id, &names)?.ok_or(SearchError::AssetNotFound(reference)))
-            })
-        })
-        .await?;
-        found.map_err(Error::from)
+    };
+    let filter = match connection {
+        Some(wanted) => Some(find_connection(connections, wanted)?),
+        None => None,
+    };
+    let names = connection_names(connections);
+    let store = store.clone();
+    blocking(move || store.read(|db| timeline_in(db, ip, filter.as_ref(), &names))).await
+}
+
+/// The device view of one asset: `reference` is mde-car's asset number,
+/// `connection:device-id` (connection by name or id), or a Defender device id that only one
+/// connection has.
+pub async fn asset_detail(
+    store: &Store,
+    connections: &[Connection],
+    reference: &str,
+) -> Result<AssetDetail> {
+    let reference = reference.trim().to_owned();
+    if reference.is_empty() {
+        return Err(SearchError::EmptyAssetReference);
     }
+    let scope = match reference.rsplit_once(':') {
+        Some((connection, device)) if !connection.trim().is_empty() => Some((
+            find_connection(connections, connection)?.id,
+            device.trim().to_owned(),
+        )),
+        _ => None,
+    };
+    let names = connection_names(connections);
+    let store = store.clone();
+    blocking(move || {
+        store.read(|db| {
+            keep_statements(db);
+            let id = match resolve_asset(db, &reference, scope.as_ref(), &names)? {
+                Ok(id) => id,
+                Err(error) => return Ok(Err(error)),
+            };
+            Ok(detail_in(db, id, &names)?.ok_or(SearchError::AssetNotFound(reference)))
+        })
+    })
+    .await?
 }
 
 /// A request read and checked, before the store is asked.
@@ -692,7 +706,7 @@ fn find_connection(connections: &[Connection], wanted: &str) -> Result<Connectio
             id: c.id.clone(),
             name: Some(c.name.clone()),
         })
-        .ok_or_else(|| Error::ConnectionNotFound(wanted.to_owned()))
+        .ok_or_else(|| SearchError::ConnectionNotFound(wanted.to_owned()))
 }
 
 fn connection_names(connections: &[Connection]) -> HashMap<String, String> {
@@ -702,12 +716,14 @@ fn connection_names(connections: &[Connection]) -> HashMap<String, String> {
         .collect()
 }
 
+/// Runs store reads off the async threads.
 async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T> + Send + 'static,
+    work: impl FnOnce() -> std::result::Result<T, StoreError> + Send + 'static,
 ) -> Result<T> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|error| Error::Internal(format!("a search task failed: {error}")))?
+        .map_err(|error| SearchError::Internal(format!("a search task failed: {error}")))?
+        .map_err(SearchError::from)
 }
 
 /// Prepared statements kept per connection. A search uses up to about a dozen (more than
@@ -839,45 +855,6 @@ fn risk_of(
         device_value: asset.device_value.clone(),
     });
     Ok((alerts, vulnerabilities, risk))
-}
-
-/// Stores every asset's risk of one connection (the sort key of risk searches and the cards'
-/// risk counts). Runs in the sync's transaction, after its data is applied, so stored and
-/// computed risk never disagree in a committed state.
-pub(crate) fn store_risk(db: &Db, connection_id: &str) -> rusqlite::Result<usize> {
-    let assets: Vec<(i64, String, Option<String>, f64, String)> = {
-        let mut statement = db.prepare_cached(
-            "SELECT id, device_id, device_value, computed_risk, computed_risk_level FROM assets WHERE connection_id = ?1",
-        )?;
-        statement
-            .query_map([connection_id], |row| {
-                Ok((
-                    row.get(0)?,
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<_>>()?
-    };
-    let mut changed = 0;
-    for (id, device_id, device_value, score, level) in assets {
-        let risk = compute_risk(&RiskInput {
-            alerts: sql::alert_counts(db, connection_id, &device_id)?,
-            vulnerabilities: sql::vulnerability_summary(db, id)?,
-            device_value,
-        });
-        #[allow(clippy::float_cmp, reason = "the same computation gives the same bits")]
-        if risk.score != score || risk.level.key() != level {
-            db.prepare_cached(
-                "UPDATE assets SET computed_risk = ?2, computed_risk_level = ?3 WHERE id = ?1",
-            )?
-            .execute(params![id, risk.score, risk.level.key()])?;
-            changed += 1;
-        }
-    }
-    Ok(changed)
 }
 
 fn search_in(

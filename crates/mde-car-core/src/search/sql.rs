@@ -5,8 +5,10 @@
 use chrono::DateTime;
 use rusqlite::{Connection, OptionalExtension, Row, Statement, ToSql, params};
 
-use super::risk::{AlertCounts, VulnerabilitySummary};
 use crate::model::Timestamp;
+#[cfg(test)]
+pub(super) use crate::store::{ALERT_COUNTS, VULNERABILITY_SUMMARY};
+pub(super) use crate::store::{alert_counts, vulnerability_summary};
 
 // The statements, named so a test can check that each one starts from an index.
 
@@ -20,13 +22,6 @@ pub(super) const ASSET: &str =
      os_architecture, health_status, risk_score, exposure_level, device_value, active,
      defender_last_seen, last_seen
      FROM assets WHERE id = ?1";
-
-pub(super) const ALERT_COUNTS: &str = "SELECT severity FROM alerts
-     WHERE connection_id = ?1 AND device_id = ?2 AND status <> 'Resolved'";
-
-pub(super) const VULNERABILITY_SUMMARY: &str = "SELECT av.vulnerability_id, v.cvss, v.severity
-     FROM asset_vulnerabilities av CROSS JOIN vulnerabilities v ON v.id = av.vulnerability_id
-     WHERE av.asset_id = ?1 AND av.active = 1";
 
 pub(super) const ASSETS_BY_DEVICE_ID: &str = "SELECT id, connection_id FROM assets WHERE device_id = ?1 AND (?2 IS NULL OR connection_id = ?2)
      ORDER BY id";
@@ -515,55 +510,6 @@ pub(super) fn asset(db: &Connection, id: i64) -> rusqlite::Result<Option<AssetRo
             })
         })
         .optional()
-}
-
-/// Active (not Resolved) alerts of a device by severity, from the covering index. Counted
-/// here rather than by GROUP BY: no temporary b-tree per hit.
-pub(super) fn alert_counts(
-    db: &Connection,
-    connection_id: &str,
-    device_id: &str,
-) -> rusqlite::Result<AlertCounts> {
-    let mut statement = db.prepare_cached(ALERT_COUNTS)?;
-    let mut rows = statement.query(params![connection_id, device_id])?;
-    let mut counts = AlertCounts::default();
-    while let Some(row) = rows.next()? {
-        counts.add(row.get_ref(0)?.as_str()?, 1);
-    }
-    Ok(counts)
-}
-
-/// Active vulnerabilities of an asset: distinct CVEs, Critical (CVSS ≥ 9) and High (7–8.9)
-/// ones, highest CVSS. Without a CVSS, Defender's severity decides. A CVE found through two
-/// applications counts once.
-pub(super) fn vulnerability_summary(
-    db: &Connection,
-    asset_id: i64,
-) -> rusqlite::Result<VulnerabilitySummary> {
-    let mut statement = db.prepare_cached(VULNERABILITY_SUMMARY)?;
-    let mut rows = statement.query([asset_id])?;
-    let mut seen: Vec<i64> = Vec::new();
-    let mut summary = VulnerabilitySummary::default();
-    while let Some(row) = rows.next()? {
-        let id: i64 = row.get(0)?;
-        if seen.contains(&id) {
-            continue;
-        }
-        seen.push(id);
-        let cvss: Option<f64> = row.get(1)?;
-        let severity = row.get_ref(2)?.as_str_or_null()?;
-        summary.active += 1;
-        let (critical, high) = match cvss {
-            Some(cvss) => (cvss >= 9.0, (7.0..9.0).contains(&cvss)),
-            None => (severity == Some("Critical"), severity == Some("High")),
-        };
-        summary.critical += u64::from(critical);
-        summary.high += u64::from(high);
-        if let Some(cvss) = cvss {
-            summary.max_cvss = Some(summary.max_cvss.map_or(cvss, |max: f64| max.max(cvss)));
-        }
-    }
-    Ok(summary)
 }
 
 /// Assets with this numeric id, or this Defender device id (in any connection, or in one).

@@ -562,8 +562,8 @@ fn asset_references_resolve_or_say_why_not() {
         Err(SearchError::AssetNotFound(_))
     ));
     assert_eq!(
-        SearchError::AssetNotFound("x".to_owned()).code(),
-        ErrorCode::NotFound
+        crate::Error::from(SearchError::AssetNotFound("x".to_owned())).code(),
+        crate::ErrorCode::NotFound
     );
 }
 

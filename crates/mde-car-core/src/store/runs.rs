@@ -6,38 +6,7 @@ use chrono::DateTime;
 use rusqlite::{Connection as Db, Transaction, params};
 
 use super::graph::Changes;
-use crate::model::Timestamp;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunStatus {
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
-    Interrupted,
-}
-
-impl RunStatus {
-    pub fn key(self) -> &'static str {
-        match self {
-            RunStatus::Running => "running",
-            RunStatus::Succeeded => "succeeded",
-            RunStatus::Failed => "failed",
-            RunStatus::Cancelled => "cancelled",
-            RunStatus::Interrupted => "interrupted",
-        }
-    }
-
-    fn parse(text: &str) -> RunStatus {
-        match text {
-            "running" => RunStatus::Running,
-            "succeeded" => RunStatus::Succeeded,
-            "failed" => RunStatus::Failed,
-            "cancelled" => RunStatus::Cancelled,
-            _ => RunStatus::Interrupted,
-        }
-    }
-}
+use crate::model::{RunStatus, Timestamp};
 
 /// How a run ended, besides its data.
 #[derive(Debug, Clone, Default)]

@@ -443,13 +443,16 @@ fn a_damaged_database_file_is_named_left_alone_and_explained() {
         panic!("a file of garbage opened as a store");
     };
     assert!(
-        matches!(error, crate::Error::DatabaseDamaged { .. }),
+        matches!(error, crate::store::StoreError::Damaged { .. }),
         "{error:?}"
     );
     let message = error.to_string();
     assert!(message.contains("mde-car.sqlite3"), "{message}");
     assert!(message.contains("move it aside"), "{message}");
-    assert_eq!(error.code(), crate::error::ErrorCode::Storage);
+    assert_eq!(
+        crate::Error::from(error).code(),
+        crate::error::ErrorCode::Storage
+    );
     assert_eq!(
         std::fs::read(&path).unwrap(),
         garbage,

@@ -9,7 +9,7 @@
 
 pub mod plan;
 
-use std::{collections::BTreeMap, fs::File, sync::Arc};
+use std::{collections::BTreeMap, sync::Arc};
 
 use chrono::Utc;
 use tokio::sync::broadcast;
@@ -17,12 +17,31 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::Connection,
-    error::{Error, Result},
     events::{SyncEvent, SyncStep},
     mde::{self, MdeClient, MdeError},
-    paths::DataDir,
-    store::{Changes, DeviceBatch, RunFinish, RunStatus, Store, SyncBatch, VulnerabilityBatch},
+    paths::{DataDir, LockFailure, LockFile},
+    store::{
+        Changes, DeviceBatch, RunFinish, RunStatus, Store, StoreError, SyncBatch,
+        VulnerabilityBatch,
+    },
 };
+
+/// Why a run could not be done or recorded (a run that fails on Defender's side is an `Ok`
+/// outcome with that status, not this).
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// Another run of the connection holds its run lock, here or in another process.
+    #[error("a sync of '{0}' is already running")]
+    AlreadyRunning(String),
+    #[error("the run lock file {path} could not be locked: {reason}")]
+    RunLock { path: String, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = SyncError> = std::result::Result<T, E>;
 
 pub use plan::{SyncPlan, VulnerabilityPlan};
 
@@ -76,7 +95,7 @@ pub(crate) struct RunContext {
 /// a run that fails or is cancelled is an `Ok` outcome with that status. Sends Started,
 /// Progress and Throttled events; the caller sends Finished.
 pub(crate) async fn run(context: RunContext) -> Result<SyncOutcome> {
-    let _lock = RunLock::acquire(&context.data_dir, &context.connection)?;
+    let _lock = acquire_run_lock(&context.data_dir, &context.connection)?;
     let started = Utc::now();
     let watermarks = blocking({
         let store = context.store.clone();
@@ -358,66 +377,31 @@ pub fn summary(outcome: &SyncOutcome) -> String {
     }
 }
 
-/// At most one run per connection, across processes (app, CLI, daemon): an exclusive lock on
-/// `locks/sync-<connection id>.lock`, released when the run ends or its process dies.
-struct RunLock(File);
-
-impl RunLock {
-    fn acquire(data_dir: &DataDir, connection: &Connection) -> Result<RunLock> {
-        let dir = data_dir.root().join("locks");
-        let path = dir.join(format!("sync-{}.lock", connection.id));
-        let fail = |error: std::io::Error| Error::Settings {
+/// At most one run per connection, across processes (app, CLI, daemon): the exclusive lock on
+/// `locks/sync-<connection id>.lock`, held for the whole run.
+fn acquire_run_lock(data_dir: &DataDir, connection: &Connection) -> Result<LockFile> {
+    let path = data_dir.run_lock_file(&connection.id);
+    LockFile::try_acquire(&path).map_err(|failure| match failure {
+        LockFailure::Held => SyncError::AlreadyRunning(connection.name.clone()),
+        LockFailure::Io(error) => SyncError::RunLock {
             path: path.display().to_string(),
-            action: "locked",
             reason: error.to_string(),
-        };
-        std::fs::create_dir_all(&dir).map_err(fail)?;
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(fail)?;
-        match file.try_lock() {
-            Ok(()) => Ok(RunLock(file)),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                Err(Error::AlreadyRunning(connection.name.clone()))
-            }
-            Err(std::fs::TryLockError::Error(error)) => Err(fail(error)),
-        }
-    }
+        },
+    })
 }
 
 /// Whether another process (the CLI, a daemon) is running a sync of the connection now: its
 /// run lock is held. A run record left `running` by a killed process has no holder.
 pub(crate) fn running_elsewhere(data_dir: &DataDir, connection_id: &str) -> bool {
-    let path = data_dir
-        .root()
-        .join("locks")
-        .join(format!("sync-{connection_id}.lock"));
-    let Ok(file) = File::options().write(true).open(&path) else {
-        return false;
-    };
-    match file.try_lock() {
-        Ok(()) => {
-            let _ = file.unlock();
-            false
-        }
-        Err(std::fs::TryLockError::WouldBlock) => true,
-        Err(std::fs::TryLockError::Error(_)) => false,
-    }
+    LockFile::is_held(&data_dir.run_lock_file(connection_id))
 }
 
-impl Drop for RunLock {
-    fn drop(&mut self) {
-        let _ = self.0.unlock();
-    }
-}
-
+/// Runs store work off the async threads.
 async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T> + Send + 'static,
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|error| Error::Internal(format!("a background task failed: {error}")))?
+        .map_err(|error| SyncError::Internal(format!("a background task failed: {error}")))?
+        .map_err(SyncError::from)
 }

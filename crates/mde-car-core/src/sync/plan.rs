@@ -18,7 +18,7 @@ pub const OVERLAP: Duration = Duration::minutes(15);
 pub const HISTORY_BACKFILL: Duration = Duration::days(30);
 /// How often a full listing reconciles the store with Defender.
 pub const RECONCILE_EVERY: Duration = Duration::hours(24);
-/// The delta vulnerability export answers at most this far back (mde-api.md §3.5).
+/// The delta vulnerability export's reach (docs/defender-api.md#vulnerability-exports).
 pub const DELTA_WINDOW: Duration = Duration::days(14);
 
 /// Watermark names.

@@ -278,7 +278,7 @@ async fn every_paging_mode_yields_the_complete_set_once() {
         (PagingMode::GraphLike, false),
         (PagingMode::Buggy2022, true),
         // Without $top the 2022 service sent links that drop the query keys and loop on page
-        // two (MicrosoftDocs/microsoft-365-docs#8316).
+        // two (docs/defender-api.md#paging).
         (PagingMode::Buggy2022, false),
     ] {
         let sim = start(SimConfig {

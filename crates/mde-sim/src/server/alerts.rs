@@ -132,7 +132,7 @@ pub(crate) fn evidence_json(evidence: &Evidence) -> String {
     obj.finish()
 }
 
-/// An alert exactly as the service prints it (mde-api.md §3.4).
+/// An alert exactly as the service prints it (docs/defender-api.md#alerts).
 pub(crate) fn alert_json(
     alert: &Alert,
     tenant_id: &str,

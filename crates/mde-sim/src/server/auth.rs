@@ -1,9 +1,9 @@
 //! Entra ID: the client-credentials token endpoints (v1 and v2) and the API's bearer checks.
 //!
 //! Access tokens are JWTs shaped like the v1.0 app-only tokens Entra issues for the
-//! WindowsDefenderATP resource (mde-api.md §1.2). The header claims RS256 like the real ones,
-//! but the signature is an HMAC-SHA256 under a key derived from the seed: only the simulator
-//! verifies it, and no JWKS is served.
+//! WindowsDefenderATP resource (docs/defender-api.md#access-tokens). The header claims RS256
+//! like the real ones, but the signature is an HMAC-SHA256 under a key derived from the seed:
+//! only the simulator verifies it, and no JWKS is served.
 
 use std::sync::atomic::Ordering;
 
@@ -20,7 +20,7 @@ use crate::format;
 /// The WindowsDefenderATP first-party application id.
 pub(crate) const WINDOWS_DEFENDER_ATP_APP_ID: &str = "fc780465-2017-40d4-a0c5-307022471b92";
 
-/// Resource identifiers accepted for the Defender for Endpoint API (mde-api.md §1.1).
+/// Resource identifiers accepted for the Defender API (docs/defender-api.md#clouds-and-hosts).
 pub(crate) const MDE_RESOURCES: &[&str] = &[
     "https://api.securitycenter.microsoft.com",
     "https://securitycenter.onmicrosoft.com/windowsatpservice",
@@ -159,7 +159,7 @@ fn mint(
     (token, iat, exp)
 }
 
-/// An Entra error answer (mde-api.md §1.3).
+/// An Entra error answer (docs/defender-api.md#entra-errors).
 fn entra_error(shared: &Shared, status: u16, error: &str, code: u32, message: &str) -> Reply {
     let now = shared.clock.now();
     let stamp = format::timestamp_entra(now);
@@ -184,7 +184,7 @@ fn entra_error(shared: &Shared, status: u16, error: &str, code: u32, message: &s
     reply
 }
 
-/// Entra's tenant-level throttling (AADSTS90055; the status is a guess, mde-api.md §1.3).
+/// Entra's tenant throttling (AADSTS90055; status guessed, docs/defender-api.md#entra-errors).
 pub(crate) fn tenant_throttled(shared: &Shared) -> Reply {
     entra_error(
         shared,

@@ -165,7 +165,7 @@ fn ip_addresses(device: &Device) -> String {
     format::array(&items)
 }
 
-/// A machine exactly as the service prints it (mde-api.md §3.1, 32 properties in order).
+/// A machine as the service prints it (docs/defender-api.md#devices, 32 properties in order).
 pub(crate) fn machine_json(
     device: &Device,
     keep: Option<&dyn Fn(&str) -> bool>,
@@ -329,7 +329,7 @@ pub(crate) fn not_found(ctx: &Ctx<'_>, id: &str) -> Reply {
     )
 }
 
-/// The intermittent 404 of MicrosoftDocs/microsoft-365-docs#13047 (target `|…`).
+/// The intermittent 404 (target `|…`; docs/defender-api.md#errors-and-throttling).
 pub(crate) fn flaky_404(ctx: &Ctx<'_>, id: &str) -> Option<Reply> {
     ctx.fault(FaultKind::Intermittent404).map(|_| {
         let target = format!("|{}.", &uuid::Uuid::new_v4().simple().to_string()[..20]);

@@ -77,7 +77,8 @@ impl Reply {
         }
     }
 
-    /// The MDE error body: `{"error":{"code":…,"message":…,"target":…}}` (mde-api.md §5.2).
+    /// The MDE error body: `{"error":{"code":…,"message":…,"target":…}}`
+    /// (docs/defender-api.md#errors-and-throttling).
     pub(crate) fn mde_error(status: u16, code: &str, message: &str) -> Reply {
         Reply::mde_error_target(status, code, message, &uuid::Uuid::new_v4().to_string())
     }
@@ -271,7 +272,7 @@ pub(crate) fn route(path: &str) -> (Route, String) {
     )
 }
 
-/// The roles of which a caller needs one (mde-api.md §7).
+/// The roles of which a caller needs one (docs/defender-api.md#permissions).
 fn required_roles(endpoint: Endpoint) -> &'static [&'static str] {
     match endpoint {
         Endpoint::Machines

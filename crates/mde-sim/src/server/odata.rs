@@ -618,7 +618,7 @@ pub(crate) struct Page {
     pub(crate) next_link: Option<String>,
 }
 
-/// Pages a list endpoint according to the paging mode (mde-api.md §4).
+/// Pages a list endpoint according to the paging mode (docs/defender-api.md#paging).
 pub(crate) fn page(
     n_matches: usize,
     query: &Query,

@@ -1,5 +1,5 @@
 //! Vulnerability endpoints: the CVE catalog, the flat machine × CVE list, one machine's CVEs,
-//! the full per-device export and the delta export (mde-api.md §3.5).
+//! the full per-device export and the delta export (docs/defender-api.md#vulnerability-exports).
 
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
@@ -292,7 +292,8 @@ pub(crate) fn machines_vulnerabilities(ctx: &Ctx<'_>) -> Reply {
         &ctx.query,
     );
     let items: Vec<String> = rows[page.start..page.end].iter().map(mv_json).collect();
-    // A captured response carried `"@odata.count": 0` next to rows (mde-api.md §3.5 quirk).
+    // An observed answer carried `"@odata.count": 0` next to rows
+    // (docs/defender-api.md#vulnerability-exports).
     Reply::odata(collection(
         &ctx.context("Collection(microsoft.windowsDefenderATP.api.PublicAssetVulnerabilityDto)"),
         query.count.then_some(0),

@@ -1,5 +1,5 @@
 //! Fixed vocabularies the generator draws from: operating systems, device groups, alert kinds,
-//! software and names. Values follow mde-api.md §3 (enum spellings are the REST ones).
+//! software and names. Values follow docs/defender-api.md (REST enum spellings).
 
 pub(crate) struct OsKind {
     pub platform: &'static str,

@@ -1,4 +1,5 @@
-//! `/api/alerts` and friends: field set and order (mde-api.md §3.4), evidence, incremental sync.
+//! `/api/alerts` and friends: field set and order (docs/defender-api.md#alerts), evidence and
+//! incremental sync.
 
 use serde_json::Value;
 

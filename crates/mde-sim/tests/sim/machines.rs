@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use crate::support::{self, get, get_json, keys_in_order, raw_values, start};
 
-/// mde-api.md §3.1, in order.
+/// docs/defender-api.md#devices, in order.
 pub(crate) const MACHINE_FIELDS: [&str; 32] = [
     "id",
     "mergedIntoMachineId",

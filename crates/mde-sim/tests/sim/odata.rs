@@ -147,7 +147,7 @@ async fn top_skip_select_orderby_count() {
     )
     .await;
     for raw in raw_values(&body) {
-        // Entity order, and onboardingStatus silently dropped (MicrosoftDocs/microsoft-365-docs#8489).
+        // Entity order, and onboardingStatus silently dropped (docs/defender-api.md#odata-queries).
         assert_eq!(keys_in_order(&raw), ["id", "computerDnsName", "osPlatform"]);
     }
     let sorted = get_json(&sim, &token, "/api/machines?$orderby=lastSeen desc&$top=60").await;

@@ -133,7 +133,7 @@ async fn buggy_2022_links_drop_keys_and_loop() {
             .collect()
     };
     assert!(ids(&second).iter().all(|id| filtered.contains(id)));
-    // The next one has lost its keys (MicrosoftDocs/microsoft-365-docs#8316) ...
+    // The next one has lost its keys (docs/defender-api.md#paging) ...
     let broken = second["@odata.nextLink"].as_str().unwrap().to_owned();
     assert!(
         broken.ends_with("?=onboardingStatus+eq+%27Onboarded%27&=50&$skip=50"),

@@ -292,7 +292,7 @@ async fn writing_replaces_the_file_or_says_where_it_failed() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), export.content);
 
     let missing = dir.path().join("no-such-folder").join("x.csv");
-    let error = export.write_to(&missing).await.unwrap_err();
+    let error = crate::Error::from(export.write_to(&missing).await.unwrap_err());
     assert_eq!(error.code(), ErrorCode::Storage);
     assert!(error.to_string().contains("no-such-folder"), "{error}");
 }

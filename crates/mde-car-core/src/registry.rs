@@ -1,0 +1,150 @@
+//! The runs this process is doing, and what outlives a run: each connection's Defender client
+//! (so its token cache and rate budget span runs) and the scheduler's wake-up.
+//!
+//! A run is registered by taking a [`RunGuard`]; dropping the guard unregisters it, however
+//! the run's task ends — returned, failed, cancelled or panicked — so a connection can never be
+//! left answering "already running". The registry is only this process's view: another
+//! process's run is known by its run lock (`sync::running_elsewhere`).
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+};
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::mde::{ClientOptions, MdeClient};
+
+/// Runs in progress, cached clients, the scheduler's wake-up.
+#[derive(Default)]
+pub(crate) struct RunRegistry {
+    running: Arc<Mutex<HashMap<String, CancellationToken>>>,
+    /// One Defender client per connection; dropped when connections change.
+    clients: Mutex<HashMap<String, MdeClient>>,
+    /// Options of new Defender clients (tests and benchmarks shrink page sizes).
+    client_options: Mutex<ClientOptions>,
+    wake: Arc<Notify>,
+}
+
+/// A registered run: holds its cancel switch, and unregisters the run when dropped.
+#[derive(Debug)]
+pub(crate) struct RunGuard {
+    running: Arc<Mutex<HashMap<String, CancellationToken>>>,
+    connection_id: String,
+    cancel: CancellationToken,
+}
+
+impl RunGuard {
+    pub(crate) fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        lock(&self.running).remove(&self.connection_id);
+    }
+}
+
+/// A lock that a panic elsewhere poisoned still guards plain maps whose every update is one
+/// call: their contents stay consistent, so the registry keeps working instead of wedging.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl RunRegistry {
+    /// Registers a run of the connection; `None` when one is already registered.
+    pub(crate) fn register(&self, connection_id: &str) -> Option<RunGuard> {
+        let mut running = lock(&self.running);
+        if running.contains_key(connection_id) {
+            return None;
+        }
+        let cancel = CancellationToken::new();
+        running.insert(connection_id.to_owned(), cancel.clone());
+        Some(RunGuard {
+            running: self.running.clone(),
+            connection_id: connection_id.to_owned(),
+            cancel,
+        })
+    }
+
+    pub(crate) fn is_running(&self, connection_id: &str) -> bool {
+        lock(&self.running).contains_key(connection_id)
+    }
+
+    /// Asks the connection's run to stop; true when one was running here.
+    pub(crate) fn cancel(&self, connection_id: &str) -> bool {
+        let cancel = lock(&self.running).get(connection_id).cloned();
+        cancel.map(|cancel| cancel.cancel()).is_some()
+    }
+
+    /// The connection's client, made by `make` (with the current options) the first time.
+    pub(crate) fn client(
+        &self,
+        connection_id: &str,
+        make: impl FnOnce(ClientOptions) -> MdeClient,
+    ) -> MdeClient {
+        let options = lock(&self.client_options).clone();
+        lock(&self.clients)
+            .entry(connection_id.to_owned())
+            .or_insert_with(|| make(options))
+            .clone()
+    }
+
+    /// New options for the clients made from now on; the cached ones are dropped.
+    pub(crate) fn set_client_options(&self, options: ClientOptions) {
+        *lock(&self.client_options) = options;
+        self.forget_clients();
+    }
+
+    /// Credentials or hosts may have changed: the next run builds a fresh client.
+    pub(crate) fn forget_clients(&self) {
+        lock(&self.clients).clear();
+    }
+
+    /// Wakes the scheduler, so it looks at the connections again now.
+    pub(crate) fn wake_scheduler(&self) {
+        self.wake.notify_one();
+    }
+
+    pub(crate) fn scheduler_wake(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RunRegistry;
+
+    #[test]
+    fn a_run_is_unregistered_however_its_task_ends() {
+        let registry = std::sync::Arc::new(RunRegistry::default());
+        let guard = registry.register("c1");
+        assert!(guard.is_some());
+        assert!(registry.register("c1").is_none(), "one run per connection");
+        drop(guard);
+        assert!(!registry.is_running("c1"));
+
+        // A panicking task drops its guard while unwinding.
+        let panicking = {
+            let registry = registry.clone();
+            std::thread::spawn(move || {
+                let _guard = registry.register("c1");
+                panic!("a bug in a run");
+            })
+        };
+        assert!(panicking.join().is_err());
+        assert!(!registry.is_running("c1"));
+        assert!(registry.register("c1").is_some());
+    }
+
+    #[test]
+    fn cancel_reaches_the_registered_run_only() {
+        let registry = RunRegistry::default();
+        let guard = registry.register("c1").unwrap();
+        assert!(!registry.cancel("other"));
+        assert!(registry.cancel("c1"));
+        assert!(guard.cancel_token().is_cancelled());
+    }
+}
