@@ -3,11 +3,12 @@ import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import App from "./App.svelte";
 import { syncState } from "./features/sync/syncState.svelte";
-import { emitSync, fakeBackend, run, view } from "./test/fakeBackend";
+import { emitSync, mockBackend } from "./mock/backend";
+import { run, view } from "./mock/fixtures";
 
 describe("App shell", () => {
   it("has a rail with only the screens that exist, and switches between them", async () => {
-    fakeBackend();
+    mockBackend();
     const user = userEvent.setup();
     render(App);
     const nav = screen.getByRole("navigation", { name: "Main" });
@@ -25,12 +26,12 @@ describe("App shell", () => {
   });
 
   it("says why when Rust could not open the data, in place of the app", async () => {
-    fakeBackend({
-      startup_problem: () => ({
+    mockBackend({
+      startupProblem: () => ({
         message: "the database /data/mde-car.sqlite3 is damaged or not an mde-car database (file is not a database); move it aside and sync again to rebuild it",
         dataDir: "/data",
       }),
-      list_connections: () => {
+      listConnections: () => {
         throw { code: "internal", message: "state not managed", fields: [] };
       },
     });
@@ -44,7 +45,7 @@ describe("App shell", () => {
 
   it("a card's History opens Sync history on that connection", async () => {
     const list = [view(), view({ id: "c2", name: "Fabrikam", lastRun: run({ id: 4, connectionId: "c2" }) })];
-    const backend = fakeBackend({ list_connections: () => list, sync_runs: () => [run({ id: 4, connectionId: "c2" })] });
+    const backend = mockBackend({ listConnections: () => list, syncRuns: () => [run({ id: 4, connectionId: "c2" })] });
     const user = userEvent.setup();
     render(App);
     await waitFor(() => expect(screen.getByTestId("nav-explorer")).toHaveAttribute("aria-current", "page"));
@@ -59,7 +60,7 @@ describe("App shell", () => {
   });
 
   it("listens to sync updates from the start, whichever page is open", async () => {
-    fakeBackend({ list_connections: () => [view()], sync_runs: () => [] });
+    mockBackend({ listConnections: () => [view()], syncRuns: () => [] });
     const user = userEvent.setup();
     render(App);
     await user.click(screen.getByTestId("nav-settings"));
@@ -71,7 +72,7 @@ describe("App shell", () => {
   });
 
   it("opens the Explorer at start once a connection exists, and Ctrl+K brings its search box from anywhere", async () => {
-    fakeBackend({ list_connections: () => [view()] });
+    mockBackend({ listConnections: () => [view()] });
     const user = userEvent.setup();
     render(App);
     const box = await screen.findByTestId("explorer-query");

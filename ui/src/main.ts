@@ -7,7 +7,7 @@ applyTheme();
 
 // In a plain browser during development there is no Rust side; stand in for it (`?seed` adds sample cards).
 if (import.meta.env.DEV && !("__TAURI_INTERNALS__" in window)) {
-  const { installBrowserMock } = await import("./dev/browserMock");
+  const { installBrowserMock } = await import("./mock/browser");
   installBrowserMock(new URLSearchParams(location.search).has("seed"));
 }
 

@@ -1,11 +1,12 @@
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { describe, expect, it } from "vitest";
 import { api, errorText, isIpcError, subscribeSyncUpdates, type SyncUpdate } from ".";
-import { emitSync, fakeBackend, ipcError, run, view } from "../test/fakeBackend";
+import { emitSync, ipcError, mockBackend } from "../mock/backend";
+import { report, run, view } from "../mock/fixtures";
 
 describe("ipc layer", () => {
   it("calls the snake_case command with camelCase arguments and returns the data", async () => {
-    const backend = fakeBackend({ validate_connection: () => [{ field: "name", message: "Required" }] });
+    const backend = mockBackend({ validateConnection: () => [{ field: "name", message: "Required" }] });
     const draft = {
       name: "",
       description: "",
@@ -26,7 +27,7 @@ describe("ipc layer", () => {
   });
 
   it("passes ids under the `id` key", async () => {
-    const backend = fakeBackend({ delete_connection: () => null, test_connection: () => null });
+    const backend = mockBackend({ deleteConnection: () => null, testConnection: () => report() });
     await api.deleteConnection("abc");
     await api.testConnection("abc");
     expect(backend.calls.map((c) => [c.cmd, c.args])).toEqual([
@@ -36,7 +37,7 @@ describe("ipc layer", () => {
   });
 
   it("throws the IpcError Rust returned", async () => {
-    fakeBackend({ add_connection: () => { throw ipcError("duplicate_name", "A connection named X exists"); } });
+    mockBackend({ addConnection: () => { throw ipcError("duplicate_name", "A connection named X exists"); } });
     const thrown = await api.addConnection(view() as never).catch((e: unknown) => e);
     expect(isIpcError(thrown)).toBe(true);
     expect(thrown).toEqual({ code: "duplicate_name", message: "A connection named X exists", fields: [] });
@@ -58,7 +59,7 @@ describe("ipc layer", () => {
   });
 
   it("sync commands: sync_now with {id, full}, cancel_sync's boolean, sync_runs with {id, limit}", async () => {
-    const backend = fakeBackend({ sync_now: () => null, cancel_sync: () => false, sync_runs: () => [run()] });
+    const backend = mockBackend({ syncNow: () => null, cancelSync: () => false, syncRuns: () => [run()] });
     await api.syncNow("c1", true);
     expect(await api.cancelSync("c1")).toBe(false);
     expect(await api.syncRuns("c1", 30)).toEqual([run()]);
@@ -70,14 +71,14 @@ describe("ipc layer", () => {
   });
 
   it("already_running is an IpcError like the others", async () => {
-    fakeBackend({ sync_now: () => { throw ipcError("already_running", "a sync of 'X' is already running"); } });
+    mockBackend({ syncNow: () => { throw ipcError("already_running", "a sync of 'X' is already running"); } });
     const thrown = await api.syncNow("c1", false).catch((e: unknown) => e);
     expect(isIpcError(thrown)).toBe(true);
     expect(thrown).toMatchObject({ code: "already_running" });
   });
 
   it("subscribeSyncUpdates delivers sync updates until stopped", async () => {
-    fakeBackend();
+    mockBackend();
     const seen: SyncUpdate[] = [];
     const sub = subscribeSyncUpdates((u) => seen.push(u));
     await sub.ready;
@@ -90,7 +91,7 @@ describe("ipc layer", () => {
   });
 
   it("subscribeSyncUpdates can be stopped before it is registered", async () => {
-    fakeBackend();
+    mockBackend();
     const seen: SyncUpdate[] = [];
     const sub = subscribeSyncUpdates((u) => seen.push(u));
     sub.stop();

@@ -1,7 +1,9 @@
 import { cleanup, render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
-import { fakeBackend, ipcError, report, run, view } from "../../test/fakeBackend";
+import type { TestReport } from "../../ipc";
+import { ipcError, mockBackend } from "../../mock/backend";
+import { report, run, view } from "../../mock/fixtures";
 import ConnectionCard from "./ConnectionCard.svelte";
 
 const NOW = Date.parse("2026-11-28T12:00:00Z");
@@ -109,8 +111,8 @@ describe("ConnectionCard", () => {
   });
 
   it("Test shows a busy state, then the report", async () => {
-    let finish: (v: unknown) => void = () => {};
-    const backend = fakeBackend({ test_connection: () => new Promise((r) => (finish = r)) });
+    let finish: (v: TestReport) => void = () => {};
+    const backend = mockBackend({ testConnection: () => new Promise((r) => (finish = r)) });
     const { user, q, ontested } = setup();
     await user.click(q.getByTestId("card-test"));
     expect(q.getByTestId("card-test")).toBeDisabled();
@@ -123,7 +125,7 @@ describe("ConnectionCard", () => {
   });
 
   it("says so when the test itself could not run", async () => {
-    fakeBackend({ test_connection: () => { throw ipcError("keyring", "The OS keyring is locked."); } });
+    mockBackend({ testConnection: () => { throw ipcError("keyring", "The OS keyring is locked."); } });
     const { user, q } = setup();
     await user.click(q.getByTestId("card-test"));
     await waitFor(() => expect(q.getByTestId("card-test-result")).toHaveTextContent("The OS keyring is locked."));

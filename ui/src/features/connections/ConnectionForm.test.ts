@@ -1,8 +1,9 @@
 import { render, screen, waitFor } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
-import type { ConnectionDraft, FieldError } from "../../ipc";
-import { CLIENT, TENANT, fakeBackend, ipcError, report, view } from "../../test/fakeBackend";
+import type { ConnectionDraft, ConnectionView, FieldError } from "../../ipc";
+import { ipcError, mockBackend } from "../../mock/backend";
+import { CLIENT, report, TENANT, view } from "../../mock/fixtures";
 import ConnectionForm from "./ConnectionForm.svelte";
 
 function setup(editing: ReturnType<typeof view> | null = null) {
@@ -29,7 +30,7 @@ describe("ConnectionForm", () => {
       { field: "clientId", message: "Enter the application (client) ID." },
       { field: "tenantId", message: "Tenant ID must be a GUID or a verified domain." },
     ];
-    const backend = fakeBackend({ validate_connection: () => errors, add_connection: () => view() });
+    const backend = mockBackend({ validateConnection: () => errors, addConnection: () => view() });
     const { user, onsaved } = setup();
 
     await user.type(byId("field-tenantId"), "not a tenant");
@@ -50,7 +51,7 @@ describe("ConnectionForm", () => {
   });
 
   it("debounces validation while typing", async () => {
-    const backend = fakeBackend();
+    const backend = mockBackend();
     const { user } = setup();
     await waitFor(() => expect(backend.to("validate_connection").length).toBeGreaterThan(0));
     const before = backend.to("validate_connection").length;
@@ -63,9 +64,9 @@ describe("ConnectionForm", () => {
 
   it("adds a valid connection with exactly the draft on screen", async () => {
     const saved = view({ id: "new1", name: "Fabrikam" });
-    const backend = fakeBackend({
-      add_connection: () => saved,
-      choose_ca_certificate_file: () => "/etc/ssl/corp/inspection-ca.pem",
+    const backend = mockBackend({
+      addConnection: () => saved,
+      chooseCaCertificateFile: () => "/etc/ssl/corp/inspection-ca.pem",
     });
     const { user, onsaved } = setup();
     await fillValid(user);
@@ -102,8 +103,8 @@ describe("ConnectionForm", () => {
   });
 
   it("submits with Enter and disables Save while saving", async () => {
-    let finish: (v: unknown) => void = () => {};
-    const backend = fakeBackend({ add_connection: () => new Promise((r) => (finish = r)) });
+    let finish: (v: ConnectionView) => void = () => {};
+    const backend = mockBackend({ addConnection: () => new Promise((r) => (finish = r)) });
     const { user, onsaved } = setup();
     await fillValid(user);
     await user.keyboard("{Enter}");
@@ -116,7 +117,7 @@ describe("ConnectionForm", () => {
 
   it("on edit sends a null secret unless the user replaces it", async () => {
     const editing = view({ frequency: { kind: "cron", expression: "0 2 * * *" } });
-    const backend = fakeBackend({ update_connection: () => editing });
+    const backend = mockBackend({ updateConnection: () => editing });
     const { user, onsaved } = setup(editing);
 
     expect(screen.queryByTestId("field-clientSecret")).toBeNull();
@@ -155,8 +156,8 @@ describe("ConnectionForm", () => {
     let failure = ipcError("validation", "Invalid connection", [
       { field: "clientId", message: "Client ID must be a GUID." },
     ]);
-    fakeBackend({
-      add_connection: () => {
+    mockBackend({
+      addConnection: () => {
         throw failure;
       },
     });
@@ -177,7 +178,7 @@ describe("ConnectionForm", () => {
   });
 
   it("echoes a cron expression in words, and the parser's complaint when it can't read it", async () => {
-    const backend = fakeBackend({ add_connection: () => view() });
+    const backend = mockBackend({ addConnection: () => view() });
     const { user } = setup();
     expect(screen.queryByTestId("field-cron")).toBeNull();
     await user.selectOptions(byId("field-frequency"), "cron");
@@ -203,11 +204,8 @@ describe("ConnectionForm", () => {
   });
 
   it("lists the permissions Rust says the data selection needs", async () => {
-    const backend = fakeBackend({
-      required_permissions: (args) => {
-        const data = args.data as ConnectionDraft["data"];
-        return ["Machine.Read.All", ...(data.alerts ? ["Alert.Read.All"] : [])];
-      },
+    const backend = mockBackend({
+      requiredPermissions: (data) => ["Machine.Read.All", ...(data.alerts ? ["Alert.Read.All"] : [])],
     });
     const { user } = setup();
     const list = byId("form-permissions");
@@ -224,8 +222,8 @@ describe("ConnectionForm", () => {
   });
 
   it("tests the draft before saving and shows the report inline", async () => {
-    const backend = fakeBackend({
-      test_draft: () =>
+    const backend = mockBackend({
+      testDraft: () =>
         report({ ok: false, code: "wrong_secret", title: "Wrong client secret", detail: "AADSTS7000215", grantedRoles: [] }),
     });
     const { user } = setup(view());
@@ -238,9 +236,9 @@ describe("ConnectionForm", () => {
   });
 
   it("opens Advanced to show a proxy or CA file problem from Save, and keeps the path on a cancelled choice", async () => {
-    const backend = fakeBackend({
-      choose_ca_certificate_file: () => null,
-      add_connection: () => {
+    const backend = mockBackend({
+      chooseCaCertificateFile: () => null,
+      addConnection: () => {
         throw ipcError("validation", "1 field is invalid", [
           { field: "caCertificateFile", message: "/tmp/ca.cer is a binary (DER) certificate; export it as Base-64 (PEM)" },
         ]);
@@ -262,7 +260,7 @@ describe("ConnectionForm", () => {
   });
 
   it("keeps Advanced collapsed by default and closes on Esc", async () => {
-    fakeBackend();
+    mockBackend();
     const { user, onclose } = setup();
     expect(screen.queryByTestId("field-cloud")).toBeNull();
     await user.click(byId("form-advanced"));
@@ -273,7 +271,7 @@ describe("ConnectionForm", () => {
   });
 
   it("toggles the secret between hidden and shown", async () => {
-    fakeBackend();
+    mockBackend();
     const { user } = setup();
     expect(byId("field-clientSecret")).toHaveAttribute("type", "password");
     await user.click(byId("form-show-secret"));

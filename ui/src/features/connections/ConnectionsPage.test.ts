@@ -2,12 +2,13 @@ import { render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import type { ConnectionView } from "../../ipc";
-import { fakeBackend, ipcError, report, view } from "../../test/fakeBackend";
+import { ipcError, mockBackend } from "../../mock/backend";
+import { report, view } from "../../mock/fixtures";
 import ConnectionsPage from "./ConnectionsPage.svelte";
 
 describe("ConnectionsPage", () => {
   it("welcomes a first-time user with the two actions", async () => {
-    fakeBackend();
+    mockBackend();
     render(ConnectionsPage);
     expect(await screen.findByTestId("welcome-add")).toHaveTextContent("Add a Defender connection");
     expect(screen.getByTestId("welcome-demo")).toHaveTextContent("Try the demo tenant");
@@ -16,7 +17,7 @@ describe("ConnectionsPage", () => {
   });
 
   it("opens the add form from the welcome panel", async () => {
-    fakeBackend();
+    mockBackend();
     const user = userEvent.setup();
     render(ConnectionsPage);
     await user.click(await screen.findByTestId("welcome-add"));
@@ -29,9 +30,9 @@ describe("ConnectionsPage", () => {
   it("starts the demo tenant and shows its card", async () => {
     let list: ConnectionView[] = [];
     const demo = view({ id: "demo", name: "Demo tenant", isDemo: true });
-    const backend = fakeBackend({
-      list_connections: () => list,
-      start_demo: () => {
+    const backend = mockBackend({
+      listConnections: () => list,
+      startDemo: () => {
         list = [demo];
         return demo;
       },
@@ -48,7 +49,7 @@ describe("ConnectionsPage", () => {
   });
 
   it("explains a demo that fails to start", async () => {
-    fakeBackend({ start_demo: () => { throw ipcError("demo", "The simulator could not bind a local port."); } });
+    mockBackend({ startDemo: () => { throw ipcError("demo", "The simulator could not bind a local port."); } });
     const user = userEvent.setup();
     render(ConnectionsPage);
     await user.click(await screen.findByTestId("welcome-demo"));
@@ -57,8 +58,8 @@ describe("ConnectionsPage", () => {
 
   it("says what failed and offers a retry when the list cannot load", async () => {
     let fail = true;
-    fakeBackend({
-      list_connections: () => {
+    mockBackend({
+      listConnections: () => {
         if (fail) throw ipcError("storage", "database is locked");
         return [view()];
       },
@@ -74,10 +75,10 @@ describe("ConnectionsPage", () => {
 
   it("asks before deleting, names the connection and the keyring, and deletes only on confirm", async () => {
     let list = [view(), view({ id: "c2", name: "Fabrikam" })];
-    const backend = fakeBackend({
-      list_connections: () => list,
-      delete_connection: (args) => {
-        list = list.filter((c) => c.id !== args.id);
+    const backend = mockBackend({
+      listConnections: () => list,
+      deleteConnection: (id) => {
+        list = list.filter((c) => c.id !== id);
         return null;
       },
     });
@@ -108,12 +109,11 @@ describe("ConnectionsPage", () => {
 
   it("opens Edit with the connection's values and refreshes the card after saving", async () => {
     let list = [view()];
-    fakeBackend({
-      list_connections: () => list,
-      update_connection: (args) => {
-        const draft = args.draft as { name: string };
+    mockBackend({
+      listConnections: () => list,
+      updateConnection: (_id, draft) => {
         list = [view({ name: draft.name })];
-        return list[0];
+        return list[0]!;
       },
     });
     const user = userEvent.setup();
@@ -129,9 +129,9 @@ describe("ConnectionsPage", () => {
 
   it("refreshes the card after Test so the pill and the stored result follow Rust", async () => {
     let list = [view()];
-    fakeBackend({
-      list_connections: () => list,
-      test_connection: () => {
+    mockBackend({
+      listConnections: () => list,
+      testConnection: () => {
         const r = report({ title: "Connected", testedAt: new Date().toISOString() });
         list = [view({ status: "connected", statusText: "Credentials work", lastTest: r })];
         return r;

@@ -1,6 +1,7 @@
 // The connections as Rust last listed them, shared by the Connections page, Sync history and the
 // sync store (which reloads it when a run ends or a connection changes).
 import { api, errorText, type ConnectionView } from "../../ipc";
+import { latest } from "../../lib/latest";
 
 export type ListPhase = "loading" | "ready" | "failed";
 
@@ -14,25 +15,23 @@ class ConnectionList {
   shownLoad = $state(0);
 
   // Loads may overlap (a run ends while the page loads); only the newest one's answer counts.
-  #seq = 0;
+  #list = latest(() => api.listConnections());
 
   /** The number of the last load started; an answer numbered at most this predates now. */
   get lastStarted(): number {
-    return this.#seq;
+    return this.#list.started;
   }
 
   async load(): Promise<void> {
-    const seq = ++this.#seq;
-    try {
-      const items = await api.listConnections();
-      if (seq !== this.#seq) return;
-      this.items = items;
-      this.shownLoad = seq;
+    const answer = await this.#list();
+    if (!answer.current) return;
+    if (answer.ok) {
+      this.items = answer.value;
+      this.shownLoad = answer.call;
       this.error = null;
       this.phase = "ready";
-    } catch (e) {
-      if (seq !== this.#seq) return;
-      this.error = errorText(e);
+    } else {
+      this.error = errorText(answer.error);
       if (this.phase === "loading") this.phase = "failed";
     }
   }
@@ -54,7 +53,7 @@ class ConnectionList {
 
   /** Back to the first-load state (tests). */
   reset(): void {
-    this.#seq++;
+    this.#list.invalidate();
     this.shownLoad = 0;
     this.items = [];
     this.phase = "loading";

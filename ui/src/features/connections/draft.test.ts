@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { view } from "../../test/fakeBackend";
+import { view } from "../../mock/fixtures";
 import { formFromView, newForm, toDraft } from "./draft";
 import { choiceOf, describeCron } from "./schedule";
 

@@ -2,6 +2,7 @@
 // views opened from them (IP view, device view) and the recent searches. A store rather than
 // page state, so leaving the Explorer for another rail page and coming back keeps the search.
 import { api, errorText, isIpcError, type SearchRequest, type SearchResults, type SortKey } from "../../ipc";
+import { latest } from "../../lib/latest";
 import { clearRecent, loadRecent, rememberSearch, type RecentSearch } from "./recent";
 
 export const PAGE_SIZE = 50;
@@ -42,7 +43,8 @@ class Explorer {
   /** The asset whose row gets the focus when the results show again. */
   returnTo = $state<number | null>(null);
 
-  #seq = 0;
+  // Searches may overlap (Enter, then a sort while the first is out); only the newest one's answer counts.
+  #search = latest((request: SearchRequest) => api.search(request));
 
   get view(): View {
     return this.views.at(-1) ?? { kind: "results" };
@@ -85,25 +87,22 @@ class Explorer {
   }
 
   async #run(request: SearchRequest, remember: boolean): Promise<void> {
-    const seq = ++this.#seq;
     this.busy = true;
-    try {
-      const results = await api.search(request);
-      if (seq !== this.#seq) return;
-      this.results = results;
+    const answer = await this.#search(request);
+    if (!answer.current) return;
+    this.busy = false;
+    if (answer.ok) {
+      this.results = answer.value;
       this.request = request;
       this.problem = null;
       this.views = [];
       this.returnTo = null;
       if (remember) this.recent = rememberSearch(this.recent, { query: request.query, at: request.at });
-    } catch (e) {
-      if (seq !== this.#seq) return;
-      this.problem = problemOf(e);
+    } else {
+      this.problem = problemOf(answer.error);
       this.results = null;
       this.request = null;
       this.views = [];
-    } finally {
-      if (seq === this.#seq) this.busy = false;
     }
   }
 
@@ -142,7 +141,7 @@ class Explorer {
 
   /** Back to a fresh start (tests). */
   reset(): void {
-    this.#seq++;
+    this.#search.invalidate();
     this.query = "";
     this.at = "";
     this.connection = "";

@@ -1,133 +1,16 @@
 import { render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
-import type { AssetDetail, AssetHit, IpTimeline, SearchRequest, SearchResults } from "../../ipc";
-import { fakeBackend, ipcError, view } from "../../test/fakeBackend";
+import type { SearchRequest } from "../../ipc";
+import { ipcError, mockBackend, type Handlers } from "../../mock/backend";
+import { detail, hit, results, timeline, view } from "../../mock/fixtures";
 import ExplorerPage from "./ExplorerPage.svelte";
 import { explorer } from "./explorer.svelte";
 import { loadRecent } from "./recent";
 
-function hit(over: Partial<AssetHit> = {}): AssetHit {
-  return {
-    assetId: 7,
-    connection: { id: "c1", name: "Contoso production" },
-    deviceId: "a1b2c3",
-    name: "web01.contoso.com",
-    os: { platform: "Windows11", version: null, build: 22631, release: "23H2", architecture: "64-bit", description: "Windows11 23H2 (build 22631)" },
-    healthStatus: "Active",
-    active: true,
-    risk: {
-      score: 7.4,
-      level: "high",
-      components: [
-        { factor: "highest_cvss", points: 3.9, explanation: "highest CVSS of an active vulnerability 9.8 × 0.4 = +3.9" },
-        { factor: "severe_vulnerabilities", points: 0.4, explanation: "1 Critical vulnerability and 1 High × 0.2 = +0.4" },
-        { factor: "alerts", points: 2.0, explanation: "1 Medium alert: +2.0" },
-        { factor: "device_value", points: 1.1, explanation: "device value High × 1.3 = +1.1" },
-      ],
-      summary: "7.4 (high)",
-    },
-    defender: { riskScore: "Medium", exposureLevel: "High", deviceValue: "High" },
-    alerts: { high: 0, medium: 1, low: 2, informational: 0, total: 3 },
-    vulnerabilities: { active: 12, critical: 1, high: 1, maxCvss: 9.8 },
-    relations: [
-      {
-        kind: "current_holder",
-        source: "ip_history",
-        value: "10.1.2.3",
-        addressClass: "private",
-        current: true,
-        firstSeen: "2026-11-20T08:00:00Z",
-        lastSeen: "2026-11-28T08:00:00Z",
-        until: null,
-        sharedBy: null,
-        text: "current holder of 10.1.2.3 (private): IP history: since 2026-11-20 08:00",
-      },
-    ],
-    lastSeen: "2026-11-28T07:50:00Z",
-    lastSynced: "2026-11-28T08:00:00Z",
-    ...over,
-  };
-}
-
-function results(hits: AssetHit[], over: Partial<SearchResults> = {}): SearchResults {
-  return {
-    query: { kind: "ip", value: "10.1.2.3", at: null },
-    interpretation: "devices that held IP address 10.1.2.3 (private)",
-    notes: [],
-    connection: null,
-    sort: "relevance",
-    reverse: false,
-    total: hits.length,
-    offset: 0,
-    limit: 50,
-    hits,
-    ...over,
-  };
-}
-
-function detail(): AssetDetail {
-  const h = hit();
-  return {
-    assetId: 7,
-    connection: h.connection,
-    deviceId: "a1b2c3",
-    name: "web01.contoso.com",
-    os: h.os,
-    healthStatus: "Active",
-    onboardingStatus: "Onboarded",
-    rbacGroupId: 3,
-    rbacGroupName: "Servers",
-    tags: ["prod", "dmz"],
-    aadDeviceId: "0f0e0d0c-aaaa-bbbb-cccc-000000000001",
-    aadJoined: true,
-    mergedInto: null,
-    potentialDuplicate: false,
-    active: true,
-    inactiveReason: null,
-    defenderFirstSeen: "2026-01-01T00:00:00Z",
-    defenderLastSeen: "2026-11-28T07:50:00Z",
-    firstSynced: "2026-11-20T00:00:00Z",
-    lastSynced: "2026-11-28T08:00:00Z",
-    defender: h.defender,
-    risk: h.risk,
-    alertCounts: h.alerts,
-    vulnerabilitySummary: h.vulnerabilities,
-    hostNames: [{ value: "web01.contoso.com", firstSeen: "2026-11-20T00:00:00Z", lastSeen: "2026-11-28T00:00:00Z", active: true }],
-    ipAddresses: [
-      { address: "10.1.2.3", family: 4, class: "private", source: "device_record", mac: "00:15:5D:AA:00:01", interfaceType: "Ethernet", firstSeen: "2026-11-20T00:00:00Z", lastSeen: "2026-11-28T00:00:00Z", active: true },
-    ],
-    ipHistory: [{ address: "10.1.2.3", class: "private", mac: null, since: "2026-11-20T08:00:00Z", until: null, lastReport: "2026-11-28T08:00:00Z" }],
-    macAddresses: [{ value: "00:15:5D:AA:00:01", firstSeen: "2026-11-20T00:00:00Z", lastSeen: "2026-11-28T00:00:00Z", active: true }],
-    accounts: [{ domain: "CONTOSO", name: "alice", sid: null, logonType: "Interactive", isLocalAdmin: false, firstSeen: "2026-11-21T00:00:00Z", lastSeen: "2026-11-27T00:00:00Z", active: true }],
-    alerts: [
-      { alertId: "da1", title: "Suspicious PowerShell", severity: "Medium", status: "New", active: true, category: "Execution", detectionSource: null, classification: null, determination: null, created: "2026-11-27T10:00:00Z", updated: "2026-11-27T11:00:00Z", firstEvent: null, lastEvent: null, resolved: null },
-    ],
-    vulnerabilities: [
-      { cve: "CVE-2026-0001", cvss: 9.8, severity: "Critical", vendor: "microsoft", product: "edge", version: "120.0", firstSeen: "2026-11-20T00:00:00Z", lastSeen: "2026-11-28T00:00:00Z", active: true },
-    ],
-    firstRun: { id: 1, mode: "full", trigger: "manual", startedAt: "2026-11-20T00:00:00Z", finishedAt: "2026-11-20T00:01:00Z", status: "succeeded" },
-    lastRun: { id: 9, mode: "incremental", trigger: "schedule", startedAt: "2026-11-28T08:00:00Z", finishedAt: "2026-11-28T08:00:30Z", status: "succeeded" },
-  };
-}
-
-function timeline(): IpTimeline {
-  return {
-    address: "10.1.2.3",
-    family: 4,
-    class: "private",
-    spans: [
-      { assetId: 5, source: "ip_history", from: "2026-11-10T08:00:00Z", until: "2026-11-19T08:00:00Z", lastSeen: "2026-11-19T08:00:00Z" },
-      { assetId: 7, source: "ip_history", from: "2026-11-20T08:00:00Z", until: null, lastSeen: "2026-11-28T08:00:00Z" },
-    ],
-    holders: [hit({ assetId: 5, name: "laptop-17", risk: { ...hit().risk, score: 1.2, level: "low" } }), hit()],
-    notes: [],
-  };
-}
-
-function setup(handlers: Record<string, (args: Record<string, unknown>) => unknown> = {}) {
-  const backend = fakeBackend({
-    list_connections: () => [view({ lastSyncAt: "2026-11-28T08:00:00Z" })],
+function setup(handlers: Partial<Handlers> = {}) {
+  const backend = mockBackend({
+    listConnections: () => [view({ lastSyncAt: "2026-11-28T08:00:00Z" })],
     search: () => results([hit()]),
     ...handlers,
   });
@@ -207,8 +90,8 @@ describe("Explorer", () => {
 
   it("explains an empty answer and offers the range around an address", async () => {
     const { backend, user } = setup({
-      search: (args) =>
-        (args.request as SearchRequest).query === "10.9.9.9"
+      search: (request) =>
+        request.query === "10.9.9.9"
           ? results([], { query: { kind: "ip", value: "10.9.9.9", at: null }, notes: ["no synced device has had 10.9.9.9"] })
           : results([hit()], { query: { kind: "cidr", value: "10.9.9.0/24", at: null } }),
     });
@@ -222,7 +105,7 @@ describe("Explorer", () => {
   });
 
   it("says when no connection has been synced yet", async () => {
-    fakeBackend({ list_connections: () => [view()], search: () => results([]) });
+    mockBackend({ listConnections: () => [view()], search: () => results([]) });
     render(ExplorerPage);
     await waitFor(() => expect(screen.getByTestId("explorer-start")).toHaveTextContent("No connection has been synced yet"));
   });
@@ -230,10 +113,7 @@ describe("Explorer", () => {
   it("sorts by a column (again flips it) and pages through the total", async () => {
     const many = Array.from({ length: 50 }, (_, i) => hit({ assetId: i + 1, name: `host-${i + 1}` }));
     const { backend, user } = setup({
-      search: (args) => {
-        const r = args.request as SearchRequest;
-        return results(many, { total: 120, offset: r.offset, sort: r.sort, reverse: r.reverse });
-      },
+      search: (r) => results(many, { total: 120, offset: r.offset, sort: r.sort, reverse: r.reverse }),
     });
     await user.type(screen.getByTestId("explorer-query"), "10.1.0.0/16{Enter}");
     await screen.findAllByTestId("result-row");
@@ -256,7 +136,7 @@ describe("Explorer", () => {
   it("moves through rows with the arrows, opens a device with Enter and comes back with Esc", async () => {
     const { backend, user } = setup({
       search: () => results([hit(), hit({ assetId: 8, name: "db01" })]),
-      asset_detail: () => detail(),
+      assetDetail: () => detail(),
     });
     await user.type(screen.getByTestId("explorer-query"), "10.1.2.3{Enter}");
     await screen.findAllByTestId("result-row");
@@ -277,8 +157,8 @@ describe("Explorer", () => {
 
   it("device view: why this score, every section, copy buttons on identifiers, export", async () => {
     const { backend, user } = setup({
-      asset_detail: () => detail(),
-      export_asset: () => ({ saved: true, path: "/tmp/x.csv", fileName: "x.csv", items: 1, total: 1, truncated: false, summary: "Exported the device view of web01.contoso.com" }),
+      assetDetail: () => detail(),
+      exportAsset: () => ({ saved: true, path: "/tmp/x.csv", fileName: "x.csv", items: 1, total: 1, truncated: false, summary: "Exported the device view of web01.contoso.com" }),
     });
     explorer.openAsset("7", "web01.contoso.com");
     const device = await screen.findByTestId("device-view");
@@ -305,8 +185,8 @@ describe("Explorer", () => {
     const at = new Date(Date.now() - 2 * 86_400_000).toISOString();
     const { backend, user } = setup({
       search: () => results([hit()], { query: { kind: "ip_at_time", value: "10.1.2.3", at } }),
-      ip_timeline: () => timeline(),
-      confirm_attribution: () => ({
+      ipTimeline: () => timeline(),
+      confirmAttribution: () => ({
         connection: { id: "c1", name: "Contoso production" },
         address: "10.1.2.3",
         at,
@@ -334,7 +214,7 @@ describe("Explorer", () => {
   });
 
   it("offers no live confirmation for a plain address or an old time", async () => {
-    const { user } = setup({ ip_timeline: () => timeline() });
+    const { user } = setup({ ipTimeline: () => timeline() });
     await user.type(screen.getByTestId("explorer-query"), "10.1.2.3{Enter}");
     await user.click(await screen.findByTestId("open-ip"));
     await screen.findByTestId("timeline");
@@ -343,7 +223,7 @@ describe("Explorer", () => {
 
   it("exports every page of the results with the request that made them, and says what was left out", async () => {
     const { backend, user } = setup({
-      export_search: () => ({ saved: true, path: "/exports/r.csv", fileName: "r.csv", items: 10000, total: 12000, truncated: true, summary: "Exported the first 10000 of 12000 results (an export holds at most 10000); narrow the search for the rest" }),
+      exportSearch: () => ({ saved: true, path: "/exports/r.csv", fileName: "r.csv", items: 10000, total: 12000, truncated: true, summary: "Exported the first 10000 of 12000 results (an export holds at most 10000); narrow the search for the rest" }),
     });
     await user.type(screen.getByTestId("explorer-query"), "10.0.0.0/8{Enter}");
     await screen.findByTestId("result-row");
@@ -358,7 +238,7 @@ describe("Explorer", () => {
   it("says when the save dialog was cancelled, and when the export failed", async () => {
     let fail = false;
     const { user } = setup({
-      export_search: () => {
+      exportSearch: () => {
         if (fail) throw ipcError("storage", "the export could not be written to /ro/x.csv: permission denied; choose another folder");
         return { saved: false, path: null, fileName: "x.csv", items: 1, total: 1, truncated: false, summary: "Exported 1 result" };
       },

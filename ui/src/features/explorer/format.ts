@@ -1,30 +1,9 @@
-// Wording and small calculations of the Explorer's tables and views. Times are shown in UTC,
-// like the core's messages, so what the analyst reads matches log lines and Defender's portal.
+// Wording and small calculations of the Explorer's tables and views. Times are formatted by
+// lib/time (in UTC, as its policy says for what Defender recorded).
 import type { AlertCounts, AssetHit, Relation, RiskLevel } from "../../ipc";
+import { NONE, utcDate } from "../../lib/time";
 
-export const DASH = "—";
-
-/** "2026-11-20 14:00 UTC" (minutes are enough in a table). */
-export function utc(iso: string | null | undefined): string {
-  if (!iso) return DASH;
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) return iso;
-  return `${new Date(t).toISOString().slice(0, 16).replace("T", " ")} UTC`;
-}
-
-/** "2026-11-20 14:00" for table cells whose header says UTC. */
-export function utcShort(iso: string | null | undefined): string {
-  const text = utc(iso);
-  return text.endsWith(" UTC") ? text.slice(0, -4) : text;
-}
-
-/** "2026-11-20" for dense cells. */
-export function utcDate(iso: string | null | undefined): string {
-  if (!iso) return DASH;
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) return iso;
-  return new Date(t).toISOString().slice(0, 10);
-}
+export const DASH = NONE;
 
 /** "7.4", or a dash when the score is missing. */
 export function score(value: number | null | undefined): string {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { AssetHit, TimelineSpan } from "../../ipc";
 import { problemOf } from "./explorer.svelte";
-import { classLabel, points, rangeSuggestion, relationLabel, splitHostName, utc, vulnText, withinLiveWindow } from "./format";
+import { utc } from "../../lib/time";
+import { classLabel, points, rangeSuggestion, relationLabel, splitHostName, vulnText, withinLiveWindow } from "./format";
 import { clearRecent, loadRecent, MAX_RECENT, rememberSearch } from "./recent";
 import { layoutTimeline, MIN_BAR } from "./timeline";
 

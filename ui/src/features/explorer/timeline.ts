@@ -1,6 +1,7 @@
 // Layout of the IP timeline: one lane per device, bars from `from` to `until` (or now) on a
 // shared time axis, and tick marks at whole days or months that fit the width.
 import type { AssetHit, RelationSource, TimelineSpan } from "../../ipc";
+import { utcDate, utcShort } from "../../lib/time";
 
 export type Lane = { assetId: number; label: string; hit: AssetHit | null; bars: Bar[] };
 export type Bar = { x: number; width: number; from: number; until: number; open: boolean; source: RelationSource; title: string };
@@ -10,10 +11,6 @@ export type TimelineLayout = { lanes: Lane[]; ticks: Tick[]; start: number; end:
 const DAY = 86_400_000;
 /** Bars never get thinner than this, so a one-sync snapshot is still visible. */
 export const MIN_BAR = 3;
-
-function iso(t: number): string {
-  return new Date(t).toISOString().slice(0, 16).replace("T", " ");
-}
 
 export function sourceLabel(source: RelationSource): string {
   switch (source) {
@@ -41,7 +38,7 @@ function ticksFor(start: number, end: number, width: number, scale: (t: number) 
     const x = scale(t);
     // Labels near an edge are anchored inside the chart so they are not cut off.
     const anchor = x < 36 ? "start" : x > width - 36 ? "end" : "middle";
-    ticks.push({ x, label: new Date(t).toISOString().slice(0, 10), anchor });
+    ticks.push({ x, label: utcDate(t), anchor });
   }
   return ticks;
 }
@@ -93,7 +90,7 @@ export function layoutTimeline(
       until,
       open: span.until === null,
       source: span.source,
-      title: `${lane.hit?.name ?? lane.label}: ${iso(from)} – ${span.until ? iso(until) : "now"} UTC · ${sourceLabel(span.source)}`,
+      title: `${lane.hit?.name ?? lane.label}: ${utcShort(from)} – ${span.until ? utcShort(until) : "now"} UTC · ${sourceLabel(span.source)}`,
     });
   }
   return {

@@ -2,7 +2,8 @@ import { render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import type { SyncRun } from "../../ipc";
-import { emitSync, fakeBackend, run, view } from "../../test/fakeBackend";
+import { emitSync, mockBackend } from "../../mock/backend";
+import { run, view } from "../../mock/fixtures";
 import { syncState } from "../sync/syncState.svelte";
 import HistoryPage from "./HistoryPage.svelte";
 import { chartData } from "./charts";
@@ -33,7 +34,7 @@ const RUNS: SyncRun[] = [
 
 describe("Sync history", () => {
   it("lists the runs of the first connection with mode, trigger, status, duration, calls and changes", async () => {
-    const backend = fakeBackend({ list_connections: () => TWO, sync_runs: () => RUNS });
+    const backend = mockBackend({ listConnections: () => TWO, syncRuns: () => RUNS });
     render(HistoryPage);
     const rows = await screen.findAllByTestId("history-run");
     expect(backend.to("sync_runs")[0]!.args).toEqual({ id: "c1", limit: 100 });
@@ -64,7 +65,7 @@ describe("Sync history", () => {
   });
 
   it("expands a run to its API calls per endpoint and its changes per kind", async () => {
-    fakeBackend({ list_connections: () => TWO, sync_runs: () => RUNS });
+    mockBackend({ listConnections: () => TWO, syncRuns: () => RUNS });
     const user = userEvent.setup();
     render(HistoryPage);
     const ok = (await screen.findAllByTestId("history-run"))[1]!;
@@ -83,7 +84,7 @@ describe("Sync history", () => {
   });
 
   it("shows both charts with a readable summary", async () => {
-    fakeBackend({ list_connections: () => TWO, sync_runs: () => RUNS });
+    mockBackend({ listConnections: () => TWO, syncRuns: () => RUNS });
     render(HistoryPage);
     const duration = await screen.findByTestId("history-chart-duration");
     expect(duration).toHaveTextContent("Duration per run");
@@ -93,7 +94,7 @@ describe("Sync history", () => {
   });
 
   it("says what to do when the connection has no runs yet", async () => {
-    fakeBackend({ list_connections: () => TWO, sync_runs: () => [] });
+    mockBackend({ listConnections: () => TWO, syncRuns: () => [] });
     render(HistoryPage);
     expect(await screen.findByTestId("history-empty")).toHaveTextContent(
       "No sync yet — press Sync now on the connection's card.",
@@ -102,15 +103,15 @@ describe("Sync history", () => {
   });
 
   it("says so when there is no connection at all", async () => {
-    fakeBackend({ list_connections: () => [] });
+    mockBackend({ listConnections: () => [] });
     render(HistoryPage);
     expect(await screen.findByTestId("history-no-connections")).toHaveTextContent("No connections yet.");
   });
 
   it("switches connection, loads its runs and remembers the choice", async () => {
-    const backend = fakeBackend({
-      list_connections: () => TWO,
-      sync_runs: (args) => (args.id === "c2" ? [run({ id: 30, connectionId: "c2", trigger: "cli" })] : RUNS),
+    const backend = mockBackend({
+      listConnections: () => TWO,
+      syncRuns: (id) => (id === "c2" ? [run({ id: 30, connectionId: "c2", trigger: "cli" })] : RUNS),
     });
     const user = userEvent.setup();
     const first = render(HistoryPage);
@@ -128,7 +129,7 @@ describe("Sync history", () => {
 
   it("reloads the runs when a run starts and ends, and shows its progress meanwhile", async () => {
     let runs: SyncRun[] = [];
-    fakeBackend({ list_connections: () => [view()], sync_runs: () => runs });
+    mockBackend({ listConnections: () => [view()], syncRuns: () => runs });
     await syncState.start();
     render(HistoryPage);
     await screen.findByTestId("history-empty");

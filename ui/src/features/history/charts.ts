@@ -2,7 +2,7 @@
 // colored by how the run ended.
 import type { RunStatus, SyncRun } from "../../ipc";
 import type { BarSeries, BarTone } from "../../lib/BarChart.svelte";
-import { shortDateTime } from "../../lib/time";
+import { formatCount, shortDate, shortDateTime, shortTime } from "../../lib/time";
 import { formatDuration } from "../sync/runText";
 
 export const CHART_RUNS = 30;
@@ -30,13 +30,6 @@ function median(values: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-function axisLabel(iso: string, sameDay: boolean): string {
-  const d = new Date(iso);
-  return sameDay
-    ? d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })
-    : d.toLocaleDateString(undefined, { day: "numeric", month: "short" });
-}
-
 /** `runs` newest first, as Rust lists them. */
 export function chartData(runs: SyncRun[]): ChartData | null {
   const done = runs
@@ -58,11 +51,11 @@ export function chartData(runs: SyncRun[]): ChartData | null {
   const n = done.length;
   return {
     labels: done.map((r) => shortDateTime(r.startedAt)),
-    axisLabels: done.map((r) => axisLabel(r.startedAt, sameDay)),
+    axisLabels: done.map((r) => (sameDay ? shortTime(r.startedAt) : shortDate(r.startedAt))),
     duration: split((r) => (r.durationMs ?? 0) / 1000),
     calls: split((r) => r.totalApiCalls),
     durationSummary: `${n === 1 ? "One run" : `Last ${n} runs`}: median ${formatDuration(median(seconds) * 1000)}, longest ${formatDuration(Math.max(...seconds) * 1000)}.`,
-    callsSummary: `${n === 1 ? "One run" : `Last ${n} runs`}: median ${Math.round(median(calls)).toLocaleString("en-US")} API calls, most ${Math.max(...calls).toLocaleString("en-US")}.`,
+    callsSummary: `${n === 1 ? "One run" : `Last ${n} runs`}: median ${formatCount(Math.round(median(calls)))} API calls, most ${formatCount(Math.max(...calls))}.`,
   };
 }
 

@@ -1,12 +1,12 @@
 import { render, screen } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
-import { fakeBackend, ipcError } from "../../test/fakeBackend";
+import { ipcError, mockBackend } from "../../mock/backend";
 import SettingsPage from "./SettingsPage.svelte";
 
 describe("SettingsPage", () => {
   it("shows where the data lives and the version", async () => {
-    fakeBackend();
+    mockBackend();
     render(SettingsPage);
     expect(await screen.findByTestId("info-database-file")).toHaveTextContent("/data/mde-car/car.sqlite");
     expect(screen.getByTestId("info-log-dir")).toHaveTextContent("/data/mde-car/logs");
@@ -15,7 +15,7 @@ describe("SettingsPage", () => {
   });
 
   it("stores the theme choice and applies it to the document", async () => {
-    fakeBackend();
+    mockBackend();
     const user = userEvent.setup();
     render(SettingsPage);
     expect(screen.getByTestId("theme-system")).toBeChecked();
@@ -28,7 +28,7 @@ describe("SettingsPage", () => {
   });
 
   it("explains when the data location can't be read", async () => {
-    fakeBackend({ app_info: () => { throw ipcError("internal", "no data dir"); } });
+    mockBackend({ appInfo: () => { throw ipcError("internal", "no data dir"); } });
     render(SettingsPage);
     expect(await screen.findByRole("alert")).toHaveTextContent("no data dir");
   });

@@ -3,7 +3,8 @@ import { render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ConnectionView } from "../../ipc";
-import { emitSync, fakeBackend, ipcError, run, view } from "../../test/fakeBackend";
+import { emitSync, ipcError, mockBackend } from "../../mock/backend";
+import { run, view } from "../../mock/fixtures";
 import ConnectionCard from "../connections/ConnectionCard.svelte";
 import ConnectionsPage from "../connections/ConnectionsPage.svelte";
 import { connectionList } from "../connections/connectionList.svelte";
@@ -24,7 +25,7 @@ afterEach(() => {
 
 describe("Sync now and Cancel on the card", () => {
   it("Sync now calls sync_now with {id, full:false}; the button becomes Cancel when the run starts", async () => {
-    const backend = fakeBackend({ sync_now: () => null });
+    const backend = mockBackend({ syncNow: () => null });
     const { user, q } = await card();
     await user.click(q.getByTestId("card-sync"));
     expect(backend.to("sync_now")).toEqual([{ cmd: "sync_now", args: { id: "c1", full: false } }]);
@@ -43,7 +44,7 @@ describe("Sync now and Cancel on the card", () => {
   });
 
   it("keeps focus on the button as it turns from Sync now into Cancel", async () => {
-    fakeBackend({ sync_now: () => null });
+    mockBackend({ syncNow: () => null });
     const { user, q } = await card();
     q.getByTestId("card-sync").focus();
     await user.keyboard("{Enter}");
@@ -52,7 +53,7 @@ describe("Sync now and Cancel on the card", () => {
   });
 
   it("the progress line follows progress and throttled updates", async () => {
-    fakeBackend();
+    mockBackend();
     const { q } = await card();
     await emitSync({ kind: "started", connectionId: "c1", runId: 8, full: true });
     await waitFor(() => expect(q.getByTestId("card-progress-text")).toHaveTextContent("Starting a full sync…"));
@@ -84,7 +85,7 @@ describe("Sync now and Cancel on the card", () => {
   });
 
   it("ignores updates of other connections", async () => {
-    fakeBackend();
+    mockBackend();
     const { q } = await card();
     await emitSync({ kind: "started", connectionId: "other", runId: 1, full: false });
     await emitSync({ kind: "progress", connectionId: "other", step: "Devices", page: 1, items: 10 });
@@ -93,7 +94,7 @@ describe("Sync now and Cancel on the card", () => {
   });
 
   it("Cancel calls cancel_sync and says Cancelling… until the run has ended", async () => {
-    const backend = fakeBackend({ cancel_sync: () => true });
+    const backend = mockBackend({ cancelSync: () => true });
     const { user, q } = await card();
     await emitSync({ kind: "started", connectionId: "c1", runId: 8, full: false });
     await user.click(await q.findByTestId("card-cancel"));
@@ -111,7 +112,7 @@ describe("Sync now and Cancel on the card", () => {
   });
 
   it("explains a Cancel with nothing to stop in this app", async () => {
-    fakeBackend({ cancel_sync: () => false });
+    mockBackend({ cancelSync: () => false });
     const { user, q } = await card(view({ syncing: true, status: "syncing" }));
     await user.click(q.getByTestId("card-cancel"));
     await waitFor(() =>
@@ -120,8 +121,8 @@ describe("Sync now and Cancel on the card", () => {
   });
 
   it("already_running: says a sync is going on instead of failing", async () => {
-    fakeBackend({
-      sync_now: () => {
+    mockBackend({
+      syncNow: () => {
         throw ipcError("already_running", "a sync of 'Contoso production' is already running");
       },
     });
@@ -135,7 +136,7 @@ describe("Sync now and Cancel on the card", () => {
   });
 
   it("any other failure to start is an error on the card", async () => {
-    fakeBackend({ sync_now: () => { throw ipcError("keyring", "the OS keyring is locked"); } });
+    mockBackend({ syncNow: () => { throw ipcError("keyring", "the OS keyring is locked"); } });
     const { user, q } = await card();
     await user.click(q.getByTestId("card-sync"));
     const notice = await q.findByTestId("card-sync-notice");
@@ -148,7 +149,7 @@ describe("Sync now and Cancel on the card", () => {
 describe("the connection list follows the runs", () => {
   it("finished refreshes the list: new counts, status and last run on the card", async () => {
     let list: ConnectionView[] = [view()];
-    const backend = fakeBackend({ list_connections: () => list, sync_now: () => null });
+    const backend = mockBackend({ listConnections: () => list, syncNow: () => null });
     await syncState.start();
     const user = userEvent.setup();
     render(ConnectionsPage);
@@ -190,8 +191,8 @@ describe("the connection list follows the runs", () => {
   it("the card leaves the syncing state at once when the run ends, before the list reload answers", async () => {
     let hold = false;
     let release: () => void = () => {};
-    fakeBackend({
-      list_connections: async () => {
+    mockBackend({
+      listConnections: async () => {
         if (hold) await new Promise<void>((r) => (release = r));
         return [view({ syncing: !hold, status: hold ? "connected" : "syncing" })];
       },
@@ -211,7 +212,7 @@ describe("the connection list follows the runs", () => {
 
   it("connections_changed refreshes the list", async () => {
     let list: ConnectionView[] = [view()];
-    fakeBackend({ list_connections: () => list });
+    mockBackend({ listConnections: () => list });
     await syncState.start();
     render(ConnectionsPage);
     await screen.findByTestId("connection-card");
@@ -221,7 +222,7 @@ describe("the connection list follows the runs", () => {
   });
 
   it("a run the scheduler started shows up on the card", async () => {
-    fakeBackend({ list_connections: () => [view()] });
+    mockBackend({ listConnections: () => [view()] });
     await syncState.start();
     render(ConnectionsPage);
     const q = within(await screen.findByTestId("connection-card"));
@@ -233,7 +234,7 @@ describe("the connection list follows the runs", () => {
 
 describe("a run that never starts", () => {
   it("Rust's finished without a run id says why, at once", async () => {
-    fakeBackend({ sync_now: () => null, list_connections: () => [view()] });
+    mockBackend({ syncNow: () => null, listConnections: () => [view()] });
     await syncState.start();
     await syncState.syncNow(view());
     await emitSync({
@@ -251,7 +252,7 @@ describe("a run that never starts", () => {
   });
 
   it("another process holding the connection is news, not an error", async () => {
-    fakeBackend({ sync_now: () => null, list_connections: () => [view()] });
+    mockBackend({ syncNow: () => null, listConnections: () => [view()] });
     await syncState.start();
     await syncState.syncNow(view());
     await emitSync({ kind: "finished", connectionId: "c1", status: "failed", summary: "x", errorCode: "already_running" });
@@ -260,7 +261,7 @@ describe("a run that never starts", () => {
   });
 
   it("store_changed (the CLI synced) reloads the list and the runs", async () => {
-    const backend = fakeBackend({ list_connections: () => [view()] });
+    const backend = mockBackend({ listConnections: () => [view()] });
     await syncState.start();
     const before = syncState.runsVersion;
     await emitSync({ kind: "store_changed" });
@@ -270,7 +271,7 @@ describe("a run that never starts", () => {
 
   it("after a while asks Rust, and says the sync did not start when nothing runs", async () => {
     vi.useFakeTimers();
-    const backend = fakeBackend({ sync_now: () => null, list_connections: () => [view()] });
+    const backend = mockBackend({ syncNow: () => null, listConnections: () => [view()] });
     await syncState.start();
     await syncState.syncNow(view());
     expect(syncState.run("c1")?.phase).toBe("starting");
@@ -282,7 +283,7 @@ describe("a run that never starts", () => {
 
   it("keeps waiting while Rust says the connection is syncing (e.g. the demo tenant starting up)", async () => {
     vi.useFakeTimers();
-    fakeBackend({ sync_now: () => null, list_connections: () => [view({ syncing: true, status: "syncing" })] });
+    mockBackend({ syncNow: () => null, listConnections: () => [view({ syncing: true, status: "syncing" })] });
     await syncState.start();
     await syncState.syncNow(view());
     await vi.advanceTimersByTimeAsync(START_CHECK_MS + 10);
@@ -294,7 +295,7 @@ describe("a run that never starts", () => {
 
   it("a throttle countdown ticks down each second", async () => {
     vi.useFakeTimers();
-    fakeBackend();
+    mockBackend();
     await syncState.start();
     await emitSync({ kind: "throttled", connectionId: "c1", waitSecs: 3, byService: true });
     const { progressView } = await import("./progress");

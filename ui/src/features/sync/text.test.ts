@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { run } from "../../test/fakeBackend";
+import { run } from "../../mock/fixtures";
 import { estimatedPages, progressView, type LiveRun } from "./progress";
 import { changeCounts, entityLabel, formatDuration, runProblem, sentence, triggerLabel } from "./runText";
 
