@@ -1,20 +1,19 @@
-//! Tauri commands: each one converts its arguments, calls the core, converts the answer. No
+//! Tauri commands: each one calls the core and hands back its answer — the core's own
+//! serializable types, or a shell adapter from `dto` where the window needs another shape. No
 //! business logic lives here; names equal the core's methods so `grep` finds both sides.
 
-use mde_car_core::Core;
+use mde_car_core::{
+    AppInfo, Core, FieldError,
+    config::{ConnectionDraft, DataSelection},
+    model::TestReport,
+    search::{AssetDetail, Attribution, ExportFormat, IpTimeline, SearchRequest, SearchResults},
+};
 use tauri::State;
 
 use crate::{
-    dto::{
-        AppInfo, ConnectionDraft, ConnectionView, DataSelection, FieldError, StartupProblem,
-        SyncRun, TestReport,
-    },
-    export::{CertificatePicker, SaveLocation},
+    dto::{ConnectionView, StartupProblem, SyncRun},
+    export::{CertificatePicker, ExportOutcome, SaveLocation},
     ipc_error::IpcError,
-    search_dto::{
-        AssetDetail, Attribution, ExportFormat, ExportOutcome, IpTimeline, SearchRequest,
-        SearchResults,
-    },
 };
 
 type Result<T> = std::result::Result<T, IpcError>;
@@ -37,10 +36,9 @@ pub async fn validate_connection(
     draft: ConnectionDraft,
     editing_id: Option<String>,
 ) -> Result<Vec<FieldError>> {
-    let errors = core
-        .validate_connection(&draft.into(), editing_id.as_deref())
-        .await?;
-    Ok(errors.iter().map(Into::into).collect())
+    Ok(core
+        .validate_connection(&draft, editing_id.as_deref())
+        .await?)
 }
 
 #[tauri::command]
@@ -49,7 +47,7 @@ pub async fn add_connection(
     core: State<'_, Core>,
     draft: ConnectionDraft,
 ) -> Result<ConnectionView> {
-    Ok(core.add_connection(&draft.into()).await?.into())
+    Ok(core.add_connection(&draft).await?.into())
 }
 
 #[tauri::command]
@@ -59,7 +57,7 @@ pub async fn update_connection(
     id: String,
     draft: ConnectionDraft,
 ) -> Result<ConnectionView> {
-    Ok(core.update_connection(&id, &draft.into()).await?.into())
+    Ok(core.update_connection(&id, &draft).await?.into())
 }
 
 #[tauri::command]
@@ -71,7 +69,7 @@ pub async fn delete_connection(core: State<'_, Core>, id: String) -> Result<()> 
 #[tauri::command]
 #[specta::specta]
 pub async fn test_connection(core: State<'_, Core>, id: String) -> Result<TestReport> {
-    Ok(core.test_connection(&id).await?.into())
+    Ok(core.test_connection(&id).await?)
 }
 
 #[tauri::command]
@@ -81,16 +79,13 @@ pub async fn test_draft(
     draft: ConnectionDraft,
     editing_id: Option<String>,
 ) -> Result<TestReport> {
-    Ok(core
-        .test_draft(&draft.into(), editing_id.as_deref())
-        .await?
-        .into())
+    Ok(core.test_draft(&draft, editing_id.as_deref()).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub fn required_permissions(data: DataSelection) -> Vec<String> {
-    Core::required_permissions(data.into())
+    Core::required_permissions(data)
 }
 
 #[tauri::command]
@@ -106,7 +101,7 @@ pub async fn start_demo(core: State<'_, Core>) -> Result<ConnectionView> {
     reason = "Tauri hands commands their State by value"
 )]
 pub fn app_info(core: State<'_, Core>) -> AppInfo {
-    core.app_info().into()
+    core.app_info()
 }
 
 #[tauri::command]
@@ -138,7 +133,7 @@ pub async fn sync_runs(core: State<'_, Core>, id: String, limit: u32) -> Result<
 #[tauri::command]
 #[specta::specta]
 pub async fn search(core: State<'_, Core>, request: SearchRequest) -> Result<SearchResults> {
-    Ok(core.search(&request.into()).await?.into())
+    Ok(core.search(&request).await?)
 }
 
 #[tauri::command]
@@ -148,16 +143,13 @@ pub async fn ip_timeline(
     address: String,
     connection: Option<String>,
 ) -> Result<IpTimeline> {
-    Ok(core
-        .ip_timeline(&address, connection.as_deref())
-        .await?
-        .into())
+    Ok(core.ip_timeline(&address, connection.as_deref()).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn asset_detail(core: State<'_, Core>, reference: String) -> Result<AssetDetail> {
-    Ok(core.asset_detail(&reference).await?.into())
+    Ok(core.asset_detail(&reference).await?)
 }
 
 #[tauri::command]
@@ -168,10 +160,7 @@ pub async fn confirm_attribution(
     address: String,
     at: String,
 ) -> Result<Attribution> {
-    Ok(core
-        .confirm_attribution(&connection, &address, &at)
-        .await?
-        .into())
+    Ok(core.confirm_attribution(&connection, &address, &at).await?)
 }
 
 /// Every page of a search's results, to a file the person picks.
@@ -183,7 +172,7 @@ pub async fn export_search(
     request: SearchRequest,
     format: ExportFormat,
 ) -> Result<ExportOutcome> {
-    let export = core.export_search(&request.into(), format.into()).await?;
+    let export = core.export_search(&request, format).await?;
     save.save(&export).await
 }
 
@@ -197,7 +186,7 @@ pub async fn export_ip_timeline(
     format: ExportFormat,
 ) -> Result<ExportOutcome> {
     let export = core
-        .export_ip_timeline(&address, connection.as_deref(), format.into())
+        .export_ip_timeline(&address, connection.as_deref(), format)
         .await?;
     save.save(&export).await
 }
@@ -210,7 +199,7 @@ pub async fn export_asset(
     reference: String,
     format: ExportFormat,
 ) -> Result<ExportOutcome> {
-    let export = core.export_asset(&reference, format.into()).await?;
+    let export = core.export_asset(&reference, format).await?;
     save.save(&export).await
 }
 

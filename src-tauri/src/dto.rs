@@ -1,276 +1,16 @@
-//! The IPC wire types: serde + specta mirrors of core types, converted by hand (the
-//! rust-analyzer rule: only the shell knows the wire format, so the core stays free of it).
-//! Times travel as RFC 3339 strings; counts as u32 (TypeScript numbers, no BigInt).
+//! The shell's own IPC types, only where they adapt the core's for the window: a connection
+//! card's flat view (with the proxy's credentials redacted), a run for the history table, the
+//! events flattened into one update, and the startup problem. Everything else the window sees
+//! is the core's own serializable types (`specta` feature), the one JSON contract shared with
+//! the CLI's `--json` and the exports. Counts travel as u32 (TypeScript numbers, no BigInt).
 
-use mde_car_core::{api, config, probe};
+use mde_car_core::{
+    ConnectionStatus, api,
+    config::{Cloud, DataSelection, Frequency},
+    model::{RunStatus, TestReport, Timestamp},
+};
 use serde::{Deserialize, Serialize};
 use specta::Type;
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, Type)]
-#[serde(rename_all = "snake_case")]
-pub enum Cloud {
-    Commercial,
-    Gcc,
-    GccHigh,
-    Dod,
-}
-
-impl From<config::Cloud> for Cloud {
-    fn from(cloud: config::Cloud) -> Self {
-        match cloud {
-            config::Cloud::Commercial => Cloud::Commercial,
-            config::Cloud::Gcc => Cloud::Gcc,
-            config::Cloud::GccHigh => Cloud::GccHigh,
-            config::Cloud::Dod => Cloud::Dod,
-        }
-    }
-}
-
-impl From<Cloud> for config::Cloud {
-    fn from(cloud: Cloud) -> Self {
-        match cloud {
-            Cloud::Commercial => config::Cloud::Commercial,
-            Cloud::Gcc => config::Cloud::Gcc,
-            Cloud::GccHigh => config::Cloud::GccHigh,
-            Cloud::Dod => config::Cloud::Dod,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, Type)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Frequency {
-    Interval { minutes: u32 },
-    Cron { expression: String },
-}
-
-impl From<config::Frequency> for Frequency {
-    fn from(frequency: config::Frequency) -> Self {
-        match frequency {
-            config::Frequency::Interval { minutes } => Frequency::Interval { minutes },
-            config::Frequency::Cron { expression } => Frequency::Cron { expression },
-        }
-    }
-}
-
-impl From<Frequency> for config::Frequency {
-    fn from(frequency: Frequency) -> Self {
-        match frequency {
-            Frequency::Interval { minutes } => config::Frequency::Interval { minutes },
-            Frequency::Cron { expression } => config::Frequency::Cron { expression },
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub struct DataSelection {
-    pub alerts: bool,
-    pub vulnerabilities: bool,
-    pub logged_on_users: bool,
-    pub ip_history: bool,
-}
-
-impl From<config::DataSelection> for DataSelection {
-    fn from(data: config::DataSelection) -> Self {
-        DataSelection {
-            alerts: data.alerts,
-            vulnerabilities: data.vulnerabilities,
-            logged_on_users: data.logged_on_users,
-            ip_history: data.ip_history,
-        }
-    }
-}
-
-impl From<DataSelection> for config::DataSelection {
-    fn from(data: DataSelection) -> Self {
-        config::DataSelection {
-            alerts: data.alerts,
-            vulnerabilities: data.vulnerabilities,
-            logged_on_users: data.logged_on_users,
-            ip_history: data.ip_history,
-        }
-    }
-}
-
-/// What the form sends. Deliberately not `Debug`: it carries the secret.
-#[derive(Clone, Deserialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub struct ConnectionDraft {
-    pub name: String,
-    pub description: String,
-    pub tenant_id: String,
-    pub client_id: String,
-    pub client_secret: Option<String>,
-    pub frequency: Frequency,
-    pub cloud: Cloud,
-    pub api_base_url: Option<String>,
-    pub login_authority: Option<String>,
-    pub proxy_url: Option<String>,
-    /// Full path of a PEM file of extra CA certificates.
-    pub ca_certificate_file: Option<String>,
-    pub data: DataSelection,
-}
-
-impl From<ConnectionDraft> for config::ConnectionDraft {
-    fn from(draft: ConnectionDraft) -> Self {
-        let blank_to_none = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
-        config::ConnectionDraft {
-            name: draft.name,
-            description: draft.description,
-            tenant_id: draft.tenant_id,
-            client_id: draft.client_id,
-            client_secret: draft.client_secret,
-            frequency: draft.frequency.into(),
-            cloud: draft.cloud.into(),
-            api_base_url: blank_to_none(draft.api_base_url),
-            login_authority: blank_to_none(draft.login_authority),
-            proxy_url: blank_to_none(draft.proxy_url),
-            ca_certificate_file: blank_to_none(draft.ca_certificate_file),
-            data: draft.data.into(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Type)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl From<&mde_car_core::FieldError> for FieldError {
-    fn from(error: &mde_car_core::FieldError) -> Self {
-        FieldError {
-            field: error.field.to_owned(),
-            message: error.message.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Type)]
-#[serde(rename_all = "snake_case")]
-pub enum ConnectionStatus {
-    NeverSynced,
-    Connected,
-    Syncing,
-    Error,
-}
-
-impl From<api::ConnectionStatus> for ConnectionStatus {
-    fn from(status: api::ConnectionStatus) -> Self {
-        match status {
-            api::ConnectionStatus::NeverSynced => ConnectionStatus::NeverSynced,
-            api::ConnectionStatus::Connected => ConnectionStatus::Connected,
-            api::ConnectionStatus::Syncing => ConnectionStatus::Syncing,
-            api::ConnectionStatus::Error => ConnectionStatus::Error,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Type)]
-#[serde(rename_all = "snake_case")]
-pub enum TestCode {
-    Connected,
-    UnknownTenant,
-    UnknownClient,
-    WrongSecret,
-    ExpiredSecret,
-    MissingPermission,
-    Throttled,
-    NetworkUnreachable,
-    TlsFailure,
-    WrongHost,
-    Timeout,
-    Unexpected,
-}
-
-impl From<probe::TestCode> for TestCode {
-    fn from(code: probe::TestCode) -> Self {
-        use probe::TestCode as Core;
-        match code {
-            Core::Connected => TestCode::Connected,
-            Core::UnknownTenant => TestCode::UnknownTenant,
-            Core::UnknownClient => TestCode::UnknownClient,
-            Core::WrongSecret => TestCode::WrongSecret,
-            Core::ExpiredSecret => TestCode::ExpiredSecret,
-            Core::MissingPermission => TestCode::MissingPermission,
-            Core::Throttled => TestCode::Throttled,
-            Core::NetworkUnreachable => TestCode::NetworkUnreachable,
-            Core::TlsFailure => TestCode::TlsFailure,
-            Core::WrongHost => TestCode::WrongHost,
-            Core::Timeout => TestCode::Timeout,
-            Core::Unexpected => TestCode::Unexpected,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub struct TestReport {
-    pub ok: bool,
-    pub code: TestCode,
-    pub title: String,
-    pub detail: String,
-    pub granted_roles: Vec<String>,
-    pub missing_roles: Vec<String>,
-    pub tested_at: String,
-    pub duration_ms: u32,
-}
-
-impl From<probe::TestReport> for TestReport {
-    fn from(report: probe::TestReport) -> Self {
-        TestReport {
-            ok: report.ok,
-            code: report.code.into(),
-            title: report.title,
-            detail: report.detail,
-            granted_roles: report.granted_roles,
-            missing_roles: report.missing_roles,
-            tested_at: report.tested_at.to_rfc3339(),
-            duration_ms: u32::try_from(report.duration_ms).unwrap_or(u32::MAX),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub struct Counts {
-    pub devices: u32,
-    pub ip_addresses: u32,
-    pub alerts: u32,
-    pub vulnerabilities: u32,
-    /// Active devices by risk level.
-    pub risk: RiskCounts,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub struct RiskCounts {
-    pub critical: u32,
-    pub high: u32,
-    pub medium: u32,
-    pub low: u32,
-    pub none: u32,
-}
-
-impl From<api::Counts> for Counts {
-    fn from(counts: api::Counts) -> Self {
-        let small = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
-        Counts {
-            devices: small(counts.devices),
-            ip_addresses: small(counts.ip_addresses),
-            alerts: small(counts.alerts),
-            vulnerabilities: small(counts.vulnerabilities),
-            risk: RiskCounts {
-                critical: small(counts.risk.critical),
-                high: small(counts.risk.high),
-                medium: small(counts.risk.medium),
-                low: small(counts.risk.low),
-                none: small(counts.risk.none),
-            },
-        }
-    }
-}
 
 #[derive(Debug, Clone, Serialize, Type)]
 #[serde(rename_all = "camelCase")]
@@ -296,12 +36,18 @@ pub struct ConnectionView {
     pub status: ConnectionStatus,
     pub status_text: String,
     pub last_test: Option<TestReport>,
-    pub last_sync_at: Option<String>,
-    pub next_sync_at: Option<String>,
-    pub counts: Option<Counts>,
+    #[serde(with = "mde_car_core::model::json_time::option")]
+    #[specta(type = Option<String>)]
+    pub last_sync_at: Option<Timestamp>,
+    #[serde(with = "mde_car_core::model::json_time::option")]
+    #[specta(type = Option<String>)]
+    pub next_sync_at: Option<Timestamp>,
+    pub counts: Option<api::Counts>,
     pub last_run: Option<SyncRun>,
     pub syncing: bool,
-    pub created_at: String,
+    #[serde(with = "mde_car_core::model::json_time")]
+    #[specta(type = String)]
+    pub created_at: Timestamp,
 }
 
 impl From<api::ConnectionView> for ConnectionView {
@@ -313,9 +59,9 @@ impl From<api::ConnectionView> for ConnectionView {
             description: connection.description,
             tenant_id: connection.tenant_id,
             client_id: connection.client_id,
-            cloud: connection.cloud.into(),
+            cloud: connection.cloud,
             cloud_label: connection.cloud.label().to_owned(),
-            frequency: connection.frequency.into(),
+            frequency: connection.frequency,
             frequency_text: view.frequency_text,
             api_base_url: connection.api_base_url,
             login_authority: connection.login_authority,
@@ -327,63 +73,18 @@ impl From<api::ConnectionView> for ConnectionView {
             ca_certificate_file: connection.ca_certificate_file,
             effective_api_base: view.endpoints.api_base,
             effective_authority: view.endpoints.authority,
-            data: connection.data.into(),
+            data: connection.data,
             required_permissions: view.required_permissions,
             is_demo: connection.demo,
-            status: view.status.into(),
+            status: view.status,
             status_text: view.status_text,
-            last_test: view.last_test.map(Into::into),
-            last_sync_at: view.last_sync_at.map(|t| t.to_rfc3339()),
-            next_sync_at: view.next_sync_at.map(|t| t.to_rfc3339()),
-            counts: view.counts.map(Into::into),
+            last_test: view.last_test,
+            last_sync_at: view.last_sync_at,
+            next_sync_at: view.next_sync_at,
+            counts: view.counts,
             last_run: view.last_run.map(Into::into),
-            syncing: view.status == api::ConnectionStatus::Syncing,
-            created_at: connection.created_at.to_rfc3339(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub struct AppInfo {
-    pub version: String,
-    pub data_dir: String,
-    pub settings_file: String,
-    pub database_file: String,
-    pub log_dir: String,
-}
-
-impl From<api::AppInfo> for AppInfo {
-    fn from(info: api::AppInfo) -> Self {
-        AppInfo {
-            version: info.version.to_owned(),
-            data_dir: info.data_dir,
-            settings_file: info.settings_file,
-            database_file: info.database_file,
-            log_dir: info.log_dir,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, Type)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
-    Interrupted,
-}
-
-impl From<mde_car_core::store::RunStatus> for RunStatus {
-    fn from(status: mde_car_core::store::RunStatus) -> Self {
-        use mde_car_core::store::RunStatus as Core;
-        match status {
-            Core::Running => RunStatus::Running,
-            Core::Succeeded => RunStatus::Succeeded,
-            Core::Failed => RunStatus::Failed,
-            Core::Cancelled => RunStatus::Cancelled,
-            Core::Interrupted => RunStatus::Interrupted,
+            syncing: view.status == ConnectionStatus::Syncing,
+            created_at: connection.created_at,
         }
     }
 }
@@ -412,8 +113,12 @@ pub struct SyncRun {
     pub connection_id: String,
     pub full: bool,
     pub trigger: String,
-    pub started_at: String,
-    pub finished_at: Option<String>,
+    #[serde(with = "mde_car_core::model::json_time")]
+    #[specta(type = String)]
+    pub started_at: Timestamp,
+    #[serde(with = "mde_car_core::model::json_time::option")]
+    #[specta(type = Option<String>)]
+    pub finished_at: Option<Timestamp>,
     pub duration_ms: Option<u32>,
     pub status: RunStatus,
     pub error_code: Option<String>,
@@ -436,12 +141,12 @@ impl From<mde_car_core::store::RunRecord> for SyncRun {
             connection_id: run.connection_id,
             full: run.mode == "full",
             trigger: run.trigger,
-            started_at: run.started_at.to_rfc3339(),
-            finished_at: run.finished_at.map(|t| t.to_rfc3339()),
+            started_at: run.started_at,
+            finished_at: run.finished_at,
             duration_ms: run
                 .finished_at
                 .and_then(|end| u32::try_from((end - run.started_at).num_milliseconds()).ok()),
-            status: run.status.into(),
+            status: run.status,
             error_code: run.error_code,
             error: run.error,
             total_api_calls: small(run.api_calls.values().sum()),
@@ -568,7 +273,7 @@ impl From<mde_car_core::events::SyncEvent> for SyncUpdate {
             } => SyncUpdate {
                 kind: SyncUpdateKind::Finished,
                 run_id: run_id.and_then(id),
-                status: Some(status.into()),
+                status: Some(status),
                 summary: Some(summary),
                 error_code,
                 ..blank

@@ -13,7 +13,38 @@ use mde_car_core::search::{Export, ExportFormat};
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_dialog::DialogExt;
 
-use crate::{ipc_error::IpcError, search_dto::ExportOutcome};
+use crate::ipc_error::IpcError;
+
+/// What became of an export: written (where), or the save dialog was cancelled.
+#[derive(Debug, Clone, serde::Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportOutcome {
+    pub saved: bool,
+    /// Where the file was written.
+    pub path: Option<String>,
+    /// The suggested file name.
+    pub file_name: String,
+    pub items: u32,
+    pub total: u32,
+    pub truncated: bool,
+    /// "Exported 120 results", or what the cap left out.
+    pub summary: String,
+}
+
+impl ExportOutcome {
+    pub fn new(export: &Export, path: Option<&std::path::Path>) -> ExportOutcome {
+        let small = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        ExportOutcome {
+            saved: path.is_some(),
+            path: path.map(|p| p.display().to_string()),
+            file_name: export.file_name.clone(),
+            items: small(export.items),
+            total: small(export.total),
+            truncated: export.truncated,
+            summary: export.summary.clone(),
+        }
+    }
+}
 
 /// Names a folder to write exports to without asking (end-to-end tests).
 pub const EXPORT_DIR_ENV: &str = "MDE_CAR_EXPORT_DIR";

@@ -5,7 +5,6 @@ pub mod commands;
 pub mod dto;
 pub mod export;
 pub mod ipc_error;
-pub mod search_dto;
 pub mod settings_store;
 
 use mde_car_core::{Core, paths::DataDir};

@@ -43,12 +43,13 @@ export const events = {
 };
 
 /* Types */
-export type Account = {
+export type AccountView = {
 	domain: string | null,
 	name: string,
 	sid: string | null,
 	logonType: string | null,
 	isLocalAdmin: boolean | null,
+	/**  First and last logon seen. */
 	firstSeen: string,
 	lastSeen: string,
 	active: boolean,
@@ -58,6 +59,7 @@ export type AddressLink = {
 	address: string,
 	family: number,
 	class: string,
+	/**  `device_record` or `external_address`. */
 	source: RelationSource,
 	mac: string | null,
 	interfaceType: string | null,
@@ -66,20 +68,21 @@ export type AddressLink = {
 	active: boolean,
 };
 
-/**  Active alerts by severity. */
+/**  A device's active alerts (status other than Resolved) by severity. */
 export type AlertCounts = {
 	high: number,
 	medium: number,
 	low: number,
+	/**  Informational, UnSpecified and anything unknown. */
 	informational: number,
-	total: number,
 };
 
-export type AlertItem = {
+export type AlertView = {
 	alertId: string,
 	title: string,
 	severity: string,
 	status: string,
+	/**  Not Resolved. */
 	active: boolean,
 	category: string | null,
 	detectionSource: string | null,
@@ -97,6 +100,7 @@ export type ApiCallCount = {
 	calls: number,
 };
 
+/**  Where things are, for the Settings page and `mde-car --version`-like output. */
 export type AppInfo = {
 	version: string,
 	dataDir: string,
@@ -117,14 +121,17 @@ export type AssetDetail = {
 	rbacGroupId: number | null,
 	rbacGroupName: string | null,
 	tags: string[],
+	/**  Entra ID device id. */
 	aadDeviceId: string | null,
 	aadJoined: boolean | null,
 	mergedInto: string | null,
 	potentialDuplicate: boolean,
 	active: boolean,
+	/**  `vanished` or `inactive_15_days`. */
 	inactiveReason: string | null,
 	defenderFirstSeen: string | null,
 	defenderLastSeen: string | null,
+	/**  The first and last sync that listed the device. */
 	firstSynced: string,
 	lastSynced: string,
 	defender: DefenderRating,
@@ -133,58 +140,74 @@ export type AssetDetail = {
 	vulnerabilitySummary: VulnerabilitySummary,
 	hostNames: LinkedValue[],
 	ipAddresses: AddressLink[],
-	/**  Newest first. */
+	/**  IP history, newest first. */
 	ipHistory: Lease[],
 	macAddresses: LinkedValue[],
-	accounts: Account[],
-	/**  Active first, newest first. */
-	alerts: AlertItem[],
+	accounts: AccountView[],
+	/**  Active alerts first, newest first. */
+	alerts: AlertView[],
 	/**  Active first, highest CVSS first. */
-	vulnerabilities: VulnerabilityItem[],
+	vulnerabilities: VulnerabilityView[],
 	firstRun: RunRef | null,
 	lastRun: RunRef | null,
 };
 
 /**  One asset in the results. */
 export type AssetHit = {
+	/**  mde-car's number of the asset (`mde-car asset N`). */
 	assetId: number,
 	connection: ConnectionRef,
+	/**  Defender's device (machine) id. */
 	deviceId: string,
 	name: string | null,
 	os: OsInfo,
 	healthStatus: string | null,
+	/**  False once the device vanished from Defender's listing or was inactive for 15 days. */
 	active: boolean,
 	risk: AssetRisk,
 	defender: DefenderRating,
 	alerts: AlertCounts,
 	vulnerabilities: VulnerabilitySummary,
+	/**  How this asset relates to the query, strongest first. */
 	relations: Relation[],
+	/**  Defender's last full report of the device. */
 	lastSeen: string | null,
+	/**  The last sync that listed the device. */
 	lastSynced: string,
 };
 
-/**  mde-car's 0–10 risk with its "why this score". */
+/**  The computed risk with its "why this score". */
 export type AssetRisk = {
+	/**  0.0 to 10.0, one decimal. */
 	score: number | null,
 	level: RiskLevel,
 	components: RiskComponent[],
+	/**  One line: "7.4 (high): vulnerabilities +4.4, alerts +2.0, device value High ×1.3 +1.0". */
 	summary: string,
 };
 
-/**  Defender's live answer to "who had this IP at that time", next to the local one. */
+/**  Defender's live answer next to the local one. */
 export type Attribution = {
 	connection: ConnectionRef,
 	address: string,
 	at: string,
+	/**  What `findbyip` answered. */
 	live: LiveDevice[],
+	/**  The Defender device ids the local history names for the same address and moment. */
 	local: string[],
+	/**  The same set of devices on both sides. */
 	agrees: boolean,
+	/**  One sentence for the analyst. */
 	summary: string,
 };
 
+/**  A Microsoft cloud that hosts Defender for Endpoint. */
 export type Cloud = "commercial" | "gcc" | "gcc_high" | "dod";
 
-/**  What the form sends. Deliberately not `Debug`: it carries the secret. */
+/**
+ *  What a person entered for a connection, before validation. The secret is `None` when an
+ *  edit keeps the stored one. Blank optional fields mean "not set" (see [`normalized`]).
+ */
 export type ConnectionDraft = {
 	name: string,
 	description: string,
@@ -195,18 +218,27 @@ export type ConnectionDraft = {
 	cloud: Cloud,
 	apiBaseUrl: string | null,
 	loginAuthority: string | null,
+	/**
+	 *  An HTTP(S) proxy for this connection's calls; without it the environment's
+	 *  `HTTPS_PROXY`/`NO_PROXY` apply.
+	 */
 	proxyUrl: string | null,
-	/**  Full path of a PEM file of extra CA certificates. */
+	/**
+	 *  A PEM file of extra CA certificates to trust (a TLS-inspecting proxy's CA), besides the
+	 *  OS trust store.
+	 */
 	caCertificateFile: string | null,
 	data: DataSelection,
 };
 
+/**  A connection as results name it. */
 export type ConnectionRef = {
 	id: string,
 	/**  `None` when the connection is no longer configured. */
 	name: string | null,
 };
 
+/**  The status pill of a connection card. */
 export type ConnectionStatus = "never_synced" | "connected" | "syncing" | "error";
 
 export type ConnectionView = {
@@ -239,15 +271,17 @@ export type ConnectionView = {
 	createdAt: string,
 };
 
+/**  Item counts of a connection's data (filled once sync exists). */
 export type Counts = {
 	devices: number,
 	ipAddresses: number,
 	alerts: number,
 	vulnerabilities: number,
-	/**  Active devices by risk level. */
+	/**  Active devices by mde-car's risk level. */
 	risk: RiskCounts,
 };
 
+/**  Which data a connection imports besides devices (always imported). */
 export type DataSelection = {
 	alerts: boolean,
 	vulnerabilities: boolean,
@@ -255,9 +289,13 @@ export type DataSelection = {
 	ipHistory: boolean,
 };
 
+/**  Defender's own rating of a device, as it reports it. */
 export type DefenderRating = {
+	/**  Risk level: None, Informational, Low, Medium, High. */
 	riskScore: string | null,
+	/**  None, Low, Medium, High. */
 	exposureLevel: string | null,
+	/**  Low, Normal, High. */
 	deviceValue: string | null,
 };
 
@@ -268,8 +306,31 @@ export type EntityChange = {
 	deactivated: number,
 };
 
-export type ErrorCode = "validation" | "not_found" | "duplicate_name" | "keyring" | "storage" | "demo" | "already_running" | "defender" | "internal";
+/**  What a shell needs to know to react to an error. */
+export type ErrorCode = 
+/**  One or more fields are invalid; [`Error::Validation`] lists them. */
+"validation" | 
+/**  The named connection (or other entity) does not exist. */
+"not_found" | 
+/**  Another connection already has this name. */
+"duplicate_name" | 
+/**  The OS keyring could not store or read a secret. */
+"keyring" | 
+/**  The settings file or the database could not be read or written. */
+"storage" | 
+/**  The demo tenant could not be started. */
+"demo" | 
+/**  A sync of this connection is already running (here or in another mde-car process). */
+"already_running" | 
+/**
+ *  A live request to Defender or Entra ID failed (sign-in, permission, network, throttling);
+ *  the message says which.
+ */
+"defender" | 
+/**  A bug or an unexpected condition. */
+"internal";
 
+/**  The two file formats. */
 export type ExportFormat = "csv" | "json";
 
 /**  What became of an export: written (where), or the save dialog was cancelled. */
@@ -286,18 +347,27 @@ export type ExportOutcome = {
 	summary: string,
 };
 
+/**  A problem with one input field, phrased for the person who typed it. */
 export type FieldError = {
+	/**  The field's key as the draft names it (`tenantId`, `clientSecret`, …). */
 	field: string,
 	message: string,
 };
 
-export type Frequency = { kind: "interval"; minutes: number } | { kind: "cron"; expression: string };
+/**  How often a connection syncs. */
+export type Frequency = { kind: "interval"; minutes: number } | 
+/**  A five-field cron expression in UTC, as IBM's CAR connector takes (`0 *\/4 * * *`). */
+{ kind: "cron"; expression: string };
 
+/**  Everything known about who held one address. */
 export type IpTimeline = {
 	address: string,
 	family: number,
+	/**  private | public | link_local | loopback | other. */
 	class: string,
+	/**  Intervals, oldest first. */
 	spans: TimelineSpan[],
+	/**  Every asset that held it, in the order of its first interval, with risk. */
 	holders: AssetHit[],
 	notes: string[],
 };
@@ -309,16 +379,18 @@ export type IpcError = {
 	fields: FieldError[],
 };
 
+/**  One lease from the IP history. */
 export type Lease = {
 	address: string,
 	class: string,
 	mac: string | null,
 	since: string,
+	/**  `None` while held. */
 	until: string | null,
 	lastReport: string,
 };
 
-/**  A host name or MAC over time. */
+/**  One value (host name, MAC) linked to an asset over time. */
 export type LinkedValue = {
 	value: string,
 	firstSeen: string,
@@ -326,11 +398,12 @@ export type LinkedValue = {
 	active: boolean,
 };
 
-/**  A device Defender named in a live check. */
+/**  A device Defender named. */
 export type LiveDevice = {
 	deviceId: string,
 	name: string | null,
 	lastSeen: string | null,
+	/**  mde-car's asset number when the store has the device. */
 	assetId: number | null,
 };
 
@@ -338,13 +411,15 @@ export type OsInfo = {
 	platform: string | null,
 	version: string | null,
 	build: number | null,
+	/**  e.g. 22H2. */
 	release: string | null,
 	architecture: string | null,
-	/**  "Windows11 23H2 (build 22631)". */
-	description: string,
 };
 
-/**  What the query was read as. */
+/**
+ *  What a query was read as, as every JSON surface writes it:
+ *  `{"kind": "ip_at_time", "value": "10.1.2.3", "at": "2026-11-20T14:00:00.000Z"}`.
+ */
 export type QueryInfo = {
 	/**  `ip`, `ip_at_time`, `cidr`, `cidr_at_time`, `hostname` or `mac`. */
 	kind: string,
@@ -353,32 +428,66 @@ export type QueryInfo = {
 	at: string | null,
 };
 
-/**  How a result relates to the query. */
 export type Relation = {
 	kind: RelationKind,
 	source: RelationSource,
+	/**  The matched address, host name or MAC. */
 	value: string,
-	/**  private | public | link_local | loopback | other | external. */
+	/**
+	 *  For addresses: `private`, `public`, `link_local`, `loopback`, `other`, or `external`
+	 *  for an egress address.
+	 */
 	addressClass: string | null,
+	/**  The link holds now (open lease, or asserted by the latest sync). */
 	current: boolean,
 	firstSeen: string,
+	/**  The last time the link was confirmed (a sync or a network report), or the lease end. */
 	lastSeen: string,
+	/**  End of a closed lease. */
 	until: string | null,
+	/**  For an external address: how many devices have it as their external address now. */
 	sharedBy: number | null,
+	/**  The relation in words. */
 	text: string,
 };
 
-export type RelationKind = "current_holder" | "past_holder" | "holder_at_time" | "host_name" | "mac_address";
+/**  How an asset relates to the query. */
+export type RelationKind = 
+/**  It has the address now. */
+"current_holder" | 
+/**  It had the address. */
+"past_holder" | 
+/**  It had the address at the asked time. */
+"holder_at_time" | 
+/**  Its host name (current or former) starts with the query. */
+"host_name" | 
+/**  It has (or had) an adapter with the MAC. */
+"mac_address";
 
-export type RelationSource = "device_record" | "external_address" | "ip_history" | "host_name" | "mac_address";
+/**  Where the evidence for a relation comes from. */
+export type RelationSource = 
+/**  The address list of Defender's device record, as of each sync. */
+"device_record" | 
+/**
+ *  The device record's `lastExternalIpAddress`: the public address it was last seen
+ *  connecting from, often a NAT shared by many devices.
+ */
+"external_address" | 
+/**  Lease intervals rebuilt from DeviceNetworkInfo (advanced hunting) reports. */
+"ip_history" | "host_name" | "mac_address";
 
 export type RiskComponent = {
 	factor: RiskFactor,
-	/**  What this part adds; the parts add up to the score. */
+	/**
+	 *  What this part adds (negative for a Low device value or the cap); the parts add up to
+	 *  the score.
+	 */
 	points: number | null,
+	/**  The part in words: "highest CVSS 9.8 × 0.4 = +3.9". */
 	explanation: string,
 };
 
+/**  Devices per risk level (the levels of `search::RiskLevel`). */
 export type RiskCounts = {
 	critical: number,
 	high: number,
@@ -387,10 +496,23 @@ export type RiskCounts = {
 	none: number,
 };
 
+/**  One part of the score. */
 export type RiskFactor = "highest_cvss" | "severe_vulnerabilities" | "alerts" | "device_value" | "cap";
 
-export type RiskLevel = "none" | "low" | "medium" | "high" | "critical";
+/**  The words a score falls into, for the badge color. */
+export type RiskLevel = 
+/**  0. */
+"none" | 
+/**  Below 3. */
+"low" | 
+/**  3 to below 6. */
+"medium" | 
+/**  6 to below 8. */
+"high" | 
+/**  8 and above. */
+"critical";
 
+/**  A sync run an asset came from. */
 export type RunRef = {
 	id: number,
 	mode: string,
@@ -400,37 +522,59 @@ export type RunRef = {
 	status: string,
 };
 
+/**  How a sync run ended (or that it is still going). */
 export type RunStatus = "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
 
-/**  One search as the Explorer asks it. */
+/**  One search as the Explorer or the CLI asks it. Blank `at` and `connection` mean none. */
 export type SearchRequest = {
+	/**  The search box's text. */
 	query: string,
-	/**  A separately given time; the same as `@ time` in the text. */
+	/**  A separately given time (`--at`); the same as `@ time` in the text. */
 	at: string | null,
-	/**  Only this connection (id or name). */
+	/**  Only this connection (name or id); all connections when `None`. */
 	connection: string | null,
 	sort: SortKey,
+	/**  Reverse the sort key's natural direction. */
 	reverse: boolean,
 	offset: number,
-	/**  At most 1,000. */
+	/**  At most [`MAX_LIMIT`]; 0 counts without returning rows. */
 	limit: number,
 };
 
 /**  One page of results. */
 export type SearchResults = {
 	query: QueryInfo,
+	/**  What the query was read as: "devices that held IP address 10.1.2.3 (private)". */
 	interpretation: string,
+	/**
+	 *  Things to know about these results: times read as UTC, why nothing matched, matches
+	 *  the connection filter hid, a limit lowered.
+	 */
 	notes: string[],
+	/**  The connection filter, when one was given. */
 	connection: ConnectionRef | null,
 	sort: SortKey,
 	reverse: boolean,
+	/**  Matching assets in all, over every page. */
 	total: number,
 	offset: number,
 	limit: number,
 	hits: AssetHit[],
 };
 
-export type SortKey = "relevance" | "risk" | "name" | "last_seen";
+/**  How results are ordered. Each key has a natural direction; `reverse` flips it. */
+export type SortKey = 
+/**
+ *  Current holders (and holders at the asked time) first, then the most recently seen
+ *  relation, then the name.
+ */
+"relevance" | 
+/**  Highest computed risk first. */
+"risk" | 
+/**  A to Z. */
+"name" | 
+/**  Most recently seen by Defender first. */
+"last_seen";
 
 /**
  *  Why the app could not open its data (a damaged database, an unreadable folder); the window
@@ -491,12 +635,16 @@ export type SyncUpdateKind = "started" | "progress" | "throttled" | "finished" |
 /**  Another process (the CLI, the daemon) changed the database: reload runs and counts. */
 "store_changed";
 
+/**  The outcome of a connection test, as the card and `mde-car connection test` show it. */
 export type TestCode = "connected" | "unknown_tenant" | "unknown_client" | "wrong_secret" | "expired_secret" | "missing_permission" | "throttled" | "network_unreachable" | "tls_failure" | "wrong_host" | "timeout" | "unexpected";
 
+/**  A connection test's result. Holds no secret and no token. */
 export type TestReport = {
 	ok: boolean,
 	code: TestCode,
+	/**  A few words: "Connected", "Wrong client secret". */
 	title: string,
+	/**  What happened and what to do, in one or two sentences. */
 	detail: string,
 	grantedRoles: string[],
 	missingRoles: string[],
@@ -504,17 +652,29 @@ export type TestReport = {
 	durationMs: number,
 };
 
-/**  One bar of the IP timeline. */
+/**  One bar of the IP timeline: an asset holding the address over an interval. */
 export type TimelineSpan = {
 	assetId: number,
 	source: RelationSource,
 	from: string,
 	/**  `None` while the asset still holds it. */
 	until: string | null,
+	/**  The last confirmation (a sync or a network report). */
 	lastSeen: string,
 };
 
-export type VulnerabilityItem = {
+/**  A device's active vulnerabilities, summed up. */
+export type VulnerabilitySummary = {
+	/**  Distinct CVEs. */
+	active: number,
+	/**  CVSS 9.0 and above (or severity Critical when the CVSS is unknown). */
+	critical: number,
+	/**  CVSS 7.0 to 8.9 (or severity High). */
+	high: number,
+	maxCvss: number | null,
+};
+
+export type VulnerabilityView = {
 	cve: string,
 	cvss: number | null,
 	severity: string | null,
@@ -523,14 +683,8 @@ export type VulnerabilityItem = {
 	version: string,
 	firstSeen: string,
 	lastSeen: string,
+	/**  Not fixed. */
 	active: boolean,
-};
-
-export type VulnerabilitySummary = {
-	active: number,
-	critical: number,
-	high: number,
-	maxCvss: number | null,
 };
 
 /* Tauri Specta runtime */

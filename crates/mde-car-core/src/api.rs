@@ -35,7 +35,9 @@ use crate::{
 };
 
 /// The status pill of a connection card.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
 pub enum ConnectionStatus {
     NeverSynced,
     Connected,
@@ -44,11 +46,17 @@ pub enum ConnectionStatus {
 }
 
 /// Item counts of a connection's data (filled once sync exists).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
 pub struct Counts {
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub devices: u64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub ip_addresses: u64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub alerts: u64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub vulnerabilities: u64,
     /// Active devices by mde-car's risk level.
     pub risk: crate::store::RiskCounts,
@@ -73,7 +81,9 @@ pub struct ConnectionView {
 }
 
 /// Where things are, for the Settings page and `mde-car --version`-like output.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
 pub struct AppInfo {
     pub version: &'static str,
     pub data_dir: String,
@@ -433,7 +443,7 @@ impl Core {
         let last_run = runs.iter().find(|run| run.status != RunStatus::Running);
         let last_success = runs.iter().find(|run| run.status == RunStatus::Succeeded);
         let test_is_newer = match (&last_test, last_run) {
-            (Some(test), Some(run)) => *test.tested_at > run.finished_at.unwrap_or(run.started_at),
+            (Some(test), Some(run)) => test.tested_at > run.finished_at.unwrap_or(run.started_at),
             (Some(_), None) => true,
             _ => false,
         };

@@ -37,6 +37,7 @@ impl FieldError {
 
 /// A Microsoft cloud that hosts Defender for Endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum Cloud {
     #[default]
@@ -154,6 +155,7 @@ impl Endpoints {
 
 /// How often a connection syncs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Frequency {
     Interval {
@@ -255,6 +257,7 @@ fn parse_cron(expression: &str) -> Result<croner::Cron, String> {
 
 /// Which data a connection imports besides devices (always imported).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct DataSelection {
     pub alerts: bool,
@@ -338,8 +341,10 @@ impl DataSelection {
 }
 
 /// What a person entered for a connection, before validation. The secret is `None` when an
-/// edit keeps the stored one.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// edit keeps the stored one. Blank optional fields mean "not set" (see [`normalized`]).
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
 pub struct ConnectionDraft {
     pub name: String,
     pub description: String,

@@ -10,64 +10,62 @@ use serde::{Deserialize, Serialize};
 
 pub type Timestamp = DateTime<Utc>;
 
-/// A point in time as every JSON surface writes it — the CLI's `--json`, exports, IPC and the
-/// stored test reports: RFC 3339 in UTC with `Z` and milliseconds (`2026-11-20T14:00:00.000Z`).
-/// It reads any RFC 3339 time. View types hold this; the rest of the core computes with
-/// [`Timestamp`], which it dereferences to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Time(pub Timestamp);
+/// How every JSON surface writes a time — the CLI's `--json`, exports, IPC and the stored test
+/// reports: RFC 3339 in UTC with `Z` and milliseconds (`2026-11-20T14:00:00.000Z`). Any
+/// RFC 3339 time is read. Fields use it with `#[serde(with = "crate::model::json_time")]`
+/// (`json_time::option` for an `Option`), and tell specta they are strings.
+pub mod json_time {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
 
-impl Time {
+    use super::Timestamp;
+
     /// The time as JSON writes it.
-    pub fn to_json_text(&self) -> String {
-        self.0.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    pub fn text(time: &Timestamp) -> String {
+        time.to_rfc3339_opts(SecondsFormat::Millis, true)
     }
-}
 
-impl std::ops::Deref for Time {
-    type Target = Timestamp;
-
-    fn deref(&self) -> &Timestamp {
-        &self.0
+    pub fn serialize<S: Serializer>(time: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&text(time))
     }
-}
 
-impl From<Timestamp> for Time {
-    fn from(time: Timestamp) -> Self {
-        Time(time)
-    }
-}
-
-impl fmt::Display for Time {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_json_text())
-    }
-}
-
-impl serde::Serialize for Time {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_json_text())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Time {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Timestamp, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
         DateTime::parse_from_rfc3339(&text)
-            .map(|time| Time(time.with_timezone(&Utc)))
+            .map(|time| time.with_timezone(&Utc))
             .map_err(serde::de::Error::custom)
     }
-}
 
-#[cfg(feature = "specta")]
-impl specta::Type for Time {
-    fn definition(types: &mut specta::Types) -> specta::datatype::DataType {
-        String::definition(types)
+    /// The same for an optional time (`null` when absent).
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        use super::Timestamp;
+
+        pub fn serialize<S: Serializer>(
+            time: &Option<Timestamp>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            match time {
+                Some(time) => super::serialize(time, serializer),
+                None => serializer.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Option<Timestamp>, D::Error> {
+            #[derive(Deserialize)]
+            struct Wrapped(#[serde(with = "super")] Timestamp);
+            Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|Wrapped(time)| time))
+        }
     }
 }
 
 /// How a sync run ended (or that it is still going).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Running,
     Succeeded,
@@ -101,6 +99,7 @@ impl RunStatus {
 
 /// The outcome of a connection test, as the card and `mde-car connection test` show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum TestCode {
     Connected,
@@ -119,6 +118,7 @@ pub enum TestCode {
 
 /// A connection test's result. Holds no secret and no token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct TestReport {
     pub ok: bool,
@@ -129,7 +129,10 @@ pub struct TestReport {
     pub detail: String,
     pub granted_roles: Vec<String>,
     pub missing_roles: Vec<String>,
-    pub tested_at: Time,
+    #[serde(with = "crate::model::json_time")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
+    pub tested_at: Timestamp,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub duration_ms: u64,
 }
 

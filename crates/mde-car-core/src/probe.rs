@@ -36,7 +36,7 @@ pub async fn test_connection(
     let started = Instant::now();
     let tested_at = Utc::now();
     let mut report = with_network_note(run(http, target, secret).await, target.network);
-    report.tested_at = tested_at.into();
+    report.tested_at = tested_at;
     report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     report
 }
@@ -327,7 +327,7 @@ fn report(code: TestCode, title: &str, detail: String) -> TestReport {
         detail,
         granted_roles: Vec::new(),
         missing_roles: Vec::new(),
-        tested_at: Utc::now().into(),
+        tested_at: Utc::now(),
         duration_ms: 0,
     }
 }

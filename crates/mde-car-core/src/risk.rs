@@ -36,12 +36,17 @@ const MAX_TENTHS: u64 = 100;
 
 /// A device's active alerts (status other than Resolved) by severity.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct AlertCounts {
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub high: u64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub medium: u64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub low: u64,
     /// Informational, UnSpecified and anything unknown.
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub informational: u64,
 }
 
@@ -63,13 +68,17 @@ impl AlertCounts {
 
 /// A device's active vulnerabilities, summed up.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct VulnerabilitySummary {
     /// Distinct CVEs.
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub active: u64,
     /// CVSS 9.0 and above (or severity Critical when the CVSS is unknown).
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub critical: u64,
     /// CVSS 7.0 to 8.9 (or severity High).
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub high: u64,
     pub max_cvss: Option<f64>,
 }
@@ -85,6 +94,7 @@ pub struct RiskInput {
 
 /// The words a score falls into, for the badge color.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum RiskLevel {
     /// 0.
@@ -123,6 +133,7 @@ impl RiskLevel {
 
 /// One part of the score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum RiskFactor {
     HighestCvss,
@@ -133,6 +144,7 @@ pub enum RiskFactor {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct RiskComponent {
     pub factor: RiskFactor,
@@ -145,6 +157,7 @@ pub struct RiskComponent {
 
 /// The computed risk with its "why this score".
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct AssetRisk {
     /// 0.0 to 10.0, one decimal.

@@ -26,10 +26,10 @@ import type {
   TestReport,
 } from "../bindings";
 import type {
-  Account,
+  AccountView,
   AddressLink,
   AlertCounts,
-  AlertItem,
+  AlertView,
   AssetDetail,
   AssetHit,
   AssetRisk,
@@ -55,7 +55,7 @@ import type {
   SearchResults,
   SortKey,
   TimelineSpan,
-  VulnerabilityItem,
+  VulnerabilityView,
   VulnerabilitySummary,
 } from "../bindings";
 
@@ -83,10 +83,10 @@ export type {
   TestReport,
 };
 export type {
-  Account,
+  AccountView,
   AddressLink,
   AlertCounts,
-  AlertItem,
+  AlertView,
   AssetDetail,
   AssetHit,
   AssetRisk,
@@ -112,7 +112,7 @@ export type {
   SearchResults,
   SortKey,
   TimelineSpan,
-  VulnerabilityItem,
+  VulnerabilityView,
   VulnerabilitySummary,
 };
 

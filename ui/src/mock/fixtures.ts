@@ -90,7 +90,7 @@ export function hit(over: Partial<AssetHit> = {}): AssetHit {
     connection: { id: "c1", name: "Contoso production" },
     deviceId: "a1b2c3",
     name: "web01.contoso.com",
-    os: { platform: "Windows11", version: null, build: 22631, release: "23H2", architecture: "64-bit", description: "Windows11 23H2 (build 22631)" },
+    os: { platform: "Windows11", version: null, build: 22631, release: "23H2", architecture: "64-bit" },
     healthStatus: "Active",
     active: true,
     risk: {
@@ -105,7 +105,7 @@ export function hit(over: Partial<AssetHit> = {}): AssetHit {
       summary: "7.4 (high)",
     },
     defender: { riskScore: "Medium", exposureLevel: "High", deviceValue: "High" },
-    alerts: { high: 0, medium: 1, low: 2, informational: 0, total: 3 },
+    alerts: { high: 0, medium: 1, low: 2, informational: 0 },
     vulnerabilities: { active: 12, critical: 1, high: 1, maxCvss: 9.8 },
     relations: [
       {

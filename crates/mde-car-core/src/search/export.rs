@@ -18,7 +18,7 @@
 
 use std::{borrow::Cow, path::Path};
 
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 use rusqlite::Connection as Db;
 use serde::Serialize;
 
@@ -27,13 +27,18 @@ use super::{
     RelationSource, Result, SearchError, SearchRequest, SearchResults, SortKey, asset_detail,
     blocking, ip_timeline, prepare_search, search_in,
 };
-use crate::{config::Connection, model::Timestamp, store::Store};
+use crate::{
+    config::Connection,
+    model::{Timestamp, json_time},
+    store::Store,
+};
 
 /// The most assets one results export holds.
 pub const MAX_EXPORT_ROWS: usize = 10_000;
 
 /// The two file formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum ExportFormat {
     Csv,
@@ -201,9 +206,9 @@ pub(super) fn all_results(
     Ok(results)
 }
 
-/// `2026-11-20T14:00:00Z`.
+/// `2026-11-20T14:00:00.000Z`: the one time format of every surface (see [`Time`]).
 fn iso(time: &Timestamp) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Secs, true)
+    json_time::text(time)
 }
 
 fn iso_opt(time: Option<&Timestamp>) -> String {

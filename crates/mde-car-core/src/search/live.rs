@@ -20,21 +20,28 @@ pub const LIVE_WINDOW_DAYS: i64 = 30;
 
 /// A device Defender named.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct LiveDevice {
     pub device_id: String,
     pub name: Option<String>,
+    #[serde(with = "crate::model::json_time::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub last_seen: Option<Timestamp>,
     /// mde-car's asset number when the store has the device.
+    #[cfg_attr(feature = "specta", specta(type = Option<u32>))]
     pub asset_id: Option<i64>,
 }
 
 /// Defender's live answer next to the local one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct Attribution {
     pub connection: ConnectionRef,
     pub address: String,
+    #[serde(with = "crate::model::json_time")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub at: Timestamp,
     /// What `findbyip` answered.
     pub live: Vec<LiveDevice>,

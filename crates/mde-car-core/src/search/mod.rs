@@ -65,7 +65,7 @@ use std::{cmp::Reverse, collections::HashMap};
 
 use ipnet::IpNet;
 use rusqlite::Connection as Db;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use crate::risk::{
     AlertCounts, AssetRisk, RiskComponent, RiskFactor, RiskInput, RiskLevel, VulnerabilitySummary,
@@ -80,8 +80,8 @@ pub use live::{
     Attribution, LIVE_WINDOW_DAYS, LiveDevice, LiveRequest, confirm_attribution, live_request,
 };
 pub use query::{
-    ACCEPTED_FORMS, ACCEPTED_TIMES, MAX_QUERY_CHARS, ParsedTime, Query, QueryError, format_time,
-    parse_time,
+    ACCEPTED_FORMS, ACCEPTED_TIMES, MAX_QUERY_CHARS, ParsedTime, Query, QueryError, QueryInfo,
+    format_time, parse_time,
 };
 
 use self::sql::{Link, LinkSource, from_ms};
@@ -177,7 +177,8 @@ impl SearchError {
 }
 
 /// How results are ordered. Each key has a natural direction; `reverse` flips it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum SortKey {
     /// Current holders (and holders at the asked time) first, then the most recently seen
@@ -219,8 +220,10 @@ impl SortKey {
     }
 }
 
-/// One search as the Explorer or the CLI asks it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One search as the Explorer or the CLI asks it. Blank `at` and `connection` mean none.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
 pub struct SearchRequest {
     /// The search box's text.
     pub query: String,
@@ -231,8 +234,10 @@ pub struct SearchRequest {
     pub sort: SortKey,
     /// Reverse the sort key's natural direction.
     pub reverse: bool,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub offset: usize,
     /// At most [`MAX_LIMIT`]; 0 counts without returning rows.
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub limit: usize,
 }
 
@@ -252,6 +257,7 @@ impl SearchRequest {
 
 /// A connection as results name it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionRef {
     pub id: String,
@@ -261,6 +267,7 @@ pub struct ConnectionRef {
 
 /// One page of results.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct SearchResults {
     pub query: Query,
@@ -274,14 +281,18 @@ pub struct SearchResults {
     pub sort: SortKey,
     pub reverse: bool,
     /// Matching assets in all, over every page.
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub total: usize,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub offset: usize,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub limit: usize,
     pub hits: Vec<AssetHit>,
 }
 
 /// Defender's own rating of a device, as it reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct DefenderRating {
     /// Risk level: None, Informational, Low, Medium, High.
@@ -293,10 +304,12 @@ pub struct DefenderRating {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct OsInfo {
     pub platform: Option<String>,
     pub version: Option<String>,
+    #[cfg_attr(feature = "specta", specta(type = Option<u32>))]
     pub build: Option<i64>,
     /// e.g. 22H2.
     pub release: Option<String>,
@@ -319,9 +332,11 @@ impl OsInfo {
 
 /// One asset in the results.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct AssetHit {
     /// mde-car's number of the asset (`mde-car asset N`).
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub asset_id: i64,
     pub connection: ConnectionRef,
     /// Defender's device (machine) id.
@@ -338,13 +353,18 @@ pub struct AssetHit {
     /// How this asset relates to the query, strongest first.
     pub relations: Vec<Relation>,
     /// Defender's last full report of the device.
+    #[serde(with = "crate::model::json_time::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub last_seen: Option<Timestamp>,
     /// The last sync that listed the device.
+    #[serde(with = "crate::model::json_time")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub last_synced: Timestamp,
 }
 
 /// How an asset relates to the query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum RelationKind {
     /// It has the address now.
@@ -361,6 +381,7 @@ pub enum RelationKind {
 
 /// Where the evidence for a relation comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum RelationSource {
     /// The address list of Defender's device record, as of each sync.
@@ -387,6 +408,7 @@ impl RelationSource {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct Relation {
     pub kind: RelationKind,
@@ -398,12 +420,19 @@ pub struct Relation {
     pub address_class: Option<String>,
     /// The link holds now (open lease, or asserted by the latest sync).
     pub current: bool,
+    #[serde(with = "crate::model::json_time")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub first_seen: Timestamp,
     /// The last time the link was confirmed (a sync or a network report), or the lease end.
+    #[serde(with = "crate::model::json_time")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub last_seen: Timestamp,
     /// End of a closed lease.
+    #[serde(with = "crate::model::json_time::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub until: Option<Timestamp>,
     /// For an external address: how many devices have it as their external address now.
+    #[cfg_attr(feature = "specta", specta(type = Option<u32>))]
     pub shared_by: Option<u64>,
     /// The relation in words.
     pub text: String,
@@ -411,19 +440,28 @@ pub struct Relation {
 
 /// One bar of the IP timeline: an asset holding the address over an interval.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct TimelineSpan {
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub asset_id: i64,
     pub source: RelationSource,
+    #[serde(with = "crate::model::json_time")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub from: Timestamp,
     /// `None` while the asset still holds it.
+    #[serde(with = "crate::model::json_time::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub until: Option<Timestamp>,
     /// The last confirmation (a sync or a network report).
+    #[serde(with = "crate::model::json_time")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub last_seen: Timestamp,
 }
 
 /// Everything known about who held one address.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct IpTimeline {
     pub address: String,
@@ -439,15 +477,21 @@ pub struct IpTimeline {
 
 /// One value (host name, MAC) linked to an asset over time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct LinkedValue {
     pub value: String,
+    #[serde(with = "crate::model::json_time")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub first_seen: Timestamp,
+    #[serde(with = "crate::model::json_time")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub last_seen: Timestamp,
     pub active: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct AddressLink {
     pub address: String,
@@ -457,25 +501,37 @@ pub struct AddressLink {
     pub source: RelationSource,
     pub mac: Option<String>,
     pub interface_type: Option<String>,
+    #[serde(with = "crate::model::json_time")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub first_seen: Timestamp,
+    #[serde(with = "crate::model::json_time")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub last_seen: Timestamp,
     pub active: bool,
 }
 
 /// One lease from the IP history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct Lease {
     pub address: String,
     pub class: String,
     pub mac: Option<String>,
+    #[serde(with = "crate::model::json_time")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub since: Timestamp,
     /// `None` while held.
+    #[serde(with = "crate::model::json_time::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub until: Option<Timestamp>,
+    #[serde(with = "crate::model::json_time")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub last_report: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct AccountView {
     pub domain: Option<String>,
@@ -484,12 +540,17 @@ pub struct AccountView {
     pub logon_type: Option<String>,
     pub is_local_admin: Option<bool>,
     /// First and last logon seen.
+    #[serde(with = "crate::model::json_time")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub first_seen: Timestamp,
+    #[serde(with = "crate::model::json_time")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub last_seen: Timestamp,
     pub active: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct AlertView {
     pub alert_id: String,
@@ -502,14 +563,25 @@ pub struct AlertView {
     pub detection_source: Option<String>,
     pub classification: Option<String>,
     pub determination: Option<String>,
+    #[serde(with = "crate::model::json_time")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub created: Timestamp,
+    #[serde(with = "crate::model::json_time")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub updated: Timestamp,
+    #[serde(with = "crate::model::json_time::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub first_event: Option<Timestamp>,
+    #[serde(with = "crate::model::json_time::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub last_event: Option<Timestamp>,
+    #[serde(with = "crate::model::json_time::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub resolved: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct VulnerabilityView {
     pub cve: String,
@@ -518,7 +590,11 @@ pub struct VulnerabilityView {
     pub vendor: String,
     pub product: String,
     pub version: String,
+    #[serde(with = "crate::model::json_time")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub first_seen: Timestamp,
+    #[serde(with = "crate::model::json_time")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub last_seen: Timestamp,
     /// Not fixed.
     pub active: bool,
@@ -526,20 +602,28 @@ pub struct VulnerabilityView {
 
 /// A sync run an asset came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct RunRef {
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub id: i64,
     pub mode: String,
     pub trigger: String,
+    #[serde(with = "crate::model::json_time")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub started_at: Timestamp,
+    #[serde(with = "crate::model::json_time::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub finished_at: Option<Timestamp>,
     pub status: String,
 }
 
 /// The device view.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct AssetDetail {
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub asset_id: i64,
     pub connection: ConnectionRef,
     pub device_id: String,
@@ -547,6 +631,7 @@ pub struct AssetDetail {
     pub os: OsInfo,
     pub health_status: Option<String>,
     pub onboarding_status: Option<String>,
+    #[cfg_attr(feature = "specta", specta(type = Option<u32>))]
     pub rbac_group_id: Option<i64>,
     pub rbac_group_name: Option<String>,
     pub tags: Vec<String>,
@@ -558,10 +643,18 @@ pub struct AssetDetail {
     pub active: bool,
     /// `vanished` or `inactive_15_days`.
     pub inactive_reason: Option<String>,
+    #[serde(with = "crate::model::json_time::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub defender_first_seen: Option<Timestamp>,
+    #[serde(with = "crate::model::json_time::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub defender_last_seen: Option<Timestamp>,
     /// The first and last sync that listed the device.
+    #[serde(with = "crate::model::json_time")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub first_synced: Timestamp,
+    #[serde(with = "crate::model::json_time")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub last_synced: Timestamp,
     pub defender: DefenderRating,
     pub risk: AssetRisk,
@@ -612,8 +705,9 @@ pub async fn search(
 
 /// The parsed query, the connection filter and the connections' names of a request.
 fn prepare_search(connections: &[Connection], request: &SearchRequest) -> Result<PreparedSearch> {
-    let (query, notes) = Query::parse_explained(&request.query, request.at.as_deref())?;
-    let filter = match &request.connection {
+    let (query, notes) =
+        Query::parse_explained(&request.query, blank_is_none(request.at.as_deref()))?;
+    let filter = match blank_is_none(request.connection.as_deref()) {
         Some(wanted) => Some(find_connection(connections, wanted)?),
         None => None,
     };
@@ -682,6 +776,11 @@ pub async fn asset_detail(
         })
     })
     .await?
+}
+
+/// A blank optional field of a request means it was not given.
+fn blank_is_none(value: Option<&str>) -> Option<&str> {
+    value.filter(|v| !v.trim().is_empty())
 }
 
 /// A request read and checked, before the store is asked.

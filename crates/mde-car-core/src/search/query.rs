@@ -5,7 +5,7 @@ use std::{fmt, net::IpAddr, str::FromStr};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use ipnet::IpNet;
-use serde::{Serialize, ser::SerializeStruct};
+use serde::Serialize;
 
 use crate::model::{MacAddress, Timestamp};
 
@@ -284,14 +284,40 @@ impl fmt::Display for Query {
     }
 }
 
-/// `{"kind": "ip_at_time", "value": "10.1.2.3", "at": "2026-11-20T14:00:00Z"}`.
+/// What a query was read as, as every JSON surface writes it:
+/// `{"kind": "ip_at_time", "value": "10.1.2.3", "at": "2026-11-20T14:00:00.000Z"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct QueryInfo {
+    /// `ip`, `ip_at_time`, `cidr`, `cidr_at_time`, `hostname` or `mac`.
+    pub kind: &'static str,
+    /// The searched value in its normal form.
+    pub value: String,
+    #[serde(with = "crate::model::json_time::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
+    pub at: Option<Timestamp>,
+}
+
+impl Query {
+    pub fn info(&self) -> QueryInfo {
+        QueryInfo {
+            kind: self.kind(),
+            value: self.value(),
+            at: self.at(),
+        }
+    }
+}
+
 impl Serialize for Query {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = serializer.serialize_struct("Query", 3)?;
-        out.serialize_field("kind", self.kind())?;
-        out.serialize_field("value", &self.value())?;
-        out.serialize_field("at", &self.at())?;
-        out.end()
+        self.info().serialize(serializer)
+    }
+}
+
+#[cfg(feature = "specta")]
+impl specta::Type for Query {
+    fn definition(types: &mut specta::Types) -> specta::datatype::DataType {
+        QueryInfo::definition(types)
     }
 }
 

@@ -10,7 +10,7 @@ use super::*;
 use crate::{
     model::{
         Alert, Device, DeviceAddress, DeviceVulnerability, MacAddress, NetworkObservation,
-        ObservedAddress,
+        ObservedAddress, Timestamp,
     },
     store::{DeviceBatch, RunFinish, Store, SyncBatch, VulnerabilityBatch},
 };

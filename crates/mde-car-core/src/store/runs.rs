@@ -49,12 +49,18 @@ pub struct ConnectionCounts {
 }
 
 /// Devices per risk level (the levels of `search::RiskLevel`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct RiskCounts {
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub critical: u64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub high: u64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub medium: u64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub low: u64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub none: u64,
 }
 

@@ -1,6 +1,6 @@
 // Wording and small calculations of the Explorer's tables and views. Times are formatted by
 // lib/time (in UTC, as its policy says for what Defender recorded).
-import type { AlertCounts, AssetHit, Relation, RiskLevel } from "../../ipc";
+import type { AlertCounts, AssetHit, OsInfo, Relation, RiskLevel } from "../../ipc";
 import { NONE, utcDate } from "../../lib/time";
 
 export const DASH = NONE;
@@ -27,6 +27,18 @@ export const SEVERITIES: { key: SeverityKey; short: string; label: string }[] = 
   { key: "low", short: "L", label: "Low" },
   { key: "informational", short: "I", label: "Informational" },
 ];
+
+/** Active alerts of every severity. */
+export function alertTotal(counts: AlertCounts): number {
+  return counts.high + counts.medium + counts.low + counts.informational;
+}
+
+/** "Windows11 23H2 (build 22631)": the parts Defender reported, as the CLI writes them. */
+export function osDescription(os: OsInfo): string {
+  const parts = [os.platform, os.version, os.release].filter((part): part is string => !!part);
+  if (os.build !== null) parts.push(`(build ${os.build})`);
+  return parts.join(" ");
+}
 
 /** "1 High, 2 Medium" or "No active alerts", for tooltips and screen readers. */
 export function alertsText(counts: AlertCounts): string {

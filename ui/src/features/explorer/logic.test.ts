@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { AssetHit, TimelineSpan } from "../../ipc";
 import { problemOf } from "./explorer.svelte";
 import { utc } from "../../lib/time";
-import { classLabel, points, rangeSuggestion, relationLabel, splitHostName, vulnText, withinLiveWindow } from "./format";
+import { alertTotal, classLabel, osDescription, points, rangeSuggestion, relationLabel, splitHostName, vulnText, withinLiveWindow } from "./format";
 import { clearRecent, loadRecent, MAX_RECENT, rememberSearch } from "./recent";
 import { layoutTimeline, MIN_BAR } from "./timeline";
 
@@ -28,6 +28,20 @@ describe("recent searches", () => {
     expect(loadRecent()).toEqual([]);
     localStorage.setItem("mde-car.recent-searches", JSON.stringify([{ query: "ok", at: null }, { query: 3 }, null]));
     expect(loadRecent()).toEqual([{ query: "ok", at: null }]);
+  });
+});
+
+describe("values the core sends in parts", () => {
+  it("describes an OS as the CLI does, from the parts Defender reported", () => {
+    const os = { platform: "Windows11", version: null, build: 22631, release: "23H2", architecture: "64-bit" };
+    expect(osDescription(os)).toBe("Windows11 23H2 (build 22631)");
+    expect(osDescription({ ...os, build: null, release: null })).toBe("Windows11");
+    expect(osDescription({ platform: null, version: null, build: null, release: null, architecture: null })).toBe("");
+  });
+
+  it("adds up active alerts of every severity", () => {
+    expect(alertTotal({ high: 1, medium: 2, low: 3, informational: 4 })).toBe(10);
+    expect(alertTotal({ high: 0, medium: 0, low: 0, informational: 0 })).toBe(0);
   });
 });
 
