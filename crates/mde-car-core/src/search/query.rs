@@ -856,7 +856,7 @@ mod tests {
         let json = serde_json::to_value(ok("10.1.2.3 @ 2026-11-20 14:00")).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"kind": "ip_at_time", "value": "10.1.2.3", "at": "2026-11-20T14:00:00Z"})
+            serde_json::json!({"kind": "ip_at_time", "value": "10.1.2.3", "at": "2026-11-20T14:00:00.000Z"})
         );
     }
 }

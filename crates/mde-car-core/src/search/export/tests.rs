@@ -93,7 +93,7 @@ fn every_page_is_gathered_in_order_up_to_the_cap() {
     assert_eq!(parsed["exported"], 2);
     assert_eq!(parsed["truncated"], true);
     assert_eq!(parsed["hits"].as_array().unwrap().len(), 2);
-    assert_eq!(parsed["exportedAt"], "2026-11-28T12:30:00Z");
+    assert_eq!(parsed["exportedAt"], "2026-11-28T12:30:00.000Z");
     assert_eq!(parsed["query"]["value"], "10.1.2.3");
 }
 
@@ -122,7 +122,7 @@ fn results_csv_has_a_header_one_row_per_asset_and_iso_times() {
     assert_eq!(b["relation"], "current_holder");
     assert_eq!(b["relation_value"], "10.1.2.3");
     assert_eq!(b["relation_current"], "yes");
-    assert_eq!(b["last_synced"], "2026-11-28T00:00:00Z");
+    assert_eq!(b["last_synced"], "2026-11-28T00:00:00.000Z");
     let a = rows.iter().find(|row| row["device_id"] == "a").unwrap();
     assert_eq!(a["max_cvss"], "9.8");
     assert_eq!(a["vulnerabilities"], "2");
@@ -131,7 +131,7 @@ fn results_csv_has_a_header_one_row_per_asset_and_iso_times() {
         for column in ["relation_first_seen", "relation_last_seen", "last_synced"] {
             let cell = &row[column];
             assert!(
-                cell.len() == 20 && cell.ends_with('Z') && cell.as_bytes()[10] == b'T',
+                cell.len() == 24 && cell.ends_with('Z') && cell.as_bytes()[10] == b'T',
                 "{column} is ISO 8601 UTC: {cell}"
             );
         }
@@ -174,8 +174,8 @@ fn the_timeline_exports_one_row_per_interval() {
         .iter()
         .find(|row| row["device_id"] == "a" && row["source"] == "ip_history")
         .expect("a's lease");
-    assert_eq!(a_history["from"], "2026-11-20T08:00:00Z");
-    assert_eq!(a_history["until"], "2026-11-22T08:00:00Z");
+    assert_eq!(a_history["from"], "2026-11-20T08:00:00.000Z");
+    assert_eq!(a_history["until"], "2026-11-22T08:00:00.000Z");
     assert_eq!(a_history["current"], "no");
     assert_eq!(a_history["address_class"], "private");
     assert_eq!(a_history["name"], "a.contoso.com");
@@ -184,7 +184,7 @@ fn the_timeline_exports_one_row_per_interval() {
     let export = timeline_export(&timeline, ExportFormat::Json, now()).unwrap();
     let parsed: serde_json::Value = serde_json::from_str(&export.content).unwrap();
     assert_eq!(parsed["address"], "10.1.2.3");
-    assert_eq!(parsed["exportedAt"], "2026-11-28T12:30:00Z");
+    assert_eq!(parsed["exportedAt"], "2026-11-28T12:30:00.000Z");
     assert_eq!(
         parsed["spans"].as_array().unwrap().len(),
         timeline.spans.len()
@@ -263,7 +263,7 @@ fn the_asset_exports_every_section() {
     let parsed: serde_json::Value = serde_json::from_str(&export.content).unwrap();
     assert_eq!(parsed["deviceId"], "b");
     assert_eq!(parsed["risk"]["score"], 4.0);
-    assert_eq!(parsed["exportedAt"], "2026-11-28T12:30:00Z");
+    assert_eq!(parsed["exportedAt"], "2026-11-28T12:30:00.000Z");
 }
 
 #[test]
