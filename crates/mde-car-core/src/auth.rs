@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::config::Endpoints;
 
 /// An access token and what it says about itself.
-pub struct AccessToken {
+pub(crate) struct AccessToken {
     pub secret: SecretString,
     pub expires_at: DateTime<Utc>,
     pub claims: TokenClaims,
@@ -33,7 +33,7 @@ impl std::fmt::Debug for AccessToken {
 
 /// The claims of an app-only Defender token that the client uses.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct TokenClaims {
+pub(crate) struct TokenClaims {
     #[serde(default)]
     pub roles: Vec<String>,
     #[serde(default)]
@@ -82,7 +82,7 @@ pub enum Transport {
 }
 
 /// Requests a token for `endpoints.scope()` with the client secret.
-pub async fn request_token(
+pub(crate) async fn request_token(
     http: &reqwest::Client,
     endpoints: &Endpoints,
     tenant: &str,
@@ -136,7 +136,7 @@ pub async fn request_token(
 }
 
 /// Maps Entra ID's `error` and AADSTS code to a failure (docs/defender-api.md#entra-errors).
-pub fn classify_entra_error(error: &str, description: &str) -> AuthFailure {
+pub(crate) fn classify_entra_error(error: &str, description: &str) -> AuthFailure {
     let aadsts = aadsts_code(description);
     match aadsts {
         Some(90002) => AuthFailure::UnknownTenant { malformed: false },
@@ -164,7 +164,7 @@ pub fn classify_entra_error(error: &str, description: &str) -> AuthFailure {
 }
 
 /// `AADSTS7000215: Invalid client secret…` → 7000215.
-pub fn aadsts_code(description: &str) -> Option<u32> {
+pub(crate) fn aadsts_code(description: &str) -> Option<u32> {
     let rest = &description[description.find("AADSTS")? + "AADSTS".len()..];
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
@@ -186,7 +186,7 @@ fn not_entra_detail(body: &[u8]) -> String {
 
 /// Reads the payload of a JWT without checking its signature: the API checks it; the client
 /// only wants to tell the user which roles the token carries.
-pub fn decode_claims(jwt: &str) -> Option<TokenClaims> {
+pub(crate) fn decode_claims(jwt: &str) -> Option<TokenClaims> {
     let payload = jwt.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
@@ -196,7 +196,7 @@ pub fn decode_claims(jwt: &str) -> Option<TokenClaims> {
 
 /// Sorts a transport error by what the user should check. The error chain is inspected
 /// because reqwest wraps hyper, which wraps the resolver, rustls or the OS.
-pub fn classify_transport(error: &(dyn std::error::Error + 'static)) -> Transport {
+pub(crate) fn classify_transport(error: &(dyn std::error::Error + 'static)) -> Transport {
     let mut chain = Vec::new();
     let mut timeout = false;
     let mut connect = false;

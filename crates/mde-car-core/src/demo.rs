@@ -26,13 +26,15 @@ pub enum DemoError {
 type Result<T, E = DemoError> = std::result::Result<T, E>;
 
 /// Seed of the demo tenant's generated data and credentials.
-pub const DEMO_SEED: u64 = 20_261_128;
+#[cfg(feature = "demo")]
+const DEMO_SEED: u64 = 20_261_128;
 /// Devices in the demo tenant: enough to look real, small enough to start instantly.
-pub const DEMO_DEVICES: usize = 500;
+#[cfg(feature = "demo")]
+const DEMO_DEVICES: usize = 500;
 
 /// Identity and hosts of the running demo tenant.
 #[derive(Clone)]
-pub struct DemoIdentity {
+pub(crate) struct DemoIdentity {
     pub tenant_id: String,
     pub client_id: String,
     pub client_secret: String,
@@ -41,25 +43,25 @@ pub struct DemoIdentity {
 
 /// The simulator, started on demand and kept for the life of the process.
 #[derive(Default)]
-pub struct DemoTenant {
+pub(crate) struct DemoTenant {
     #[cfg(feature = "demo")]
     sim: Mutex<Option<mde_sim::Sim>>,
 }
 
 #[cfg(not(feature = "demo"))]
 impl DemoTenant {
-    pub async fn ensure_running(&self) -> Result<DemoIdentity> {
+    pub(crate) async fn ensure_running(&self) -> Result<DemoIdentity> {
         Err(DemoError::NotBuilt)
     }
 
-    pub async fn running_endpoints(&self) -> Option<Endpoints> {
+    pub(crate) async fn running_endpoints(&self) -> Option<Endpoints> {
         None
     }
 }
 
 #[cfg(feature = "demo")]
 impl DemoTenant {
-    pub async fn ensure_running(&self) -> Result<DemoIdentity> {
+    pub(crate) async fn ensure_running(&self) -> Result<DemoIdentity> {
         let mut sim = self.sim.lock().await;
         if sim.is_none() {
             let config = mde_sim::SimConfig {
@@ -85,7 +87,7 @@ impl DemoTenant {
     }
 
     /// The hosts of the simulator if it is running.
-    pub async fn running_endpoints(&self) -> Option<Endpoints> {
+    pub(crate) async fn running_endpoints(&self) -> Option<Endpoints> {
         self.sim.lock().await.as_ref().map(endpoints_of)
     }
 }

@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 
-pub use crate::config::FieldError;
+pub(crate) use crate::config::FieldError;
 use crate::{
     demo::DemoError, search::SearchError, secrets::SecretsError, settings::SettingsError,
     store::StoreError, sync::SyncError,

@@ -1,21 +1,30 @@
 //! mde-car's core: everything the product does, without a window.
 //!
-//! Code map:
-//! - [`api`]: [`Core`], the use cases shells call;
-//! - [`config`]: connections, their validation and hosts;
-//! - [`settings`]: the settings document and its file;
-//! - [`secrets`]: client secrets in the OS keyring;
-//! - [`store`]: the SQLite database;
-//! - [`auth`]: Entra ID client-credentials sign-in;
-//! - [`probe`]: "Test connection";
-//! - [`demo`]: the bundled simulator as a demo tenant;
-//! - [`paths`], [`http`], [`logging`], [`error`]: plumbing.
+//! Code map, by layer (lowest first; a module uses only lower layers, which a test checks —
+//! see ARCHITECTURE.md):
+//! 1. [`model`] (Defender data as the core sees it, run statuses, test reports, the one JSON
+//!    time format), [`paths`] (the data folder, lock files), [`http`] (the one HTTP client
+//!    builder), `risk` (the 0–10 risk formula, a pure function);
+//! 2. [`config`] (what a connection is, its validation and hosts), [`logging`], `secrets`
+//!    (client secrets in the OS keyring);
+//! 3. [`settings`] (the settings document and its file), `auth` (Entra ID sign-in), [`store`]
+//!    (the SQLite asset graph and run history), [`events`] (what the core tells its shells),
+//!    `demo` (the bundled simulator as a demo tenant, only with the `demo` feature);
+//! 4. [`mde`] (the Defender client), [`probe`] ("Test connection");
+//! 5. [`sync`] (one run of one connection), [`search`] (hits, IP timeline, asset detail,
+//!    exports, the live check), `scheduler`, `registry` (runs in progress), `watch` (other
+//!    processes' changes);
+//! 6. `error`: [`Error`], composed from every module's own error, and [`ErrorCode`];
+//! 7. [`api`]: [`Core`], the facade the shells call.
+//!
+//! Features: `demo` links the simulator for the demo tenant (the shipped CLI and app);
+//! `specta` derives `specta::Type` on the serializable types for the desktop's IPC bindings.
 
 pub mod api;
-pub mod auth;
+mod auth;
 pub mod config;
-pub mod demo;
-pub mod error;
+mod demo;
+mod error;
 pub mod events;
 pub mod http;
 pub mod logging;
@@ -24,14 +33,14 @@ pub mod model;
 pub mod paths;
 pub mod probe;
 mod registry;
-pub mod risk;
-pub mod scheduler;
+mod risk;
+mod scheduler;
 pub mod search;
-pub mod secrets;
+mod secrets;
 pub mod settings;
 pub mod store;
 pub mod sync;
-pub mod watch;
+mod watch;
 
 pub use api::{AppInfo, ConnectionStatus, ConnectionView, Core, Counts};
 pub use config::FieldError;

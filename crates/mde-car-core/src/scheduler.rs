@@ -40,7 +40,7 @@ const RETRY_MAX: chrono::Duration = chrono::Duration::hours(1);
 const RECHECK: Duration = Duration::from_secs(60);
 
 /// When `connection` should run next, from its newest runs (newest first).
-pub fn next_due(connection: &Connection, runs: &[RunRecord], now: Timestamp) -> Timestamp {
+pub(crate) fn next_due(connection: &Connection, runs: &[RunRecord], now: Timestamp) -> Timestamp {
     let Some(latest) = runs.iter().find(|run| run.status != RunStatus::Running) else {
         return now; // never synced: due now
     };

@@ -17,27 +17,27 @@ pub struct SecretsError {
 type Result<T, E = SecretsError> = std::result::Result<T, E>;
 
 /// The keyring service name under which every connection's secret is stored.
-pub const KEYRING_SERVICE: &str = "mde-car";
+pub(crate) const KEYRING_SERVICE: &str = "mde-car";
 
 /// The keyring's user (account) field for a connection.
-pub fn keyring_account(connection_id: &str) -> String {
+pub(crate) fn keyring_account(connection_id: &str) -> String {
     format!("connection:{connection_id}")
 }
 
 /// Access to the OS keyring. Calls block (D-Bus round trips), so async callers use
 /// `spawn_blocking`.
 #[derive(Debug, Clone, Default)]
-pub struct SecretStore;
+pub(crate) struct SecretStore;
 
 impl SecretStore {
-    pub fn set(&self, connection_id: &str, secret: &SecretString) -> Result<()> {
+    pub(crate) fn set(&self, connection_id: &str, secret: &SecretString) -> Result<()> {
         self.entry(connection_id)?
             .set_password(secret.expose_secret())
             .map_err(|error| keyring_error("store the client secret", &error))
     }
 
     /// The stored secret, or `None` when there is none.
-    pub fn get(&self, connection_id: &str) -> Result<Option<SecretString>> {
+    pub(crate) fn get(&self, connection_id: &str) -> Result<Option<SecretString>> {
         match self.entry(connection_id)?.get_password() {
             Ok(secret) => Ok(Some(SecretString::from(secret))),
             Err(keyring::Error::NoEntry) => Ok(None),
@@ -46,7 +46,7 @@ impl SecretStore {
     }
 
     /// Removes the secret; removing a missing one is not an error.
-    pub fn delete(&self, connection_id: &str) -> Result<()> {
+    pub(crate) fn delete(&self, connection_id: &str) -> Result<()> {
         match self.entry(connection_id)?.delete_credential() {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(error) => Err(keyring_error("delete the client secret", &error)),

@@ -20,7 +20,7 @@ pub(crate) enum OutsideChange {
 
 /// How often the database and the settings file are looked at. Both checks are a `PRAGMA` and
 /// a `stat`, cheap enough to run every few seconds.
-pub const WATCH_INTERVAL: Duration = Duration::from_secs(2);
+pub(crate) const WATCH_INTERVAL: Duration = Duration::from_secs(2);
 
 /// What was last seen of the settings file.
 #[derive(Debug, Clone, PartialEq, Eq)]
