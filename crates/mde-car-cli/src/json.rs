@@ -1,6 +1,7 @@
-//! The `--json` documents of connections, connection tests and runs, built by hand from the
-//! core's types. Kept apart from the commands so they can give way to serializing those types
-//! without touching what the commands do; search and asset already print serialized results.
+//! The `--json` documents of connections, connection tests and runs. Tests, runs, searches
+//! and assets print the core's serializable types (the one JSON contract the app and exports
+//! share); a connection is the one document the CLI adapts: flat, with the proxy's credentials
+//! removed and its status as a key.
 
 use mde_car_core::{ConnectionView, probe::TestReport, store::RunRecord};
 use serde_json::json;
@@ -36,19 +37,5 @@ pub(crate) fn report_json(report: &TestReport) -> serde_json::Value {
 }
 
 pub(crate) fn run_json(run: &RunRecord) -> serde_json::Value {
-    json!({
-        "id": run.id,
-        "connectionId": run.connection_id,
-        "mode": run.mode,
-        "trigger": run.trigger,
-        "startedAt": run.started_at.to_rfc3339(),
-        "finishedAt": run.finished_at.map(|t| t.to_rfc3339()),
-        "status": run.status.key(),
-        "errorCode": run.error_code,
-        "error": run.error,
-        "apiCalls": run.api_calls,
-        "throttledMs": run.throttled_ms,
-        "changes": run.changes,
-        "notes": run.notes,
-    })
+    serde_json::to_value(run).unwrap_or_else(|_| json!({ "id": run.id }))
 }

@@ -19,14 +19,17 @@ pub struct RunFinish {
     pub notes: Vec<String>,
 }
 
-/// One run as the history shows it.
-#[derive(Debug, Clone, PartialEq)]
+/// One run as the history shows it (and as `mde-car runs --json` prints it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RunRecord {
     pub id: i64,
     pub connection_id: String,
     pub mode: String,
     pub trigger: String,
+    #[serde(with = "crate::model::json_time")]
     pub started_at: Timestamp,
+    #[serde(with = "crate::model::json_time::option")]
     pub finished_at: Option<Timestamp>,
     pub status: RunStatus,
     pub error_code: Option<String>,
