@@ -550,16 +550,7 @@ pub fn validate(
     if let Err(message) = check_frequency(&draft.frequency) {
         errors.push(FieldError::new("frequency", message));
     }
-    for (field, value, what) in [
-        ("apiBaseUrl", &draft.api_base_url, "API base URL"),
-        ("loginAuthority", &draft.login_authority, "login authority"),
-    ] {
-        if let Some(value) = value
-            && let Err(message) = check_url(value, what)
-        {
-            errors.push(FieldError::new(field, message));
-        }
-    }
+    // A blank optional field is "not set", as `normalized` stores it.
     let given = |value: &Option<String>| {
         value
             .as_deref()
@@ -567,6 +558,16 @@ pub fn validate(
             .filter(|value| !value.is_empty())
             .map(str::to_owned)
     };
+    for (field, value, what) in [
+        ("apiBaseUrl", &draft.api_base_url, "API base URL"),
+        ("loginAuthority", &draft.login_authority, "login authority"),
+    ] {
+        if let Some(value) = given(value)
+            && let Err(message) = check_url(&value, what)
+        {
+            errors.push(FieldError::new(field, message));
+        }
+    }
     if let Some(proxy) = given(&draft.proxy_url)
         && let Err(message) = check_proxy(&proxy)
     {
