@@ -9,7 +9,7 @@ use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::{
-    auth::{self, AuthFailure, Transport},
+    auth::{self, AccessToken, AuthFailure, Transport},
     config::{Cloud, DataSelection, Endpoints, MACHINE_READ},
     http::Network,
 };
@@ -46,81 +46,103 @@ async fn run(
     target: &ProbeTarget<'_>,
     secret: &SecretString,
 ) -> TestReport {
-    let endpoints = target.endpoints;
-    let token = match auth::request_token(
+    let token = match sign_in(http, target, secret).await {
+        Ok(token) => token,
+        Err(report) => return report,
+    };
+    let roles = Roles::of(&token, target.data);
+    if !MACHINE_READ.is_granted(&roles.granted) {
+        // Without Machine.Read.All the API call can only answer 403; the roles say it all.
+        return missing_permission_report(roles.granted, roles.missing);
+    }
+    match list_one_device(http, target.endpoints, &token).await {
+        Ok(answer) => answer_report(&answer, &host_of(&target.endpoints.api_base), roles),
+        Err(report) => report,
+    }
+}
+
+async fn sign_in(
+    http: &reqwest::Client,
+    target: &ProbeTarget<'_>,
+    secret: &SecretString,
+) -> Result<AccessToken, TestReport> {
+    auth::request_token(
         http,
-        endpoints,
+        target.endpoints,
         target.tenant_id,
         target.client_id,
         secret,
     )
     .await
-    {
-        Ok(token) => token,
-        Err(failure) => return auth_failure_report(target, &failure),
-    };
-    let granted = token.claims.roles.clone();
-    let required = target.data.required_permissions();
-    let missing: Vec<String> = required
-        .iter()
-        .filter(|permission| !permission.is_granted(&granted))
-        .map(|permission| permission.name.to_owned())
-        .collect();
-    if !MACHINE_READ.is_granted(&granted) {
-        // Without Machine.Read.All the API call can only answer 403; the roles say it all.
-        return missing_permission_report(granted, missing);
+    .map_err(|failure| auth_failure_report(target, &failure))
+}
+
+/// The token's roles against what the selected data needs.
+struct Roles {
+    granted: Vec<String>,
+    /// Needed and not granted.
+    missing: Vec<String>,
+    /// How many permissions are needed, for the report that all of them are granted.
+    required: usize,
+}
+
+impl Roles {
+    fn of(token: &AccessToken, data: DataSelection) -> Roles {
+        let granted = token.claims.roles.clone();
+        let required = data.required_permissions();
+        let missing = required
+            .iter()
+            .filter(|permission| !permission.is_granted(&granted))
+            .map(|permission| permission.name.to_owned())
+            .collect();
+        Roles {
+            granted,
+            missing,
+            required: required.len(),
+        }
     }
+}
+
+/// What Defender answered to the one API call.
+struct Answer {
+    status: u16,
+    retry_after: Option<u64>,
+    body: String,
+}
+
+/// `GET /api/machines?$top=1`: the smallest call that needs a token Defender accepts and
+/// Machine.Read.All. A request that gets no answer is already the report.
+async fn list_one_device(
+    http: &reqwest::Client,
+    endpoints: &Endpoints,
+    token: &AccessToken,
+) -> Result<Answer, TestReport> {
     let url = format!("{}/api/machines?$top=1", endpoints.api_base);
-    let response = match http
+    let response = http
         .get(&url)
         .bearer_auth(token.secret.expose_secret())
         .send()
         .await
-    {
-        Ok(response) => response,
-        Err(error) => {
-            return transport_report(
+        .map_err(|error| {
+            transport_report(
                 &host_of(&endpoints.api_base),
                 &auth::classify_transport(&error),
-            );
-        }
-    };
-    let status = response.status();
+            )
+        })?;
+    let status = response.status().as_u16();
     let retry_after = retry_after_secs(response.headers());
     let body = response.text().await.unwrap_or_default();
-    let api_host = host_of(&endpoints.api_base);
-    match status.as_u16() {
-        200 => {
-            let looks_like_defender = serde_json::from_str::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|json| json.get("value").map(serde_json::Value::is_array))
-                .unwrap_or(false);
-            if !looks_like_defender {
-                return report(
-                    TestCode::WrongHost,
-                    "Wrong host or region",
-                    format!(
-                        "{api_host} answered, but not with Defender's device list. Check the cloud and the API base URL."
-                    ),
-                );
-            }
-            if !missing.is_empty() {
-                return missing_permission_report(granted, missing);
-            }
-            TestReport {
-                granted_roles: granted.clone(),
-                ..report(
-                    TestCode::Connected,
-                    "Connected",
-                    format!(
-                        "Signed in and read the device list at {api_host}. All {} permission{} the selected data needs {} granted.",
-                        required.len(),
-                        if required.len() == 1 { "" } else { "s" },
-                        if required.len() == 1 { "is" } else { "are" },
-                    ),
-                )
-            }
-        }
+    Ok(Answer {
+        status,
+        retry_after,
+        body,
+    })
+}
+
+/// The report on Defender's answer from `api_host`.
+fn answer_report(answer: &Answer, api_host: &str, roles: Roles) -> TestReport {
+    match answer.status {
+        200 => device_list_report(&answer.body, api_host, roles),
         401 => report(
             TestCode::WrongHost,
             "Token not accepted",
@@ -128,25 +150,7 @@ async fn run(
                 "Entra ID issued a token, but {api_host} rejected it (401). The token is for another cloud or API: check the cloud, the API base URL and the login authority."
             ),
         ),
-        403 => {
-            let named = defender_error_message(&body);
-            let mut missing = missing;
-            if missing.is_empty() {
-                missing.push(MACHINE_READ.name.to_owned());
-            }
-            TestReport {
-                detail: format!(
-                    "{} {}",
-                    missing_detail(&missing),
-                    named
-                        .map(|message| format!("Defender said: {message}"))
-                        .unwrap_or_default()
-                )
-                .trim()
-                .to_owned(),
-                ..missing_permission_report(granted, missing)
-            }
-        }
+        403 => forbidden_report(&answer.body, roles),
         404 => report(
             TestCode::WrongHost,
             "Wrong host or region",
@@ -154,17 +158,74 @@ async fn run(
                 "{api_host} has no Defender device list (404). Check the cloud and the API base URL (regional hosts look like us.api.security.microsoft.com)."
             ),
         ),
-        429 => throttled_report(&api_host, retry_after),
+        429 => throttled_report(api_host, answer.retry_after),
         code => report(
             TestCode::Unexpected,
             "Unexpected answer",
             format!(
                 "{api_host} answered {code}{}. Try again later; if it persists, check Defender's service health.",
-                defender_error_message(&body)
+                defender_error_message(&answer.body)
                     .map(|m| format!(" ({m})"))
                     .unwrap_or_default()
             ),
         ),
+    }
+}
+
+/// A 200 proves the host only if it carries a device list: another service at a wrong URL
+/// answers 200 too. Only then do missing roles for the other data matter.
+fn device_list_report(body: &str, api_host: &str, roles: Roles) -> TestReport {
+    let looks_like_defender = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|json| json.get("value").map(serde_json::Value::is_array))
+        .unwrap_or(false);
+    if !looks_like_defender {
+        return report(
+            TestCode::WrongHost,
+            "Wrong host or region",
+            format!(
+                "{api_host} answered, but not with Defender's device list. Check the cloud and the API base URL."
+            ),
+        );
+    }
+    if !roles.missing.is_empty() {
+        return missing_permission_report(roles.granted, roles.missing);
+    }
+    let required = roles.required;
+    TestReport {
+        granted_roles: roles.granted,
+        ..report(
+            TestCode::Connected,
+            "Connected",
+            format!(
+                "Signed in and read the device list at {api_host}. All {} permission{} the selected data needs {} granted.",
+                required,
+                if required == 1 { "" } else { "s" },
+                if required == 1 { "is" } else { "are" },
+            ),
+        )
+    }
+}
+
+/// The roles looked enough for the call, yet Defender refused it: the report names what is
+/// missing (Machine.Read.All when the roles named nothing) and passes on Defender's own words.
+fn forbidden_report(body: &str, roles: Roles) -> TestReport {
+    let named = defender_error_message(body);
+    let mut missing = roles.missing;
+    if missing.is_empty() {
+        missing.push(MACHINE_READ.name.to_owned());
+    }
+    TestReport {
+        detail: format!(
+            "{} {}",
+            missing_detail(&missing),
+            named
+                .map(|message| format!("Defender said: {message}"))
+                .unwrap_or_default()
+        )
+        .trim()
+        .to_owned(),
+        ..missing_permission_report(roles.granted, missing)
     }
 }
 

@@ -197,59 +197,91 @@ fn device_value_factor(value: Option<&str>) -> (u64, String) {
 
 /// Computes the score and its breakdown. See the module docs for the formula.
 pub fn compute_risk(input: &RiskInput) -> AssetRisk {
-    let vulns = &input.vulnerabilities;
+    let (cvss_tenths, cvss) = highest_cvss(&input.vulnerabilities);
+    let (severe_tenths, severe) = severe_vulnerabilities(&input.vulnerabilities);
+    let (alert_tenths, alerts) = active_alerts(&input.alerts);
+    let base = cvss_tenths + severe_tenths + alert_tenths;
+    let (factor, label) = device_value_factor(input.device_value.as_deref());
+    let (scaled, value) = device_value(base, factor, &label);
+    let (score, cap) = cap(scaled);
+    let summary = summary(
+        score,
+        scaled,
+        cvss_tenths + severe_tenths,
+        alert_tenths,
+        factor,
+        &label,
+    );
     let mut components = Vec::with_capacity(5);
+    components.extend([cvss, severe, alerts, value]);
+    components.extend(cap);
+    AssetRisk {
+        score: points(score as i64),
+        level: RiskLevel::of(score),
+        components,
+        summary,
+    }
+}
 
+/// The worst active vulnerability, in tenths and words. Without a CVSS it adds nothing, but
+/// the words tell "no vulnerabilities" from "none scored".
+fn highest_cvss(vulns: &VulnerabilitySummary) -> (u64, RiskComponent) {
     let cvss = vulns
         .max_cvss
         .filter(|cvss| cvss.is_finite())
         .map(|cvss| cvss.clamp(0.0, 10.0));
-    let cvss_tenths = cvss.map_or(0, |cvss| (cvss * TENTHS_PER_CVSS).round() as u64);
-    components.push(RiskComponent {
+    let tenths = cvss.map_or(0, |cvss| (cvss * TENTHS_PER_CVSS).round() as u64);
+    let explanation = match cvss {
+        Some(cvss) => format!(
+            "highest CVSS of an active vulnerability {cvss:.1} × 0.4 = {}",
+            signed(tenths as i64)
+        ),
+        None if vulns.active > 0 => "active vulnerabilities without a CVSS score: +0.0".to_owned(),
+        None => "no active vulnerabilities: +0.0".to_owned(),
+    };
+    let component = RiskComponent {
         factor: RiskFactor::HighestCvss,
-        points: points(cvss_tenths as i64),
-        explanation: match cvss {
-            Some(cvss) => format!(
-                "highest CVSS of an active vulnerability {cvss:.1} × 0.4 = {}",
-                signed(cvss_tenths as i64)
-            ),
-            None if vulns.active > 0 => {
-                "active vulnerabilities without a CVSS score: +0.0".to_owned()
-            }
-            None => "no active vulnerabilities: +0.0".to_owned(),
-        },
-    });
+        points: points(tenths as i64),
+        explanation,
+    };
+    (tenths, component)
+}
 
+/// High and Critical vulnerabilities, in tenths and words. The cap is named only when it cut
+/// something off.
+fn severe_vulnerabilities(vulns: &VulnerabilitySummary) -> (u64, RiskComponent) {
     let severe = vulns.critical + vulns.high;
-    let severe_tenths = (severe.saturating_mul(TENTHS_PER_SEVERE_CVE)).min(SEVERE_CVES_CAP);
-    components.push(RiskComponent {
+    let tenths = (severe.saturating_mul(TENTHS_PER_SEVERE_CVE)).min(SEVERE_CVES_CAP);
+    let explanation = if severe == 0 {
+        "no High or Critical vulnerabilities: +0.0".to_owned()
+    } else {
+        format!(
+            "{} and {} × 0.2 = {}{}",
+            plural(
+                vulns.critical,
+                "Critical vulnerability",
+                "Critical vulnerabilities"
+            ),
+            plural(vulns.high, "High", "High"),
+            signed(tenths as i64),
+            if tenths == SEVERE_CVES_CAP && severe * TENTHS_PER_SEVERE_CVE > SEVERE_CVES_CAP {
+                " (at most 2.0)"
+            } else {
+                ""
+            }
+        )
+    };
+    let component = RiskComponent {
         factor: RiskFactor::SevereVulnerabilities,
-        points: points(severe_tenths as i64),
-        explanation: if severe == 0 {
-            "no High or Critical vulnerabilities: +0.0".to_owned()
-        } else {
-            format!(
-                "{} and {} × 0.2 = {}{}",
-                plural(
-                    vulns.critical,
-                    "Critical vulnerability",
-                    "Critical vulnerabilities"
-                ),
-                plural(vulns.high, "High", "High"),
-                signed(severe_tenths as i64),
-                if severe_tenths == SEVERE_CVES_CAP
-                    && severe * TENTHS_PER_SEVERE_CVE > SEVERE_CVES_CAP
-                {
-                    " (at most 2.0)"
-                } else {
-                    ""
-                }
-            )
-        },
-    });
+        points: points(tenths as i64),
+        explanation,
+    };
+    (tenths, component)
+}
 
-    let alerts = &input.alerts;
-    let alert_sum = alerts
+/// Active alerts by severity, in tenths and words.
+fn active_alerts(alerts: &AlertCounts) -> (u64, RiskComponent) {
+    let sum = alerts
         .high
         .saturating_mul(ALERT_TENTHS_HIGH)
         .saturating_add(alerts.medium.saturating_mul(ALERT_TENTHS_MEDIUM))
@@ -259,78 +291,96 @@ pub fn compute_risk(input: &RiskInput) -> AssetRisk {
                 .informational
                 .saturating_mul(ALERT_TENTHS_INFORMATIONAL),
         );
-    let alert_tenths = alert_sum.min(ALERTS_CAP);
-    components.push(RiskComponent {
-        factor: RiskFactor::Alerts,
-        points: points(alert_tenths as i64),
-        explanation: if alerts.total() == 0 {
-            "no active alerts: +0.0".to_owned()
-        } else {
-            let mut parts = Vec::new();
-            for (count, name, each) in [
-                (alerts.high, "High", "4.0"),
-                (alerts.medium, "Medium", "2.0"),
-                (alerts.low, "Low", "0.5"),
-                (alerts.informational, "Informational", "0.1"),
-            ] {
-                if count > 0 {
-                    parts.push(format!("{count} {name} × {each}"));
-                }
+    let tenths = sum.min(ALERTS_CAP);
+    let explanation = if alerts.total() == 0 {
+        "no active alerts: +0.0".to_owned()
+    } else {
+        format!(
+            "active alerts: {} = {}{}",
+            alert_terms(alerts),
+            signed(tenths as i64),
+            if sum > ALERTS_CAP {
+                " (at most 7.0)"
+            } else {
+                ""
             }
-            format!(
-                "active alerts: {} = {}{}",
-                parts.join(" + "),
-                signed(alert_tenths as i64),
-                if alert_sum > ALERTS_CAP {
-                    " (at most 7.0)"
-                } else {
-                    ""
-                }
-            )
-        },
-    });
+        )
+    };
+    let component = RiskComponent {
+        factor: RiskFactor::Alerts,
+        points: points(tenths as i64),
+        explanation,
+    };
+    (tenths, component)
+}
 
-    let base = cvss_tenths + severe_tenths + alert_tenths;
-    let (factor, label) = device_value_factor(input.device_value.as_deref());
+/// "1 High × 4.0 + 2 Low × 0.5": only the severities present.
+fn alert_terms(alerts: &AlertCounts) -> String {
+    let mut parts = Vec::new();
+    for (count, name, each) in [
+        (alerts.high, "High", "4.0"),
+        (alerts.medium, "Medium", "2.0"),
+        (alerts.low, "Low", "0.5"),
+        (alerts.informational, "Informational", "0.1"),
+    ] {
+        if count > 0 {
+            parts.push(format!("{count} {name} × {each}"));
+        }
+    }
+    parts.join(" + ")
+}
+
+/// The device value scales `base` (the other parts' tenths) by `factor` tenths. Returns the
+/// scaled sum and the component: the difference, so the parts still add up.
+fn device_value(base: u64, factor: u64, label: &str) -> (u64, RiskComponent) {
     // Rounded half up, in tenths.
     let scaled = (base * factor + 5) / 10;
-    let value_tenths = scaled as i64 - base as i64;
-    components.push(RiskComponent {
+    let tenths = scaled as i64 - base as i64;
+    let component = RiskComponent {
         factor: RiskFactor::DeviceValue,
-        points: points(value_tenths),
+        points: points(tenths),
         explanation: format!(
             "device value {label}: {:.1} × {:.1} = {:.1}, {}",
             points(base as i64),
             factor as f64 / 10.0,
             points(scaled as i64),
-            signed(value_tenths)
+            signed(tenths)
         ),
-    });
+    };
+    (scaled, component)
+}
 
+/// The score within the scale, and the component that takes off what lies above it (none
+/// when nothing does).
+fn cap(scaled: u64) -> (u64, Option<RiskComponent>) {
     let score = scaled.min(MAX_TENTHS);
-    if score < scaled {
-        components.push(RiskComponent {
-            factor: RiskFactor::Cap,
-            points: points(score as i64 - scaled as i64),
-            explanation: format!("capped at 10.0: {}", signed(score as i64 - scaled as i64)),
-        });
-    }
-    let level = RiskLevel::of(score);
-    let summary = format!(
+    let component = (score < scaled).then(|| RiskComponent {
+        factor: RiskFactor::Cap,
+        points: points(score as i64 - scaled as i64),
+        explanation: format!("capped at 10.0: {}", signed(score as i64 - scaled as i64)),
+    });
+    (score, component)
+}
+
+/// The one line of [`AssetRisk::summary`]: `score` and the sum it was capped from, the
+/// vulnerability and alert parts and the device value's factor, all in tenths.
+fn summary(
+    score: u64,
+    scaled: u64,
+    vulnerabilities: u64,
+    alerts: u64,
+    factor: u64,
+    label: &str,
+) -> String {
+    format!(
         "{:.1} ({}): vulnerabilities {}, alerts {}, device value {label} ×{:.1}{}",
         points(score as i64),
-        level.key(),
-        signed((cvss_tenths + severe_tenths) as i64),
-        signed(alert_tenths as i64),
+        RiskLevel::of(score).key(),
+        signed(vulnerabilities as i64),
+        signed(alerts as i64),
         factor as f64 / 10.0,
         if score < scaled { ", capped at 10" } else { "" }
-    );
-    AssetRisk {
-        score: points(score as i64),
-        level,
-        components,
-        summary,
-    }
+    )
 }
 
 #[cfg(test)]

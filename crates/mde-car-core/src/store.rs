@@ -140,7 +140,7 @@ impl Store {
         let Ok(db) = self.db.try_lock() else {
             return Ok(None);
         };
-        db.query_row("PRAGMA data_version", [], |row| row.get(0))
+        db.query_row("PRAGMA data_version", [], |row| row.get("data_version"))
             .map(Some)
             .map_err(|source| StoreError::Database {
                 path: self.path.display().to_string(),
@@ -181,7 +181,7 @@ impl Store {
             db.query_row(
                 "SELECT report FROM connection_tests WHERE connection_id = ?1",
                 [connection_id],
-                |row| row.get(0),
+                |row| row.get("report"),
             )
             .optional()
         })?;
@@ -276,7 +276,8 @@ impl Store {
 }
 
 fn migrate(db: &mut Db) -> rusqlite::Result<()> {
-    let applied: usize = db.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let applied: usize =
+        db.pragma_query_value(None, "user_version", |row| row.get("user_version"))?;
     if applied > MIGRATIONS.len() {
         return Err(rusqlite::Error::ToSqlConversionFailure(
             format!(

@@ -198,6 +198,19 @@ struct AdapterState {
     applied_until: i64,
 }
 
+/// Address id -> the adapters holding it open.
+type Holders = HashMap<i64, HashSet<AdapterKey>>;
+
+/// What the lease rebuild carries from one report to the next.
+#[derive(Default)]
+struct Leases {
+    adapters: HashMap<AdapterKey, AdapterState>,
+    /// Which adapters hold each address open, to end them when another device takes it.
+    holders: Holders,
+    /// The newest report of each address in this batch, by any device.
+    reported: HashMap<i64, i64>,
+}
+
 struct Writer<'a> {
     tx: &'a Transaction<'a>,
     batch: &'a SyncBatch,
@@ -275,10 +288,12 @@ impl Writer<'_> {
                 "SELECT id, json_array(name, os_platform, os_version, os_build, os_release, os_architecture,
                     health_status, onboarding_status, risk_score, exposure_level, device_value, tags,
                     rbac_group_id, rbac_group_name, aad_device_id, aad_joined, merged_into,
-                    potential_duplicate, defender_first_seen, defender_last_seen, active)
+                    potential_duplicate, defender_first_seen, defender_last_seen, active) AS fields
                  FROM assets WHERE connection_id = ?1 AND device_id = ?2",
             )?
-            .query_row(params![connection, device.id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .query_row(params![connection, device.id], |row| {
+                Ok((row.get("id")?, row.get("fields")?))
+            })
             .optional()?;
         match existing {
             None => {
@@ -313,10 +328,10 @@ impl Writer<'_> {
                     "SELECT json_array(name, os_platform, os_version, os_build, os_release, os_architecture,
                         health_status, onboarding_status, risk_score, exposure_level, device_value, tags,
                         rbac_group_id, rbac_group_name, aad_device_id, aad_joined, merged_into,
-                        potential_duplicate, defender_first_seen, defender_last_seen, active)
+                        potential_duplicate, defender_first_seen, defender_last_seen, active) AS fields
                      FROM assets WHERE id = ?1",
                     [id],
-                    |row| row.get(0),
+                    |row| row.get("fields"),
                 )?;
                 if after != before {
                     self.count("assets").updated += 1;
@@ -401,7 +416,7 @@ impl Writer<'_> {
                 .prepare_cached(&format!(
                     "SELECT active FROM {table} WHERE asset_id = ?1 AND {column} = ?2"
                 ))?
-                .query_row(params![asset_id, target], |row| row.get(0))
+                .query_row(params![asset_id, target], |row| row.get("active"))
                 .optional()?;
             match previous {
                 None => {
@@ -450,7 +465,7 @@ impl Writer<'_> {
             let previous: Option<bool> = self
                 .tx
                 .prepare_cached("SELECT active FROM asset_ip_addresses WHERE asset_id = ?1 AND ip_id = ?2 AND source = ?3")?
-                .query_row(params![asset_id, ip_id, source], |row| row.get(0))
+                .query_row(params![asset_id, ip_id, source], |row| row.get("active"))
                 .optional()?;
             match previous {
                 None => {
@@ -512,7 +527,7 @@ impl Writer<'_> {
                 .prepare_cached(
                     "SELECT updated FROM alerts WHERE connection_id = ?1 AND alert_id = ?2",
                 )?
-                .query_row(params![connection, alert.id], |row| row.get(0))
+                .query_row(params![connection, alert.id], |row| row.get("updated"))
                 .optional()?;
             let values = params![
                 connection,
@@ -569,7 +584,7 @@ impl Writer<'_> {
             .tx
             .prepare_cached("SELECT id FROM assets WHERE connection_id = ?1 AND device_id = ?2")?
             .query_row(params![self.batch.connection_id, device_id], |row| {
-                row.get(0)
+                row.get("id")
             })
             .optional()?;
         if let Some(id) = id {
@@ -585,146 +600,265 @@ impl Writer<'_> {
     /// there (that device went quiet, and DHCP handed the address on). Reports at or before the
     /// last one already applied for an adapter (the overlap window) change nothing.
     fn network(&mut self, observations: &[NetworkObservation]) -> rusqlite::Result<()> {
-        let (connection, run) = (self.batch.connection_id.clone(), self.batch.run_id);
         let mut reports: Vec<&NetworkObservation> = observations.iter().collect();
         reports.sort_by(|a, b| (a.timestamp, &a.device_id).cmp(&(b.timestamp, &b.device_id)));
-        let mut adapters: HashMap<AdapterKey, AdapterState> = HashMap::new();
-        // Which adapters hold each address open, to end them when another device takes it.
-        let mut holders: HashMap<i64, HashSet<AdapterKey>> = HashMap::new();
-        // The newest report of each address in this batch, by any device.
-        let mut reported: HashMap<i64, i64> = HashMap::new();
+        let mut leases = Leases::default();
         for report in reports {
-            let key: AdapterKey = (
-                Arc::clone(&report.device_id),
-                report.mac.clone(),
-                report.adapter_name.clone(),
-            );
-            if !adapters.contains_key(&key) {
-                let Some(state) = self.adapter_state(report)? else {
-                    continue;
-                };
-                for ip_id in state.open.keys() {
-                    holders.entry(*ip_id).or_default().insert(key.clone());
-                }
-                adapters.insert(key.clone(), state);
+            self.apply_report(&mut leases, report)?;
+        }
+        self.write_newest_reports(&leases.adapters)?;
+        self.end_silent_holders(leases.reported)
+    }
+
+    /// One adapter report, read as the adapter's whole set of addresses from its time on.
+    fn apply_report(
+        &mut self,
+        leases: &mut Leases,
+        report: &NetworkObservation,
+    ) -> rusqlite::Result<()> {
+        let key: AdapterKey = (
+            Arc::clone(&report.device_id),
+            report.mac.clone(),
+            report.adapter_name.clone(),
+        );
+        if !self.load_adapter(leases, &key, report)? {
+            return Ok(());
+        }
+        let Some(state) = leases.adapters.get_mut(&key) else {
+            return Ok(());
+        };
+        let at = ms(report.timestamp);
+        if at <= state.applied_until {
+            return Ok(());
+        }
+        let current = self.report_addresses(report, at, &mut leases.reported)?;
+        // A report without the address confirms the hand-over.
+        state.taken_over.retain(|ip, _| current.contains(ip));
+        self.close_unreported(state, &key, &current, at, &mut leases.holders)?;
+        let taken = self.hold_reported(state, &key, current, at, &mut leases.holders)?;
+        state.applied_until = at;
+        let asset_id = state.asset_id;
+        for ip_id in taken {
+            self.end_other_holders(leases, &key, asset_id, ip_id, at)?;
+        }
+        Ok(())
+    }
+
+    /// Loads an adapter's leases on its first report in the batch; later reports build on what
+    /// the earlier ones changed. False for a device the store does not know: its reports are
+    /// skipped.
+    fn load_adapter(
+        &mut self,
+        leases: &mut Leases,
+        key: &AdapterKey,
+        report: &NetworkObservation,
+    ) -> rusqlite::Result<bool> {
+        if leases.adapters.contains_key(key) {
+            return Ok(true);
+        }
+        let Some(state) = self.adapter_state(report)? else {
+            return Ok(false);
+        };
+        for ip_id in state.open.keys() {
+            leases
+                .holders
+                .entry(*ip_id)
+                .or_default()
+                .insert(key.clone());
+        }
+        leases.adapters.insert(key.clone(), state);
+        Ok(true)
+    }
+
+    /// The addresses a report shows, noting it as each one's newest report so far (which
+    /// decides, at the end, which silent holders of a shared address have let it go).
+    fn report_addresses(
+        &mut self,
+        report: &NetworkObservation,
+        at: i64,
+        reported: &mut HashMap<i64, i64>,
+    ) -> rusqlite::Result<HashSet<i64>> {
+        let mut current = HashSet::new();
+        for address in report.addresses.iter() {
+            let ip_id = self.ip_id(address.ip)?;
+            current.insert(ip_id);
+            let newest = reported.entry(ip_id).or_insert(at);
+            *newest = (*newest).max(at);
+        }
+        Ok(current)
+    }
+
+    /// The adapter's leases of addresses its report no longer shows end at that report.
+    fn close_unreported(
+        &mut self,
+        state: &mut AdapterState,
+        key: &AdapterKey,
+        current: &HashSet<i64>,
+        at: i64,
+        holders: &mut Holders,
+    ) -> rusqlite::Result<()> {
+        let run = self.batch.run_id;
+        let closing: Vec<(i64, (i64, i64))> = state
+            .open
+            .iter()
+            .filter(|(ip, _)| !current.contains(ip))
+            .map(|(ip, lease)| (*ip, *lease))
+            .collect();
+        for (ip_id, (since, last_report)) in closing {
+            self.tx
+                .prepare_cached(
+                    "UPDATE ip_leases SET until = ?4, last_report = ?6, last_run = ?5
+                     WHERE asset_id = ?1 AND ip_id = ?2 AND since = ?3",
+                )?
+                .execute(params![state.asset_id, ip_id, since, at, run, last_report])?;
+            state.open.remove(&ip_id);
+            if let Some(set) = holders.get_mut(&ip_id) {
+                set.remove(key);
             }
-            let Some(state) = adapters.get_mut(&key) else {
-                continue;
-            };
-            let at = ms(report.timestamp);
-            if at <= state.applied_until {
-                continue;
-            }
-            let mut current = HashSet::new();
-            for address in report.addresses.iter() {
-                let ip_id = self.ip_id(address.ip)?;
-                current.insert(ip_id);
-                let newest = reported.entry(ip_id).or_insert(at);
-                *newest = (*newest).max(at);
-            }
-            // A report without the address confirms the hand-over.
-            state.taken_over.retain(|ip, _| current.contains(ip));
-            let closing: Vec<(i64, (i64, i64))> = state
-                .open
-                .iter()
-                .filter(|(ip, _)| !current.contains(ip))
-                .map(|(ip, lease)| (*ip, *lease))
-                .collect();
-            for (ip_id, (since, last_report)) in closing {
-                self.tx
-                    .prepare_cached(
-                        "UPDATE ip_leases SET until = ?4, last_report = ?6, last_run = ?5
-                         WHERE asset_id = ?1 AND ip_id = ?2 AND since = ?3",
-                    )?
-                    .execute(params![state.asset_id, ip_id, since, at, run, last_report])?;
-                state.open.remove(&ip_id);
-                if let Some(set) = holders.get_mut(&ip_id) {
-                    set.remove(&key);
-                }
-                self.count("ip_leases").deactivated += 1;
-            }
-            let mut taken = Vec::new();
-            for ip_id in current {
-                if let Some(lease) = state.open.get_mut(&ip_id) {
-                    lease.1 = at;
-                    continue;
-                }
-                if let Some((since, _)) = state.taken_over.remove(&ip_id) {
-                    // Still here after another device took it: both hold it at once.
-                    self.tx
-                        .prepare_cached(
-                            "UPDATE ip_leases SET until = NULL, ended_by_takeover = 0, last_report = ?4, last_run = ?5
-                             WHERE asset_id = ?1 AND ip_id = ?2 AND since = ?3",
-                        )?
-                        .execute(params![state.asset_id, ip_id, since, at, run])?;
-                    state.open.insert(ip_id, (since, at));
-                    holders.entry(ip_id).or_default().insert(key.clone());
-                    self.count("ip_leases").updated += 1;
-                    continue;
-                }
-                self.tx
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO ip_leases (asset_id, ip_id, mac_id, since, until, last_report,
-                            connection_id, first_run, last_run)
-                         VALUES (?1, ?2, ?3, ?4, NULL, ?4, ?5, ?6, ?6)",
-                    )?
-                    .execute(params![state.asset_id, ip_id, state.mac_id, at, connection, run])?;
+            self.count("ip_leases").deactivated += 1;
+        }
+        Ok(())
+    }
+
+    /// The adapter holds every address its report shows. Returns the addresses it newly took,
+    /// whose other holders lose them.
+    fn hold_reported(
+        &mut self,
+        state: &mut AdapterState,
+        key: &AdapterKey,
+        current: HashSet<i64>,
+        at: i64,
+        holders: &mut Holders,
+    ) -> rusqlite::Result<Vec<i64>> {
+        let mut taken = Vec::new();
+        for ip_id in current {
+            if let Some(lease) = state.open.get_mut(&ip_id) {
+                lease.1 = at;
+            } else if let Some((since, _)) = state.taken_over.remove(&ip_id) {
+                // Still here after another device took it: both hold it at once.
+                self.reopen_lease(state.asset_id, ip_id, since, at)?;
+                state.open.insert(ip_id, (since, at));
+                holders.entry(ip_id).or_default().insert(key.clone());
+            } else {
+                self.open_lease(state, ip_id, at)?;
                 state.open.insert(ip_id, (at, at));
-                self.count("ip_leases").added += 1;
                 taken.push(ip_id);
             }
-            state.applied_until = at;
-            let asset_id = state.asset_id;
-            for ip_id in taken {
-                let others: Vec<AdapterKey> = holders
-                    .get(&ip_id)
-                    .map(|set| set.iter().filter(|k| **k != key).cloned().collect())
-                    .unwrap_or_default();
-                for other in others {
-                    if let Some(other_state) = adapters.get_mut(&other)
-                        && other_state.asset_id != asset_id
-                        && let Some((since, last_report)) = other_state.open.remove(&ip_id)
-                    {
-                        other_state.taken_over.insert(ip_id, (since, last_report));
-                        // A holder silent for long held it until its last report.
-                        let until = if last_report < at - SILENT_HOLDER_MS {
-                            last_report
-                        } else {
-                            at
-                        };
-                        self.tx
-                            .prepare_cached(
-                                "UPDATE ip_leases SET until = ?4, last_report = ?6, last_run = ?5, ended_by_takeover = 1
-                                 WHERE asset_id = ?1 AND ip_id = ?2 AND since = ?3",
-                            )?
-                            .execute(params![
-                                other_state.asset_id,
-                                ip_id,
-                                since,
-                                until,
-                                run,
-                                last_report
-                            ])?;
-                        self.count("ip_leases").deactivated += 1;
-                    }
-                    if let Some(set) = holders.get_mut(&ip_id) {
-                        set.remove(&other);
-                    }
-                }
-                // Holders this run has not touched yet live only in the database.
-                let ended = self
-                    .tx
-                    .prepare_cached(
-                        "UPDATE ip_leases
-                         SET until = CASE WHEN last_report < ?3 - ?6 THEN last_report ELSE ?3 END,
-                             last_run = ?4, ended_by_takeover = 1
-                         WHERE ip_id = ?1 AND connection_id = ?5 AND until IS NULL AND asset_id <> ?2 AND last_report < ?3",
-                    )?
-                    .execute(params![ip_id, asset_id, at, run, connection, SILENT_HOLDER_MS])?;
-                self.count("ip_leases").deactivated += ended as u64;
-                holders.entry(ip_id).or_default().insert(key.clone());
+        }
+        Ok(taken)
+    }
+
+    fn reopen_lease(
+        &mut self,
+        asset_id: i64,
+        ip_id: i64,
+        since: i64,
+        at: i64,
+    ) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached(
+                "UPDATE ip_leases SET until = NULL, ended_by_takeover = 0, last_report = ?4, last_run = ?5
+                 WHERE asset_id = ?1 AND ip_id = ?2 AND since = ?3",
+            )?
+            .execute(params![asset_id, ip_id, since, at, self.batch.run_id])?;
+        self.count("ip_leases").updated += 1;
+        Ok(())
+    }
+
+    fn open_lease(&mut self, state: &AdapterState, ip_id: i64, at: i64) -> rusqlite::Result<()> {
+        let (connection, run) = (&self.batch.connection_id, self.batch.run_id);
+        self.tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO ip_leases (asset_id, ip_id, mac_id, since, until, last_report,
+                    connection_id, first_run, last_run)
+                 VALUES (?1, ?2, ?3, ?4, NULL, ?4, ?5, ?6, ?6)",
+            )?
+            .execute(params![state.asset_id, ip_id, state.mac_id, at, connection, run])?;
+        self.count("ip_leases").added += 1;
+        Ok(())
+    }
+
+    /// The adapter at `key` (of `asset_id`) took `ip_id` at `at`: other devices' open leases
+    /// of it end there.
+    fn end_other_holders(
+        &mut self,
+        leases: &mut Leases,
+        key: &AdapterKey,
+        asset_id: i64,
+        ip_id: i64,
+        at: i64,
+    ) -> rusqlite::Result<()> {
+        let others: Vec<AdapterKey> = leases
+            .holders
+            .get(&ip_id)
+            .map(|set| set.iter().filter(|k| *k != key).cloned().collect())
+            .unwrap_or_default();
+        for other in others {
+            if let Some(other_state) = leases.adapters.get_mut(&other)
+                && other_state.asset_id != asset_id
+                && let Some(lease) = other_state.open.remove(&ip_id)
+            {
+                other_state.taken_over.insert(ip_id, lease);
+                self.end_taken_lease(other_state.asset_id, ip_id, lease, at)?;
+            }
+            if let Some(set) = leases.holders.get_mut(&ip_id) {
+                set.remove(&other);
             }
         }
+        self.end_stored_holders(asset_id, ip_id, at)?;
+        leases.holders.entry(ip_id).or_default().insert(key.clone());
+        Ok(())
+    }
+
+    /// Ends a lease another device took; `(since, last_report)` is the lease as this batch
+    /// knows it, its newest report not yet written.
+    fn end_taken_lease(
+        &mut self,
+        asset_id: i64,
+        ip_id: i64,
+        (since, last_report): (i64, i64),
+        at: i64,
+    ) -> rusqlite::Result<()> {
+        // A holder silent for long held it until its last report.
+        let until = if last_report < at - SILENT_HOLDER_MS {
+            last_report
+        } else {
+            at
+        };
+        self.tx
+            .prepare_cached(
+                "UPDATE ip_leases SET until = ?4, last_report = ?6, last_run = ?5, ended_by_takeover = 1
+                 WHERE asset_id = ?1 AND ip_id = ?2 AND since = ?3",
+            )?
+            .execute(params![asset_id, ip_id, since, until, self.batch.run_id, last_report])?;
+        self.count("ip_leases").deactivated += 1;
+        Ok(())
+    }
+
+    /// Holders this run has not touched yet live only in the database: their leases of
+    /// `ip_id` end as in [`Writer::end_taken_lease`], in one statement.
+    fn end_stored_holders(&mut self, asset_id: i64, ip_id: i64, at: i64) -> rusqlite::Result<()> {
+        let (connection, run) = (&self.batch.connection_id, self.batch.run_id);
+        let ended = self
+            .tx
+            .prepare_cached(
+                "UPDATE ip_leases
+                 SET until = CASE WHEN last_report < ?3 - ?6 THEN last_report ELSE ?3 END,
+                     last_run = ?4, ended_by_takeover = 1
+                 WHERE ip_id = ?1 AND connection_id = ?5 AND until IS NULL AND asset_id <> ?2 AND last_report < ?3",
+            )?
+            .execute(params![ip_id, asset_id, at, run, connection, SILENT_HOLDER_MS])?;
+        self.count("ip_leases").deactivated += ended as u64;
+        Ok(())
+    }
+
+    /// Open leases keep their newest report in memory during the batch (see
+    /// [`AdapterState::open`]); it is written here, once.
+    fn write_newest_reports(
+        &mut self,
+        adapters: &HashMap<AdapterKey, AdapterState>,
+    ) -> rusqlite::Result<()> {
+        let run = self.batch.run_id;
         for state in adapters.values() {
             for (ip_id, (since, last_report)) in &state.open {
                 self.tx
@@ -735,9 +869,15 @@ impl Writer<'_> {
                     .execute(params![state.asset_id, ip_id, since, last_report, run])?;
             }
         }
-        // A holder of a shared address that fell silent while others kept reporting it (a
-        // laptop retired from a home network) held it until its last report. Without this, a
-        // shared address — which no new holder "takes" — would keep every past holder forever.
+        Ok(())
+    }
+
+    /// A holder of a shared address that fell silent while others kept reporting it (a
+    /// laptop retired from a home network) held it until its last report. Without this, a
+    /// shared address — which no new holder "takes" — would keep every past holder forever.
+    /// `reported`: each address's newest report in the batch.
+    fn end_silent_holders(&mut self, reported: HashMap<i64, i64>) -> rusqlite::Result<()> {
+        let (connection, run) = (&self.batch.connection_id, self.batch.run_id);
         for (ip_id, newest) in reported {
             let ended = self
                 .tx
@@ -776,11 +916,11 @@ impl Writer<'_> {
         )?;
         let rows = statement.query_map(params![asset_id, mac_id], |row| {
             Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, i64>(1)?,
-                row.get::<_, i64>(2)?,
-                row.get::<_, Option<i64>>(3)?,
-                row.get::<_, bool>(4)?,
+                row.get::<_, i64>("ip_id")?,
+                row.get::<_, i64>("since")?,
+                row.get::<_, i64>("last_report")?,
+                row.get::<_, Option<i64>>("until")?,
+                row.get::<_, bool>("ended_by_takeover")?,
             ))
         })?;
         // The newest lease of each address: taken over and not contradicted since, or not.
@@ -836,14 +976,14 @@ impl Writer<'_> {
             let account_id: i64 = self
                 .tx
                 .prepare_cached("SELECT id FROM accounts WHERE key = ?1")?
-                .query_row([&key], |row| row.get(0))?;
+                .query_row([&key], |row| row.get("id"))?;
             let at = ms(logon.timestamp);
             let existed: bool = self
                 .tx
                 .prepare_cached(
-                    "SELECT count(*) FROM asset_accounts WHERE asset_id = ?1 AND account_id = ?2",
+                    "SELECT count(*) AS links FROM asset_accounts WHERE asset_id = ?1 AND account_id = ?2",
                 )?
-                .query_row(params![asset_id, account_id], |row| row.get::<_, i64>(0))?
+                .query_row(params![asset_id, account_id], |row| row.get::<_, i64>("links"))?
                 > 0;
             self.tx
                 .prepare_cached(
@@ -887,7 +1027,7 @@ impl Writer<'_> {
         let vulnerability_id: i64 = self
             .tx
             .prepare_cached("SELECT id FROM vulnerabilities WHERE cve = ?1")?
-            .query_row([&row.cve_id], |r| r.get(0))?;
+            .query_row([&row.cve_id], |r| r.get("id"))?;
         self.tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO applications (vendor, product, version) VALUES (?1, ?2, ?3)",
@@ -904,14 +1044,14 @@ impl Writer<'_> {
             )?
             .query_row(
                 params![row.software_vendor, row.software_name, row.software_version],
-                |r| r.get(0),
+                |r| r.get("id"),
             )?;
         let previous: Option<bool> = self
             .tx
             .prepare_cached(
                 "SELECT active FROM asset_vulnerabilities WHERE asset_id = ?1 AND vulnerability_id = ?2 AND application_id = ?3",
             )?
-            .query_row(params![asset_id, vulnerability_id, application_id], |r| r.get(0))
+            .query_row(params![asset_id, vulnerability_id, application_id], |r| r.get("active"))
             .optional()?;
         let first_seen = row.first_seen.map(ms).unwrap_or(now);
         let last_seen = row.last_seen.map(ms).unwrap_or(now);
@@ -984,7 +1124,7 @@ impl Writer<'_> {
             .execute(params![key.as_slice(), ip.to_string(), if ip.is_ipv4() { 4 } else { 6 }, address_class(ip)])?;
         self.tx
             .prepare_cached("SELECT id FROM ip_addresses WHERE address = ?1")?
-            .query_row([key.as_slice()], |row| row.get(0))
+            .query_row([key.as_slice()], |row| row.get("id"))
     }
 
     fn mac_id(&mut self, mac: &MacAddress) -> rusqlite::Result<i64> {
@@ -1003,7 +1143,7 @@ impl Writer<'_> {
             .execute([&text])?;
         self.tx
             .prepare_cached("SELECT id FROM mac_addresses WHERE address = ?1")?
-            .query_row([&text], |row| row.get(0))
+            .query_row([&text], |row| row.get("id"))
     }
 
     fn hostname_id(&mut self, name: &str) -> rusqlite::Result<i64> {
@@ -1013,6 +1153,6 @@ impl Writer<'_> {
             .execute([&name])?;
         self.tx
             .prepare_cached("SELECT id FROM hostnames WHERE name = ?1")?
-            .query_row([&name], |row| row.get(0))
+            .query_row([&name], |row| row.get("id"))
     }
 }

@@ -128,7 +128,7 @@ pub(super) fn watermarks(
     let mut statement =
         db.prepare("SELECT kind, value FROM sync_watermarks WHERE connection_id = ?1")?;
     let rows = statement.query_map([connection_id], |row| {
-        Ok((row.get::<_, String>(0)?, from_ms(row.get(1)?)))
+        Ok((row.get::<_, String>("kind")?, from_ms(row.get("value")?)))
     })?;
     rows.collect()
 }
@@ -146,21 +146,21 @@ pub(super) fn list(
     let rows = statement.query_map(
         params![connection_id, i64::try_from(limit).unwrap_or(i64::MAX)],
         |row| {
-            let text = |index: usize| row.get::<_, String>(index);
+            let text = |column: &str| row.get::<_, String>(column);
             Ok(RunRecord {
-                id: row.get(0)?,
-                connection_id: row.get(1)?,
-                mode: row.get(2)?,
-                trigger: row.get(3)?,
-                started_at: from_ms(row.get(4)?),
-                finished_at: row.get::<_, Option<i64>>(5)?.map(from_ms),
-                status: RunStatus::parse(&text(6)?),
-                error_code: row.get(7)?,
-                error: row.get(8)?,
-                api_calls: serde_json::from_str(&text(9)?).unwrap_or_default(),
-                throttled_ms: u64::try_from(row.get::<_, i64>(10)?).unwrap_or(0),
-                changes: serde_json::from_str(&text(11)?).unwrap_or_default(),
-                notes: serde_json::from_str(&text(12)?).unwrap_or_default(),
+                id: row.get("id")?,
+                connection_id: row.get("connection_id")?,
+                mode: row.get("mode")?,
+                trigger: row.get("trigger")?,
+                started_at: from_ms(row.get("started_at")?),
+                finished_at: row.get::<_, Option<i64>>("finished_at")?.map(from_ms),
+                status: RunStatus::parse(&text("status")?),
+                error_code: row.get("error_code")?,
+                error: row.get("error")?,
+                api_calls: serde_json::from_str(&text("api_calls")?).unwrap_or_default(),
+                throttled_ms: u64::try_from(row.get::<_, i64>("throttled_ms")?).unwrap_or(0),
+                changes: serde_json::from_str(&text("changes")?).unwrap_or_default(),
+                notes: serde_json::from_str(&text("notes")?).unwrap_or_default(),
             })
         },
     )?;
@@ -169,19 +169,19 @@ pub(super) fn list(
 
 pub(super) fn counts(db: &mut Db, connection_id: &str) -> rusqlite::Result<ConnectionCounts> {
     let count = |sql: &str| -> rusqlite::Result<u64> {
-        db.query_row(sql, [connection_id], |row| row.get::<_, i64>(0))
+        db.query_row(sql, [connection_id], |row| row.get::<_, i64>("n"))
             .map(|n| u64::try_from(n).unwrap_or(0))
     };
     Ok(ConnectionCounts {
-        devices: count("SELECT count(*) FROM assets WHERE connection_id = ?1 AND active = 1")?,
+        devices: count("SELECT count(*) AS n FROM assets WHERE connection_id = ?1 AND active = 1")?,
         ip_addresses: count(
-            "SELECT count(DISTINCT ip_id) FROM asset_ip_addresses WHERE connection_id = ?1 AND active = 1",
+            "SELECT count(DISTINCT ip_id) AS n FROM asset_ip_addresses WHERE connection_id = ?1 AND active = 1",
         )?,
         alerts: count(
-            "SELECT count(*) FROM alerts WHERE connection_id = ?1 AND status <> 'Resolved'",
+            "SELECT count(*) AS n FROM alerts WHERE connection_id = ?1 AND status <> 'Resolved'",
         )?,
         vulnerabilities: count(
-            "SELECT count(DISTINCT vulnerability_id) FROM asset_vulnerabilities WHERE connection_id = ?1 AND active = 1",
+            "SELECT count(DISTINCT vulnerability_id) AS n FROM asset_vulnerabilities WHERE connection_id = ?1 AND active = 1",
         )?,
         risk: risk_counts(db, connection_id)?,
     })
@@ -189,14 +189,14 @@ pub(super) fn counts(db: &mut Db, connection_id: &str) -> rusqlite::Result<Conne
 
 fn risk_counts(db: &Db, connection_id: &str) -> rusqlite::Result<RiskCounts> {
     let mut statement = db.prepare_cached(
-        "SELECT computed_risk_level, count(*) FROM assets
+        "SELECT computed_risk_level, count(*) AS devices FROM assets
          WHERE connection_id = ?1 AND active = 1 GROUP BY computed_risk_level",
     )?;
     let mut rows = statement.query([connection_id])?;
     let mut counts = RiskCounts::default();
     while let Some(row) = rows.next()? {
-        let n = u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0);
-        match row.get_ref(0)?.as_str()? {
+        let n = u64::try_from(row.get::<_, i64>("devices")?).unwrap_or(0);
+        match row.get_ref("computed_risk_level")?.as_str()? {
             "critical" => counts.critical += n,
             "high" => counts.high += n,
             "medium" => counts.medium += n,

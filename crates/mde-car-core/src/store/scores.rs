@@ -27,7 +27,7 @@ pub(crate) fn alert_counts(
     let mut rows = statement.query(params![connection_id, device_id])?;
     let mut counts = AlertCounts::default();
     while let Some(row) = rows.next()? {
-        counts.add(row.get_ref(0)?.as_str()?, 1);
+        counts.add(row.get_ref("severity")?.as_str()?, 1);
     }
     Ok(counts)
 }
@@ -44,13 +44,13 @@ pub(crate) fn vulnerability_summary(
     let mut seen: Vec<i64> = Vec::new();
     let mut summary = VulnerabilitySummary::default();
     while let Some(row) = rows.next()? {
-        let id: i64 = row.get(0)?;
+        let id: i64 = row.get("vulnerability_id")?;
         if seen.contains(&id) {
             continue;
         }
         seen.push(id);
-        let cvss: Option<f64> = row.get(1)?;
-        let severity = row.get_ref(2)?.as_str_or_null()?;
+        let cvss: Option<f64> = row.get("cvss")?;
+        let severity = row.get_ref("severity")?.as_str_or_null()?;
         summary.active += 1;
         let (critical, high) = match cvss {
             Some(cvss) => (cvss >= 9.0, (7.0..9.0).contains(&cvss)),
@@ -76,11 +76,11 @@ pub(crate) fn store_risk(db: &Db, connection_id: &str) -> rusqlite::Result<usize
         statement
             .query_map([connection_id], |row| {
                 Ok((
-                    row.get(0)?,
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
+                    row.get("id")?,
+                    row.get("device_id")?,
+                    row.get("device_value")?,
+                    row.get("computed_risk")?,
+                    row.get("computed_risk_level")?,
                 ))
             })?
             .collect::<rusqlite::Result<_>>()?

@@ -95,7 +95,40 @@ pub(crate) struct RunContext {
 /// a run that fails or is cancelled is an `Ok` outcome with that status. Sends Started,
 /// Progress and Throttled events; the caller sends Finished.
 pub(crate) async fn run(context: RunContext) -> Result<SyncOutcome> {
-    let _lock = acquire_run_lock(&context.data_dir, &context.connection)?;
+    // Held until the run's outcome is stored and logged.
+    let (_lock, begun) = begin(&context).await?;
+    let client = client_for_run(&context, begun.run_id);
+    let fetched = fetch(&client, &context, &begun.plan, begun.run_id, begun.started).await;
+    let mut finish = RunFinish {
+        api_calls: client.call_counts(),
+        throttled_ms: u64::try_from(client.throttled_time().as_millis()).unwrap_or(u64::MAX),
+        ..RunFinish::default()
+    };
+    let outcome = match fetched {
+        Ok((batch, notes)) => {
+            finish.notes = notes;
+            finish_with_data(&context, &begun, batch, finish).await?
+        }
+        Err(error) => finish_without_data(&context, &begun, &error, finish).await?,
+    };
+    let summary = summary(&outcome);
+    tracing::info!(connection = %context.connection.name, run_id = begun.run_id, status = outcome.status.key(), %summary, "sync finished");
+    // The Finished event is the caller's: it is sent once the run is no longer registered, so
+    // a "Sync now" right after it is accepted.
+    Ok(outcome)
+}
+
+/// A recorded run: what the steps after [`begin`] need of it.
+struct Begun {
+    run_id: i64,
+    started: crate::model::Timestamp,
+    plan: SyncPlan,
+}
+
+/// Takes the run lock, plans from the watermarks, records the run and announces it. The
+/// watermarks are read under the lock, so no other run moves them between plan and fetch.
+async fn begin(context: &RunContext) -> Result<(LockFile, Begun)> {
+    let lock = acquire_run_lock(&context.data_dir, &context.connection)?;
     let started = Utc::now();
     let watermarks = blocking({
         let store = context.store.clone();
@@ -117,16 +150,25 @@ pub(crate) async fn run(context: RunContext) -> Result<SyncOutcome> {
         move || store.begin_run(&id, mode, trigger, started)
     })
     .await?;
-    let connection_id = context.connection.id.clone();
     let _ = context.events.send(SyncEvent::Started {
-        connection_id: connection_id.clone(),
+        connection_id: context.connection.id.clone(),
         run_id,
         full: plan.full,
     });
     tracing::info!(connection = %context.connection.name, run_id, full = plan.full, "sync started");
+    let begun = Begun {
+        run_id,
+        started,
+        plan,
+    };
+    Ok((lock, begun))
+}
 
+/// The connection's client for this run: it stops on the run's cancel, and its paging and
+/// throttling reach the run's listeners as Progress and Throttled events.
+fn client_for_run(context: &RunContext, run_id: i64) -> MdeClient {
     let events = context.events.clone();
-    let progress_connection = connection_id.clone();
+    let progress_connection = context.connection.id.clone();
     let progress = Arc::new(move |progress: mde::Progress| {
         let _ = events.send(SyncEvent::Progress {
             connection_id: progress_connection.clone(),
@@ -138,7 +180,7 @@ pub(crate) async fn run(context: RunContext) -> Result<SyncOutcome> {
         });
     });
     let events = context.events.clone();
-    let wait_connection = connection_id.clone();
+    let wait_connection = context.connection.id.clone();
     let waits = Arc::new(move |wait: mde::Wait| {
         let _ = events.send(SyncEvent::Throttled {
             connection_id: wait_connection.clone(),
@@ -147,81 +189,81 @@ pub(crate) async fn run(context: RunContext) -> Result<SyncOutcome> {
             by_service: wait.reason == mde::WaitReason::ServiceAsked,
         });
     });
-    let client = context
+    context
         .client
         .clone()
         .with_cancel(context.cancel.clone())
         .with_progress(progress)
-        .with_waits(waits);
+        .with_waits(waits)
+}
 
-    let fetched = fetch(&client, &context, &plan, run_id, started).await;
-    let mut finish = RunFinish {
-        api_calls: client.call_counts(),
-        throttled_ms: u64::try_from(client.throttled_time().as_millis()).unwrap_or(u64::MAX),
-        ..RunFinish::default()
+/// Applies the fetched data and records the run as succeeded, in the store's one transaction.
+async fn finish_with_data(
+    context: &RunContext,
+    begun: &Begun,
+    batch: SyncBatch,
+    finish: RunFinish,
+) -> Result<SyncOutcome> {
+    let _ = context.events.send(SyncEvent::Progress {
+        connection_id: context.connection.id.clone(),
+        run_id: begun.run_id,
+        step: SyncStep::Saving,
+        page: 0,
+        items: 0,
+        estimated_total: None,
+    });
+    let store = context.store.clone();
+    let finish_for_store = finish.clone();
+    let changes = blocking(move || store.apply_sync(&batch, &finish_for_store)).await?;
+    Ok(SyncOutcome {
+        run_id: begun.run_id,
+        full: begun.plan.full,
+        status: RunStatus::Succeeded,
+        changes,
+        api_calls: finish.api_calls,
+        throttled_ms: finish.throttled_ms,
+        notes: finish.notes,
+        error: None,
+        error_code: None,
+    })
+}
+
+/// Records a run that failed or was cancelled before its data was applied: the data and
+/// watermarks stay as they were, so the next run catches up.
+async fn finish_without_data(
+    context: &RunContext,
+    begun: &Begun,
+    error: &MdeError,
+    mut finish: RunFinish,
+) -> Result<SyncOutcome> {
+    // A cancel that lands while a call fails for another reason still ends the run as cancelled.
+    let status = if matches!(error, MdeError::Cancelled) || context.cancel.is_cancelled() {
+        RunStatus::Cancelled
+    } else {
+        RunStatus::Failed
     };
-    let outcome = match fetched {
-        Ok((batch, notes)) => {
-            finish.notes = notes;
-            let _ = context.events.send(SyncEvent::Progress {
-                connection_id: connection_id.clone(),
-                run_id,
-                step: SyncStep::Saving,
-                page: 0,
-                items: 0,
-                estimated_total: None,
-            });
-            let store = context.store.clone();
-            let finish_for_store = finish.clone();
-            let changes = blocking(move || store.apply_sync(&batch, &finish_for_store)).await?;
-            SyncOutcome {
-                run_id,
-                full: plan.full,
-                status: RunStatus::Succeeded,
-                changes,
-                api_calls: finish.api_calls,
-                throttled_ms: finish.throttled_ms,
-                notes: finish.notes,
-                error: None,
-                error_code: None,
-            }
-        }
-        Err(error) => {
-            let status = if matches!(error, MdeError::Cancelled) || context.cancel.is_cancelled() {
-                RunStatus::Cancelled
-            } else {
-                RunStatus::Failed
-            };
-            finish.error_code = Some(error.code().to_owned());
-            finish.error = Some(if status == RunStatus::Cancelled {
-                "cancelled".to_owned()
-            } else {
-                error.to_string()
-            });
-            let store = context.store.clone();
-            let finish_for_store = finish.clone();
-            blocking(move || {
-                store.end_run_without_data(run_id, status, &finish_for_store, Utc::now())
-            })
-            .await?;
-            SyncOutcome {
-                run_id,
-                full: plan.full,
-                status,
-                changes: Changes::new(),
-                api_calls: finish.api_calls,
-                throttled_ms: finish.throttled_ms,
-                notes: finish.notes,
-                error: finish.error,
-                error_code: finish.error_code,
-            }
-        }
-    };
-    let summary = summary(&outcome);
-    tracing::info!(connection = %context.connection.name, run_id, status = outcome.status.key(), %summary, "sync finished");
-    // The Finished event is the caller's: it is sent once the run is no longer registered, so
-    // a "Sync now" right after it is accepted.
-    Ok(outcome)
+    finish.error_code = Some(error.code().to_owned());
+    finish.error = Some(if status == RunStatus::Cancelled {
+        "cancelled".to_owned()
+    } else {
+        error.to_string()
+    });
+    let store = context.store.clone();
+    let finish_for_store = finish.clone();
+    let run_id = begun.run_id;
+    blocking(move || store.end_run_without_data(run_id, status, &finish_for_store, Utc::now()))
+        .await?;
+    Ok(SyncOutcome {
+        run_id,
+        full: begun.plan.full,
+        status,
+        changes: Changes::new(),
+        api_calls: finish.api_calls,
+        throttled_ms: finish.throttled_ms,
+        notes: finish.notes,
+        error: finish.error,
+        error_code: finish.error_code,
+    })
 }
 
 /// Fetches what the plan asks for. Optional data types whose permission is missing are
