@@ -23,9 +23,11 @@ use rusqlite::Connection as Db;
 use serde::Serialize;
 
 use super::{
-    AssetDetail, AssetHit, ConnectionRef, IpTimeline, MAX_LIMIT, Page, Query, RelationKind,
-    RelationSource, Result, SearchError, SearchRequest, SearchResults, SortKey, asset_detail,
-    blocking, ip_timeline, prepare_search, search_in,
+    AccountView, AddressLink, AlertView, AssetDetail, AssetHit, AssetRisk, ConnectionRef,
+    IpTimeline, Lease, LinkedValue, MAX_LIMIT, Query, RelationKind, RelationSource, Result,
+    SearchError, SearchRequest, SearchResults, SortKey, VulnerabilityView, asset_detail, blocking,
+    hits::{Page, prepare_search, search_in},
+    ip_timeline,
 };
 use crate::{
     config::Connection,
@@ -638,76 +640,83 @@ impl Fact {
     }
 }
 
+/// Every fact of the device view, section by section in the order the view shows them.
 fn asset_facts(detail: &AssetDetail) -> Vec<Fact> {
-    let mut facts = Vec::new();
+    let mut facts = identity_facts(detail);
+    facts.extend(risk_facts(&detail.risk));
+    facts.extend(
+        detail
+            .host_names
+            .iter()
+            .map(|name| linked_fact("host_name", name)),
+    );
+    facts.extend(detail.ip_addresses.iter().map(address_fact));
+    facts.extend(detail.ip_history.iter().map(lease_fact));
+    facts.extend(
+        detail
+            .mac_addresses
+            .iter()
+            .map(|mac| linked_fact("mac_address", mac)),
+    );
+    facts.extend(detail.accounts.iter().map(account_fact));
+    facts.extend(detail.alerts.iter().map(alert_fact));
+    facts.extend(detail.vulnerabilities.iter().map(vulnerability_fact));
+    facts.extend(run_facts(detail));
+    facts
+}
+
+/// Identity: who the device is, where it is managed, and Defender's rating of it.
+fn identity_facts(detail: &AssetDetail) -> Vec<Fact> {
     let some = |value: &Option<String>| value.clone().unwrap_or_default();
-    facts.push(Fact::identity("asset_id", detail.asset_id.to_string()));
-    facts.push(Fact::identity("name", some(&detail.name)));
-    facts.push(Fact::identity("device_id", detail.device_id.clone()));
-    facts.push(Fact::identity(
-        "connection",
-        connection_name(&detail.connection),
-    ));
-    facts.push(Fact::identity(
-        "connection_id",
-        detail.connection.id.clone(),
-    ));
-    facts.push(Fact::identity("os", detail.os.describe()));
-    facts.push(Fact::identity(
-        "os_architecture",
-        some(&detail.os.architecture),
-    ));
-    facts.push(Fact::identity("health_status", some(&detail.health_status)));
-    facts.push(Fact::identity(
-        "onboarding_status",
-        some(&detail.onboarding_status),
-    ));
-    facts.push(Fact::identity("aad_device_id", some(&detail.aad_device_id)));
-    facts.push(Fact::identity(
-        "aad_joined",
-        detail.aad_joined.map(yes_no).unwrap_or_default(),
-    ));
-    facts.push(Fact::identity(
-        "device_group",
-        some(&detail.rbac_group_name),
-    ));
-    facts.push(Fact::identity("tags", detail.tags.join("; ")));
-    facts.push(Fact::identity("active", yes_no(detail.active)));
-    facts.push(Fact::identity(
-        "inactive_reason",
-        some(&detail.inactive_reason),
-    ));
-    facts.push(Fact::identity(
-        "defender_first_seen",
-        iso_opt(detail.defender_first_seen.as_ref()),
-    ));
-    facts.push(Fact::identity(
-        "defender_last_seen",
-        iso_opt(detail.defender_last_seen.as_ref()),
-    ));
-    facts.push(Fact::identity(
-        "defender_risk_level",
-        some(&detail.defender.risk_score),
-    ));
-    facts.push(Fact::identity(
-        "exposure_level",
-        some(&detail.defender.exposure_level),
-    ));
-    facts.push(Fact::identity(
-        "device_value",
-        some(&detail.defender.device_value),
-    ));
-    facts.push(Fact {
+    [
+        ("asset_id", detail.asset_id.to_string()),
+        ("name", some(&detail.name)),
+        ("device_id", detail.device_id.clone()),
+        ("connection", connection_name(&detail.connection).to_owned()),
+        ("connection_id", detail.connection.id.clone()),
+        ("os", detail.os.describe()),
+        ("os_architecture", some(&detail.os.architecture)),
+        ("health_status", some(&detail.health_status)),
+        ("onboarding_status", some(&detail.onboarding_status)),
+        ("aad_device_id", some(&detail.aad_device_id)),
+        (
+            "aad_joined",
+            detail.aad_joined.map(yes_no).unwrap_or_default().to_owned(),
+        ),
+        ("device_group", some(&detail.rbac_group_name)),
+        ("tags", detail.tags.join("; ")),
+        ("active", yes_no(detail.active).to_owned()),
+        ("inactive_reason", some(&detail.inactive_reason)),
+        (
+            "defender_first_seen",
+            iso_opt(detail.defender_first_seen.as_ref()),
+        ),
+        (
+            "defender_last_seen",
+            iso_opt(detail.defender_last_seen.as_ref()),
+        ),
+        ("defender_risk_level", some(&detail.defender.risk_score)),
+        ("exposure_level", some(&detail.defender.exposure_level)),
+        ("device_value", some(&detail.defender.device_value)),
+    ]
+    .into_iter()
+    .map(|(key, value)| Fact::identity(key, value))
+    .collect()
+}
+
+/// Risk: the computed score, then each component of it.
+fn risk_facts(risk: &AssetRisk) -> Vec<Fact> {
+    let mut facts = vec![Fact {
         section: "risk",
         key: "score".to_owned(),
-        value: format!("{:.1}", detail.risk.score),
-        detail: detail.risk.summary.clone(),
+        value: format!("{:.1}", risk.score),
+        detail: risk.summary.clone(),
         first_seen: None,
         last_seen: None,
         active: None,
-    });
-    for component in &detail.risk.components {
-        facts.push(Fact {
+    }];
+    facts.extend(risk.components.iter().map(|component| {
+        Fact {
             section: "risk",
             key: serde_json::to_value(component.factor)
                 .ok()
@@ -718,127 +727,132 @@ fn asset_facts(detail: &AssetDetail) -> Vec<Fact> {
             first_seen: None,
             last_seen: None,
             active: None,
-        });
-    }
-    for name in &detail.host_names {
-        facts.push(Fact {
-            section: "host_name",
-            key: name.value.clone(),
-            value: String::new(),
-            detail: String::new(),
-            first_seen: Some(name.first_seen),
-            last_seen: Some(name.last_seen),
-            active: Some(name.active),
-        });
-    }
-    for address in &detail.ip_addresses {
-        let mut about = vec![relation_source(address.source).to_owned()];
-        about.extend(address.mac.as_ref().map(|mac| format!("MAC {mac}")));
-        about.extend(address.interface_type.clone());
-        facts.push(Fact {
-            section: "ip_address",
-            key: address.address.clone(),
-            value: address.class.clone(),
-            detail: about.join(", "),
-            first_seen: Some(address.first_seen),
-            last_seen: Some(address.last_seen),
-            active: Some(address.active),
-        });
-    }
-    for lease in &detail.ip_history {
-        facts.push(Fact {
-            section: "ip_history",
-            key: lease.address.clone(),
-            value: lease.class.clone(),
-            detail: lease
-                .mac
-                .as_ref()
-                .map(|mac| format!("MAC {mac}"))
-                .unwrap_or_default(),
-            first_seen: Some(lease.since),
-            last_seen: Some(lease.until.unwrap_or(lease.last_report)),
-            active: Some(lease.until.is_none()),
-        });
-    }
-    for mac in &detail.mac_addresses {
-        facts.push(Fact {
-            section: "mac_address",
-            key: mac.value.clone(),
-            value: String::new(),
-            detail: String::new(),
-            first_seen: Some(mac.first_seen),
-            last_seen: Some(mac.last_seen),
-            active: Some(mac.active),
-        });
-    }
-    for account in &detail.accounts {
-        let mut about = Vec::new();
-        about.extend(account.sid.clone());
-        if account.is_local_admin == Some(true) {
-            about.push("local admin".to_owned());
         }
-        facts.push(Fact {
-            section: "account",
-            key: match &account.domain {
-                Some(domain) => format!("{domain}\\{}", account.name),
-                None => account.name.clone(),
-            },
-            value: account.logon_type.clone().unwrap_or_default(),
-            detail: about.join(", "),
-            first_seen: Some(account.first_seen),
-            last_seen: Some(account.last_seen),
-            active: Some(account.active),
-        });
+    }));
+    facts
+}
+
+/// A host name or a MAC of the device.
+fn linked_fact(section: &'static str, linked: &LinkedValue) -> Fact {
+    Fact {
+        section,
+        key: linked.value.clone(),
+        value: String::new(),
+        detail: String::new(),
+        first_seen: Some(linked.first_seen),
+        last_seen: Some(linked.last_seen),
+        active: Some(linked.active),
     }
-    for alert in &detail.alerts {
-        facts.push(Fact {
-            section: "alert",
-            key: alert.alert_id.clone(),
-            value: alert.severity.clone(),
-            detail: format!("{}: {}", alert.status, alert.title),
-            first_seen: Some(alert.created),
-            last_seen: Some(alert.updated),
-            active: Some(alert.active),
-        });
+}
+
+/// An address of the device record (or its external address), with its adapter.
+fn address_fact(address: &AddressLink) -> Fact {
+    let mut about = vec![relation_source(address.source).to_owned()];
+    about.extend(address.mac.as_ref().map(|mac| format!("MAC {mac}")));
+    about.extend(address.interface_type.clone());
+    Fact {
+        section: "ip_address",
+        key: address.address.clone(),
+        value: address.class.clone(),
+        detail: about.join(", "),
+        first_seen: Some(address.first_seen),
+        last_seen: Some(address.last_seen),
+        active: Some(address.active),
     }
-    for vulnerability in &detail.vulnerabilities {
-        facts.push(Fact {
-            section: "vulnerability",
-            key: vulnerability.cve.clone(),
-            value: cvss(vulnerability.cvss),
-            detail: format!(
-                "{} {} {}{}",
-                vulnerability.vendor,
-                vulnerability.product,
-                vulnerability.version,
-                vulnerability
-                    .severity
-                    .as_ref()
-                    .map(|s| format!(" ({s})"))
-                    .unwrap_or_default()
-            ),
-            first_seen: Some(vulnerability.first_seen),
-            last_seen: Some(vulnerability.last_seen),
-            active: Some(vulnerability.active),
-        });
+}
+
+/// A lease of the IP history.
+fn lease_fact(lease: &Lease) -> Fact {
+    Fact {
+        section: "ip_history",
+        key: lease.address.clone(),
+        value: lease.class.clone(),
+        detail: lease
+            .mac
+            .as_ref()
+            .map(|mac| format!("MAC {mac}"))
+            .unwrap_or_default(),
+        first_seen: Some(lease.since),
+        last_seen: Some(lease.until.unwrap_or(lease.last_report)),
+        active: Some(lease.until.is_none()),
     }
-    for (key, run) in [
+}
+
+/// An account that logged on, as `DOMAIN\name`.
+fn account_fact(account: &AccountView) -> Fact {
+    let mut about = Vec::new();
+    about.extend(account.sid.clone());
+    if account.is_local_admin == Some(true) {
+        about.push("local admin".to_owned());
+    }
+    Fact {
+        section: "account",
+        key: match &account.domain {
+            Some(domain) => format!("{domain}\\{}", account.name),
+            None => account.name.clone(),
+        },
+        value: account.logon_type.clone().unwrap_or_default(),
+        detail: about.join(", "),
+        first_seen: Some(account.first_seen),
+        last_seen: Some(account.last_seen),
+        active: Some(account.active),
+    }
+}
+
+fn alert_fact(alert: &AlertView) -> Fact {
+    Fact {
+        section: "alert",
+        key: alert.alert_id.clone(),
+        value: alert.severity.clone(),
+        detail: format!("{}: {}", alert.status, alert.title),
+        first_seen: Some(alert.created),
+        last_seen: Some(alert.updated),
+        active: Some(alert.active),
+    }
+}
+
+/// A CVE, its score and the software version it is in.
+fn vulnerability_fact(vulnerability: &VulnerabilityView) -> Fact {
+    Fact {
+        section: "vulnerability",
+        key: vulnerability.cve.clone(),
+        value: cvss(vulnerability.cvss),
+        detail: format!(
+            "{} {} {}{}",
+            vulnerability.vendor,
+            vulnerability.product,
+            vulnerability.version,
+            vulnerability
+                .severity
+                .as_ref()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default()
+        ),
+        first_seen: Some(vulnerability.first_seen),
+        last_seen: Some(vulnerability.last_seen),
+        active: Some(vulnerability.active),
+    }
+}
+
+/// The first and the last sync run that listed the device.
+fn run_facts(detail: &AssetDetail) -> Vec<Fact> {
+    [
         ("first_run", &detail.first_run),
         ("last_run", &detail.last_run),
-    ] {
-        if let Some(run) = run {
-            facts.push(Fact {
-                section: "sync_run",
-                key: key.to_owned(),
-                value: run.id.to_string(),
-                detail: format!("{} {} run, {}", run.trigger, run.mode, run.status),
-                first_seen: Some(run.started_at),
-                last_seen: run.finished_at,
-                active: None,
-            });
-        }
-    }
-    facts
+    ]
+    .into_iter()
+    .filter_map(|(key, run)| {
+        run.as_ref().map(|run| Fact {
+            section: "sync_run",
+            key: key.to_owned(),
+            value: run.id.to_string(),
+            detail: format!("{} {} run, {}", run.trigger, run.mode, run.status),
+            first_seen: Some(run.started_at),
+            last_seen: run.finished_at,
+            active: None,
+        })
+    })
+    .collect()
 }
 
 /// Formats an asset's detail in `format`.

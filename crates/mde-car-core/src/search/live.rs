@@ -11,7 +11,8 @@ use chrono::{Duration, Utc};
 use serde::Serialize;
 
 use super::{
-    ConnectionRef, Page, Query, Result, SearchError, SortKey, blocking, find_connection, search_in,
+    ConnectionRef, Query, Result, SearchError, SortKey, blocking, find_connection,
+    hits::{Page, search_in},
 };
 use crate::{config::Connection, mde::MdeClient, model::Timestamp, store::Store};
 
