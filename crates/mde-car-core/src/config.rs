@@ -341,7 +341,7 @@ impl DataSelection {
 }
 
 /// What a person entered for a connection, before validation. The secret is `None` when an
-/// edit keeps the stored one. Blank optional fields mean "not set" (see [`normalized`]).
+/// edit keeps the stored one. Blank optional fields mean "not set", as normalization stores them.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]

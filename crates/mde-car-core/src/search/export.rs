@@ -208,7 +208,7 @@ pub(super) fn all_results(
     Ok(results)
 }
 
-/// `2026-11-20T14:00:00.000Z`: the one time format of every surface (see [`Time`]).
+/// `2026-11-20T14:00:00.000Z`: the one time format of every surface (see `model::json_time`).
 fn iso(time: &Timestamp) -> String {
     json_time::text(time)
 }
@@ -454,7 +454,7 @@ struct SearchExportJson<'a> {
     hits: &'a [AssetHit],
 }
 
-/// Formats a results set (as [`Core::export_search`] gathers it) in `format`.
+/// Formats a results set (as [`export_search`] gathers it) in `format`.
 pub fn search_export(
     results: &SearchResults,
     format: ExportFormat,

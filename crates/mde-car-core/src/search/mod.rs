@@ -1,9 +1,10 @@
 //! Search over the asset graph: which devices sit behind an IP address, a range, a host name
 //! or a MAC — now or at a given time — and how risky each one is.
 //!
-//! Use cases (on [`Core`]): [`Core::search`] (the Explorer's result table),
-//! [`Core::ip_timeline`] (who held one address when) and [`Core::asset_detail`] (the device
-//! view). They read the store only; nothing here calls Defender.
+//! Use cases, functions over the store and the connections that `Core` delegates to:
+//! [`search()`] (the Explorer's result table), [`ip_timeline`] (who held one address when),
+//! [`asset_detail`] (the device view), the exports and the live check. They read the store
+//! only; nothing here but the live check calls Defender.
 //!
 //! # What a query may be
 //!
