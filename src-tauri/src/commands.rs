@@ -111,6 +111,15 @@ pub async fn sync_now(core: State<'_, Core>, id: String, full: bool) -> Result<(
     Ok(core.start_sync(&id, full, mde_car_core::sync::Trigger::Manual)?)
 }
 
+/// A full run that may take a much smaller device listing as true (the card's "Accept smaller
+/// listing", after a run refused one).
+#[tauri::command]
+#[specta::specta]
+// Async so it runs on the async runtime, where the run it starts is spawned.
+pub async fn sync_accepting_shrink(core: State<'_, Core>, id: String) -> Result<()> {
+    Ok(core.start_sync_accepting_shrink(&id)?)
+}
+
 #[tauri::command]
 #[specta::specta]
 #[allow(

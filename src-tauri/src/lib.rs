@@ -29,6 +29,7 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::start_demo,
             commands::app_info,
             commands::sync_now,
+            commands::sync_accepting_shrink,
             commands::cancel_sync,
             commands::sync_runs,
             commands::search,

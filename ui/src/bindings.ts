@@ -18,6 +18,11 @@ export const commands = {
 	startDemo: () => typedError<ConnectionView, IpcError>(__TAURI_INVOKE("start_demo")),
 	appInfo: () => __TAURI_INVOKE<AppInfo>("app_info"),
 	syncNow: (id: string, full: boolean) => typedError<null, IpcError>(__TAURI_INVOKE("sync_now", { id, full })),
+	/**
+	 *  A full run that may take a much smaller device listing as true (the card's "Accept smaller
+	 *  listing", after a run refused one).
+	 */
+	syncAcceptingShrink: (id: string) => typedError<null, IpcError>(__TAURI_INVOKE("sync_accepting_shrink", { id })),
 	cancelSync: (id: string) => __TAURI_INVOKE<boolean>("cancel_sync", { id }),
 	syncRuns: (id: string, limit: number) => typedError<SyncRun[], IpcError>(__TAURI_INVOKE("sync_runs", { id, limit })),
 	search: (request: SearchRequest) => typedError<SearchResults, IpcError>(__TAURI_INVOKE("search", { request })),
@@ -206,7 +211,7 @@ export type Cloud = "commercial" | "gcc" | "gcc_high" | "dod";
 
 /**
  *  What a person entered for a connection, before validation. The secret is `None` when an
- *  edit keeps the stored one. Blank optional fields mean "not set" (see [`normalized`]).
+ *  edit keeps the stored one. Blank optional fields mean "not set", as normalization stores them.
  */
 export type ConnectionDraft = {
 	name: string,
@@ -523,7 +528,13 @@ export type RunRef = {
 };
 
 /**  How a sync run ended (or that it is still going). */
-export type RunStatus = "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+export type RunStatus = "running" | "succeeded" | 
+/**
+ *  Devices and every data type that could be read were saved; one or more others could not
+ *  be, kept what was known before, and say why in the run's notes. The next run retries
+ *  them.
+ */
+"partial" | "failed" | "cancelled" | "interrupted";
 
 /**  One search as the Explorer or the CLI asks it. Blank `at` and `connection` mean none. */
 export type SearchRequest = {

@@ -35,6 +35,11 @@ pub(crate) enum Command {
         /// A full listing and export, even when an incremental run would do
         #[arg(long)]
         full: bool,
+        /// With --full: accept a device listing much smaller than the devices known (under
+        /// half), so the devices it lacks are marked gone; without it such a listing marks
+        /// none gone and the run ends as partial
+        #[arg(long, requires = "full")]
+        accept_shrink: bool,
         #[arg(long)]
         json: bool,
     },

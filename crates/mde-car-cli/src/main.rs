@@ -28,6 +28,9 @@ const EXIT_TEST_FAILED: u8 = 3;
 const EXIT_INVALID: u8 = 2;
 /// Exit status of a sync run that failed or was cancelled.
 const EXIT_SYNC_FAILED: u8 = 4;
+/// A sync saved devices but not every data type (a partial run): monitoring can tell it from a
+/// failure.
+const EXIT_SYNC_PARTIAL: u8 = 5;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -55,7 +58,12 @@ async fn run(cli: Cli, data_dir: DataDir) -> anyhow::Result<ExitCode> {
     let core = Core::open(data_dir)?;
     match cli.command {
         Command::Connection(command) => connection::run(&core, command).await,
-        Command::Sync { name, full, json } => sync::run(&core, &name, full, json).await,
+        Command::Sync {
+            name,
+            full,
+            accept_shrink,
+            json,
+        } => sync::run(&core, &name, full, accept_shrink, json).await,
         Command::Daemon => daemon::run(&core).await,
         Command::Runs { name, limit, json } => runs::run(&core, &name, limit, json).await,
         Command::Search(args) => search::run(&core, args).await,

@@ -12,7 +12,7 @@ use mde_car_core::{
 use tokio::task::JoinHandle;
 
 use crate::{
-    EXIT_SYNC_FAILED,
+    EXIT_SYNC_FAILED, EXIT_SYNC_PARTIAL,
     json::run_json,
     print::{print_json, print_run_numbers},
 };
@@ -21,9 +21,13 @@ pub(crate) async fn run(
     core: &Core,
     name: &str,
     full: bool,
+    accept_shrink: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let connection = core.find_connection(name).await?;
+    if accept_shrink {
+        core.accept_shrink(&connection.id);
+    }
     // With --json a script reads the result; progress lines would only be noise on its stderr.
     let printer = (!json).then(|| spawn_progress_printer(core, &connection.id));
     let outcome = core
@@ -39,10 +43,11 @@ pub(crate) async fn run(
     } else {
         print_summary(&connection.name, &outcome, run.as_ref());
     }
-    if outcome.status != RunStatus::Succeeded {
-        return Ok(ExitCode::from(EXIT_SYNC_FAILED));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(match outcome.status {
+        RunStatus::Succeeded => ExitCode::SUCCESS,
+        RunStatus::Partial => ExitCode::from(EXIT_SYNC_PARTIAL),
+        _ => ExitCode::from(EXIT_SYNC_FAILED),
+    })
 }
 
 fn print_summary(name: &str, outcome: &SyncOutcome, run: Option<&RunRecord>) {

@@ -441,7 +441,7 @@ impl Core {
                 .is_some_and(|run| run.status == RunStatus::Running)
             && sync::running_elsewhere(&self.inner.data_dir, &connection.id);
         let last_run = runs.iter().find(|run| run.status != RunStatus::Running);
-        let last_success = runs.iter().find(|run| run.status == RunStatus::Succeeded);
+        let last_success = runs.iter().find(|run| run.status.saved_data());
         let test_is_newer = match (&last_test, last_run) {
             (Some(test), Some(run)) => test.tested_at > run.finished_at.unwrap_or(run.started_at),
             (Some(_), None) => true,
@@ -562,6 +562,19 @@ impl Core {
             core.inner.runs.wake_scheduler();
         });
         Ok(())
+    }
+
+    /// Accepts a much smaller device listing than before for the connection's next full run
+    /// (the card's "Accept smaller listing", `mde-car sync NAME --full --accept-shrink`): the
+    /// devices it lacks are then marked gone. Without it, such a listing deactivates nothing.
+    pub fn accept_shrink(&self, connection_id: &str) {
+        self.inner.runs.accept_shrink(connection_id);
+    }
+
+    /// The card's "Accept smaller listing": accepts the shrink and starts a full run now.
+    pub fn start_sync_accepting_shrink(&self, connection_id: &str) -> Result<()> {
+        self.accept_shrink(connection_id);
+        self.start_sync(connection_id, true, Trigger::Manual)
     }
 
     /// Asks a running sync to stop; true when one was running here.
@@ -708,6 +721,8 @@ impl Core {
         cancel: CancellationToken,
     ) -> Result<SyncOutcome> {
         let client = self.client_for(&connection).await?;
+        // Only a full listing can mark devices gone, so only a full run uses the acceptance up.
+        let accept_shrink = force_full && self.inner.runs.take_accepted_shrink(&connection.id);
         Ok(sync::run(sync::RunContext {
             store: self.inner.store.clone(),
             client,
@@ -716,6 +731,7 @@ impl Core {
             events: self.inner.events.clone(),
             cancel,
             force_full,
+            accept_shrink,
             trigger,
         })
         .await?)
@@ -904,6 +920,11 @@ fn run_status_line(run: &RunRecord, devices: u64) -> (ConnectionStatus, String) 
                 1 => format!("{synced}, with a note"),
                 n => format!("{synced}, with {n} notes"),
             },
+        ),
+        // The notes (listed under this line) say which data is missing and why.
+        RunStatus::Partial => (
+            ConnectionStatus::Connected,
+            format!("{synced}; some data could not be updated — see the notes below"),
         ),
         RunStatus::Cancelled => (
             ConnectionStatus::Connected,

@@ -69,6 +69,10 @@ pub mod json_time {
 pub enum RunStatus {
     Running,
     Succeeded,
+    /// Devices and every data type that could be read were saved; one or more others could not
+    /// be, kept what was known before, and say why in the run's notes. The next run retries
+    /// them.
+    Partial,
     Failed,
     Cancelled,
     Interrupted,
@@ -79,10 +83,17 @@ impl RunStatus {
         match self {
             RunStatus::Running => "running",
             RunStatus::Succeeded => "succeeded",
+            RunStatus::Partial => "partial",
             RunStatus::Failed => "failed",
             RunStatus::Cancelled => "cancelled",
             RunStatus::Interrupted => "interrupted",
         }
+    }
+
+    /// Whether the run saved data (in full or in part): the scheduler and the card count it as
+    /// a sync that happened.
+    pub fn saved_data(self) -> bool {
+        matches!(self, RunStatus::Succeeded | RunStatus::Partial)
     }
 
     /// Reads a stored status; anything unknown is a run that never finished.
@@ -90,6 +101,7 @@ impl RunStatus {
         match text {
             "running" => RunStatus::Running,
             "succeeded" => RunStatus::Succeeded,
+            "partial" => RunStatus::Partial,
             "failed" => RunStatus::Failed,
             "cancelled" => RunStatus::Cancelled,
             _ => RunStatus::Interrupted,

@@ -7,7 +7,7 @@
 //! process's run is known by its run lock (`sync::running_elsewhere`).
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
 
@@ -25,6 +25,8 @@ pub(crate) struct RunRegistry {
     /// Options of new Defender clients (tests and benchmarks shrink page sizes).
     client_options: Mutex<ClientOptions>,
     wake: Arc<Notify>,
+    /// Connections whose next full run may take a much smaller device listing as true.
+    accepted_shrinks: Mutex<HashSet<String>>,
 }
 
 /// A registered run: holds its cancel switch, and unregisters the run when dropped.
@@ -110,6 +112,17 @@ impl RunRegistry {
 
     pub(crate) fn scheduler_wake(&self) -> Arc<Notify> {
         self.wake.clone()
+    }
+
+    /// The user accepted that the connection's tenant shrank: its next full run may mark the
+    /// devices a much smaller listing lacks as gone.
+    pub(crate) fn accept_shrink(&self, connection_id: &str) {
+        lock(&self.accepted_shrinks).insert(connection_id.to_owned());
+    }
+
+    /// Whether a shrink was accepted for the connection; the acceptance is used up.
+    pub(crate) fn take_accepted_shrink(&self, connection_id: &str) -> bool {
+        lock(&self.accepted_shrinks).remove(connection_id)
     }
 }
 

@@ -54,6 +54,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("store/0004_open_leases.sql"),
     include_str!("store/0005_shared_addresses.sql"),
     include_str!("store/0006_stored_risk.sql"),
+    include_str!("store/0007_partial_runs.sql"),
 ];
 
 /// A handle to the database; cheap to clone. Calls block, so async callers use
@@ -210,8 +211,8 @@ impl Store {
         })
     }
 
-    /// Applies a run's data and records the run as succeeded, in one transaction: either all
-    /// of it is visible afterwards, or none of it.
+    /// Applies a run's data and records the run as succeeded (or partial, as `finish` says), in
+    /// one transaction: either all of it is visible afterwards, or none of it.
     pub fn apply_sync(&self, batch: &SyncBatch, finish: &RunFinish) -> Result<Changes> {
         self.with(|db| {
             let tx = db.transaction()?;
@@ -220,7 +221,11 @@ impl Store {
             runs::finish(
                 &tx,
                 batch.run_id,
-                RunStatus::Succeeded,
+                if finish.partial {
+                    RunStatus::Partial
+                } else {
+                    RunStatus::Succeeded
+                },
                 finish,
                 &changes,
                 // The run ends now; `batch.now` is its start, which timestamps the data.

@@ -199,6 +199,8 @@ export const api = {
   appInfo: () => plain(commands.appInfo()),
   /** Starts a run in the background and returns at once; progress and the end arrive as sync updates. */
   syncNow: (id: string, full: boolean) => unwrap(commands.syncNow(id, full)),
+  /** A full run that may take a much smaller device listing as true (after one was refused). */
+  syncAcceptingShrink: (id: string) => unwrap(commands.syncAcceptingShrink(id)),
   /** True when a run of this connection was running in this app and has been asked to stop. */
   cancelSync: (id: string) => plain(commands.cancelSync(id)),
   /** Past runs of a connection, newest first. */

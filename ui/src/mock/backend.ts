@@ -40,6 +40,7 @@ export const COMMANDS = {
   startDemo: { cmd: "start_demo", args: [] },
   appInfo: { cmd: "app_info", args: [] },
   syncNow: { cmd: "sync_now", args: ["id", "full"] },
+  syncAcceptingShrink: { cmd: "sync_accepting_shrink", args: ["id"] },
   cancelSync: { cmd: "cancel_sync", args: ["id"] },
   syncRuns: { cmd: "sync_runs", args: ["id", "limit"] },
   search: { cmd: "search", args: ["request"] },

@@ -352,6 +352,12 @@ export function installBrowserMock(seed: boolean): void {
       startRun(c, full);
       return null;
     },
+    syncAcceptingShrink: (id) => {
+      const c = find(id);
+      if (c.syncing) throw ipcError("already_running", `a sync of '${c.name}' is already running`);
+      startRun(c, true);
+      return null;
+    },
     cancelSync: (id) => {
       const cancel = cancels.get(id);
       cancel?.();

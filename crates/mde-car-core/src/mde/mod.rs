@@ -577,19 +577,28 @@ impl MdeClient {
     /// `GET /api/machines/SoftwareVulnerabilitiesByMachine`: every vulnerable software version
     /// on every device, following the `$skiptoken` links to the end.
     pub async fn vulnerabilities_full(&self) -> Result<Vec<DeviceVulnerability>, MdeError> {
+        Ok(self.vulnerability_export().await?.items)
+    }
+
+    /// The same export with what the sync needs to trust it: `complete` is false when a row
+    /// could not be read, so the links it would have held must not be taken for fixed.
+    pub async fn vulnerability_export(&self) -> Result<Listing<DeviceVulnerability>, MdeError> {
         let url = self.export_url("/api/machines/SoftwareVulnerabilitiesByMachine", Vec::new());
         let mut lossy = Lossy::default();
         let mut texts = Interner::default();
         let mut skipped = 0u64;
         let mut seen = std::collections::HashSet::new();
+        let (mut pages, mut duplicates) = (0u32, 0u64);
         let mut vulnerabilities = Vec::new();
         self.export_all(Endpoint::VulnerabilityExport, &url, |items| {
+            pages += 1;
             for item in items {
                 let Some(wire) = read_item::<WireVulnerability>(&item) else {
                     skipped += 1;
                     continue;
                 };
                 if !seen.insert(wire.key()) {
+                    duplicates += 1;
                     continue;
                 }
                 match wire.into_vulnerability(&mut texts, &mut lossy) {
@@ -600,7 +609,12 @@ impl MdeClient {
         })
         .await?;
         self.note_lossy(&lossy, skipped);
-        Ok(vulnerabilities)
+        Ok(Listing {
+            items: vulnerabilities,
+            complete: skipped == 0,
+            pages,
+            duplicates,
+        })
     }
 
     /// `GET /api/machines/SoftwareVulnerabilityChangesByMachine?sinceTime=…`: what was found,

@@ -54,6 +54,9 @@ pub struct DeviceBatch {
 pub enum VulnerabilityBatch {
     /// The whole export: links missing from it turn inactive.
     Full(Vec<DeviceVulnerability>),
+    /// An export that cannot be trusted whole (rows that could not be read, or empty while
+    /// links are known): its rows are applied, and no link is taken for fixed.
+    Partial(Vec<DeviceVulnerability>),
     /// Changes since the last run.
     Delta(Vec<VulnerabilityChange>),
 }
@@ -161,7 +164,8 @@ pub(super) fn apply(tx: &Transaction<'_>, batch: &SyncBatch) -> rusqlite::Result
         writer.logons(logons)?;
     }
     match &batch.vulnerabilities {
-        Some(VulnerabilityBatch::Full(rows)) => writer.vulnerabilities_full(rows)?,
+        Some(VulnerabilityBatch::Full(rows)) => writer.vulnerabilities_full(rows, true)?,
+        Some(VulnerabilityBatch::Partial(rows)) => writer.vulnerabilities_full(rows, false)?,
         Some(VulnerabilityBatch::Delta(changes)) => writer.vulnerability_changes(changes)?,
         None => {}
     }
@@ -1084,9 +1088,16 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn vulnerabilities_full(&mut self, rows: &[DeviceVulnerability]) -> rusqlite::Result<()> {
+    fn vulnerabilities_full(
+        &mut self,
+        rows: &[DeviceVulnerability],
+        complete: bool,
+    ) -> rusqlite::Result<()> {
         for row in rows {
             self.vulnerability_link(row, true)?;
+        }
+        if !complete {
+            return Ok(());
         }
         let fixed = self.tx.execute(
             "UPDATE asset_vulnerabilities SET active = 0 WHERE connection_id = ?1 AND active = 1 AND last_run <> ?2",

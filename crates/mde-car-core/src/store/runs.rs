@@ -17,6 +17,9 @@ pub struct RunFinish {
     pub error: Option<String>,
     /// Skipped data types and warnings, in words.
     pub notes: Vec<String>,
+    /// A data type could not be fetched, or an answer was not trusted: the run saved the rest
+    /// and ends as [`RunStatus::Partial`]; the notes say what is missing.
+    pub partial: bool,
 }
 
 /// One run as the history shows it (and as `mde-car runs --json` prints it).

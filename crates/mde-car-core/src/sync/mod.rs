@@ -88,6 +88,8 @@ pub(crate) struct RunContext {
     pub events: broadcast::Sender<SyncEvent>,
     pub cancel: CancellationToken,
     pub force_full: bool,
+    /// The user accepted a much smaller device listing than before (see [`SHRINK_LIMIT`]).
+    pub accept_shrink: bool,
     pub trigger: Trigger,
 }
 
@@ -105,9 +107,15 @@ pub(crate) async fn run(context: RunContext) -> Result<SyncOutcome> {
         ..RunFinish::default()
     };
     let outcome = match fetched {
-        Ok((batch, notes)) => {
-            finish.notes = notes;
-            finish_with_data(&context, &begun, batch, finish).await?
+        Ok(fetched) => {
+            finish.notes = fetched.notes;
+            finish.partial = fetched.partial;
+            finish.error_code = match (fetched.shrink_refused, fetched.partial) {
+                (true, _) => Some(LISTING_SHRANK.to_owned()),
+                (false, true) => Some(DATA_MISSING.to_owned()),
+                (false, false) => None,
+            };
+            finish_with_data(&context, &begun, fetched.batch, finish).await?
         }
         Err(error) => finish_without_data(&context, &begun, &error, finish).await?,
     };
@@ -218,13 +226,17 @@ async fn finish_with_data(
     Ok(SyncOutcome {
         run_id: begun.run_id,
         full: begun.plan.full,
-        status: RunStatus::Succeeded,
+        status: if finish.partial {
+            RunStatus::Partial
+        } else {
+            RunStatus::Succeeded
+        },
         changes,
         api_calls: finish.api_calls,
         throttled_ms: finish.throttled_ms,
         notes: finish.notes,
         error: None,
-        error_code: None,
+        error_code: finish.error_code,
     })
 }
 
@@ -266,107 +278,318 @@ async fn finish_without_data(
     })
 }
 
-/// Fetches what the plan asks for. Optional data types whose permission is missing are
-/// skipped with a note; anything else that fails fails the run.
+/// What a run fetched: the batch to save, notes in words, and whether some data is missing.
+struct Fetched {
+    batch: SyncBatch,
+    notes: Vec<String>,
+    /// A stage failed or an answer was not trusted: the run ends as partial.
+    partial: bool,
+    /// The device listing was much smaller than before and not accepted, so no device was
+    /// marked gone: the run's code says so, for the card to offer accepting it.
+    shrink_refused: bool,
+}
+
+/// The code of a partial run whose device listing was refused as implausibly small.
+pub const LISTING_SHRANK: &str = "listing_shrank";
+/// The code of a partial run with a stage that failed or an answer that was not trusted.
+pub const DATA_MISSING: &str = "data_missing";
+
+/// A data type besides devices. Each is fetched on its own: when one fails, for any reason,
+/// the run saves the rest, keeps that type's stored data and watermark exactly as they were,
+/// and the next run tries it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Alerts,
+    IpHistory,
+    LoggedOnUsers,
+    Vulnerabilities,
+}
+
+impl Stage {
+    fn label(self) -> &'static str {
+        match self {
+            Stage::Alerts => "Alerts",
+            Stage::IpHistory => "IP history",
+            Stage::LoggedOnUsers => "Logged-on users",
+            Stage::Vulnerabilities => "Vulnerabilities",
+        }
+    }
+}
+
+/// A device listing under this share of the devices active before counts as implausible: an
+/// outage or a filtering proxy, not half a fleet retired between two syncs. Nothing is then
+/// deactivated unless the user accepts the listing (`mde-car sync NAME --full --accept-shrink`).
+const SHRINK_LIMIT: f64 = 0.5;
+
+/// Fetches what the plan asks for. Devices are the spine: if they cannot be listed, the run
+/// fails and changes nothing. Every other stage can fail on its own (see [`Stage`]).
 async fn fetch(
     client: &MdeClient,
     context: &RunContext,
     plan: &SyncPlan,
     run_id: i64,
     started: crate::model::Timestamp,
-) -> std::result::Result<(SyncBatch, Vec<String>), MdeError> {
-    let mut notes = Vec::new();
-    let mut watermarks = Vec::new();
-    let mut batch = SyncBatch {
-        connection_id: context.connection.id.clone(),
-        run_id,
-        now: started,
-        ..SyncBatch::default()
+) -> std::result::Result<Fetched, MdeError> {
+    let mut fetched = Fetched {
+        batch: SyncBatch {
+            connection_id: context.connection.id.clone(),
+            run_id,
+            now: started,
+            ..SyncBatch::default()
+        },
+        notes: Vec::new(),
+        partial: false,
+        shrink_refused: false,
     };
-
-    let listing = client.list_devices(plan.devices_since).await?;
-    let newest = listing.items.iter().filter_map(|d| d.last_seen).max();
-    if let Some(newest) = newest {
-        watermarks.push((plan::DEVICES.to_owned(), newest));
-    } else if plan.devices_since.is_none() {
-        watermarks.push((plan::DEVICES.to_owned(), started));
-    }
-    if plan.full && listing.complete {
-        watermarks.push((plan::RECONCILE.to_owned(), started));
-    }
-    batch.devices = Some(DeviceBatch {
-        complete_full_listing: plan.full && listing.complete,
-        devices: listing.items,
-    });
+    let known = known_counts(context).await;
+    let mut watermarks = Watermarks::new(started);
+    fetch_devices(
+        client,
+        context,
+        plan,
+        known.devices,
+        &mut fetched,
+        &mut watermarks,
+    )
+    .await?;
 
     if let Some(since) = plan.alerts
-        && let Some(listing) =
-            skip_if_forbidden(client.list_alerts(since).await, "Alerts", &mut notes)?
+        && let Some(listing) = fetched.stage(Stage::Alerts, client.list_alerts(since).await)?
     {
-        if let Some(newest) = listing.items.iter().map(|a| a.last_updated).max() {
-            watermarks.push((plan::ALERTS.to_owned(), newest));
-        } else if since.is_none() {
-            watermarks.push((plan::ALERTS.to_owned(), started));
+        match listing.items.iter().map(|a| a.last_updated).max() {
+            Some(newest) => watermarks.newest(plan::ALERTS, newest, "alerts"),
+            None if since.is_none() => watermarks.set(plan::ALERTS, started),
+            None => {}
         }
-        batch.alerts = Some(listing.items);
+        fetched.batch.alerts = Some(listing.items);
     }
     if let Some((from, to)) = plan.network
-        && let Some(rows) = skip_if_forbidden(
-            client.network_history(from, to).await,
-            "IP history",
-            &mut notes,
-        )?
+        && let Some(rows) =
+            fetched.stage(Stage::IpHistory, client.network_history(from, to).await)?
     {
-        watermarks.push((plan::NETWORK.to_owned(), to));
-        batch.network = Some(rows);
+        watermarks.set(plan::NETWORK, to);
+        fetched.batch.network = Some(rows);
     }
     if let Some((from, to)) = plan.logons
-        && let Some(rows) =
-            skip_if_forbidden(client.logons(from, to).await, "Logged-on users", &mut notes)?
+        && let Some(rows) = fetched.stage(Stage::LoggedOnUsers, client.logons(from, to).await)?
     {
-        watermarks.push((plan::LOGONS.to_owned(), to));
-        batch.logons = Some(rows);
+        watermarks.set(plan::LOGONS, to);
+        fetched.batch.logons = Some(rows);
     }
     if let Some(vulnerabilities) = plan.vulnerabilities {
-        let fetched = match vulnerabilities {
-            VulnerabilityPlan::Delta { since } => match client.vulnerability_changes(since).await {
-                Ok(changes) => Ok(VulnerabilityBatch::Delta(changes)),
-                // Older than Defender's 14-day delta window: fall back to the full export.
-                Err(MdeError::DeltaWindowExceeded) => client
-                    .vulnerabilities_full()
-                    .await
-                    .map(VulnerabilityBatch::Full),
-                Err(error) => Err(error),
-            },
-            VulnerabilityPlan::Full => client
-                .vulnerabilities_full()
-                .await
-                .map(VulnerabilityBatch::Full),
-        };
-        if let Some(found) = skip_if_forbidden(fetched, "Vulnerabilities", &mut notes)? {
-            watermarks.push((plan::VULNERABILITIES.to_owned(), started));
-            batch.vulnerabilities = Some(found);
+        let answer = fetch_vulnerabilities(client, vulnerabilities, known.vulnerabilities).await;
+        if let Some((batch, doubt)) = fetched.stage(Stage::Vulnerabilities, answer)? {
+            if let Some(doubt) = doubt {
+                fetched.notes.push(doubt);
+                fetched.partial = true;
+            }
+            watermarks.set(plan::VULNERABILITIES, started);
+            fetched.batch.vulnerabilities = Some(batch);
         }
     }
-    batch.watermarks = watermarks;
-    Ok((batch, notes))
+    fetched.notes.extend(watermarks.future_note());
+    fetched.batch.watermarks = watermarks.marks;
+    Ok(fetched)
 }
 
-fn skip_if_forbidden<T>(
-    result: std::result::Result<T, MdeError>,
-    what: &str,
-    notes: &mut Vec<String>,
-) -> std::result::Result<Option<T>, MdeError> {
-    match result {
-        Ok(value) => Ok(Some(value)),
-        Err(MdeError::Forbidden { required, .. }) => {
-            notes.push(format!(
-                "{what} skipped: the app registration lacks {}; grant it in Entra ID to import them",
-                if required.is_empty() { "a permission".to_owned() } else { required.join(" or ") }
-            ));
-            Ok(None)
+impl Fetched {
+    /// A stage's answer: its value, or — for any failure but a cancel — `None` with a note
+    /// saying what is missing, why and what to do, and the run marked partial.
+    fn stage<T>(
+        &mut self,
+        stage: Stage,
+        result: std::result::Result<T, MdeError>,
+    ) -> std::result::Result<Option<T>, MdeError> {
+        match result {
+            Ok(value) => Ok(Some(value)),
+            Err(MdeError::Cancelled) => Err(MdeError::Cancelled),
+            Err(error) => {
+                tracing::warn!(stage = stage.label(), %error, "a stage of the sync failed; the rest is saved");
+                self.notes.push(stage_note(stage, &error));
+                self.partial = true;
+                Ok(None)
+            }
         }
-        Err(error) => Err(error),
+    }
+}
+
+/// "Vulnerabilities skipped: … ; … . What was stored before is kept."
+fn stage_note(stage: Stage, error: &MdeError) -> String {
+    let what = stage.label();
+    let (why, next) = match error {
+        MdeError::Forbidden { required, .. } => (
+            format!(
+                "the app registration lacks {}",
+                if required.is_empty() {
+                    "a permission".to_owned()
+                } else {
+                    required.join(" or ")
+                }
+            ),
+            "grant it in Entra ID to import them, or turn this data off in Edit".to_owned(),
+        ),
+        MdeError::Api { status: 404, .. } => (
+            format!("Defender answered that it has no such data here ({error})"),
+            match stage {
+                Stage::Vulnerabilities => {
+                    "the tenant may lack a Defender Vulnerability Management licence, or the cloud may not offer it; turn vulnerabilities off in Edit if it never will".to_owned()
+                }
+                _ => "turn this data off in Edit if this tenant never offers it".to_owned(),
+            },
+        ),
+        MdeError::Auth(_) => (
+            error.to_string(),
+            "run Test to see what is wrong with the credentials".to_owned(),
+        ),
+        _ if error.is_retryable() => (
+            format!("{error}, even after retries"),
+            "the next sync tries again".to_owned(),
+        ),
+        _ => (error.to_string(), "the next sync tries again".to_owned()),
+    };
+    format!("{what} skipped: {why}; {next}. What was stored before is kept")
+}
+
+/// What the store knows of the connection before this run: the yardstick for answers that
+/// would deactivate or mark fixed. A store that cannot say counts as empty.
+async fn known_counts(context: &RunContext) -> crate::store::ConnectionCounts {
+    let store = context.store.clone();
+    let id = context.connection.id.clone();
+    blocking(move || store.connection_counts(&id))
+        .await
+        .unwrap_or_default()
+}
+
+/// The device listing, and whether it may deactivate the devices it lacks: only a complete
+/// full listing that is plausible (see [`SHRINK_LIMIT`]), or one the user accepted.
+async fn fetch_devices(
+    client: &MdeClient,
+    context: &RunContext,
+    plan: &SyncPlan,
+    active_before: u64,
+    fetched: &mut Fetched,
+    watermarks: &mut Watermarks,
+) -> std::result::Result<(), MdeError> {
+    let listing = client.list_devices(plan.devices_since).await?;
+    match listing.items.iter().filter_map(|d| d.last_seen).max() {
+        Some(newest) => watermarks.newest(plan::DEVICES, newest, "devices"),
+        None if plan.devices_since.is_none() => watermarks.set(plan::DEVICES, watermarks.started),
+        None => {}
+    }
+    let listed = listing.items.len() as u64;
+    let shrunk = plan.full
+        && listing.complete
+        && active_before > 0
+        && (listed as f64) < active_before as f64 * SHRINK_LIMIT;
+    let trusted = plan.full && listing.complete && (!shrunk || context.accept_shrink);
+    if shrunk && !context.accept_shrink {
+        fetched.notes.push(format!(
+            "Defender listed {listed} devices where {active_before} were active at the last sync; no device was marked gone. If the tenant really shrank, accept it with Accept smaller listing on the card (or `mde-car sync {} --full --accept-shrink`)",
+            shell_word(&context.connection.name)
+        ));
+        fetched.partial = true;
+        fetched.shrink_refused = true;
+    } else if shrunk {
+        fetched.notes.push(format!(
+            "Defender listed {listed} devices where {active_before} were active; accepted, so the others were marked gone"
+        ));
+    }
+    if trusted {
+        watermarks.set(plan::RECONCILE, watermarks.started);
+    }
+    fetched.batch.devices = Some(DeviceBatch {
+        complete_full_listing: trusted,
+        devices: listing.items,
+    });
+    Ok(())
+}
+
+/// A connection name as a shell reads it in a suggested command.
+fn shell_word(name: &str) -> String {
+    if name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        name.to_owned()
+    } else {
+        format!("'{}'", name.replace('\'', "'\\''"))
+    }
+}
+
+/// The vulnerability export or delta, and a doubt when the answer cannot be trusted whole: an
+/// export with unreadable rows, or an empty one while links are known, marks nothing fixed.
+async fn fetch_vulnerabilities(
+    client: &MdeClient,
+    plan: VulnerabilityPlan,
+    active_before: u64,
+) -> std::result::Result<(VulnerabilityBatch, Option<String>), MdeError> {
+    let since = match plan {
+        VulnerabilityPlan::Delta { since } => Some(since),
+        VulnerabilityPlan::Full => None,
+    };
+    if let Some(since) = since {
+        match client.vulnerability_changes(since).await {
+            Ok(changes) => return Ok((VulnerabilityBatch::Delta(changes), None)),
+            // Older than Defender's 14-day delta window: fall back to the full export.
+            Err(MdeError::DeltaWindowExceeded) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    let export = client.vulnerability_export().await?;
+    if !export.complete {
+        return Ok((
+            VulnerabilityBatch::Partial(export.items),
+            Some("Vulnerabilities: the export had rows that could not be read, so no vulnerability was marked fixed this time; the next full export tries again".to_owned()),
+        ));
+    }
+    if export.items.is_empty() && active_before > 0 {
+        return Ok((
+            VulnerabilityBatch::Partial(export.items),
+            Some(format!(
+                "Vulnerabilities: the export was empty while {active_before} were known, so none was marked fixed; the next full export tries again"
+            )),
+        ));
+    }
+    Ok((VulnerabilityBatch::Full(export.items), None))
+}
+
+/// The watermarks a run advances. Times from the network never move one past the run's start:
+/// a record dated in the future (a skewed clock at the source) would otherwise stop the next
+/// runs from asking for anything older.
+struct Watermarks {
+    started: crate::model::Timestamp,
+    marks: Vec<(String, crate::model::Timestamp)>,
+    /// What came from the future, and the newest such time.
+    future: Vec<(&'static str, crate::model::Timestamp)>,
+}
+
+impl Watermarks {
+    fn new(started: crate::model::Timestamp) -> Self {
+        Watermarks {
+            started,
+            marks: Vec::new(),
+            future: Vec::new(),
+        }
+    }
+
+    fn set(&mut self, kind: &str, value: crate::model::Timestamp) {
+        self.marks.push((kind.to_owned(), value.min(self.started)));
+    }
+
+    /// The newest time the source reported, clamped to the run's start.
+    fn newest(&mut self, kind: &str, newest: crate::model::Timestamp, what: &'static str) {
+        if newest > self.started {
+            self.future.push((what, newest));
+        }
+        self.set(kind, newest);
+    }
+
+    fn future_note(&self) -> Option<String> {
+        let (what, newest) = self.future.iter().max_by_key(|(_, time)| *time)?;
+        Some(format!(
+            "Some {what} are dated in the future (up to {}); they were saved as reported and the sync continues from now",
+            newest.format("%Y-%m-%d %H:%M:%S UTC")
+        ))
     }
 }
 
@@ -384,7 +607,7 @@ fn step_of(endpoint: mde::EndpointKind) -> SyncStep {
 /// One line for the card and the log: "412 devices (3 new), 37 alerts, 2 vulnerabilities fixed".
 pub fn summary(outcome: &SyncOutcome) -> String {
     match outcome.status {
-        RunStatus::Succeeded => {
+        RunStatus::Succeeded | RunStatus::Partial => {
             let mut parts = Vec::new();
             for (entity, label) in [
                 ("assets", "devices"),

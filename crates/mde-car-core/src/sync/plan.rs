@@ -64,11 +64,12 @@ pub fn plan(
     now: Timestamp,
     force_full: bool,
 ) -> SyncPlan {
-    let reconcile_due = watermarks
-        .get(RECONCILE)
-        .is_none_or(|last| now - last >= RECONCILE_EVERY);
-    let full = force_full || watermarks.get(DEVICES).is_none() || reconcile_due;
-    let since = |kind: &str| watermarks.get(kind).map(|mark| mark - OVERLAP);
+    // A watermark after `now` (the clock jumped back since it was written) is taken as now: a
+    // run must never skip data because its marks lie in the future.
+    let mark = |kind: &str| watermarks.get(kind).map(|mark| mark.min(now));
+    let reconcile_due = mark(RECONCILE).is_none_or(|last| now - last >= RECONCILE_EVERY);
+    let full = force_full || mark(DEVICES).is_none() || reconcile_due;
+    let since = |kind: &str| mark(kind).map(|mark| mark - OVERLAP);
     let window = |kind: &str| {
         let from = since(kind)
             .unwrap_or(now - HISTORY_BACKFILL)
@@ -169,6 +170,36 @@ mod tests {
             plan.network.unwrap().0,
             at("2026-10-29T12:00:00Z"),
             "never more than 30 days back"
+        );
+    }
+
+    #[test]
+    fn watermarks_from_the_future_count_as_now_after_a_clock_jump_back() {
+        // The marks were written while the clock ran two days ahead.
+        let now = at("2026-11-28T12:00:00Z");
+        let marks: HashMap<String, Timestamp> = [
+            (DEVICES, "2026-11-30T12:00:00Z"),
+            (RECONCILE, "2026-11-30T11:00:00Z"),
+            (ALERTS, "2026-11-30T12:00:00Z"),
+            (NETWORK, "2026-11-30T12:00:00Z"),
+            (VULNERABILITIES, "2026-11-30T12:00:00Z"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), at(v)))
+        .collect();
+        let plan = plan(&marks, DataSelection::default(), now, false);
+        assert!(
+            !plan.full,
+            "the reconcile counts as done now, not two days ahead"
+        );
+        assert_eq!(plan.devices_since, Some(now - OVERLAP));
+        assert_eq!(plan.alerts, Some(Some(now - OVERLAP)));
+        assert_eq!(plan.network, Some((now - OVERLAP, now)));
+        assert_eq!(
+            plan.vulnerabilities,
+            Some(VulnerabilityPlan::Delta {
+                since: now - OVERLAP
+            })
         );
     }
 }

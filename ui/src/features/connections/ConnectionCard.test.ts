@@ -195,4 +195,29 @@ describe("ConnectionCard", () => {
     expect(q.getByRole("progressbar")).not.toHaveAttribute("aria-valuenow");
     expect(q.getByTestId("card-delete")).toBeDisabled();
   });
+
+  it("shows a partial run as saved with its missing data, and offers to accept a refused shrink", async () => {
+    const backend = mockBackend({ syncAcceptingShrink: () => null });
+    const partial = run({
+      status: "partial",
+      errorCode: "listing_shrank",
+      notes: ["Defender listed 3 devices where 120 were active at the last sync; no device was marked gone"],
+    });
+    const { user, q } = setup(view({ status: "connected", lastRun: partial }));
+    const line = q.getByTestId("card-last-run");
+    expect(line).toHaveAttribute("data-status", "partial");
+    expect(line).toHaveTextContent("saved, but some data could not be updated");
+    expect(q.getByTestId("card-notes")).toHaveTextContent("Defender listed 3 devices where 120 were active");
+    await user.click(q.getByTestId("card-accept-shrink"));
+    await waitFor(() => expect(backend.to("sync_accepting_shrink")).toHaveLength(1));
+    expect(backend.to("sync_accepting_shrink")[0]!.args).toEqual({ id: view().id });
+  });
+
+  it("offers no shrink acceptance for a partial run that lost another stage", () => {
+    mockBackend();
+    const partial = run({ status: "partial", errorCode: "data_missing", notes: ["Alerts skipped: Defender answered 503"] });
+    const { q } = setup(view({ status: "connected", lastRun: partial }));
+    expect(q.getByTestId("card-last-run")).toHaveAttribute("data-status", "partial");
+    expect(q.queryByTestId("card-accept-shrink")).toBeNull();
+  });
 });

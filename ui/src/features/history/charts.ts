@@ -11,6 +11,7 @@ type Group = { label: string; tone: BarTone; statuses: RunStatus[] };
 
 const GROUPS: Group[] = [
   { label: "Succeeded", tone: "accent", statuses: ["succeeded"] },
+  { label: "Partial", tone: "warning", statuses: ["partial"] },
   { label: "Failed", tone: "danger", statuses: ["failed", "interrupted"] },
   { label: "Cancelled", tone: "muted", statuses: ["cancelled"] },
 ];

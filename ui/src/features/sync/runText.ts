@@ -88,6 +88,7 @@ export function triggerLabel(trigger: string): string {
 export const RUN_STATUS_LABELS: Record<RunStatus, string> = {
   running: "Running",
   succeeded: "Succeeded",
+  partial: "Partial",
   failed: "Failed",
   cancelled: "Cancelled",
   interrupted: "Interrupted",

@@ -172,13 +172,22 @@ class SyncState {
 
   /** Sync now: starts an incremental run (Rust makes it full when nothing was synced yet). */
   async syncNow(c: ConnectionView): Promise<void> {
+    return this.#start(c, () => api.syncNow(c.id, false));
+  }
+
+  /** A full run that accepts a much smaller device listing than the last one refused. */
+  async syncAcceptingShrink(c: ConnectionView): Promise<void> {
+    return this.#start(c, () => api.syncAcceptingShrink(c.id));
+  }
+
+  async #start(c: ConnectionView, start: () => Promise<null>): Promise<void> {
     if (this.isSyncing(c)) return;
     const id = c.id;
     const attempt = (this.#attempt[id] = (this.#attempt[id] ?? 0) + 1);
     this.live[id] = blank("starting");
     delete this.notices[id];
     try {
-      await api.syncNow(id, false);
+      await start();
       this.#checkStarted(id, attempt);
     } catch (e) {
       if (this.live[id]?.phase === "starting") delete this.live[id];
