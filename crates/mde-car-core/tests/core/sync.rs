@@ -737,3 +737,333 @@ async fn another_process_syncing_or_editing_reaches_this_one_as_events() {
     stop.cancel();
     watcher.await.unwrap();
 }
+
+/// A data type besides devices, as the simulator serves it and the store keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StageUnderTest {
+    Alerts,
+    /// IP history and logged-on users: both come from advanced hunting, so one fault there
+    /// takes both.
+    Hunting,
+    Vulnerabilities,
+}
+
+impl StageUnderTest {
+    const ALL: [StageUnderTest; 3] = [
+        StageUnderTest::Alerts,
+        StageUnderTest::Hunting,
+        StageUnderTest::Vulnerabilities,
+    ];
+
+    fn endpoints(self) -> &'static [Endpoint] {
+        match self {
+            StageUnderTest::Alerts => &[Endpoint::Alerts],
+            StageUnderTest::Hunting => &[Endpoint::AdvancedQueries, Endpoint::GraphHunting],
+            StageUnderTest::Vulnerabilities => &[Endpoint::VulnerabilitiesExport],
+        }
+    }
+
+    /// The roles that stage needs (the others are kept).
+    fn roles(self) -> &'static [&'static str] {
+        match self {
+            StageUnderTest::Alerts => &["Alert.Read.All"],
+            StageUnderTest::Hunting => &["AdvancedQuery.Read.All", "ThreatHunting.Read.All"],
+            StageUnderTest::Vulnerabilities => &["Vulnerability.Read.All"],
+        }
+    }
+
+    /// Words every note about this stage starts with.
+    fn labels(self) -> &'static [&'static str] {
+        match self {
+            StageUnderTest::Alerts => &["Alerts skipped"],
+            StageUnderTest::Hunting => &["IP history skipped", "Logged-on users skipped"],
+            StageUnderTest::Vulnerabilities => &["Vulnerabilities skipped"],
+        }
+    }
+
+    /// Everything the store holds of this stage, row by row (last runs included, so even an
+    /// untouched-looking update shows).
+    fn stored(self, s: &Setup) -> BTreeSet<String> {
+        match self {
+            StageUnderTest::Alerts => s.strings(
+                "SELECT alert_id || ' ' || status || ' ' || title || ' ' || last_run FROM alerts",
+            ),
+            StageUnderTest::Hunting => {
+                let mut rows = s.strings(
+                    "SELECT 'lease ' || asset_id || ' ' || ip_id || ' ' || since || ' ' || coalesce(until, '-') || ' ' || last_report || ' ' || last_run FROM ip_leases",
+                );
+                rows.extend(s.strings(
+                    "SELECT 'account ' || asset_id || ' ' || account_id || ' ' || last_seen || ' ' || active || ' ' || last_run FROM asset_accounts",
+                ));
+                rows
+            }
+            StageUnderTest::Vulnerabilities => s.strings(
+                "SELECT asset_id || ' ' || vulnerability_id || ' ' || application_id || ' ' || active || ' ' || last_run FROM asset_vulnerabilities",
+            ),
+        }
+    }
+
+    fn watermarks(self, s: &Setup) -> BTreeSet<String> {
+        let kinds = match self {
+            StageUnderTest::Alerts => "'alerts'",
+            StageUnderTest::Hunting => "'network', 'logons'",
+            StageUnderTest::Vulnerabilities => "'vulnerabilities'",
+        };
+        s.strings(&format!(
+            "SELECT kind || ' ' || value || ' ' || run_id FROM sync_watermarks WHERE kind IN ({kinds})"
+        ))
+    }
+}
+
+/// How a stage fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// 403: the app registration lacks the stage's permission.
+    Forbidden,
+    /// 500 on every call, so the retries run out.
+    ServerError,
+    /// Every answer is cut off mid-JSON: unreadable after retries.
+    Unreadable,
+    /// The legacy hunting API answers that it is retired, and the app has no Graph permission.
+    RetiredHuntingWithoutGraph,
+}
+
+impl Failure {
+    fn apply(self, s: &Setup, stage: StageUnderTest) -> Vec<mde_sim::FaultId> {
+        let kind = match self {
+            Failure::Forbidden => {
+                let roles: Vec<&str> = mde_sim::DEFAULT_ROLES
+                    .iter()
+                    .copied()
+                    .filter(|role| !stage.roles().contains(role))
+                    .collect();
+                s.sim.set_roles(&s.sim.client_id(), &roles);
+                // Tokens carry their roles: the next call needs a new one.
+                s.sim.faults().expire_tokens();
+                return Vec::new();
+            }
+            Failure::RetiredHuntingWithoutGraph => {
+                let roles: Vec<&str> = mde_sim::DEFAULT_ROLES
+                    .iter()
+                    .copied()
+                    .filter(|role| *role != "ThreatHunting.Read.All")
+                    .collect();
+                s.sim.set_roles(&s.sim.client_id(), &roles);
+                s.sim.faults().expire_tokens();
+                return vec![s.sim.faults().set(
+                    FaultKind::HuntingRetired,
+                    Some(Endpoint::AdvancedQueries),
+                    1.0,
+                )];
+            }
+            Failure::ServerError => FaultKind::InternalError,
+            Failure::Unreadable => FaultKind::TruncatedJson,
+        };
+        stage
+            .endpoints()
+            .iter()
+            .map(|endpoint| s.sim.faults().set(kind, Some(*endpoint), 1.0))
+            .collect()
+    }
+
+    fn heal(self, s: &Setup, rules: Vec<mde_sim::FaultId>) {
+        for rule in rules {
+            s.sim.faults().remove(rule);
+        }
+        s.sim.set_roles(&s.sim.client_id(), mde_sim::DEFAULT_ROLES);
+        s.sim.faults().expire_tokens();
+    }
+}
+
+/// Changes in the tenant between two syncs, one for every stage, so a stage that worked can be
+/// told from one that kept its old data.
+fn change_every_stage(sim: &Sim) -> (String, String) {
+    let device = sim.truth().machine_ids()[0].clone();
+    let fixed = sim
+        .truth()
+        .vulnerabilities(&device, false)
+        .first()
+        .map(|v| v.cve_id.clone())
+        .expect("the first device has a vulnerability");
+    // Two hours later, so the devices report again (new IP history and sign-ins).
+    sim.clock()
+        .advance(std::time::Duration::from_secs(2 * 3600));
+    let reporting: Vec<String> = sim.truth().machine_ids().into_iter().take(20).collect();
+    let alert = sim.truth().write(|tenant, now| {
+        tenant
+            .rename(&device, "renamed-during-the-test", now)
+            .unwrap();
+        tenant.fix_cve(&device, &fixed, now).unwrap();
+        tenant.churn(now);
+        for id in &reporting {
+            let _ = tenant.report(id, now);
+        }
+        tenant.add_alert(&device, now).unwrap()
+    });
+    (device, alert)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_stage_costs_only_its_own_data_and_the_run_is_partial() {
+    let cases: Vec<(StageUnderTest, Failure)> = StageUnderTest::ALL
+        .into_iter()
+        .flat_map(|stage| {
+            [
+                Failure::Forbidden,
+                Failure::ServerError,
+                Failure::Unreadable,
+            ]
+            .into_iter()
+            .map(move |failure| (stage, failure))
+        })
+        .chain([(StageUnderTest::Hunting, Failure::RetiredHuntingWithoutGraph)])
+        .collect();
+    for (stage, failure) in cases {
+        let case = format!("{stage:?} × {failure:?}");
+        let s = setup(60, |config| config.max_page_size = 25).await;
+        // Retries that run out in milliseconds, so a persistent failure costs no real time.
+        s.core.set_client_options(mde_car_core::mde::ClientOptions {
+            page_size: 25,
+            budgets: Budgets::default().scaled(600.0),
+            retry: mde_car_core::mde::RetryPolicy {
+                max_retries: 2,
+                min_delay: std::time::Duration::from_millis(1),
+                max_delay: std::time::Duration::from_millis(5),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        assert_eq!(
+            s.sync(true).await.status,
+            RunStatus::Succeeded,
+            "{case}: first sync"
+        );
+        let kept = stage.stored(&s);
+        let kept_marks = stage.watermarks(&s);
+        let others: Vec<(StageUnderTest, BTreeSet<String>)> = StageUnderTest::ALL
+            .into_iter()
+            .filter(|other| *other != stage)
+            .map(|other| (other, other.stored(&s)))
+            .collect();
+        let (device, alert) = change_every_stage(&s.sim);
+
+        let rules = failure.apply(&s, stage);
+        let run = s.sync(true).await;
+        failure.heal(&s, rules);
+
+        assert_eq!(
+            run.status,
+            RunStatus::Partial,
+            "{case}: {:?} {:?}",
+            run.error,
+            run.notes
+        );
+        let notes = run.notes.join(" | ");
+        for label in stage.labels() {
+            assert!(
+                notes.contains(label),
+                "{case}: the note names the stage: {notes}"
+            );
+        }
+        assert!(
+            notes.contains("What was stored before is kept"),
+            "{case}: the note says nothing was lost: {notes}"
+        );
+        if failure == Failure::Forbidden {
+            assert!(
+                stage.roles().iter().any(|role| notes.contains(role)),
+                "{case}: the note names the missing permission: {notes}"
+            );
+        }
+        same(
+            &stage.stored(&s),
+            &kept,
+            &format!("{case}: the failing stage's data"),
+        );
+        same(
+            &stage.watermarks(&s),
+            &kept_marks,
+            &format!("{case}: the failing stage's watermarks"),
+        );
+        // Devices, the spine, follow the tenant.
+        assert_eq!(
+            s.strings(&format!(
+                "SELECT name FROM assets WHERE device_id = '{device}'"
+            )),
+            BTreeSet::from(["renamed-during-the-test".to_owned()]),
+            "{case}: devices are saved"
+        );
+        for (other, before) in &others {
+            assert!(other.stored(&s) != *before, "{case}: {other:?} is updated");
+        }
+        if stage != StageUnderTest::Alerts {
+            assert!(
+                s.count(&format!(
+                    "SELECT count(*) FROM alerts WHERE alert_id = '{alert}'"
+                )) == 1,
+                "{case}: the new alert is saved"
+            );
+        }
+
+        // The next run retries the stage and converges.
+        let next = s.sync(false).await;
+        assert_eq!(
+            next.status,
+            RunStatus::Succeeded,
+            "{case}: {:?}",
+            next.notes
+        );
+        if stage == StageUnderTest::Alerts {
+            assert_eq!(
+                s.count(&format!(
+                    "SELECT count(*) FROM alerts WHERE alert_id = '{alert}'"
+                )),
+                1,
+                "{case}: the retried stage catches up"
+            );
+        }
+        assert!(
+            stage.stored(&s) != kept,
+            "{case}: the retried stage is updated"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_the_device_listing_fails_the_run_fails_and_nothing_changes() {
+    let s = setup(60, |config| config.max_page_size = 25).await;
+    s.core.set_client_options(mde_car_core::mde::ClientOptions {
+        page_size: 25,
+        budgets: Budgets::default().scaled(600.0),
+        retry: mde_car_core::mde::RetryPolicy {
+            max_retries: 1,
+            min_delay: std::time::Duration::from_millis(1),
+            max_delay: std::time::Duration::from_millis(5),
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    assert_eq!(s.sync(true).await.status, RunStatus::Succeeded);
+    let everything = |s: &Setup| {
+        let mut rows = s.strings("SELECT device_id || ' ' || coalesce(name, '') || ' ' || active || ' ' || last_run FROM assets");
+        for stage in StageUnderTest::ALL {
+            rows.extend(stage.stored(s));
+        }
+        rows.extend(s.strings("SELECT kind || ' ' || value FROM sync_watermarks"));
+        rows
+    };
+    let before = everything(&s);
+    change_every_stage(&s.sim);
+    let rule = s
+        .sim
+        .faults()
+        .set(FaultKind::InternalError, Some(Endpoint::Machines), 1.0);
+    let run = s.sync(true).await;
+    s.sim.faults().remove(rule);
+    assert_eq!(run.status, RunStatus::Failed, "{:?}", run.notes);
+    same(
+        &everything(&s),
+        &before,
+        "a failed device listing changes nothing",
+    );
+}
