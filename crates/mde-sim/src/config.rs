@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::faults::{EndpointFailure, ExportRows, FutureDated, Portion};
+
 /// The read roles of the WindowsDefenderATP API the default app holds, plus Graph's
 /// `ThreatHunting.Read.All` for `POST /v1.0/security/runHuntingQuery`.
 pub const DEFAULT_ROLES: &[&str] = &[
@@ -186,6 +188,17 @@ pub struct SimConfig {
     /// Lifetime of issued access tokens (Entra default as documented: 3599 s).
     pub token_lifetime: std::time::Duration,
     pub quirks: Quirks,
+    /// Endpoints that fail on every call from the start (see [`crate::Failure`]); change them
+    /// later with [`crate::Faults::fail`] and [`crate::Faults::recover`].
+    pub failures: Vec<EndpointFailure>,
+    /// The machines listing shows only this part of the devices from the start (see
+    /// [`crate::Faults::shrink_machines`]).
+    pub shrink_machines: Option<Portion>,
+    /// Damage to the vulnerability rows from the start (see [`ExportRows`] and
+    /// [`crate::Faults::set_export_rows`]). None by default.
+    pub export_rows: ExportRows,
+    /// Records future-dated once the tenant is generated (see [`FutureDated`]).
+    pub future_dated: Option<FutureDated>,
 }
 
 impl Default for SimConfig {
@@ -203,6 +216,10 @@ impl Default for SimConfig {
             max_page_size: 10_000,
             token_lifetime: std::time::Duration::from_secs(3_599),
             quirks: Quirks::default(),
+            failures: Vec::new(),
+            shrink_machines: None,
+            export_rows: ExportRows::default(),
+            future_dated: None,
         }
     }
 }

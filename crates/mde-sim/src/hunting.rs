@@ -28,7 +28,7 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value as Json, json};
 
-use crate::faults::FaultKind;
+use crate::faults::{Failure, FaultKind};
 use crate::format::{self, Obj};
 use crate::kql::{self, ColumnType, ScanHint, TableSchema, Tables, Value};
 use crate::requests::Endpoint;
@@ -1047,6 +1047,20 @@ fn graph_error(ctx: &Ctx<'_>, status: u16, code: &str, message: &str) -> Reply {
     Reply::json(status, outer.finish()).header("request-id", request_id)
 }
 
+/// Graph's 403 for a token without `ThreatHunting.Read.All`, naming the roles it holds
+/// (wording unpublished, docs/defender-api.md#permissions).
+fn graph_forbidden(ctx: &Ctx<'_>, roles: &[String]) -> Reply {
+    graph_error(
+        ctx,
+        403,
+        "Forbidden",
+        &format!(
+            "Missing role permissions on the request. API requires one of 'ThreatHunting.Read.All'. Roles on the request '{}'.",
+            roles.join(",")
+        ),
+    )
+}
+
 /// Graph `POST /v1.0/security/runHuntingQuery` with `{"Query": "…"}`.
 pub(crate) fn graph_endpoint(ctx: &mut Ctx<'_>) -> Reply {
     let caller = match auth::check_bearer(ctx, auth::Audience::Graph) {
@@ -1076,15 +1090,17 @@ pub(crate) fn graph_endpoint(ctx: &mut Ctx<'_>) -> Reply {
         .iter()
         .any(|role| role == "ThreatHunting.Read.All")
     {
-        return graph_error(
-            ctx,
-            403,
-            "Forbidden",
-            &format!(
-                "Missing role permissions on the request. API requires one of 'ThreatHunting.Read.All'. Roles on the request '{}'.",
-                caller.roles.join(",")
-            ),
-        );
+        return graph_forbidden(ctx, &caller.roles);
+    }
+    let failure = ctx.shared.faults.failure(Endpoint::GraphHunting);
+    if failure == Some(Failure::Forbidden) {
+        let without: Vec<String> = caller
+            .roles
+            .iter()
+            .filter(|role| *role != "ThreatHunting.Read.All")
+            .cloned()
+            .collect();
+        return graph_forbidden(ctx, &without);
     }
     if ctx.method != axum::http::Method::POST {
         return graph_error(
@@ -1110,6 +1126,28 @@ pub(crate) fn graph_endpoint(ctx: &mut Ctx<'_>) -> Reply {
             graph = graph.header("retry-after", retry);
         }
         return graph;
+    }
+    match failure {
+        Some(Failure::BadRequest) => {
+            return graph_error(ctx, 400, "BadRequest", "Invalid request body.");
+        }
+        Some(Failure::NotFound) => {
+            return graph_error(
+                ctx,
+                404,
+                "NotFound",
+                &format!("Resource '{}' was not found", ctx.path),
+            );
+        }
+        Some(Failure::InternalError) => {
+            return graph_error(
+                ctx,
+                500,
+                "InternalServerError",
+                "An unexpected error occurred. Please try again later.",
+            );
+        }
+        Some(Failure::Forbidden) | None => {}
     }
     // Graph reads JSON property names case-insensitively.
     let body: Option<Json> = serde_json::from_slice(&ctx.body).ok();

@@ -7,11 +7,15 @@
 //!
 //! - Library: [`Sim::start`] with a [`SimConfig`] binds `127.0.0.1:{port}` and returns a handle
 //!   with the URLs ([`Sim::token_url`], [`Sim::api_base`]), the credentials (deterministic from
-//!   the seed), the ground truth ([`Sim::truth`]), the clock ([`Sim::clock`]), fault controls
-//!   ([`Sim::faults`]) and the request log ([`Sim::requests`]).
+//!   the seed), the ground truth ([`Sim::truth`]), the clock ([`Sim::clock`],
+//!   [`Sim::jump_clock`]), fault controls ([`Sim::faults`]) and the request log
+//!   ([`Sim::requests`]).
 //! - Binary: `mde-sim --devices N --seed S --port P [--rate-scale X] [--paging MODE]
-//!   [--fault SPEC]… [--clock running|frozen] [--max-page-size N] [--churn-every SECS]` prints
-//!   the tenant id, client id and secret.
+//!   [--fault SPEC]… [--fail ENDPOINT=STATUS]… [--shrink-machines AMOUNT] [--export-omit F]
+//!   [--export-malformed F] [--future-alerts AMOUNT] [--future-machines AMOUNT]
+//!   [--future-by DURATION] [--clock-jump OFFSET[@AFTER]]… [--clock running|frozen]
+//!   [--max-page-size N] [--churn-every SECS]` prints the tenant id, client id and secret;
+//!   `--help` explains each flag, and a bad value is refused with the valid ones.
 //!
 //! # Endpoints
 //!
@@ -49,7 +53,8 @@
 //! 700022 (scope), 500011 (unknown resource, `invalid_resource` on v1 and v2), 901002 (`resource`
 //! on v2), 700027 (assertion), 90055 (tenant throttling, only as the `429@token` fault).
 //! The API answers 401 `Unauthorized` with `WWW-Authenticate: Bearer` for a missing, bad or
-//! expired token, 403 for a token of another audience, and 403 `Forbidden` naming the required
+//! expired token (or one whose `nbf` is more than five minutes ahead, after the clock jumped
+//! back), 403 for a token of another audience, and 403 `Forbidden` naming the required
 //! roles when the token lacks them, worded as in 2026 (`Missing application roles. API required
 //! roles: …, application roles: …`) or, with [`ForbiddenWording::RequiredPermissions`], as in
 //! 2021.
@@ -79,19 +84,29 @@
 //! `API calls quota exceeded! maximum allowed N per 00:01:00` (code `TooManyRequests`; hunting
 //! uses the observed string code `"429"`). `rate_scale = X` makes the windows run X times faster
 //! than real time (a minute lasts 60/X real seconds) and `Retry-After` is in real seconds, at
-//! least 1; [`SimClock::advance`] moves the windows too. Hunting results stop at 100,000 rows;
-//! a body over 124 MB is a 400.
+//! least 1; [`SimClock::advance`] moves the windows too ([`SimClock::jump`] does not). Hunting
+//! results stop at 100,000 rows; a body over 124 MB is a 400.
 //!
 //! # Faults
 //!
 //! [`Faults`] holds rules `(kind, endpoint or all, probability, remaining count)`; the CLI form
-//! is `KIND[@ENDPOINT][=PROBABILITY]` with the names of [`FaultKind`] (`500`, `503`, `reset`,
+//! is `KIND[@ENDPOINT][=HOW-OFTEN]` with the names of [`FaultKind`] (`500`, `503`, `reset`,
 //! `truncate`, `slow`, `token-expired`, `shuffle`, `404`, `retired`, `429`, `preempted`,
-//! `too-large`) and of [`Endpoint`] (`machines`, `machine`, `logonusers`, `findbyip`, `alerts`,
-//! `advanced-queries`, …). `preempted` and `too-large` are the hunting APIs' 400s for a heavy
-//! query and an oversized result; `429` on the token endpoint (only when aimed at it) is Entra's
-//! AADSTS90055.
+//! `too-large`, `empty-page`) and of [`Endpoint`] (`machines`, `machine`, `logonusers`,
+//! `findbyip`, `alerts`, `export`, `advanced-queries`, …); HOW-OFTEN is a probability, `always`
+//! (the default), `once` or `Nx`. `preempted` and `too-large` are the hunting APIs' 400s for a
+//! heavy query and an oversized result; `429` on the token endpoint (only when aimed at it) is
+//! Entra's AADSTS90055; `empty-page` empties the first page of machines or alerts.
 //! [`Faults::expire_tokens`] makes every token issued so far expire at once.
+//!
+//! A degraded service, each with why a real tenant can show it, is described in [`faults`]:
+//! endpoints failing on every call with the service's 400/403/404/500 body ([`Faults::fail`],
+//! [`Failure`], `--fail export=404`), an empty first page (`empty-page`), a shrunk machines
+//! listing ([`Faults::shrink_machines`], [`Portion`], `--shrink-machines 20%`), vulnerability
+//! rows left out or with a broken key ([`Faults::set_export_rows`], [`ExportRows`],
+//! `--export-omit 0.1`), future-dated alerts and machines ([`Truth::future_date_alerts`],
+//! [`Truth::future_date_machines`], [`FutureDated`], `--future-alerts 3 --future-by 2h`) and
+//! clock jumps ([`Sim::jump_clock`], [`SimClock::jump`], `--clock-jump -2h@5m`).
 //!
 //! # Advanced hunting (KQL)
 //!
@@ -118,7 +133,10 @@
 //! thumbprint ([`Sim::add_certificate`]) but not cryptographically. No `Content-Encoding:
 //! deflate`. Texts unpublished per docs/defender-api.md (401 message, retirement answer, execution
 //! quota message) are our best guess, as are the answers to what it leaves open (the 415 for a
-//! hunting query not sent as JSON, the status of AADSTS90055, `findbytag`'s case rules).
+//! hunting query not sent as JSON, the status of AADSTS90055, `findbytag`'s case rules), and the
+//! degraded service's details: the message of a persistent 400 on a GET (`The request is
+//! invalid.`), Graph's 400/404/500 bodies, the broken-key forms of a malformed export row, and
+//! the five minutes of `nbf` skew.
 
 pub mod clock;
 pub mod config;
@@ -137,7 +155,10 @@ pub use config::{
     AppRegistration, CallLimit, ClockMode, DEFAULT_ROLES, ForbiddenWording, PagingMode, Quirks,
     RateLimits, SimConfig,
 };
-pub use faults::{FaultId, FaultKind, FaultRule, Faults};
+pub use faults::{
+    EndpointFailure, ExportRows, Failure, FaultId, FaultKind, FaultRule, Faults, FutureDated,
+    Portion,
+};
 pub use requests::{Endpoint, RequestRecord, Requests};
 pub use sim::{LogonUserFact, Sim, Truth, VulnerabilityFact};
 pub use tenant::{MutationError, Tenant};

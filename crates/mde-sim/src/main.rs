@@ -2,9 +2,12 @@
 //!
 //! ```text
 //! mde-sim --devices 500 --seed 1 --port 8443 --rate-scale 60 --paging skip-only \
-//!         --fault 500@machines=0.05 --fault retired
+//!         --fault 500@machines=0.05 --fault retired --fault empty-page@alerts=once \
+//!         --fail export=404 --shrink-machines 10% --export-omit 0.05 \
+//!         --future-alerts 3 --future-by 2h --clock-jump -1h@5m
 //! ```
-//! Prints the tenant id, client id and secret to configure a client with.
+//! Prints the tenant id, client id and secret to configure a client with. The faults and what a
+//! real tenant shows them for are documented in the library (`mde_sim::faults`).
 
 // The binary's job is to print connection details for a person.
 #![allow(clippy::print_stdout)]
@@ -13,7 +16,11 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use clap::Parser;
-use mde_sim::{ClockMode, FaultRule, PagingMode, Sim, SimConfig};
+use mde_sim::clock::{parse_duration, parse_offset};
+use mde_sim::{
+    ClockMode, EndpointFailure, ExportRows, FaultRule, FutureDated, PagingMode, Portion, Sim,
+    SimConfig,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,10 +43,52 @@ struct Args {
     /// `skip-only` (default), `graph-like` or `buggy-2022`.
     #[arg(long, default_value = "skip-only")]
     paging: String,
-    /// A fault, `KIND[@ENDPOINT][=PROBABILITY]`; repeatable. Kinds: 500, 503, reset, truncate,
-    /// slow, token-expired, shuffle, 404, retired, 429, preempted, too-large.
-    #[arg(long = "fault")]
+    /// A fault, `KIND[@ENDPOINT][=HOW-OFTEN]`; repeatable. HOW-OFTEN: a probability from 0 to
+    /// 1, `always` (the default), `once` or a count such as `3x`. Kinds: 500, 503, reset,
+    /// truncate, slow, token-expired, shuffle, 404, retired, 429, preempted, too-large,
+    /// empty-page (the first page of machines or alerts is `"value": []`).
+    #[arg(long = "fault", value_name = "KIND[@ENDPOINT][=HOW-OFTEN]")]
     faults: Vec<String>,
+    /// An endpoint that fails on every call, `ENDPOINT=STATUS`; repeatable. 404: absent in this
+    /// tenant (`export=404`, no vulnerability-management licence), 403: a role the app lacks,
+    /// 400: the request is rejected, 500: a server error. Endpoints: machines, machine,
+    /// logonusers, findbyip, findbytag, machine-alerts, machine-vulnerabilities, alerts, alert,
+    /// alert-machine, vulnerabilities, machines-vulnerabilities, export, delta-export,
+    /// advanced-queries, graph-hunting.
+    #[arg(long = "fail", value_name = "ENDPOINT=STATUS")]
+    failures: Vec<String>,
+    /// `/api/machines` lists only part of the devices, as after a partial outage: a count (40),
+    /// a percentage (25%) or a fraction (0.25). Everything else still sees every device.
+    #[arg(long, value_name = "AMOUNT")]
+    shrink_machines: Option<String>,
+    /// Chance, 0 to 1, that a vulnerability row (machinesVulnerabilities, the full and the
+    /// delta export) is silently left out; the same rows on every call.
+    #[arg(long, value_name = "FRACTION")]
+    export_omit: Option<String>,
+    /// Chance, 0 to 1, that a vulnerability row has a broken key (`deviceId` null or `cveId`
+    /// empty); the same rows on every call.
+    #[arg(long, value_name = "FRACTION")]
+    export_malformed: Option<String>,
+    /// Alerts whose `lastUpdateTime` is put --future-by ahead of now at start: a count (3), a
+    /// percentage (5%) or a fraction (0.05).
+    #[arg(long, value_name = "AMOUNT")]
+    future_alerts: Option<String>,
+    /// Machines whose `lastSeen` is put --future-by ahead of now at start: a count, a percentage
+    /// or a fraction.
+    #[arg(long, value_name = "AMOUNT")]
+    future_machines: Option<String>,
+    /// How far ahead --future-alerts and --future-machines lie: 90s, 15m, 2h, 1d (default 1h).
+    #[arg(long, value_name = "DURATION")]
+    future_by: Option<String>,
+    /// Steps the simulated clock by OFFSET (`-2h` back, `+30m` forward) AFTER that much real
+    /// time (`-2h@5m`; at once without `@AFTER`); repeatable. Tokens, `lastSeen`, alert times and
+    /// hunting follow; the rate-limit windows do not.
+    #[arg(
+        long = "clock-jump",
+        value_name = "OFFSET[@AFTER]",
+        allow_hyphen_values = true
+    )]
+    clock_jumps: Vec<String>,
     /// `running` (follows the wall clock, default) or `frozen`.
     #[arg(long, default_value = "running")]
     clock: String,
@@ -82,6 +131,26 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .map(|spec| FaultRule::parse(spec).map_err(|error| anyhow!(error)))
         .collect::<Result<_, _>>()?;
+    let failures: Vec<EndpointFailure> = args
+        .failures
+        .iter()
+        .map(|spec| EndpointFailure::parse(spec).map_err(|error| anyhow!("--fail: {error}")))
+        .collect::<Result<_, _>>()?;
+    let shrink_machines = args
+        .shrink_machines
+        .as_deref()
+        .map(|text| Portion::parse(text).map_err(|error| anyhow!("--shrink-machines: {error}")))
+        .transpose()?;
+    let export_rows = ExportRows {
+        omit: chance("--export-omit", args.export_omit.as_deref())?,
+        malformed: chance("--export-malformed", args.export_malformed.as_deref())?,
+    };
+    let future_dated = future_dated(&args)?;
+    let clock_jumps: Vec<(chrono::TimeDelta, Duration)> = args
+        .clock_jumps
+        .iter()
+        .map(|spec| clock_jump(spec))
+        .collect::<Result<_, _>>()?;
     let sim = Sim::start(SimConfig {
         devices: args.devices,
         seed: args.seed,
@@ -90,12 +159,27 @@ async fn main() -> anyhow::Result<()> {
         paging,
         clock,
         max_page_size: args.max_page_size,
+        failures,
+        shrink_machines,
+        export_rows,
+        future_dated,
         ..SimConfig::default()
     })
     .await
     .context("starting the simulator")?;
     for rule in rules {
         sim.faults().add(rule);
+    }
+    for (offset, after) in clock_jumps {
+        if after.is_zero() {
+            sim.jump_clock(offset);
+            continue;
+        }
+        let sim = sim.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            sim.jump_clock(offset);
+        });
     }
     if args.json {
         let details = serde_json::json!({
@@ -129,6 +213,61 @@ async fn main() -> anyhow::Result<()> {
         .context("waiting for Ctrl-C")?;
     sim.shutdown().await;
     Ok(())
+}
+
+/// A chance flag: absent = 0, else a number from 0 to 1.
+fn chance(flag: &str, text: Option<&str>) -> anyhow::Result<f64> {
+    let Some(text) = text else {
+        return Ok(0.0);
+    };
+    match text.trim().parse::<f64>() {
+        Ok(chance) if (0.0..=1.0).contains(&chance) => Ok(chance),
+        _ => Err(anyhow!(
+            "{flag} must be a number from 0 to 1 (0.1 = one row in ten), not {text:?}"
+        )),
+    }
+}
+
+/// `--future-alerts`, `--future-machines` and `--future-by`.
+fn future_dated(args: &Args) -> anyhow::Result<Option<FutureDated>> {
+    let portion = |flag: &str, text: Option<&str>| {
+        text.map(|text| Portion::parse(text).map_err(|error| anyhow!("{flag}: {error}")))
+            .transpose()
+    };
+    let alerts = portion("--future-alerts", args.future_alerts.as_deref())?;
+    let machines = portion("--future-machines", args.future_machines.as_deref())?;
+    let ahead = args
+        .future_by
+        .as_deref()
+        .map(|text| parse_duration(text).map_err(|error| anyhow!("--future-by: {error}")))
+        .transpose()?;
+    if alerts.is_none() && machines.is_none() {
+        if ahead.is_some() {
+            return Err(anyhow!(
+                "--future-by needs --future-alerts or --future-machines (what to date ahead)"
+            ));
+        }
+        return Ok(None);
+    }
+    let defaults = FutureDated::default();
+    Ok(Some(FutureDated {
+        alerts: alerts.unwrap_or(defaults.alerts),
+        machines: machines.unwrap_or(defaults.machines),
+        ahead: ahead.unwrap_or(defaults.ahead),
+    }))
+}
+
+/// `--clock-jump OFFSET[@AFTER]`: (offset, real delay).
+fn clock_jump(spec: &str) -> anyhow::Result<(chrono::TimeDelta, Duration)> {
+    let (offset, after) = match spec.split_once('@') {
+        Some((offset, after)) => (
+            offset,
+            parse_duration(after).map_err(|error| anyhow!("--clock-jump {spec:?}: {error}"))?,
+        ),
+        None => (spec, Duration::ZERO),
+    };
+    let offset = parse_offset(offset).map_err(|error| anyhow!("--clock-jump {spec:?}: {error}"))?;
+    Ok((offset, after))
 }
 
 fn print_details(sim: &Sim) {

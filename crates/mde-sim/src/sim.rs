@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::clock::SimClock;
 use crate::config::{AppRegistration, DEFAULT_ROLES, SimConfig};
-use crate::faults::Faults;
+use crate::faults::{self, Faults, Portion};
 use crate::limits::Limiter;
 use crate::requests::Requests;
 use crate::server::{self, Shared};
@@ -82,6 +82,13 @@ impl Sim {
             token_serial,
             config,
         });
+        for failure in &shared.config.failures {
+            shared.faults.fail(failure.endpoint, failure.failure);
+        }
+        if let Some(shown) = shared.config.shrink_machines {
+            shared.faults.shrink_machines(shown);
+        }
+        shared.faults.set_export_rows(shared.config.export_rows);
         let router = axum::Router::new()
             .fallback(server::dispatch)
             .with_state(shared.clone());
@@ -94,10 +101,16 @@ impl Sim {
                 tracing::warn!(%error, "simulator server stopped with an error");
             }
         });
-        Ok(Sim {
+        let sim = Sim {
             shared,
             server: Arc::new(Mutex::new(Some((stop_tx, handle)))),
-        })
+        };
+        if let Some(future) = sim.shared.config.future_dated {
+            let truth = sim.truth();
+            truth.future_date_alerts(future.alerts, future.ahead);
+            truth.future_date_machines(future.machines, future.ahead);
+        }
+        Ok(sim)
     }
 
     /// `http://127.0.0.1:PORT`, no trailing slash.
@@ -210,6 +223,12 @@ impl Sim {
         }
     }
 
+    /// Steps the simulated clock by `by` (negative = back) without time passing; see
+    /// [`SimClock::jump`]. `sim.jump_clock(TimeDelta::hours(-2))`.
+    pub fn jump_clock(&self, by: chrono::TimeDelta) {
+        self.shared.clock.jump(by);
+    }
+
     pub fn faults(&self) -> Faults {
         self.shared.faults.clone()
     }
@@ -232,6 +251,14 @@ impl Sim {
             }
         }
     }
+}
+
+/// `now + ahead`, or the last representable time.
+fn later(now: DateTime<Utc>, ahead: Duration) -> DateTime<Utc> {
+    chrono::TimeDelta::from_std(ahead)
+        .ok()
+        .and_then(|ahead| now.checked_add_signed(ahead))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// Ground truth: every generated fact, and the mutations that change them (at the clock's now).
@@ -486,6 +513,60 @@ impl Truth {
 
     pub fn fix_cve(&self, machine_id: &str, cve_id: &str) -> Result<(), MutationError> {
         self.write(|tenant, now| tenant.fix_cve(machine_id, cve_id, now))
+    }
+
+    /// `portion` of the alerts (chosen by a seeded hash of their ids, see [`Portion`]) get a
+    /// `lastUpdateTime` of now + `ahead`, as written by a backend whose clock runs ahead; returns
+    /// their ids. Their other times are untouched.
+    pub fn future_date_alerts(&self, portion: Portion, ahead: Duration) -> Vec<String> {
+        let seed = self.shared.config.seed;
+        self.write(|tenant, now| {
+            let at = later(now, ahead);
+            let ids: Vec<&str> = tenant
+                .alerts
+                .iter()
+                .map(|alert| alert.id.as_str())
+                .collect();
+            let picked = faults::pick(&ids, portion, seed, "future-alerts");
+            let mut dated = Vec::new();
+            for (alert, picked) in tenant.alerts.iter_mut().zip(picked) {
+                if picked {
+                    alert.last_update_time = at;
+                    dated.push(alert.id.clone());
+                }
+            }
+            dated
+        })
+    }
+
+    /// `portion` of the listed machines (chosen by a seeded hash of their ids) get a `lastSeen`
+    /// of now + `ahead`, as reported by a device whose clock runs ahead; returns their ids. The
+    /// export's `lastSeenTimestamp` follows.
+    pub fn future_date_machines(&self, portion: Portion, ahead: Duration) -> Vec<String> {
+        let seed = self.shared.config.seed;
+        self.write(|tenant, now| {
+            let at = later(now, ahead);
+            let listed: Vec<usize> = tenant
+                .devices
+                .iter()
+                .enumerate()
+                .filter(|(_, device)| device.removed_at.is_none())
+                .map(|(idx, _)| idx)
+                .collect();
+            let ids: Vec<&str> = listed
+                .iter()
+                .map(|&idx| tenant.devices[idx].id.as_str())
+                .collect();
+            let picked = faults::pick(&ids, portion, seed, "future-machines");
+            let mut dated = Vec::new();
+            for (idx, picked) in listed.into_iter().zip(picked) {
+                if picked {
+                    tenant.devices[idx].last_seen = at;
+                    dated.push(tenant.devices[idx].id.clone());
+                }
+            }
+            dated
+        })
     }
 
     /// Ordinary activity at the clock's now (see [`Tenant::churn`]).

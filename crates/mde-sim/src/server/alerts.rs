@@ -245,6 +245,9 @@ fn list_filtered(ctx: &Ctx<'_>, machine_id: Option<&str>, count_only: bool) -> R
             body: matches.len().to_string(),
         };
     }
+    if ctx.fault(crate::faults::FaultKind::EmptyPage).is_some() {
+        return machines::empty_page(&ctx.context("Alerts"), query.count);
+    }
     odata::order(&mut matches, &query.orderby);
     maybe_shuffle(ctx, &mut matches);
     let link_base = format!("{}{}", ctx.base, ctx.path);

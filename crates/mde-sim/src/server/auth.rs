@@ -578,6 +578,9 @@ fn check_assertion(
     Ok(())
 }
 
+/// The clock skew allowed on a token's `nbf`.
+const NBF_SKEW_SECS: i64 = 300;
+
 /// What the API learnt from a valid bearer token.
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
@@ -637,7 +640,16 @@ pub(crate) fn check_bearer(ctx: &Ctx<'_>, audience: Audience) -> Result<Caller, 
         .and_then(|uti| uti.strip_prefix("sim"))
         .and_then(|serial| serial.parse().ok())
         .unwrap_or(0);
-    if exp <= shared.clock.now().timestamp() || serial < shared.faults.revoked_below() {
+    let now = shared.clock.now().timestamp();
+    if exp <= now || serial < shared.faults.revoked_below() {
+        return Err(Refusal::Unauthorized(
+            "Unauthorized (invalid or expired authorization header)",
+        ));
+    }
+    // Not valid yet: only after the clock jumped back past the token's `nbf`. Token validation
+    // (Microsoft.IdentityModel) allows five minutes of clock skew by default.
+    let nbf = claims.get("nbf").and_then(Value::as_i64).unwrap_or(0);
+    if nbf > now + NBF_SKEW_SECS {
         return Err(Refusal::Unauthorized(
             "Unauthorized (invalid or expired authorization header)",
         ));

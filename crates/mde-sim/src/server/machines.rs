@@ -270,8 +270,8 @@ pub(crate) fn list(ctx: &Ctx<'_>, segments: &[String]) -> Reply {
         Err(message) => return Reply::odata_error(&message),
     };
     let tenant = shared.tenant.read().expect("tenant lock poisoned");
-    let mut matches: Vec<&Device> = tenant
-        .listed_devices()
+    let mut matches: Vec<&Device> = shown_devices(ctx, &tenant)
+        .into_iter()
         .filter(|device| {
             query
                 .filter
@@ -286,6 +286,9 @@ pub(crate) fn list(ctx: &Ctx<'_>, segments: &[String]) -> Reply {
             headers: vec![("content-type", "text/plain; charset=utf-8".to_owned())],
             body: matches.len().to_string(),
         };
+    }
+    if ctx.fault(FaultKind::EmptyPage).is_some() {
+        return empty_page(&ctx.context("Machines"), query.count);
     }
     if matches.is_empty() && shared.config.quirks.empty_machine_list_404 {
         return Reply::mde_error(404, "NotFound", "No machines found");
@@ -318,6 +321,29 @@ pub(crate) fn list(ctx: &Ctx<'_>, segments: &[String]) -> Reply {
         &items,
         page.next_link.as_deref(),
     ))
+}
+
+/// The devices the listing shows: every listed one, or the part a shrink leaves
+/// ([`crate::Faults::shrink_machines`]), in listing order.
+fn shown_devices<'t>(ctx: &Ctx<'_>, tenant: &'t Tenant) -> Vec<&'t Device> {
+    let listed: Vec<&Device> = tenant.listed_devices().collect();
+    let faults = &ctx.shared.faults;
+    let Some(shown) = faults.machines_shrink() else {
+        return listed;
+    };
+    let ids: Vec<&str> = listed.iter().map(|device| device.id.as_str()).collect();
+    let kept = crate::faults::pick(&ids, shown, faults.seed(), "shrink-machines");
+    listed
+        .into_iter()
+        .zip(kept)
+        .filter_map(|(device, kept)| kept.then_some(device))
+        .collect()
+}
+
+/// The `empty-page` fault's answer: `{"@odata.context":…, "value":[]}`, with
+/// `"@odata.count": 0` when the query asked for a count.
+pub(crate) fn empty_page(context: &str, count: bool) -> Reply {
+    Reply::odata(collection(context, count.then_some(0), &[], None))
 }
 
 pub(crate) fn not_found(ctx: &Ctx<'_>, id: &str) -> Reply {

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 
 use crate::clock::SimClock;
 use crate::config::{AppRegistration, ForbiddenWording, SimConfig};
-use crate::faults::{FaultKind, FaultRule, Faults};
+use crate::faults::{Failure, FaultKind, FaultRule, Faults};
 use crate::format;
 use crate::limits::{self, Limiter};
 use crate::requests::{Endpoint, RequestRecord, Requests};
@@ -316,7 +316,7 @@ pub(crate) async fn dispatch(State(shared): State<Arc<Shared>>, request: Request
         Route::Graph => Endpoint::GraphHunting,
         Route::NotFound => Endpoint::Unknown,
     };
-    let query = raw_query
+    let query: Vec<(String, String)> = raw_query
         .as_deref()
         .map(|query| {
             url::form_urlencoded::parse(query.as_bytes())
@@ -324,6 +324,7 @@ pub(crate) async fn dispatch(State(shared): State<Arc<Shared>>, request: Request
                 .collect()
         })
         .unwrap_or_default();
+    let first_page = is_first_page(endpoint, &path, &query);
     let mut ctx = Ctx {
         shared: &shared,
         method: parts.method.clone(),
@@ -334,7 +335,7 @@ pub(crate) async fn dispatch(State(shared): State<Arc<Shared>>, request: Request
         base: format!("http://{host}"),
         api_prefix,
         now: shared.clock.now(),
-        faults: shared.faults.roll(endpoint),
+        faults: shared.faults.roll(endpoint, first_page),
         client_id: None,
     };
     let reply = answer(&mut ctx, route, endpoint);
@@ -358,6 +359,20 @@ pub(crate) async fn dispatch(State(shared): State<Arc<Shared>>, request: Request
     let truncate = ctx.fault(FaultKind::TruncatedJson).is_some() && reply.status < 300;
     let reset = ctx.fault(FaultKind::ConnectionReset).is_some();
     send(reply, truncate, reset)
+}
+
+/// Whether a request is the first page of `/api/machines` or `/api/alerts`: not `$count`, and
+/// no `$skip` past 0.
+fn is_first_page(endpoint: Endpoint, path: &str, query: &[(String, String)]) -> bool {
+    matches!(endpoint, Endpoint::Machines | Endpoint::Alerts)
+        && !path
+            .trim_end_matches('/')
+            .to_ascii_lowercase()
+            .ends_with("/$count")
+        && query
+            .iter()
+            .filter(|(key, _)| key.eq_ignore_ascii_case("$skip"))
+            .all(|(_, value)| value.trim().parse::<u64>() == Ok(0))
 }
 
 fn answer(ctx: &mut Ctx<'_>, route: Route, endpoint: Endpoint) -> Reply {
@@ -430,12 +445,13 @@ fn api(ctx: &mut Ctx<'_>, endpoint: Endpoint, segments: &[String]) -> Reply {
         }
     };
     ctx.client_id = Some(caller.client_id.clone());
-    if let Err(reply) = check_roles(
-        &caller,
-        endpoint,
-        ctx.shared.config.quirks.forbidden_wording,
-    ) {
+    let wording = ctx.shared.config.quirks.forbidden_wording;
+    if let Err(reply) = check_roles(&caller, endpoint, wording) {
         return reply;
+    }
+    let failure = ctx.shared.faults.failure(endpoint);
+    if failure == Some(Failure::Forbidden) {
+        return role_withdrawn(&caller, endpoint, wording);
     }
     if ctx.method != expected_method {
         return Reply::mde_error(
@@ -449,6 +465,9 @@ fn api(ctx: &mut Ctx<'_>, endpoint: Endpoint, segments: &[String]) -> Reply {
     }
     if let Err(reply) = check_limits(ctx, &caller, endpoint) {
         return reply;
+    }
+    if let Some(failure) = failure {
+        return failure_reply(ctx, &caller, endpoint, failure);
     }
     match endpoint {
         Endpoint::Machines => machines::list(ctx, segments),
@@ -509,6 +528,58 @@ pub(crate) fn check_roles(
             Reply::json(403, outer.finish())
         }
     })
+}
+
+/// The 403 of a persistent `403` failure: the missing-role answer for a token that holds the
+/// caller's roles minus the endpoint's (docs/defender-api.md#permissions).
+fn role_withdrawn(caller: &auth::Caller, endpoint: Endpoint, wording: ForbiddenWording) -> Reply {
+    let required = required_roles(endpoint);
+    let without = auth::Caller {
+        client_id: caller.client_id.clone(),
+        roles: caller
+            .roles
+            .iter()
+            .filter(|role| !required.contains(&role.as_str()))
+            .cloned()
+            .collect(),
+    };
+    check_roles(&without, endpoint, wording)
+        .err()
+        .unwrap_or_else(|| {
+            Reply::mde_error(
+                403,
+                "Forbidden",
+                "Forbidden (valid token but insufficient permission for the action).",
+            )
+        })
+}
+
+/// What an endpoint named by [`Faults::fail`] answers (see [`Failure`] for the texts).
+fn failure_reply(
+    ctx: &Ctx<'_>,
+    caller: &auth::Caller,
+    endpoint: Endpoint,
+    failure: Failure,
+) -> Reply {
+    match failure {
+        Failure::BadRequest if endpoint == Endpoint::AdvancedQueries => {
+            Reply::mde_error(400, "InvalidRequestBody", "Request body is incorrect")
+        }
+        Failure::BadRequest => Reply::mde_error(400, "BadRequest", "The request is invalid."),
+        Failure::Forbidden => {
+            role_withdrawn(caller, endpoint, ctx.shared.config.quirks.forbidden_wording)
+        }
+        Failure::NotFound => Reply::mde_error(
+            404,
+            "ResourceNotFound",
+            &format!("Resource '{}' was not found", ctx.path),
+        ),
+        Failure::InternalError => Reply::mde_error(
+            500,
+            "InternalServerError",
+            "An unexpected error occurred. Please try again later.",
+        ),
+    }
 }
 
 /// Retry-After in whole real seconds, at least 1.

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::machines::{self, collection};
 use super::odata::{self, EntitySpec, FVal, FieldType, Record};
 use super::{Ctx, Reply};
+use crate::faults::{ExportRows, RowFate};
 use crate::format::{self, Obj};
 use crate::tenant::{Cve, Device, Tenant, VulnInstance};
 
@@ -240,18 +241,54 @@ impl Record for MvRow<'_> {
     }
 }
 
-fn mv_json(row: &MvRow<'_>) -> String {
+fn mv_json(row: &MvRow<'_>, fate: RowFate) -> String {
     let software = row.software();
     let mut obj = Obj::new();
-    obj.str("id", &row.id())
-        .str("cveId", &row.cve().id)
-        .str("machineId", &row.device.id)
-        .opt_str("fixingKbId", row.cve().fixing_kb.as_deref())
+    obj.str("id", &row.id());
+    if fate == RowFate::NoCve {
+        obj.str("cveId", "");
+    } else {
+        obj.str("cveId", &row.cve().id);
+    }
+    if fate == RowFate::NoDevice {
+        obj.raw("machineId", "null");
+    } else {
+        obj.str("machineId", &row.device.id);
+    }
+    obj.opt_str("fixingKbId", row.cve().fixing_kb.as_deref())
         .str("productName", software.name)
         .str("productVendor", software.vendor)
         .str("productVersion", row.version())
         .str("severity", row.cve().severity);
     obj.finish()
+}
+
+/// The rows' damage ([`crate::Faults::set_export_rows`]) and the seed that decides it.
+struct Damage {
+    rows: ExportRows,
+    seed: u64,
+}
+
+impl Damage {
+    fn of(ctx: &Ctx<'_>) -> Damage {
+        Damage {
+            rows: ctx.shared.faults.export_rows(),
+            seed: ctx.shared.faults.seed(),
+        }
+    }
+
+    /// The fate of the row whose id `id` gives (only computed when there is damage).
+    fn fate(&self, id: impl FnOnce() -> String) -> RowFate {
+        if self.rows.is_none() {
+            RowFate::Keep
+        } else {
+            self.rows.fate(self.seed, &id())
+        }
+    }
+
+    fn served(&self, id: impl FnOnce() -> String) -> bool {
+        self.fate(id) != RowFate::Omit
+    }
 }
 
 fn current_rows(tenant: &Tenant) -> impl Iterator<Item = MvRow<'_>> {
@@ -272,7 +309,9 @@ pub(crate) fn machines_vulnerabilities(ctx: &Ctx<'_>) -> Reply {
         Err(message) => return Reply::odata_error(&message),
     };
     let tenant = ctx.shared.tenant.read().expect("tenant lock poisoned");
+    let damage = Damage::of(ctx);
     let mut rows: Vec<MvRow<'_>> = current_rows(&tenant)
+        .filter(|row| damage.served(|| row.id()))
         .filter(|row| {
             query
                 .filter
@@ -291,7 +330,10 @@ pub(crate) fn machines_vulnerabilities(ctx: &Ctx<'_>) -> Reply {
         &link_base,
         &ctx.query,
     );
-    let items: Vec<String> = rows[page.start..page.end].iter().map(mv_json).collect();
+    let items: Vec<String> = rows[page.start..page.end]
+        .iter()
+        .map(|row| mv_json(row, damage.fate(|| row.id())))
+        .collect();
     // An observed answer carried `"@odata.count": 0` next to rows
     // (docs/defender-api.md#vulnerability-exports).
     Reply::odata(collection(
@@ -327,24 +369,35 @@ pub(crate) fn of_machine(ctx: &Ctx<'_>, id: &str) -> Reply {
     ))
 }
 
-fn export_record(row: &MvRow<'_>, delta: Option<(&str, DateTime<Utc>)>) -> String {
+/// An export record's `id`: `{deviceId}_{softwareName}_{softwareVersion}_{cveId}_`.
+fn export_id(row: &MvRow<'_>) -> String {
+    format!(
+        "{}_{}_{}_{}_",
+        row.device.id,
+        row.software().name,
+        row.version(),
+        row.cve().id
+    )
+}
+
+/// The id [`ExportRows`] judges a delta event by: the record's id and its status.
+fn delta_id(row: &MvRow<'_>, status: &str) -> String {
+    format!("{}{status}", export_id(row))
+}
+
+fn export_record(row: &MvRow<'_>, delta: Option<(&str, DateTime<Utc>)>, fate: RowFate) -> String {
     let software = row.software();
     let cve = row.cve();
     let device = row.device;
     let windows = device.os_platform.starts_with("Windows");
     let mut obj = Obj::new();
-    obj.str(
-        "id",
-        &format!(
-            "{}_{}_{}_{}_",
-            device.id,
-            software.name,
-            row.version(),
-            cve.id
-        ),
-    )
-    .str("deviceId", &device.id)
-    .opt_str("rbacGroupName", device.rbac_group_name)
+    obj.str("id", &export_id(row));
+    if fate == RowFate::NoDevice {
+        obj.raw("deviceId", "null");
+    } else {
+        obj.str("deviceId", &device.id);
+    }
+    obj.opt_str("rbacGroupName", device.rbac_group_name)
     .str("deviceName", &device.computer_dns_name)
     .str("osPlatform", device.os_platform)
     .opt_str("osVersion", device.os_version.or(device.version))
@@ -359,7 +412,7 @@ fn export_record(row: &MvRow<'_>, delta: Option<(&str, DateTime<Utc>)>) -> Strin
     .str("softwareVendor", software.vendor)
     .str("softwareName", software.name)
     .str("softwareVersion", row.version())
-    .str("cveId", &cve.id)
+    .str("cveId", if fate == RowFate::NoCve { "" } else { &cve.id })
     .str("vulnerabilitySeverityLevel", cve.severity)
     .opt_str(
         "recommendedSecurityUpdate",
@@ -525,15 +578,23 @@ fn export_page(
 /// `GET /api/machines/SoftwareVulnerabilitiesByMachine`.
 pub(crate) fn export(ctx: &Ctx<'_>) -> Reply {
     let tenant = ctx.shared.tenant.read().expect("tenant lock poisoned");
-    let n_records: usize = tenant
-        .listed_devices()
-        .map(|device| device.current_vulns().count())
-        .sum();
+    let damage = Damage::of(ctx);
+    let n_records: usize = if damage.rows.is_none() {
+        tenant
+            .listed_devices()
+            .map(|device| device.current_vulns().count())
+            .sum()
+    } else {
+        current_rows(&tenant)
+            .filter(|row| damage.served(|| export_id(row)))
+            .count()
+    };
     let render = |start: usize, end: usize| -> Vec<String> {
         current_rows(&tenant)
+            .filter(|row| damage.served(|| export_id(row)))
             .skip(start)
             .take(end - start)
-            .map(|row| export_record(&row, None))
+            .map(|row| export_record(&row, None, damage.fate(|| export_id(&row))))
             .collect()
     };
     export_page(
@@ -595,28 +656,35 @@ pub(crate) fn delta_export(ctx: &Ctx<'_>) -> Reply {
     }
     let guard = ctx.shared.tenant.read().expect("tenant lock poisoned");
     let tenant: &Tenant = &guard;
+    let damage = Damage::of(ctx);
     let all = || {
-        tenant.listed_devices().flat_map(move |device| {
-            device.vulns.iter().flat_map(move |vuln| {
-                events(tenant, vuln, since).into_iter().map(move |event| {
-                    (
-                        MvRow {
-                            tenant,
-                            device,
-                            vuln,
-                        },
-                        event,
-                    )
+        tenant
+            .listed_devices()
+            .flat_map(move |device| {
+                device.vulns.iter().flat_map(move |vuln| {
+                    events(tenant, vuln, since).into_iter().map(move |event| {
+                        (
+                            MvRow {
+                                tenant,
+                                device,
+                                vuln,
+                            },
+                            event,
+                        )
+                    })
                 })
             })
-        })
+            .filter(|(row, (status, _))| damage.served(|| delta_id(row, status)))
     };
     let n_records = all().count();
     let render = |start: usize, end: usize| -> Vec<String> {
         all()
             .skip(start)
             .take(end - start)
-            .map(|(row, (status, time))| export_record(&row, Some((status, time))))
+            .map(|(row, (status, time))| {
+                let fate = damage.fate(|| delta_id(&row, status));
+                export_record(&row, Some((status, time)), fate)
+            })
             .collect()
     };
     export_page(
