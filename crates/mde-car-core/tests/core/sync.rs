@@ -824,6 +824,10 @@ enum Failure {
     ServerError,
     /// Every answer is cut off mid-JSON: unreadable after retries.
     Unreadable,
+    /// 404 `ResourceNotFound` on every call: the tenant or cloud lacks it (no licence).
+    NotFound,
+    /// 400 on every call: the service rejects the request.
+    BadRequest,
     /// The legacy hunting API answers that it is retired, and the app has no Graph permission.
     RetiredHuntingWithoutGraph,
 }
@@ -856,6 +860,17 @@ impl Failure {
                     1.0,
                 )];
             }
+            Failure::NotFound | Failure::BadRequest => {
+                let status = if self == Failure::NotFound {
+                    mde_sim::Failure::NotFound
+                } else {
+                    mde_sim::Failure::BadRequest
+                };
+                for endpoint in stage.endpoints() {
+                    s.sim.faults().fail(*endpoint, status);
+                }
+                return Vec::new();
+            }
             Failure::ServerError => FaultKind::InternalError,
             Failure::Unreadable => FaultKind::TruncatedJson,
         };
@@ -866,9 +881,12 @@ impl Failure {
             .collect()
     }
 
-    fn heal(self, s: &Setup, rules: Vec<mde_sim::FaultId>) {
+    fn heal(self, s: &Setup, stage: StageUnderTest, rules: Vec<mde_sim::FaultId>) {
         for rule in rules {
             s.sim.faults().remove(rule);
+        }
+        for endpoint in stage.endpoints() {
+            s.sim.faults().recover(*endpoint);
         }
         s.sim.set_roles(&s.sim.client_id(), mde_sim::DEFAULT_ROLES);
         s.sim.faults().expire_tokens();
@@ -885,7 +903,8 @@ fn change_every_stage(sim: &Sim) -> (String, String) {
         .first()
         .map(|v| v.cve_id.clone())
         .expect("the first device has a vulnerability");
-    // Two hours later, so the devices report again (new IP history and sign-ins).
+    // Two hours later, so the devices report again (new IP history and sign-ins); callers
+    // start the tenant's clock far enough back for that to stay in the past.
     sim.clock()
         .advance(std::time::Duration::from_secs(2 * 3600));
     let reporting: Vec<String> = sim.truth().machine_ids().into_iter().take(20).collect();
@@ -920,7 +939,13 @@ async fn a_failing_stage_costs_only_its_own_data_and_the_run_is_partial() {
         .collect();
     for (stage, failure) in cases {
         let case = format!("{stage:?} × {failure:?}");
-        let s = setup(60, |config| config.max_page_size = 25).await;
+        let s = setup(60, |config| {
+            config.max_page_size = 25;
+            // The tenant's present starts 2 h 10 min back, so the 2 hours it moves on between
+            // the syncs stay in the past of the client's clock (and in its hunting window).
+            config.start_time = Some(chrono::Utc::now() - Duration::minutes(130));
+        })
+        .await;
         // Retries that run out in milliseconds, so a persistent failure costs no real time.
         s.core.set_client_options(mde_car_core::mde::ClientOptions {
             page_size: 25,
@@ -949,7 +974,7 @@ async fn a_failing_stage_costs_only_its_own_data_and_the_run_is_partial() {
 
         let rules = failure.apply(&s, stage);
         let run = s.sync(true).await;
-        failure.heal(&s, rules);
+        failure.heal(&s, stage, rules);
 
         assert_eq!(
             run.status,
@@ -975,6 +1000,12 @@ async fn a_failing_stage_costs_only_its_own_data_and_the_run_is_partial() {
                 "{case}: the note names the missing permission: {notes}"
             );
         }
+        if failure == Failure::NotFound && stage == StageUnderTest::Vulnerabilities {
+            assert!(
+                notes.contains("licence"),
+                "{case}: the note names the likely cause: {notes}"
+            );
+        }
         same(
             &stage.stored(&s),
             &kept,
@@ -994,7 +1025,15 @@ async fn a_failing_stage_costs_only_its_own_data_and_the_run_is_partial() {
             "{case}: devices are saved"
         );
         for (other, before) in &others {
-            assert!(other.stored(&s) != *before, "{case}: {other:?} is updated");
+            let after = other.stored(&s);
+            assert!(
+                after != *before,
+                "{case}: {other:?} is updated ({} rows before, {} after; notes {:?}, changes {:?})",
+                before.len(),
+                after.len(),
+                run.notes,
+                run.changes
+            );
         }
         if stage != StageUnderTest::Alerts {
             assert!(
@@ -1065,5 +1104,164 @@ async fn when_the_device_listing_fails_the_run_fails_and_nothing_changes() {
         &everything(&s),
         &before,
         "a failed device listing changes nothing",
+    );
+}
+
+/// The retries of `setup`'s client run out in milliseconds.
+fn fast_retries(s: &Setup) {
+    s.core.set_client_options(mde_car_core::mde::ClientOptions {
+        page_size: 25,
+        budgets: Budgets::default().scaled(600.0),
+        retry: mde_car_core::mde::RetryPolicy {
+            max_retries: 1,
+            min_delay: std::time::Duration::from_millis(1),
+            max_delay: std::time::Duration::from_millis(5),
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_or_shrunk_device_listing_marks_no_device_gone_until_accepted() {
+    let s = setup(60, |config| config.max_page_size = 25).await;
+    fast_retries(&s);
+    assert_eq!(s.sync(true).await.status, RunStatus::Succeeded);
+    let active = s.strings("SELECT device_id FROM assets WHERE active = 1");
+    assert!(active.len() > 40, "{}", active.len());
+
+    // An empty first page: Defender answering "no devices" for a tenant of 60.
+    let rule = s
+        .sim
+        .faults()
+        .next(FaultKind::EmptyPage, Some(Endpoint::Machines), 1);
+    let empty = s.sync(true).await;
+    s.sim.faults().remove(rule);
+    assert_eq!(empty.status, RunStatus::Partial, "{:?}", empty.notes);
+    assert_eq!(empty.error_code.as_deref(), Some("listing_shrank"));
+    let notes = empty.notes.join(" ");
+    assert!(
+        notes.contains(&format!(
+            "listed 0 devices where {} were active",
+            active.len()
+        )),
+        "the note names both figures: {notes}"
+    );
+    same(
+        &s.strings("SELECT device_id FROM assets WHERE active = 1"),
+        &active,
+        "an empty listing marks no device gone",
+    );
+
+    // A listing of a fifth of the tenant, as after a partial outage.
+    s.sim
+        .faults()
+        .shrink_machines(mde_sim::Portion::Fraction(0.2));
+    let shrunk = s.sync(true).await;
+    assert_eq!(shrunk.status, RunStatus::Partial, "{:?}", shrunk.notes);
+    same(
+        &s.strings("SELECT device_id FROM assets WHERE active = 1"),
+        &active,
+        "a shrunk listing marks no device gone",
+    );
+    let history = s.core.sync_runs(&s.id, 1).await.unwrap();
+    assert_eq!(
+        history[0].status,
+        RunStatus::Partial,
+        "partial in the history too"
+    );
+
+    // The user accepts it: the devices Defender no longer lists are gone.
+    s.core.accept_shrink(&s.id);
+    let accepted = s.sync(true).await;
+    assert_eq!(
+        accepted.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        accepted.notes
+    );
+    let listed = s.count("SELECT count(*) FROM assets WHERE active = 1");
+    assert!(
+        listed < active.len() as i64 / 2,
+        "accepted: only the listed devices stay active ({listed} of {})",
+        active.len()
+    );
+    // The acceptance is used up: the next shrink is refused again.
+    s.sim.faults().shrink_machines(mde_sim::Portion::Count(1));
+    assert_eq!(s.sync(true).await.status, RunStatus::Partial);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_with_unreadable_rows_marks_no_vulnerability_fixed() {
+    let s = setup(60, |config| config.max_page_size = 25).await;
+    fast_retries(&s);
+    assert_eq!(s.sync(true).await.status, RunStatus::Succeeded);
+    let active = s.strings(
+        "SELECT asset_id || ' ' || vulnerability_id || ' ' || application_id FROM asset_vulnerabilities WHERE active = 1",
+    );
+    assert!(!active.is_empty());
+    s.sim.faults().set_export_rows(mde_sim::ExportRows {
+        omit: 0.0,
+        malformed: 0.2,
+    });
+    let run = s.sync(true).await;
+    s.sim
+        .faults()
+        .set_export_rows(mde_sim::ExportRows::default());
+    assert_eq!(run.status, RunStatus::Partial, "{:?}", run.notes);
+    assert!(
+        run.notes
+            .join(" ")
+            .contains("no vulnerability was marked fixed"),
+        "{:?}",
+        run.notes
+    );
+    let still = s.strings(
+        "SELECT asset_id || ' ' || vulnerability_id || ' ' || application_id FROM asset_vulnerabilities WHERE active = 1",
+    );
+    same(&still, &active, "nothing marked fixed");
+    assert_eq!(s.sync(true).await.status, RunStatus::Succeeded);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alerts_dated_in_the_future_do_not_stop_alert_sync() {
+    let s = setup(60, |config| config.max_page_size = 25).await;
+    fast_retries(&s);
+    assert_eq!(s.sync(true).await.status, RunStatus::Succeeded);
+    let future = s.sim.truth().future_date_alerts(
+        mde_sim::Portion::Count(2),
+        std::time::Duration::from_secs(30 * 86_400),
+    );
+    assert_eq!(future.len(), 2);
+    let run = s.sync(false).await;
+    assert!(run.status.saved_data(), "{:?}", run.error);
+    assert!(
+        run.notes.join(" ").contains("dated in the future"),
+        "the run says so: {:?}",
+        run.notes
+    );
+    let mark = s.count("SELECT value FROM sync_watermarks WHERE kind = 'alerts'");
+    let started = s.core.sync_runs(&s.id, 1).await.unwrap()[0]
+        .started_at
+        .timestamp_millis();
+    assert!(
+        mark <= started,
+        "the alerts watermark stays at the run's start"
+    );
+
+    // An alert raised afterwards, at the tenant's present, is still fetched.
+    s.sim.clock().advance(std::time::Duration::from_secs(3600));
+    let device = s.sim.truth().machine_ids()[0].clone();
+    let later = s
+        .sim
+        .truth()
+        .write(|tenant, now| tenant.add_alert(&device, now).unwrap());
+    assert!(s.sync(false).await.status.saved_data());
+    assert_eq!(
+        s.count(&format!(
+            "SELECT count(*) FROM alerts WHERE alert_id = '{later}'"
+        )),
+        1,
+        "alert sync goes on after a future-dated alert"
     );
 }
