@@ -929,6 +929,8 @@ async fn a_failing_stage_costs_only_its_own_data_and_the_run_is_partial() {
         .flat_map(|stage| {
             [
                 Failure::Forbidden,
+                Failure::NotFound,
+                Failure::BadRequest,
                 Failure::ServerError,
                 Failure::Unreadable,
             ]
