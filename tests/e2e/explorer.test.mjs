@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { By, Key } from "selenium-webdriver";
-import { startSimulator, openApp, find, card, type, expand, waitFor, screenshot, byTestId } from "./support.mjs";
+import { startSimulator, openApp, find, type, waitFor, screenshot, byTestId, addSimConnection, waitForFirstRun } from "./support.mjs";
 
 let sim;
 let driver;
@@ -50,37 +50,8 @@ async function activeElementTestId() {
 
 test("explorer: search an IP, see its device and risk, IP view, device view, export, bad input", async () => {
   // A connection to the simulator, synced from its card.
-  await (await find(driver, "nav-connections", 20_000)).click();
-  await (await driver.wait(async () => {
-    const add = await driver.findElements(byTestId("add-connection"));
-    const welcome = await driver.findElements(byTestId("welcome-add"));
-    return add[0] ?? welcome[0];
-  }, 10_000, "an Add connection button")).click();
-  await type(driver, "field-name", "Contoso Explorer");
-  await type(driver, "field-tenantId", sim.tenantId);
-  await type(driver, "field-clientId", sim.clientId);
-  await type(driver, "field-clientSecret", sim.clientSecret);
-  await expand(driver, "form-advanced");
-  await type(driver, "field-apiBaseUrl", sim.apiBase);
-  await type(driver, "field-loginAuthority", sim.authority);
-  await (await find(driver, "form-save")).click();
-  // The scheduler may start the first sync of a new connection by itself; otherwise Sync now.
-  let clicked = false;
-  await waitFor(
-    async () => {
-      const contoso = await card(driver, "Contoso Explorer");
-      const runs = await contoso.findElements(byTestId("card-last-run"));
-      if (runs.length && (await runs[0].getAttribute("data-status")) === "succeeded") return true;
-      const sync = await contoso.findElements(byTestId("card-sync"));
-      if (!clicked && runs.length === 0 && sync.length) {
-        await sync[0].click();
-        clicked = true;
-      }
-      return false;
-    },
-    "the sync succeeds",
-    120_000,
-  );
+  await addSimConnection(driver, "Contoso Explorer", sim);
+  await waitForFirstRun(driver, "Contoso Explorer", "succeeded", "the sync succeeds");
   await screenshot(driver, "explorer-synced");
 
   // The ground truth: a device of the simulator and its address, as Defender's API reports it.

@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { By } from "selenium-webdriver";
-import { startSimulator, openApp, find, card, type, expand, waitFor, screenshot, byTestId } from "./support.mjs";
+import { startSimulator, openApp, find, card, waitFor, screenshot, byTestId, addSimConnection, waitForFirstRun } from "./support.mjs";
 
 let sim;
 let driver;
@@ -24,38 +24,8 @@ after(async () => {
 const text = async (element) => (await element.getText()).trim();
 
 test("a tenant without vulnerability management syncs as partial, and says why", async () => {
-  await (await find(driver, "nav-connections", 20_000)).click();
-  await (await driver.wait(async () => {
-    const add = await driver.findElements(byTestId("add-connection"));
-    const welcome = await driver.findElements(byTestId("welcome-add"));
-    return add[0] ?? welcome[0];
-  }, 10_000, "an Add connection button")).click();
-  await type(driver, "field-name", "No licence");
-  await type(driver, "field-tenantId", sim.tenantId);
-  await type(driver, "field-clientId", sim.clientId);
-  await type(driver, "field-clientSecret", sim.clientSecret);
-  await expand(driver, "form-advanced");
-  await type(driver, "field-apiBaseUrl", sim.apiBase);
-  await type(driver, "field-loginAuthority", sim.authority);
-  await (await find(driver, "form-save")).click();
-
-  // The scheduler may start the first sync of a new connection by itself; otherwise Sync now.
-  let clicked = false;
-  await waitFor(
-    async () => {
-      const tenant = await card(driver, "No licence");
-      const runs = await tenant.findElements(byTestId("card-last-run"));
-      if (runs.length && (await runs[0].getAttribute("data-status")) === "partial") return true;
-      const sync = await tenant.findElements(byTestId("card-sync"));
-      if (!clicked && runs.length === 0 && sync.length) {
-        await sync[0].click();
-        clicked = true;
-      }
-      return false;
-    },
-    "the sync ends as partial",
-    120_000,
-  );
+  await addSimConnection(driver, "No licence", sim);
+  await waitForFirstRun(driver, "No licence", "partial", "the sync ends as partial");
   const tenant = await card(driver, "No licence");
   assert.match(await text(await tenant.findElement(byTestId("card-last-run"))), /some data could not be updated/);
   const notes = await text(await tenant.findElement(byTestId("card-notes")));

@@ -130,3 +130,44 @@ export function dataFiles(dir = dataDir) {
     return statSync(path).isDirectory() ? dataFiles(path) : [path];
   });
 }
+
+/** Adds a connection to the simulator `sim` through the form, from the Connections page. */
+export async function addSimConnection(driver, name, sim) {
+  await (await find(driver, "nav-connections", 20_000)).click();
+  await (await driver.wait(async () => {
+    const add = await driver.findElements(byTestId("add-connection"));
+    const welcome = await driver.findElements(byTestId("welcome-add"));
+    return add[0] ?? welcome[0];
+  }, 10_000, "an Add connection button")).click();
+  await type(driver, "field-name", name);
+  await type(driver, "field-tenantId", sim.tenantId);
+  await type(driver, "field-clientId", sim.clientId);
+  await type(driver, "field-clientSecret", sim.clientSecret);
+  await expand(driver, "form-advanced");
+  await type(driver, "field-apiBaseUrl", sim.apiBase);
+  await type(driver, "field-loginAuthority", sim.authority);
+  await (await find(driver, "form-save")).click();
+}
+
+/**
+ * Waits until the card of `name` shows a last run of `status`. The scheduler may start the
+ * first sync of a new connection by itself; otherwise this clicks Sync now once.
+ */
+export async function waitForFirstRun(driver, name, status, message) {
+  let clicked = false;
+  await waitFor(
+    async () => {
+      const connection = await card(driver, name);
+      const runs = await connection.findElements(byTestId("card-last-run"));
+      if (runs.length && (await runs[0].getAttribute("data-status")) === status) return true;
+      const sync = await connection.findElements(byTestId("card-sync"));
+      if (!clicked && runs.length === 0 && sync.length) {
+        await sync[0].click();
+        clicked = true;
+      }
+      return false;
+    },
+    message,
+    120_000,
+  );
+}

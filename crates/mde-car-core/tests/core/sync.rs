@@ -948,18 +948,7 @@ async fn a_failing_stage_costs_only_its_own_data_and_the_run_is_partial() {
             config.start_time = Some(chrono::Utc::now() - Duration::minutes(130));
         })
         .await;
-        // Retries that run out in milliseconds, so a persistent failure costs no real time.
-        s.core.set_client_options(mde_car_core::mde::ClientOptions {
-            page_size: 25,
-            budgets: Budgets::default().scaled(600.0),
-            retry: mde_car_core::mde::RetryPolicy {
-                max_retries: 2,
-                min_delay: std::time::Duration::from_millis(1),
-                max_delay: std::time::Duration::from_millis(5),
-                ..Default::default()
-            },
-            ..Default::default()
-        });
+        fast_retries(&s);
         assert_eq!(
             s.sync(true).await.status,
             RunStatus::Succeeded,
@@ -1073,17 +1062,7 @@ async fn a_failing_stage_costs_only_its_own_data_and_the_run_is_partial() {
 #[tokio::test(flavor = "multi_thread")]
 async fn when_the_device_listing_fails_the_run_fails_and_nothing_changes() {
     let s = setup(60, |config| config.max_page_size = 25).await;
-    s.core.set_client_options(mde_car_core::mde::ClientOptions {
-        page_size: 25,
-        budgets: Budgets::default().scaled(600.0),
-        retry: mde_car_core::mde::RetryPolicy {
-            max_retries: 1,
-            min_delay: std::time::Duration::from_millis(1),
-            max_delay: std::time::Duration::from_millis(5),
-            ..Default::default()
-        },
-        ..Default::default()
-    });
+    fast_retries(&s);
     assert_eq!(s.sync(true).await.status, RunStatus::Succeeded);
     let everything = |s: &Setup| {
         let mut rows = s.strings("SELECT device_id || ' ' || coalesce(name, '') || ' ' || active || ' ' || last_run FROM assets");
@@ -1109,7 +1088,8 @@ async fn when_the_device_listing_fails_the_run_fails_and_nothing_changes() {
     );
 }
 
-/// The retries of `setup`'s client run out in milliseconds.
+/// Retries that run out in milliseconds, so a persistent failure costs no real time (pages of
+/// 25, as the tests' simulators serve them).
 fn fast_retries(s: &Setup) {
     s.core.set_client_options(mde_car_core::mde::ClientOptions {
         page_size: 25,
