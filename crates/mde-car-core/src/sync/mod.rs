@@ -429,7 +429,7 @@ fn stage_note(stage: Stage, error: &MdeError) -> String {
             "grant it in Entra ID to import them, or turn this data off in Edit".to_owned(),
         ),
         MdeError::Api { status: 404, .. } => (
-            format!("Defender answered that it has no such data here ({error})"),
+            format!("this tenant or cloud does not offer it ({error})"),
             match stage {
                 Stage::Vulnerabilities => {
                     "the tenant may lack a Defender Vulnerability Management licence, or the cloud may not offer it; turn vulnerabilities off in Edit if it never will".to_owned()
