@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     config::{self, Connection, ConnectionDraft, Endpoints, FieldError},
     demo::DemoTenant,
-    error::{Error, Result},
+    error::{Error, ErrorCode, Result},
     events::SyncEvent,
     http,
     mde::{ClientOptions, MdeClient},
@@ -22,7 +22,7 @@ use crate::{
     paths::{DataDir, LockFailure, LockFile},
     probe::{self, ProbeTarget},
     registry::{RunGuard, RunRegistry},
-    scheduler::ScheduleHandle,
+    scheduler::{AttemptEnd, ScheduleHandle},
     search::{
         self, AssetDetail, Attribution, Export, ExportFormat, IpTimeline, SearchRequest,
         SearchResults,
@@ -542,6 +542,17 @@ impl Core {
         force_full: bool,
         trigger: Trigger,
     ) -> Result<()> {
+        self.spawn_sync(connection_id, force_full, trigger, None)
+    }
+
+    /// [`Core::start_sync`], telling `ended` (the scheduler's) whether a run was recorded.
+    fn spawn_sync(
+        &self,
+        connection_id: &str,
+        force_full: bool,
+        trigger: Trigger,
+        ended: Option<AttemptEnd>,
+    ) -> Result<()> {
         let core = self.clone();
         let id = connection_id.to_owned();
         // Registering before spawning closes the window in which two callers both start one.
@@ -554,6 +565,11 @@ impl Core {
                 }
                 Err(error) => Err(error),
             };
+            // Told while still registered: the scheduler never sees the connection idle with
+            // its attempt unreported (and start it again at once).
+            if let Some(ended) = ended {
+                ended.tell(result.is_ok());
+            }
             drop(guard);
             if let Err(error) = &result {
                 tracing::warn!(connection = %id, %error, "sync did not run");
@@ -699,8 +715,10 @@ impl Core {
     }
 
     fn connections_changed(&self) {
-        // Credentials or hosts may have changed: the next run builds a fresh client.
+        // Credentials or hosts may have changed: the next run builds a fresh client, and the
+        // scheduler tries a connection whose runs could not start again now.
         self.inner.runs.forget_clients();
+        self.inner.runs.connections_edited();
         self.announce(SyncEvent::ConnectionsChanged);
         self.inner.runs.wake_scheduler();
     }
@@ -713,7 +731,82 @@ impl Core {
             .ok_or_else(|| Error::AlreadyRunning(name.to_owned()))
     }
 
+    /// Runs a registered run in a task of its own, so that a panic anywhere in it (the sync,
+    /// the client, the keyring) ends here as a failed run instead of a task that died with its
+    /// record left `running`. The task is aborted if this future is dropped, as the run itself
+    /// would have been.
     async fn run_registered(
+        &self,
+        connection: Connection,
+        force_full: bool,
+        trigger: Trigger,
+        cancel: CancellationToken,
+    ) -> Result<SyncOutcome> {
+        // A record this run begins starts later; an older `running` one is not this run's.
+        let began = Utc::now();
+        let task = tokio_util::task::AbortOnDropHandle::new(tokio::spawn({
+            let (core, connection) = (self.clone(), connection.clone());
+            async move {
+                core.run_unguarded(connection, force_full, trigger, cancel)
+                    .await
+            }
+        }));
+        match task.await {
+            Ok(result) => result,
+            Err(error) if error.is_panic() => {
+                let detail = panic_text(error.into_panic().as_ref());
+                self.end_after_panic(connection, began, &detail).await
+            }
+            Err(error) => Err(Error::Internal(format!(
+                "the sync of '{}' stopped unexpectedly: {error}",
+                connection.name
+            ))),
+        }
+    }
+
+    /// A run's task panicked: its record, if it got one, is ended as failed (`internal`), so
+    /// the history says so and the connection is not left `running`.
+    async fn end_after_panic(
+        &self,
+        connection: Connection,
+        began: DateTime<Utc>,
+        detail: &str,
+    ) -> Result<SyncOutcome> {
+        // The panic's own words go to the log only: they were not written for a person, and
+        // nothing vouches that they hold no secret.
+        tracing::error!(connection = %connection.name, panic = detail, "a sync run panicked");
+        let message = "an internal error stopped the sync (a bug in mde-car; the log has the details); nothing was changed".to_owned();
+        let (store, data_dir) = (self.inner.store.clone(), self.inner.data_dir.clone());
+        let recorded = {
+            let message = message.clone();
+            blocking(move || {
+                Ok(sync::end_after_panic(
+                    &store,
+                    &data_dir,
+                    &connection,
+                    began,
+                    &message,
+                )?)
+            })
+            .await?
+        };
+        let Some((run_id, full)) = recorded else {
+            return Err(Error::Internal(message));
+        };
+        Ok(SyncOutcome {
+            run_id,
+            full,
+            status: RunStatus::Failed,
+            changes: Default::default(),
+            api_calls: Default::default(),
+            throttled_ms: 0,
+            notes: Vec::new(),
+            error: Some(message),
+            error_code: Some(ErrorCode::Internal.key().to_owned()),
+        })
+    }
+
+    async fn run_unguarded(
         &self,
         connection: Connection,
         force_full: bool,
@@ -842,9 +935,26 @@ impl ScheduleHandle for Core {
         self.is_syncing(connection_id)
     }
 
-    fn start_run(&self, connection_id: &str) -> Result<()> {
-        self.start_sync(connection_id, false, Trigger::Schedule)
+    fn running_elsewhere(&self, connection_id: &str) -> bool {
+        sync::running_elsewhere(&self.inner.data_dir, connection_id)
     }
+
+    fn edits(&self) -> u64 {
+        self.inner.runs.connection_edits()
+    }
+
+    fn start_run(&self, connection_id: &str, ended: AttemptEnd) -> Result<()> {
+        self.spawn_sync(connection_id, false, Trigger::Schedule, Some(ended))
+    }
+}
+
+/// What a panic said, when it said it in words.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
 /// The inter-process settings lock, held across load + save.

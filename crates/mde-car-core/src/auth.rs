@@ -81,6 +81,26 @@ pub enum Transport {
     Other(String),
 }
 
+/// The lifetime assumed when Entra ID's answer has no `expires_in`
+/// (docs/defender-api.md#access-tokens).
+const DEFAULT_TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(3_599);
+/// The longest lifetime an access token can have: Entra's configurable lifetimes end at one day
+/// (docs/defender-api.md#access-tokens). A longer `expires_in` is a broken or hostile answer;
+/// believed, it would overflow the date arithmetic or keep a token past its real expiry.
+const MAX_TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
+/// When a token issued now for `expires_in` expires: the lifetime clamped to one day.
+pub(crate) fn expiry(now: DateTime<Utc>, expires_in: Option<std::time::Duration>) -> DateTime<Utc> {
+    let lifetime = expires_in
+        .unwrap_or(DEFAULT_TOKEN_LIFETIME)
+        .min(MAX_TOKEN_LIFETIME);
+    // Within a day both steps succeed; the fallbacks only keep this total.
+    chrono::Duration::from_std(lifetime)
+        .ok()
+        .and_then(|lifetime| now.checked_add_signed(lifetime))
+        .unwrap_or(now)
+}
+
 /// Requests a token for `endpoints.scope()` with the client secret.
 pub(crate) async fn request_token(
     http: &reqwest::Client,
@@ -106,11 +126,7 @@ pub(crate) async fn request_token(
     match response {
         Ok(token) => {
             let secret = SecretString::from(token.access_token().secret().clone());
-            let lifetime = token
-                .expires_in()
-                .unwrap_or(std::time::Duration::from_secs(3599));
-            let expires_at = Utc::now()
-                + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::seconds(3599));
+            let expires_at = expiry(Utc::now(), token.expires_in());
             let claims = decode_claims(secret.expose_secret()).unwrap_or_default();
             Ok(AccessToken {
                 secret,

@@ -1,5 +1,6 @@
 //! The runs this process is doing, and what outlives a run: each connection's Defender client
-//! (so its token cache and rate budget span runs) and the scheduler's wake-up.
+//! (so its token cache and rate budget span runs), the scheduler's wake-up and the count of
+//! connection edits that ends the scheduler's backoffs.
 //!
 //! A run is registered by taking a [`RunGuard`]; dropping the guard unregisters it, however
 //! the run's task ends — returned, failed, cancelled or panicked — so a connection can never be
@@ -8,7 +9,10 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use tokio::sync::Notify;
@@ -27,6 +31,8 @@ pub(crate) struct RunRegistry {
     wake: Arc<Notify>,
     /// Connections whose next full run may take a much smaller device listing as true.
     accepted_shrinks: Mutex<HashSet<String>>,
+    /// Connection edits so far (see [`RunRegistry::connections_edited`]).
+    edits: AtomicU64,
 }
 
 /// A registered run: holds its cancel switch, and unregisters the run when dropped.
@@ -123,6 +129,16 @@ impl RunRegistry {
     /// Whether a shrink was accepted for the connection; the acceptance is used up.
     pub(crate) fn take_accepted_shrink(&self, connection_id: &str) -> bool {
         lock(&self.accepted_shrinks).remove(connection_id)
+    }
+
+    /// Counts an edit of the connections (here, or in the settings file by another process):
+    /// the scheduler ends its backoffs when the count moves, since the edit may be the fix.
+    pub(crate) fn connections_edited(&self) {
+        self.edits.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn connection_edits(&self) -> u64 {
+        self.edits.load(Ordering::SeqCst)
     }
 }
 

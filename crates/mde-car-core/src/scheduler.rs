@@ -3,10 +3,22 @@
 //! run that became due while the app was closed starts as soon as it opens, and a daemon and the
 //! app agree on it. Failed runs are retried sooner, with a capped exponential backoff, but never
 //! later than the schedule itself.
+//!
+//! An attempt that fails before a run is recorded (the keyring is locked or the secret missing,
+//! the CA file moved, the database is busy) leaves no history to back off from: the scheduler
+//! keeps a backoff of its own per connection for those ([`Backoff`]), so such a cause costs one
+//! attempt (settings read, keyring call, log line, event) per backoff step instead of a loop. A
+//! connection another process is syncing is skipped while its run lock is held, and looked at
+//! again at the next recheck.
 
-use std::time::Duration;
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use chrono::Utc;
+use tokio::{
+    sync::{Notify, mpsc},
+    time::Instant,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -16,7 +28,8 @@ use crate::{
 };
 
 /// What the scheduler needs of the core, and no more: the connections with their recent runs,
-/// whether one is running here, and a way to start a run. `Core` provides it; tests can too.
+/// whether one is running here or in another process, how often connections were edited, and
+/// a way to start a run. `Core` provides it; tests can too.
 pub(crate) trait ScheduleHandle: Send + Sync + 'static {
     /// What a failure to list or start says in the log.
     type Error: std::fmt::Display + Send;
@@ -28,16 +41,69 @@ pub(crate) trait ScheduleHandle: Send + Sync + 'static {
 
     fn is_running(&self, connection_id: &str) -> bool;
 
-    /// Starts a scheduled run in the background.
-    fn start_run(&self, connection_id: &str) -> Result<(), Self::Error>;
+    /// Whether another process (the CLI, a daemon, the app) runs a sync of the connection now:
+    /// its run lock is held.
+    fn running_elsewhere(&self, connection_id: &str) -> bool;
+
+    /// How many times the connections were added, edited or removed so far (here, or in the
+    /// settings file by another process). A change ends every backoff: the edit may be the fix.
+    fn edits(&self) -> u64;
+
+    /// Starts a scheduled run in the background and tells `ended` how it ended — before the
+    /// run is unregistered, so the scheduler never sees it idle and unreported. An `ended`
+    /// dropped untold (a start that failed at once, a task that died) counts as an attempt
+    /// that recorded no run.
+    fn start_run(&self, connection_id: &str, ended: AttemptEnd) -> Result<(), Self::Error>;
+}
+
+/// The end of one scheduled attempt, told back to the scheduler (see
+/// [`ScheduleHandle::start_run`]).
+#[derive(Debug)]
+pub(crate) struct AttemptEnd {
+    connection_id: String,
+    reports: mpsc::UnboundedSender<Report>,
+    told: bool,
+}
+
+/// An attempt's end: the connection, and whether a run record was made.
+type Report = (String, bool);
+
+impl AttemptEnd {
+    /// The attempt is over; `recorded` says whether it got as far as a run record (whatever
+    /// the run's status: a recorded failure backs off through the history, see [`next_due`]).
+    pub(crate) fn tell(mut self, recorded: bool) {
+        self.send(recorded);
+    }
+
+    fn send(&mut self, recorded: bool) {
+        if !self.told {
+            self.told = true;
+            // The scheduler stopped: nobody needs to know any more.
+            let _ = self.reports.send((self.connection_id.clone(), recorded));
+        }
+    }
+}
+
+impl Drop for AttemptEnd {
+    fn drop(&mut self) {
+        self.send(false);
+    }
 }
 
 /// First retry after a failed run; doubles per consecutive failure.
 const RETRY_FIRST: chrono::Duration = chrono::Duration::minutes(2);
 /// Longest wait between retries of a failing connection (the schedule may come first).
 const RETRY_MAX: chrono::Duration = chrono::Duration::hours(1);
-/// The scheduler re-reads settings at least this often (connections added by the CLI).
+/// The scheduler re-reads settings at least this often (connections added by the CLI), and
+/// looks again at a connection another process is syncing.
 const RECHECK: Duration = Duration::from_secs(60);
+
+/// First wait after an attempt that recorded no run; doubles per consecutive one.
+const ATTEMPT_RETRY_FIRST: Duration = Duration::from_secs(2 * 60);
+/// The doubling stops here. Jitter adds up to the same again, so a wait stays under an hour
+/// (`RETRY_MAX`), and two processes failing alike (the daemon and the app on a locked keyring)
+/// drift apart instead of trying in step.
+const ATTEMPT_RETRY_BASE_MAX: Duration = Duration::from_secs(30 * 60);
 
 /// When `connection` should run next, from its newest runs (newest first).
 pub(crate) fn next_due(connection: &Connection, runs: &[RunRecord], now: Timestamp) -> Timestamp {
@@ -61,156 +127,184 @@ pub(crate) fn next_due(connection: &Connection, runs: &[RunRecord], now: Timesta
     retry.min(scheduled)
 }
 
+/// The waits of one connection whose attempts end before a run is recorded. backon's iterator
+/// does the arithmetic (doubling, cap, jitter), as it does for the client's retries.
+#[derive(Debug)]
+struct Backoff {
+    delays: ExponentialBackoff,
+    /// No attempt before this.
+    not_before: Instant,
+    /// The newest run record of the connection when the backoff began: a newer one (a run
+    /// recorded here or by another process) means the cause is gone, and the history decides.
+    newest_run: Option<i64>,
+}
+
+fn delays() -> ExponentialBackoff {
+    ExponentialBuilder::default()
+        .with_min_delay(ATTEMPT_RETRY_FIRST)
+        .with_max_delay(ATTEMPT_RETRY_BASE_MAX)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+/// What the loop remembers between passes. Time is tokio's, so tests run it on a paused clock.
+#[derive(Debug, Default)]
+struct State {
+    backoffs: HashMap<String, Backoff>,
+    /// The newest run record seen of each connection: a running maximum, so a pass that could
+    /// not read the runs does not look like a new run.
+    newest_run: HashMap<String, i64>,
+    edits: u64,
+}
+
+impl State {
+    /// An attempt ended: one that recorded no run waits the next step; one that did ends the
+    /// backoff.
+    fn ended(&mut self, connection_id: &str, recorded: bool, now: Instant) {
+        if recorded {
+            self.backoffs.remove(connection_id);
+            return;
+        }
+        let newest_run = self.newest_run.get(connection_id).copied();
+        let backoff = self
+            .backoffs
+            .entry(connection_id.to_owned())
+            .or_insert_with(|| Backoff {
+                delays: delays(),
+                not_before: now,
+                newest_run,
+            });
+        // Without a max count the iterator never ends; the cap is the fallback all the same.
+        let wait = backoff.delays.next().unwrap_or(ATTEMPT_RETRY_BASE_MAX * 2);
+        backoff.not_before = now + wait;
+        tracing::info!(
+            connection = connection_id,
+            wait_s = wait.as_secs(),
+            "the sync did not start; trying again after a pause"
+        );
+    }
+
+    /// Takes in what the connection's runs say: a run newer than a backoff ends it.
+    fn saw_runs(&mut self, connection_id: &str, runs: &[RunRecord]) {
+        let Some(newest) = runs.iter().map(|run| run.id).max() else {
+            return;
+        };
+        let known = self.newest_run.entry(connection_id.to_owned()).or_default();
+        *known = (*known).max(newest);
+        if self
+            .backoffs
+            .get(connection_id)
+            .is_some_and(|backoff| backoff.newest_run.is_none_or(|before| newest > before))
+        {
+            self.backoffs.remove(connection_id);
+        }
+    }
+
+    /// A change to the connections ends every backoff (the edit may have fixed the cause).
+    fn saw_edits(&mut self, edits: u64) {
+        if edits != self.edits {
+            self.edits = edits;
+            self.backoffs.clear();
+        }
+    }
+
+    fn not_before(&self, connection_id: &str) -> Option<Instant> {
+        self.backoffs
+            .get(connection_id)
+            .map(|backoff| backoff.not_before)
+    }
+
+    /// Takes in the ends reported so far; returns the connections they were of.
+    fn take_reports(&mut self, reports: &mut mpsc::UnboundedReceiver<Report>) -> Vec<String> {
+        let mut ended = Vec::new();
+        while let Ok((connection_id, recorded)) = reports.try_recv() {
+            self.ended(&connection_id, recorded, Instant::now());
+            ended.push(connection_id);
+        }
+        ended
+    }
+}
+
 /// Runs until `stop` is cancelled. `wake` makes it look again at once (settings changed).
 /// The scheduler's loop: starts each connection's run when it is due, sleeps until the next one
-/// is (at most [`RECHECK`]), and looks again at once when `wake` is notified.
-pub(crate) async fn run(
-    handle: impl ScheduleHandle,
-    stop: CancellationToken,
-    wake: std::sync::Arc<tokio::sync::Notify>,
-) {
+/// is (at most [`RECHECK`]), and looks again at once when `wake` is notified or an attempt
+/// ends.
+pub(crate) async fn run(handle: impl ScheduleHandle, stop: CancellationToken, wake: Arc<Notify>) {
     tracing::info!("scheduler started");
+    let (report_to, mut reports) = mpsc::unbounded_channel::<Report>();
+    let mut state = State::default();
     loop {
-        let now = Utc::now();
-        let mut sleep_for = RECHECK;
-        match handle.connections().await {
-            Ok(connections) => {
-                for (connection, runs) in connections {
-                    if handle.is_running(&connection.id) {
-                        continue;
-                    }
-                    let due = next_due(&connection, &runs, now);
-                    if due <= now {
-                        if let Err(error) = handle.start_run(&connection.id) {
-                            tracing::warn!(connection = %connection.name, %error, "scheduled sync did not start");
-                        }
-                    } else if let Ok(wait) = (due - now).to_std() {
-                        sleep_for = sleep_for.min(wait);
-                    }
-                }
-            }
-            Err(error) => tracing::warn!(%error, "scheduler could not read the connections"),
-        }
+        let sleep_for = pass(&handle, &mut state, &report_to, &mut reports).await;
         tokio::select! {
             () = stop.cancelled() => break,
             () = wake.notified() => {}
+            Some((connection_id, recorded)) = reports.recv() => {
+                state.ended(&connection_id, recorded, Instant::now());
+            }
             () = tokio::time::sleep(sleep_for) => {}
         }
     }
     tracing::info!("scheduler stopped");
 }
 
-#[cfg(test)]
-mod tests {
-    use chrono::{DateTime, Utc};
-
-    use super::*;
-    use crate::config::{Cloud, DataSelection, Frequency};
-
-    fn at(text: &str) -> Timestamp {
-        DateTime::parse_from_rfc3339(text)
-            .unwrap()
-            .with_timezone(&Utc)
-    }
-
-    fn connection(frequency: Frequency) -> Connection {
-        Connection {
-            id: "c".to_owned(),
-            name: "c".to_owned(),
-            description: String::new(),
-            tenant_id: "t".to_owned(),
-            client_id: "x".to_owned(),
-            frequency,
-            cloud: Cloud::Commercial,
-            api_base_url: None,
-            login_authority: None,
-            proxy_url: None,
-            ca_certificate_file: None,
-            data: DataSelection::default(),
-            demo: false,
-            created_at: at("2026-11-01T00:00:00Z"),
+/// One look at every connection: starts those due, returns how long to sleep.
+async fn pass(
+    handle: &impl ScheduleHandle,
+    state: &mut State,
+    report_to: &mpsc::UnboundedSender<Report>,
+    reports: &mut mpsc::UnboundedReceiver<Report>,
+) -> Duration {
+    // Ends reported before the runs are read are judged with the runs they recorded.
+    state.take_reports(reports);
+    state.saw_edits(handle.edits());
+    let connections = match handle.connections().await {
+        Ok(connections) => connections,
+        Err(error) => {
+            tracing::warn!(%error, "scheduler could not read the connections");
+            return RECHECK;
         }
-    }
-
-    fn run(started: &str, status: RunStatus) -> RunRecord {
-        RunRecord {
-            id: 1,
-            connection_id: "c".to_owned(),
-            mode: "incremental".to_owned(),
-            trigger: "schedule".to_owned(),
-            started_at: at(started),
-            finished_at: Some(at(started) + chrono::Duration::seconds(30)),
-            status,
-            error_code: None,
-            error: None,
-            api_calls: Default::default(),
-            throttled_ms: 0,
-            changes: Default::default(),
-            notes: Vec::new(),
+    };
+    let (now, clock) = (Utc::now(), Instant::now());
+    let idle: Vec<(Connection, Vec<RunRecord>)> = connections
+        .into_iter()
+        .filter(|(connection, _)| !handle.is_running(&connection.id))
+        .collect();
+    // After the running check: a run tells its end before it unregisters, so every attempt
+    // seen idle above has told it by now. One that ended while the runs were being read is
+    // judged on the next pass, with runs read after its end.
+    let ended_meanwhile = state.take_reports(reports);
+    let mut sleep_for = RECHECK;
+    for (connection, runs) in idle {
+        state.saw_runs(&connection.id, &runs);
+        if ended_meanwhile.contains(&connection.id) {
+            sleep_for = Duration::ZERO;
+            continue;
         }
+        // Its run lock is held: that process records the run; look again at the recheck.
+        if handle.running_elsewhere(&connection.id) {
+            continue;
+        }
+        let due = next_due(&connection, &runs, now);
+        let not_before = state.not_before(&connection.id);
+        if due <= now && not_before.is_none_or(|at| at <= clock) {
+            let ended = AttemptEnd {
+                connection_id: connection.id.clone(),
+                reports: report_to.clone(),
+                told: false,
+            };
+            if let Err(error) = handle.start_run(&connection.id, ended) {
+                tracing::warn!(connection = %connection.name, %error, "scheduled sync did not start");
+            }
+            continue;
+        }
+        let until_due = (due - now).to_std().unwrap_or(Duration::ZERO);
+        let until_retry =
+            not_before.map_or(Duration::ZERO, |at| at.saturating_duration_since(clock));
+        sleep_for = sleep_for.min(until_due.max(until_retry));
     }
-
-    #[test]
-    fn never_synced_is_due_now_and_intervals_count_from_the_last_start() {
-        let now = at("2026-11-28T12:00:00Z");
-        let hourly = connection(Frequency::Interval { minutes: 60 });
-        assert_eq!(next_due(&hourly, &[], now), now);
-        assert_eq!(
-            next_due(
-                &hourly,
-                &[run("2026-11-28T11:30:00Z", RunStatus::Succeeded)],
-                now
-            ),
-            at("2026-11-28T12:30:00Z")
-        );
-        // Overdue (the app was closed): due in the past, so it runs at once.
-        assert!(
-            next_due(
-                &hourly,
-                &[run("2026-11-27T08:00:00Z", RunStatus::Succeeded)],
-                now
-            ) < now
-        );
-    }
-
-    #[test]
-    fn cron_schedules_and_failures_back_off_but_never_past_the_schedule() {
-        let now = at("2026-11-28T12:10:00Z");
-        let cron = connection(Frequency::Cron {
-            expression: "0 */4 * * *".to_owned(),
-        });
-        assert_eq!(
-            next_due(
-                &cron,
-                &[run("2026-11-28T12:00:00Z", RunStatus::Succeeded)],
-                now
-            ),
-            at("2026-11-28T16:00:00Z")
-        );
-        let one_failure = [run("2026-11-28T12:00:00Z", RunStatus::Failed)];
-        assert_eq!(
-            next_due(&cron, &one_failure, now),
-            at("2026-11-28T12:02:30Z")
-        );
-        let three = [
-            run("2026-11-28T12:00:00Z", RunStatus::Failed),
-            run("2026-11-28T11:50:00Z", RunStatus::Failed),
-            run("2026-11-28T11:40:00Z", RunStatus::Failed),
-        ];
-        assert_eq!(next_due(&cron, &three, now), at("2026-11-28T12:08:30Z"));
-        let many: Vec<RunRecord> = (0..12)
-            .map(|_| run("2026-11-28T12:00:00Z", RunStatus::Failed))
-            .collect();
-        assert_eq!(
-            next_due(&cron, &many, now),
-            at("2026-11-28T13:00:30Z"),
-            "capped at an hour"
-        );
-        let fifteen = connection(Frequency::Interval { minutes: 15 });
-        assert_eq!(
-            next_due(&fifteen, &many, now),
-            at("2026-11-28T12:15:00Z"),
-            "the schedule comes first"
-        );
-    }
+    sleep_for
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,10 +5,11 @@
 
 use std::{
     path::{Path, PathBuf},
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::Duration,
 };
 
-use rusqlite::{Connection as Db, OptionalExtension, params};
+use rusqlite::{Connection as Db, OptionalExtension, TransactionBehavior, params};
 
 use crate::model::{TestReport, Timestamp};
 
@@ -39,7 +40,7 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
-    /// A bug or an unexpected condition (a poisoned lock, a value that does not serialize).
+    /// A bug or an unexpected condition (a value that does not serialize).
     #[error("{0}")]
     Internal(String),
 }
@@ -56,6 +57,23 @@ const MIGRATIONS: &[&str] = &[
     include_str!("store/0006_stored_risk.sql"),
     include_str!("store/0007_partial_runs.sql"),
 ];
+
+/// The longest save measured: a full sync of 20,000 devices (the tenant of the largest sync
+/// test) holds its one write transaction for about 15 s.
+const LONGEST_SAVE_MEASURED: Duration = Duration::from_secs(15);
+/// The largest tenant the bound below is sized for, as a multiple of the measured one: saves
+/// grow about linearly with the devices, and Defender tenants of 100,000 devices exist.
+const LARGEST_TENANT_FACTOR: u32 = 5;
+/// Room for a slower disk or machine, and for a second writer queued behind the first.
+const SAFETY_FACTOR: u32 = 4;
+/// How long a statement waits for another connection's lock (another process saving a sync:
+/// the app and the daemon, or two CLI syncs) before it fails with "database is locked":
+/// derived from the longest save, 15 s × 5 × 4 = 5 min. The wait ends as soon as the other
+/// commits, so the bound costs nothing while saves are sound; it only decides how long a hung
+/// holder is waited for before the failure names the database.
+const BUSY_TIMEOUT: Duration = LONGEST_SAVE_MEASURED
+    .saturating_mul(LARGEST_TENANT_FACTOR)
+    .saturating_mul(SAFETY_FACTOR);
 
 /// A handle to the database; cheap to clone. Calls block, so async callers use
 /// `spawn_blocking`.
@@ -79,6 +97,12 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
+        Ok(Store::open_with(path, BUSY_TIMEOUT)?.0)
+    }
+
+    /// Opens with another lock wait than [`BUSY_TIMEOUT`] (tests wait briefly); returns the
+    /// number of migrations this call applied.
+    pub(crate) fn open_with(path: &Path, busy_timeout: Duration) -> Result<(Store, usize)> {
         let fail = |source: rusqlite::Error| match source.sqlite_error_code() {
             Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
                 StoreError::Damaged {
@@ -98,25 +122,24 @@ impl Store {
             })?;
         }
         let mut db = Db::open(path).map_err(fail)?;
-        db.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(fail)?;
-        db.pragma_update(None, "journal_mode", "WAL")
-            .map_err(fail)?;
+        db.busy_timeout(busy_timeout).map_err(fail)?;
+        use_wal(&db).map_err(fail)?;
         db.pragma_update(None, "foreign_keys", true).map_err(fail)?;
-        migrate(&mut db).map_err(fail)?;
+        let migrated = migrate(&mut db).map_err(fail)?;
         let reader = Db::open_with_flags(
             path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(fail)?;
-        reader
-            .busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(fail)?;
-        Ok(Store {
+        // A WAL reader is rarely made to wait (a checkpoint, another process opening the
+        // file), but when it is, as long as a writer.
+        reader.busy_timeout(busy_timeout).map_err(fail)?;
+        let store = Store {
             db: Arc::new(Mutex::new(db)),
             reader: Arc::new(Mutex::new(reader)),
             path: path.to_owned(),
-        })
+        };
+        Ok((store, migrated))
     }
 
     pub fn path(&self) -> &Path {
@@ -124,10 +147,7 @@ impl Store {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Db) -> rusqlite::Result<T>) -> Result<T> {
-        let mut db = self
-            .db
-            .lock()
-            .map_err(|_| StoreError::Internal("the database lock is poisoned".to_owned()))?;
+        let mut db = unpoisoned(&self.db);
         f(&mut db).map_err(|source| StoreError::Database {
             path: self.path.display().to_string(),
             source,
@@ -153,10 +173,7 @@ impl Store {
     /// as everything else, so a search sees a committed sync run whole or not at all.
     /// Runs read-only queries on the reader connection (see [`Store::reader`]).
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Db) -> rusqlite::Result<T>) -> Result<T> {
-        let db = self
-            .reader
-            .lock()
-            .map_err(|_| StoreError::Internal("the database reader lock is poisoned".to_owned()))?;
+        let db = unpoisoned(&self.reader);
         f(&db).map_err(|source| StoreError::Database {
             path: self.path.display().to_string(),
             source,
@@ -194,7 +211,7 @@ impl Store {
     /// assets with their links, and its alerts. Shared vertices (addresses, host names) stay.
     pub fn forget_connection(&self, connection_id: &str) -> Result<()> {
         self.with(|db| {
-            let tx = db.transaction()?;
+            let tx = write_transaction(db)?;
             for table in [
                 "connection_tests",
                 "sync_runs",
@@ -215,7 +232,7 @@ impl Store {
     /// one transaction: either all of it is visible afterwards, or none of it.
     pub fn apply_sync(&self, batch: &SyncBatch, finish: &RunFinish) -> Result<Changes> {
         self.with(|db| {
-            let tx = db.transaction()?;
+            let tx = write_transaction(db)?;
             let changes = graph::apply(&tx, batch)?;
             store_risk(&tx, &batch.connection_id)?;
             runs::finish(
@@ -256,9 +273,31 @@ impl Store {
         at: Timestamp,
     ) -> Result<()> {
         self.with(|db| {
-            let tx = db.transaction()?;
+            let tx = write_transaction(db)?;
             runs::finish(&tx, run_id, status, finish, &Changes::new(), at)?;
             tx.commit()
+        })
+    }
+
+    /// Ends the connection's run record that is still `running` and began at `since` or later
+    /// as failed with `finish`'s error: a run whose task panicked. Returns its id and whether
+    /// it was a full run; `None` when there is none (an older one is a dead process's, which
+    /// the next run marks interrupted). The caller holds the connection's run lock.
+    pub fn fail_running_run(
+        &self,
+        connection_id: &str,
+        since: Timestamp,
+        finish: &RunFinish,
+        at: Timestamp,
+    ) -> Result<Option<(i64, bool)>> {
+        self.with(|db| {
+            let tx = write_transaction(db)?;
+            let running = runs::running(&tx, connection_id, since)?;
+            if let Some((run_id, _)) = running {
+                runs::finish(&tx, run_id, RunStatus::Failed, finish, &Changes::new(), at)?;
+            }
+            tx.commit()?;
+            Ok(running)
         })
     }
 
@@ -280,9 +319,67 @@ impl Store {
     }
 }
 
-fn migrate(db: &mut Db) -> rusqlite::Result<()> {
-    let applied: usize =
-        db.pragma_query_value(None, "user_version", |row| row.get("user_version"))?;
+/// Puts the file in WAL mode. Two processes creating the file together can both hold a read
+/// lock while each asks for the exclusive lock the switch needs; SQLite then fails one of them
+/// at once rather than let both wait for ever. Asked again, that one waits for the other (the
+/// busy timeout) and finds the file in WAL mode already.
+fn use_wal(db: &Db) -> rusqlite::Result<()> {
+    let mut tries = 0;
+    loop {
+        match db.pragma_update(None, "journal_mode", "WAL") {
+            Err(error)
+                if error.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && tries < 3 =>
+            {
+                tries += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
+/// A lock that a panic poisoned still guards a usable connection: the panicking call's
+/// transaction rolled back when it was dropped, so the store keeps working instead of
+/// answering "poisoned" to every later call.
+fn unpoisoned(mutex: &Mutex<Db>) -> MutexGuard<'_, Db> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A transaction that takes the write lock at `BEGIN`, waiting for another process's save
+/// (see [`BUSY_TIMEOUT`]). A deferred one would read first and then, asking to write after the
+/// other committed, fail at once: its snapshot is stale and waiting cannot help.
+fn write_transaction(db: &mut Db) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    db.transaction_with_behavior(TransactionBehavior::Immediate)
+}
+
+fn schema_version(db: &Db) -> rusqlite::Result<usize> {
+    db.pragma_query_value(None, "user_version", |row| row.get("user_version"))
+}
+
+/// Applies the migrations the file lacks; returns how many. Two processes opening an old file
+/// together both succeed: the version is read again inside a write transaction, so the second
+/// waits for the first and then finds nothing left to do.
+fn migrate(db: &mut Db) -> rusqlite::Result<usize> {
+    // Versions only grow: a file that is current needs no write lock (an open must not wait
+    // for another process's save).
+    let seen = schema_version(db)?;
+    check_known(seen)?;
+    if seen == MIGRATIONS.len() {
+        return Ok(0);
+    }
+    let tx = write_transaction(db)?;
+    let applied = schema_version(&tx)?;
+    check_known(applied)?;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index + 1)?;
+    }
+    tx.commit()?;
+    Ok(MIGRATIONS.len() - applied)
+}
+
+/// A file written by a newer mde-car is left alone.
+fn check_known(applied: usize) -> rusqlite::Result<()> {
     if applied > MIGRATIONS.len() {
         return Err(rusqlite::Error::ToSqlConversionFailure(
             format!(
@@ -291,12 +388,6 @@ fn migrate(db: &mut Db) -> rusqlite::Result<()> {
             )
             .into(),
         ));
-    }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let tx = db.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", index + 1)?;
-        tx.commit()?;
     }
     Ok(())
 }

@@ -1,7 +1,14 @@
 use chrono::Utc;
 
-use super::{ConnectionStatus, group_digits, run_status_line};
-use crate::store::{RunRecord, RunStatus};
+use super::{ConnectionStatus, Core, group_digits, run_status_line};
+use crate::{
+    config::{ConnectionDraft, DataSelection, Frequency},
+    events::SyncEvent,
+    mde::{Budgets, ClientOptions, Endpoint},
+    paths::DataDir,
+    store::{RunRecord, RunStatus},
+    sync::Trigger,
+};
 
 fn run(status: RunStatus) -> RunRecord {
     RunRecord {
@@ -69,4 +76,95 @@ fn a_failed_run_says_what_to_do_next() {
             .1
             .ends_with("the next sync starts over; nothing was lost"),
     );
+}
+
+/// A panic in the client, after the run was recorded: the run ends failed (`internal`) with
+/// plain words, `Finished` says so, and the connection syncs again at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panic_in_a_run_ends_it_as_failed_and_the_next_run_starts_at_once() {
+    let sim = mde_sim::Sim::start(mde_sim::SimConfig {
+        devices: 20,
+        seed: 5,
+        rate_scale: 600.0,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::open(DataDir::new(dir.path())).unwrap();
+    let options = |panic_on| ClientOptions {
+        page_size: sim.config().max_page_size.min(10_000),
+        budgets: Budgets::default().scaled(600.0),
+        panic_on,
+        ..Default::default()
+    };
+    core.set_client_options(options(Some(Endpoint::Machines)));
+    let id = core
+        .add_connection(&ConnectionDraft {
+            name: "Panics".to_owned(),
+            description: String::new(),
+            tenant_id: sim.tenant_id(),
+            client_id: sim.client_id(),
+            client_secret: Some(sim.client_secret()),
+            frequency: Frequency::Interval { minutes: 60 },
+            cloud: Default::default(),
+            api_base_url: Some(sim.api_base()),
+            login_authority: Some(sim.authority()),
+            proxy_url: None,
+            ca_certificate_file: None,
+            data: DataSelection::default(),
+        })
+        .await
+        .unwrap()
+        .connection
+        .id;
+
+    let mut events = core.subscribe();
+    core.start_sync(&id, false, Trigger::Manual).unwrap();
+    let finished = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            if let Ok(event @ SyncEvent::Finished { .. }) = events.recv().await {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("the panicked run was announced as finished");
+    let SyncEvent::Finished {
+        run_id,
+        status,
+        summary,
+        error_code,
+        ..
+    } = finished
+    else {
+        unreachable!()
+    };
+    assert!(run_id.is_some(), "the run had been recorded");
+    assert_eq!(status, RunStatus::Failed);
+    assert_eq!(error_code.as_deref(), Some("internal"));
+    assert!(
+        summary.contains("an internal error stopped the sync"),
+        "{summary}"
+    );
+    assert!(
+        !summary.contains("injected"),
+        "the panic's words stay in the log: {summary}"
+    );
+    assert!(!core.is_syncing(&id));
+    let runs = core.sync_runs(&id, 5).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].id, run_id.unwrap());
+    assert_eq!(runs[0].status, RunStatus::Failed, "not left running");
+    assert_eq!(runs[0].error_code.as_deref(), Some("internal"));
+    assert!(runs[0].finished_at.is_some());
+
+    // Without the bug, the next run is accepted at once and succeeds.
+    core.set_client_options(options(None));
+    let outcome = core
+        .sync_connection(&id, false, Trigger::Manual)
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    assert!(outcome.full, "the failed run moved no watermark");
 }

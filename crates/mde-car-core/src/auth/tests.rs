@@ -100,3 +100,70 @@ fn roles_are_read_from_the_token_payload() {
     assert_eq!(decode_claims("not-a-jwt"), None);
     assert_eq!(decode_claims("a.!!!.c"), None);
 }
+
+#[test]
+fn a_token_lifetime_is_believed_up_to_a_day() {
+    use std::time::Duration;
+    let now = Utc::now();
+    let day = chrono::Duration::days(1);
+    assert_eq!(
+        expiry(now, Some(Duration::from_secs(4_000))),
+        now + chrono::Duration::seconds(4_000)
+    );
+    assert_eq!(expiry(now, None), now + chrono::Duration::seconds(3_599));
+    // 10^13 s passes chrono's range of durations but not of dates: once a panic.
+    assert_eq!(
+        expiry(now, Some(Duration::from_secs(10_000_000_000_000))),
+        now + day
+    );
+    assert_eq!(expiry(now, Some(Duration::from_secs(u64::MAX))), now + day);
+    assert_eq!(expiry(now, Some(Duration::MAX)), now + day);
+}
+
+/// An Entra ID stand-in that issues a token with `expires_in` as given.
+async fn token_server(expires_in: serde_json::Value) -> Endpoints {
+    let answer = serde_json::json!({
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+        "access_token": "e30.e30.signature",
+    });
+    let app = axum::Router::new().route(
+        "/{tenant}/oauth2/v2.0/token",
+        axum::routing::post(move || async move { axum::Json(answer) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Endpoints {
+        authority: format!("http://{address}"),
+        ..crate::config::Cloud::Commercial.endpoints()
+    }
+}
+
+#[tokio::test]
+async fn a_token_answer_with_the_largest_expires_in_is_used_for_a_day() {
+    let http = crate::http::client().unwrap();
+    for expires_in in [
+        serde_json::json!(u64::MAX),
+        serde_json::json!(10_000_000_000_000_u64),
+    ] {
+        let endpoints = token_server(expires_in.clone()).await;
+        let before = Utc::now();
+        let token = request_token(
+            &http,
+            &endpoints,
+            "tenant",
+            "client",
+            &SecretString::from("secret"),
+        )
+        .await
+        .unwrap();
+        let after = Utc::now();
+        assert!(
+            token.expires_at >= before + chrono::Duration::days(1)
+                && token.expires_at <= after + chrono::Duration::days(1),
+            "expires_in {expires_in}: {}",
+            token.expires_at
+        );
+    }
+}

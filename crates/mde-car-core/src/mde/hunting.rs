@@ -324,8 +324,10 @@ impl MdeClient {
             known => known,
         };
         let span = to - from;
-        let mut window =
-            initial_window(devices, rows_per_device_day, high_water).clamp(MIN_WINDOW, span);
+        // Not `clamp`: it panics when the span is shorter than the smallest window.
+        let mut window = initial_window(devices, rows_per_device_day, high_water)
+            .max(MIN_WINDOW)
+            .min(span);
         let mut start = from;
         let mut n_chunks = 0u32;
         while start < to {

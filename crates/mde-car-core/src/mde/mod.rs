@@ -215,6 +215,9 @@ pub struct ClientOptions {
     /// A hunting answer with this many rows is too close to the 100,000-row cap: its window is
     /// halved and asked again.
     pub hunting_high_water: usize,
+    /// Unit tests only: a call to this endpoint panics, as a bug in the client would.
+    #[cfg(test)]
+    pub panic_on: Option<Endpoint>,
 }
 
 impl Default for ClientOptions {
@@ -230,6 +233,8 @@ impl Default for ClientOptions {
             timeouts: Timeouts::default(),
             prefer_graph_hunting: false,
             hunting_high_water: 80_000,
+            #[cfg(test)]
+            panic_on: None,
         }
     }
 }

@@ -124,9 +124,14 @@ impl TokenCache {
             .unwrap_or(Duration::ZERO);
         let skew = EXPIRY_SKEW.min(lifetime / 2);
         let generation = slot.as_ref().map_or(1, |cached| cached.generation + 1);
+        let now = Instant::now();
         let cached = Cached {
             secret: token.secret,
-            refresh_at: Instant::now() + lifetime.saturating_sub(skew),
+            // `auth` bounds the lifetime to a day; checked all the same, since `Instant +`
+            // panics past the clock's range (then the next call fetches a new token).
+            refresh_at: now
+                .checked_add(lifetime.saturating_sub(skew))
+                .unwrap_or(now),
             generation,
         };
         let bearer = Bearer {

@@ -172,6 +172,11 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
 impl MdeClient {
     /// Sends `call` until it succeeds or a rule says stop, and reads the answer as `T`.
     pub(super) async fn send<T: DeserializeOwned>(&self, call: &Call<'_>) -> Result<T, MdeError> {
+        // Unit tests only: a bug in the client, to show that a run survives one.
+        #[cfg(test)]
+        if self.shared.options.panic_on == Some(call.endpoint) {
+            panic!("injected panic on a {} call", call.endpoint);
+        }
         let result = self.send_inner(call).await;
         if let Err(error) = &result
             && *error != MdeError::Cancelled

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::DateTime;
-use rusqlite::{Connection as Db, Transaction, params};
+use rusqlite::{Connection as Db, OptionalExtension, Transaction, params};
 
 use super::graph::Changes;
 use crate::model::{RunStatus, Timestamp};
@@ -81,7 +81,7 @@ pub(super) fn begin(
     trigger: &str,
     at: Timestamp,
 ) -> rusqlite::Result<i64> {
-    let tx = db.transaction()?;
+    let tx = super::write_transaction(db)?;
     // The caller holds this connection's run lock: a run still marked running died with its process.
     tx.execute(
         "UPDATE sync_runs SET status = 'interrupted' WHERE connection_id = ?1 AND status = 'running'",
@@ -122,6 +122,23 @@ pub(super) fn finish(
         ],
     )?;
     Ok(())
+}
+
+/// The connection's newest run still marked running that began at `since` or later: its id,
+/// and whether it is a full run.
+pub(super) fn running(
+    tx: &Transaction<'_>,
+    connection_id: &str,
+    since: Timestamp,
+) -> rusqlite::Result<Option<(i64, bool)>> {
+    tx.query_row(
+        "SELECT id, mode FROM sync_runs
+         WHERE connection_id = ?1 AND status = 'running' AND started_at >= ?2
+         ORDER BY id DESC LIMIT 1",
+        params![connection_id, since.timestamp_millis()],
+        |row| Ok((row.get("id")?, row.get::<_, String>("mode")? == "full")),
+    )
+    .optional()
 }
 
 pub(super) fn watermarks(

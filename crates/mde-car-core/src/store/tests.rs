@@ -459,3 +459,213 @@ fn a_damaged_database_file_is_named_left_alone_and_explained() {
         "the file was changed"
     );
 }
+
+/// Two stores opening `path` at the same moment (two processes starting together); returns how
+/// many migrations each applied.
+fn open_together(path: &std::path::Path) -> Vec<usize> {
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let openers: Vec<_> = (0..2)
+        .map(|_| {
+            let (barrier, path) = (barrier.clone(), path.to_owned());
+            std::thread::spawn(move || {
+                barrier.wait();
+                Store::open_with(&path, BUSY_TIMEOUT).map(|(_, migrated)| migrated)
+            })
+        })
+        .collect();
+    openers
+        .into_iter()
+        .map(|opener| opener.join().unwrap().unwrap())
+        .collect()
+}
+
+fn schema_of(path: &std::path::Path) -> (usize, Vec<String>) {
+    let db = Db::open(path).unwrap();
+    let version = schema_version(&db).unwrap();
+    let mut statement = db
+        .prepare("SELECT type || ' ' || name FROM sqlite_master ORDER BY 1")
+        .unwrap();
+    let objects = statement
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    (version, objects)
+}
+
+#[test]
+fn two_processes_opening_a_new_or_old_file_together_both_succeed_and_migrate_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference.sqlite3");
+    Store::open(&reference).unwrap();
+    let expected = schema_of(&reference);
+    assert_eq!(expected.0, MIGRATIONS.len());
+    // A race is not lost every time: several rounds of each.
+    for round in 0..4 {
+        let new = dir.path().join(format!("new-{round}.sqlite3"));
+        let mut migrated = open_together(&new);
+        migrated.sort_unstable();
+        assert_eq!(
+            migrated,
+            [0, MIGRATIONS.len()],
+            "one of them migrated, once"
+        );
+        assert_eq!(schema_of(&new), expected);
+
+        // An old file: the first three migrations applied by an earlier version.
+        let old = dir.path().join(format!("old-{round}.sqlite3"));
+        let db = Db::open(&old).unwrap();
+        db.pragma_update(None, "journal_mode", "WAL").unwrap();
+        for (index, sql) in MIGRATIONS.iter().take(3).enumerate() {
+            db.execute_batch(sql).unwrap();
+            db.pragma_update(None, "user_version", index + 1).unwrap();
+        }
+        drop(db);
+        let mut migrated = open_together(&old);
+        migrated.sort_unstable();
+        assert_eq!(migrated, [0, MIGRATIONS.len() - 3]);
+        assert_eq!(schema_of(&old), expected);
+    }
+}
+
+/// Another process's long save: a second connection takes the write lock, keeps it for `hold`,
+/// then commits, and tells when it committed. Returns once the lock is taken.
+fn hold_write_lock(
+    path: &std::path::Path,
+    hold: std::time::Duration,
+) -> std::thread::JoinHandle<std::time::Instant> {
+    let path = path.to_owned();
+    let (locked, taken) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let db = Db::open(&path).unwrap();
+        db.execute_batch(
+            "BEGIN IMMEDIATE;
+             INSERT OR REPLACE INTO connection_tests (connection_id, tested_at, report) VALUES ('other', 'x', '{}');",
+        )
+        .unwrap();
+        locked.send(()).unwrap();
+        // The length of the other process's save, not a wait for anything: whatever it is,
+        // the save below cannot finish before this commit.
+        #[allow(clippy::disallowed_methods)]
+        std::thread::sleep(hold);
+        db.execute_batch("COMMIT").unwrap();
+        std::time::Instant::now()
+    });
+    // A holder that failed before taking the lock fails the test here instead of hanging it.
+    taken
+        .recv()
+        .expect("the other connection took the write lock");
+    holder
+}
+
+#[test]
+fn a_save_waits_for_another_process_holding_the_write_lock_then_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite3");
+    let hold = std::time::Duration::from_millis(1_500);
+
+    // Waiting longer than the other's save (as BUSY_TIMEOUT does): the save waits, then lands.
+    let (store, _) = Store::open_with(&path, hold * 20).unwrap();
+    let now = at("2026-11-28T00:00:00Z");
+    let run_id = store.begin_run("c1", "full", "test", now).unwrap();
+    let holder = hold_write_lock(&path, hold);
+    let batch = SyncBatch {
+        connection_id: "c1".to_owned(),
+        run_id,
+        now,
+        devices: full(vec![device("a", &[("10.0.0.1", None)])]),
+        ..SyncBatch::default()
+    };
+    let changes = store.apply_sync(&batch, &RunFinish::default()).unwrap();
+    let saved = std::time::Instant::now();
+    let committed = holder.join().unwrap();
+    assert!(
+        saved >= committed,
+        "the save finished while the lock was held"
+    );
+    assert_eq!(changes["assets"].added, 1);
+    assert_eq!(store.runs("c1", 1).unwrap()[0].status, RunStatus::Succeeded);
+
+    // Waiting less (the old 10 s against a 15 s save, scaled down): the save fails, and says
+    // which database and why.
+    let (impatient, _) = Store::open_with(&path, hold / 10).unwrap();
+    let run_id = impatient.begin_run("c1", "full", "test", now).unwrap();
+    let holder = hold_write_lock(&path, hold);
+    let error = impatient
+        .apply_sync(
+            &SyncBatch {
+                run_id,
+                ..SyncBatch {
+                    connection_id: "c1".to_owned(),
+                    now,
+                    ..SyncBatch::default()
+                }
+            },
+            &RunFinish::default(),
+        )
+        .unwrap_err();
+    holder.join().unwrap();
+    let message = error.to_string();
+    assert!(message.contains("db.sqlite3"), "{message}");
+    assert!(message.contains("locked"), "{message}");
+}
+
+#[test]
+fn a_run_left_running_by_a_panic_is_ended_as_failed() {
+    let f = fixture();
+    let run_id = f
+        .store
+        .begin_run("c1", "full", "test", at("2026-11-28T00:00:00Z"))
+        .unwrap();
+    let finish = RunFinish {
+        error_code: Some("internal".to_owned()),
+        error: Some("an internal error stopped the sync".to_owned()),
+        ..RunFinish::default()
+    };
+    // A run begun before the attempt is not the attempt's (a dead process's): left alone.
+    let later = at("2026-11-28T00:00:01Z");
+    let ended = f
+        .store
+        .fail_running_run("c1", later, &finish, later)
+        .unwrap();
+    assert_eq!(ended, None);
+    assert_eq!(f.store.runs("c1", 1).unwrap()[0].status, RunStatus::Running);
+    let since = at("2026-11-28T00:00:00Z");
+    let ended = f
+        .store
+        .fail_running_run("c1", since, &finish, at("2026-11-28T00:00:05Z"))
+        .unwrap();
+    assert_eq!(ended, Some((run_id, true)));
+    let run = &f.store.runs("c1", 1).unwrap()[0];
+    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(run.error_code.as_deref(), Some("internal"));
+    assert_eq!(run.finished_at, Some(at("2026-11-28T00:00:05Z")));
+    // Nothing is running any more: nothing to end.
+    let again = at("2026-11-28T00:00:06Z");
+    assert_eq!(
+        f.store
+            .fail_running_run("c1", since, &finish, again)
+            .unwrap(),
+        None
+    );
+}
+
+#[test]
+fn a_panic_while_the_database_is_in_use_does_not_wedge_the_store() {
+    let f = fixture();
+    let store = f.store.clone();
+    let panicked = std::thread::spawn(move || {
+        let _ = store.with(|db| -> rusqlite::Result<()> {
+            let tx = db.transaction()?;
+            tx.execute("INSERT INTO connection_tests (connection_id, tested_at, report) VALUES ('c1', 'x', '{}')", [])?;
+            panic!("a bug while the writer is held");
+        });
+    })
+    .join();
+    assert!(panicked.is_err());
+    // The half-done transaction rolled back, and the store answers.
+    assert!(f.store.last_test_report("c1").unwrap().is_none());
+    f.store
+        .begin_run("c1", "full", "test", at("2026-11-28T00:00:00Z"))
+        .unwrap();
+}

@@ -222,7 +222,10 @@ async fn finish_with_data(
     });
     let store = context.store.clone();
     let finish_for_store = finish.clone();
-    let changes = blocking(move || store.apply_sync(&batch, &finish_for_store)).await?;
+    let changes = match blocking(move || store.apply_sync(&batch, &finish_for_store)).await {
+        Ok(changes) => changes,
+        Err(error) => return finish_after_failed_save(context, begun, error, finish).await,
+    };
     Ok(SyncOutcome {
         run_id: begun.run_id,
         full: begun.plan.full,
@@ -236,6 +239,48 @@ async fn finish_with_data(
         throttled_ms: finish.throttled_ms,
         notes: finish.notes,
         error: None,
+        error_code: finish.error_code,
+    })
+}
+
+/// A save that failed rolled back whole, so nothing changed: the run is recorded as failed with
+/// the store's error (instead of staying `running` until the next run calls it interrupted).
+/// Only when that cannot be written either does the error come back as `Err`.
+async fn finish_after_failed_save(
+    context: &RunContext,
+    begun: &Begun,
+    error: SyncError,
+    mut finish: RunFinish,
+) -> Result<SyncOutcome> {
+    tracing::warn!(connection = %context.connection.name, run_id = begun.run_id, %error, "the sync's data could not be saved");
+    finish.error_code = Some(
+        match error {
+            SyncError::Internal(_) => "internal",
+            _ => "storage",
+        }
+        .to_owned(),
+    );
+    finish.error = Some(format!("the data could not be saved: {error}"));
+    let store = context.store.clone();
+    let finish_for_store = finish.clone();
+    let run_id = begun.run_id;
+    let ended = blocking(move || {
+        store.end_run_without_data(run_id, RunStatus::Failed, &finish_for_store, Utc::now())
+    })
+    .await;
+    if let Err(also) = ended {
+        tracing::warn!(connection = %context.connection.name, run_id, error = %also, "the failed save could not be recorded either");
+        return Err(error);
+    }
+    Ok(SyncOutcome {
+        run_id,
+        full: begun.plan.full,
+        status: RunStatus::Failed,
+        changes: Changes::new(),
+        api_calls: finish.api_calls,
+        throttled_ms: finish.throttled_ms,
+        notes: finish.notes,
+        error: finish.error,
         error_code: finish.error_code,
     })
 }
@@ -659,6 +704,31 @@ fn acquire_run_lock(data_dir: &DataDir, connection: &Connection) -> Result<LockF
 /// run lock is held. A run record left `running` by a killed process has no holder.
 pub(crate) fn running_elsewhere(data_dir: &DataDir, connection_id: &str) -> bool {
     LockFile::is_held(&data_dir.run_lock_file(connection_id))
+}
+
+/// Ends the record that a run whose task panicked left `running` (one begun at `since` or
+/// later), as failed (`internal`) with `message`; returns its id and whether it was a full
+/// run, or `None` when the run had no record yet. Done under the run lock (the panic released
+/// it), so the record ended is this run's: while another process holds the lock, its own run
+/// began and marked ours `interrupted`, or will.
+pub(crate) fn end_after_panic(
+    store: &Store,
+    data_dir: &DataDir,
+    connection: &Connection,
+    since: crate::model::Timestamp,
+    message: &str,
+) -> Result<Option<(i64, bool)>> {
+    let _lock = match acquire_run_lock(data_dir, connection) {
+        Ok(lock) => lock,
+        Err(SyncError::AlreadyRunning(_)) => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let finish = RunFinish {
+        error_code: Some("internal".to_owned()),
+        error: Some(message.to_owned()),
+        ..RunFinish::default()
+    };
+    Ok(store.fail_running_run(&connection.id, since, &finish, Utc::now())?)
 }
 
 /// Runs store work off the async threads.

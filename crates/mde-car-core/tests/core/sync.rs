@@ -666,6 +666,53 @@ async fn a_run_that_cannot_start_ends_with_an_event_that_says_why() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_save_that_fails_ends_the_run_as_failed_with_its_error_and_the_next_run_succeeds() {
+    let s = setup(30, |_| {}).await;
+    // Something inside the save's transaction fails (a full disk, a broken file): here a
+    // trigger that raises on the first device written.
+    s.db()
+        .execute_batch(
+            "CREATE TRIGGER fail_save BEFORE INSERT ON assets
+             BEGIN SELECT RAISE(ABORT, 'no space left for the test'); END;",
+        )
+        .unwrap();
+    let mut events = s.core.subscribe();
+    let outcome = s.sync(false).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(outcome.error_code.as_deref(), Some("storage"));
+    let error = outcome.error.clone().unwrap();
+    assert!(error.starts_with("the data could not be saved"), "{error}");
+    assert!(error.contains("no space left for the test"), "{error}");
+    let (run_id, code) = next_event(&mut events, 5, |event| match event {
+        SyncEvent::Finished {
+            run_id, error_code, ..
+        } => Some((run_id, error_code)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(run_id, Some(outcome.run_id));
+    assert_eq!(code.as_deref(), Some("storage"));
+    let runs = s.core.sync_runs(&s.id, 5).await.unwrap();
+    assert_eq!(
+        runs[0].status,
+        RunStatus::Failed,
+        "recorded, not left running"
+    );
+    assert_eq!(runs[0].error.as_deref(), Some(error.as_str()));
+    assert_eq!(
+        s.count("SELECT count(*) FROM assets"),
+        0,
+        "nothing half saved"
+    );
+
+    s.db().execute_batch("DROP TRIGGER fail_save").unwrap();
+    let outcome = s.sync(false).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    assert!(outcome.full, "the failed save moved no watermark");
+    assert_eq!(s.count("SELECT count(*) FROM assets"), 30);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn waiting_for_the_rate_limit_is_announced_with_its_reason() {
     let s = setup(200, |_| {}).await;
     // One call, then one every three seconds: the second listing page waits.
