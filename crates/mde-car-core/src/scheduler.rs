@@ -110,10 +110,10 @@ pub(crate) fn next_due(connection: &Connection, runs: &[RunRecord], now: Timesta
     let Some(latest) = runs.iter().find(|run| run.status != RunStatus::Running) else {
         return now; // never synced: due now
     };
-    let scheduled = connection
-        .frequency
-        .next_after(latest.started_at)
-        .unwrap_or(now);
+    // A run recorded while the clock ran ahead (it has since jumped back) counts as run now, so
+    // it does not hold scheduling back until real time catches up with it.
+    let started = latest.started_at.min(now);
+    let scheduled = connection.frequency.next_after(started).unwrap_or(now);
     let failures = runs
         .iter()
         .take_while(|run| matches!(run.status, RunStatus::Failed | RunStatus::Interrupted))
@@ -123,7 +123,7 @@ pub(crate) fn next_due(connection: &Connection, runs: &[RunRecord], now: Timesta
     }
     let exponent = u32::try_from(failures - 1).unwrap_or(u32::MAX).min(10);
     let backoff = (RETRY_FIRST * 2_i32.pow(exponent)).min(RETRY_MAX);
-    let retry = latest.finished_at.unwrap_or(latest.started_at) + backoff;
+    let retry = latest.finished_at.unwrap_or(started).min(now) + backoff;
     retry.min(scheduled)
 }
 

@@ -380,3 +380,28 @@ mod backoff {
         stop.cancel();
     }
 }
+
+#[test]
+fn a_run_recorded_in_the_future_does_not_hold_scheduling_back() {
+    // The last run was recorded two days ahead; the clock has jumped back since.
+    let now = at("2026-11-28T12:00:00Z");
+    let hourly = connection(Frequency::Interval { minutes: 60 });
+    assert_eq!(
+        next_due(
+            &hourly,
+            &[run("2026-11-30T12:00:00Z", RunStatus::Succeeded)],
+            now
+        ),
+        at("2026-11-28T13:00:00Z"),
+        "due an hour from now, not two days from now"
+    );
+    let failed = next_due(
+        &hourly,
+        &[run("2026-11-30T12:00:00Z", RunStatus::Failed)],
+        now,
+    );
+    assert!(
+        failed <= at("2026-11-28T12:05:00Z"),
+        "a failure is retried soon: {failed}"
+    );
+}
