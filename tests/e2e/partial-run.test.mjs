@@ -1,7 +1,8 @@
 // A partial run in the real window: the simulated tenant has no vulnerability management (its
 // vulnerability export answers 404 on every call, as without the licence), so a sync saves the
 // devices and everything else and ends as partial. The card says so, names the missing data,
-// its likely cause and what to do; the history shows the run as Partial. Screenshots of both.
+// its likely cause and what to do; the history shows the run as Partial; Test connection lists
+// each data type and says vulnerabilities are not offered. Screenshots of all three.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -47,4 +48,21 @@ test("a tenant without vulnerability management syncs as partial, and says why",
   );
   assert.match(await text(partial), /Partial/);
   await screenshot(driver, "partial-history");
+
+  // Test connection asks for each data type and says which one the tenant does not offer.
+  await (await find(driver, "nav-connections")).click();
+  const again = await card(driver, "No licence");
+  await (await again.findElement(byTestId("card-test"))).click();
+  const data = await waitFor(
+    async () => (await again.findElements(byTestId("card-test-result-data")))[0],
+    "the test lists the data types",
+  );
+  const vulnerabilities = await data.findElement(By.css('[data-data="vulnerabilities"]'));
+  assert.equal(await vulnerabilities.getAttribute("data-state"), "not_offered");
+  assert.match(await text(data), /Not offered by this tenant/);
+  assert.match(await text(data), /licence/);
+  const alerts = await data.findElement(By.css('[data-data="alerts"]'));
+  assert.equal(await alerts.getAttribute("data-state"), "available");
+  await driver.executeScript("arguments[0].scrollIntoView({block: 'center'})", again);
+  await screenshot(driver, "partial-test-data");
 });

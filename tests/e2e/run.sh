@@ -27,4 +27,6 @@ for _ in $(seq 100); do
   (exec 3<>/dev/tcp/127.0.0.1/4444) 2>/dev/null && break
   sleep 0.1
 done
-node --test --test-concurrency=1 ./*.test.mjs
+# Every test file, or the ones named (`tests/e2e/run.sh partial-run.test.mjs`).
+if [ "$#" -gt 0 ]; then files=("$@"); else files=(./*.test.mjs); fi
+node --test --test-concurrency=1 "${files[@]}"

@@ -121,6 +121,27 @@ async fn add_list_test_remove_round_trip() {
     ] {
         assert!(granted.contains(&role), "{role} missing from {granted:?}");
     }
+    // Each data type besides devices was asked for once and answered.
+    let states: Vec<(&str, &str)> = report["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|check| {
+            (
+                check["data"].as_str().unwrap(),
+                check["state"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("alerts", "available"),
+            ("ipHistory", "available"),
+            ("loggedOnUsers", "available"),
+            ("vulnerabilities", "available")
+        ]
+    );
     assert_eq!(list(&workspace)[0]["status"], "connected");
 
     workspace
@@ -241,6 +262,25 @@ async fn each_credential_problem_has_its_own_answer() {
             .unwrap()
             .contains("Vulnerability.Read.All")
     );
+
+    // Devices were read, so each other data type says whether it can be.
+    let data = few["data"].as_array().unwrap();
+    let state = |name: &str| {
+        data.iter()
+            .find(|check| check["data"] == name)
+            .map(|check| check["state"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(state("alerts").as_deref(), Some("available"));
+    assert_eq!(
+        state("vulnerabilities").as_deref(),
+        Some("missing_permission")
+    );
+    workspace
+        .cli()
+        .args(["connection", "test", "few-roles"])
+        .assert()
+        .code(3)
+        .stdout(contains("vulnerabilities  missing permission: "));
 
     // The human form names the problem and the fix.
     workspace

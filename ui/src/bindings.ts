@@ -286,6 +286,17 @@ export type Counts = {
 	risk: RiskCounts,
 };
 
+/**  One data type's line of a test report. */
+export type DataCheck = {
+	data: DataKind,
+	state: DataState,
+	/**  What Defender answered and what to do, in words; empty when available. */
+	detail: string,
+};
+
+/**  A data type besides devices, as a test reports it. */
+export type DataKind = "alerts" | "ipHistory" | "loggedOnUsers" | "vulnerabilities";
+
 /**  Which data a connection imports besides devices (always imported). */
 export type DataSelection = {
 	alerts: boolean,
@@ -293,6 +304,20 @@ export type DataSelection = {
 	loggedOnUsers: boolean,
 	ipHistory: boolean,
 };
+
+/**  Whether a data type could be read when the connection was tested. */
+export type DataState = "available" | 
+/**  Turned off for this connection: not asked. */
+"not_selected" | 
+/**  The app registration lacks its permission (403). */
+"missing_permission" | 
+/**
+ *  Defender answered that the tenant or cloud does not offer it (404): remembered, so the
+ *  sync does not ask on every run.
+ */
+"not_offered" | 
+/**  Another failure (5xx after retries, a timeout, an unreadable answer). */
+"failed";
 
 /**  Defender's own rating of a device, as it reports it. */
 export type DefenderRating = {
@@ -661,6 +686,11 @@ export type TestReport = {
 	missingRoles: string[],
 	testedAt: string,
 	durationMs: number,
+	/**
+	 *  Whether each data type besides devices can be read, when the sign-in and the device
+	 *  call worked (empty otherwise, and in reports saved before this existed).
+	 */
+	data?: DataCheck[],
 };
 
 /**  One bar of the IP timeline: an asset holding the address over an interval. */

@@ -431,6 +431,7 @@ fn build_store(
             logons: None,
             vulnerabilities: Some(VulnerabilityBatch::Full(vulnerabilities)),
             watermarks: Vec::new(),
+            availability: Vec::new(),
         };
         store
             .apply_sync(&batch, &RunFinish::default())

@@ -4,7 +4,10 @@
 use std::process::ExitCode;
 
 use mde_car_core::{
-    ConnectionStatus, ConnectionView, model::Timestamp, probe::TestReport, store::RunRecord,
+    ConnectionStatus, ConnectionView,
+    model::{DataKind, DataState, Timestamp},
+    probe::TestReport,
+    store::RunRecord,
 };
 
 /// A line into the output text (`println!` panics when the reader goes away, as `| head` does).
@@ -94,6 +97,26 @@ pub(crate) fn print_report(name: &str, report: &TestReport) {
     }
     if !report.missing_roles.is_empty() {
         println!("  missing: {}", report.missing_roles.join(", "));
+    }
+    for check in &report.data {
+        let state = match check.state {
+            DataState::Available => "available",
+            DataState::NotSelected => "turned off",
+            DataState::MissingPermission => "missing permission",
+            DataState::NotOffered => "not offered",
+            DataState::Failed => "failed",
+        };
+        let data = match check.data {
+            DataKind::Alerts => "alerts",
+            DataKind::IpHistory => "IP history",
+            DataKind::LoggedOnUsers => "logged-on users",
+            DataKind::Vulnerabilities => "vulnerabilities",
+        };
+        if check.detail.is_empty() {
+            println!("  {data:<16} {state}");
+        } else {
+            println!("  {data:<16} {state}: {}", check.detail);
+        }
     }
 }
 

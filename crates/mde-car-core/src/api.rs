@@ -310,13 +310,25 @@ impl Core {
             network: connection.network(),
         };
         let report = match self.http_for(&connection) {
-            Ok(http) => probe::test_connection(&http, &target, &secret).await,
+            Ok(http) => {
+                let probed = probe::test_connection(&http, &target, &secret).await;
+                let client = self.client_for(&connection).await?;
+                with_data_checks(probed, &client, connection.data).await
+            }
             Err(message) => probe::network_settings_report(&message, connection.network()),
         };
         tracing::info!(connection = %connection.name, code = ?report.code, ms = report.duration_ms, "connection tested");
         let store = self.inner.store.clone();
         let (connection_id, saved) = (connection.id.clone(), report.clone());
-        blocking(move || Ok(store.save_test_report(&connection_id, &saved)?)).await?;
+        // A data type the tenant does not offer is remembered (the sync leaves it alone for a
+        // day); one that answered is asked for again by the next sync.
+        let answers = sync::availability_answers(&report.data);
+        let tested_at = report.tested_at;
+        blocking(move || {
+            store.record_availability(&connection_id, &answers, tested_at)?;
+            Ok(store.save_test_report(&connection_id, &saved)?)
+        })
+        .await?;
         Ok(report)
     }
 
@@ -361,7 +373,18 @@ impl Core {
             network: probe_connection.network(),
         };
         Ok(match self.http_for(&probe_connection) {
-            Ok(http) => probe::test_connection(&http, &target, &secret).await,
+            Ok(http) => {
+                let probed = probe::test_connection(&http, &target, &secret).await;
+                let client = MdeClient::new(
+                    http,
+                    endpoints.clone(),
+                    &probe_connection.tenant_id,
+                    &probe_connection.client_id,
+                    secret,
+                    self.inner.runs.client_options(),
+                );
+                with_data_checks(probed, &client, probe_connection.data).await
+            }
             Err(message) => probe::network_settings_report(&message, probe_connection.network()),
         })
     }
@@ -1099,6 +1122,25 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|error| Error::Internal(format!("a background task failed: {error}")))?
+}
+
+/// A test's report with each selected data type checked, once the device list was read (a
+/// failure before that is the whole answer). A data type that cannot be read does not make the
+/// test fail: devices are what a connection needs, and the report says what is missing.
+async fn with_data_checks(
+    probed: probe::Probed,
+    client: &MdeClient,
+    data: config::DataSelection,
+) -> TestReport {
+    let mut report = probed.report;
+    if probed.devices_read {
+        let started = std::time::Instant::now();
+        report.data = sync::check_data(client, data).await;
+        report.duration_ms = report
+            .duration_ms
+            .saturating_add(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+    }
+    report
 }
 
 #[cfg(test)]

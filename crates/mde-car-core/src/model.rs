@@ -146,6 +146,49 @@ pub struct TestReport {
     pub tested_at: Timestamp,
     #[cfg_attr(feature = "specta", specta(type = u32))]
     pub duration_ms: u64,
+    /// Whether each data type besides devices can be read, when the sign-in and the device
+    /// call worked (empty otherwise, and in reports saved before this existed).
+    #[serde(default)]
+    pub data: Vec<DataCheck>,
+}
+
+/// A data type besides devices, as a test reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub enum DataKind {
+    Alerts,
+    IpHistory,
+    LoggedOnUsers,
+    Vulnerabilities,
+}
+
+/// Whether a data type could be read when the connection was tested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum DataState {
+    Available,
+    /// Turned off for this connection: not asked.
+    NotSelected,
+    /// The app registration lacks its permission (403).
+    MissingPermission,
+    /// Defender answered that the tenant or cloud does not offer it (404): remembered, so the
+    /// sync does not ask on every run.
+    NotOffered,
+    /// Another failure (5xx after retries, a timeout, an unreadable answer).
+    Failed,
+}
+
+/// One data type's line of a test report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct DataCheck {
+    pub data: DataKind,
+    pub state: DataState,
+    /// What Defender answered and what to do, in words; empty when available.
+    pub detail: String,
 }
 
 /// A device (Defender "machine").

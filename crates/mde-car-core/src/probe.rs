@@ -27,37 +27,62 @@ pub struct ProbeTarget<'a> {
     pub network: Network<'a>,
 }
 
+/// A test's report, and whether Defender's device list was read (only then is it worth
+/// asking for the other data types, see `sync::check_data`).
+#[derive(Debug, Clone)]
+pub struct Probed {
+    pub report: TestReport,
+    pub devices_read: bool,
+}
+
 /// Runs the test. Never fails: every failure is a report.
 pub async fn test_connection(
     http: &reqwest::Client,
     target: &ProbeTarget<'_>,
     secret: &SecretString,
-) -> TestReport {
+) -> Probed {
     let started = Instant::now();
     let tested_at = Utc::now();
-    let mut report = with_network_note(run(http, target, secret).await, target.network);
+    let (report, devices_read) = run(http, target, secret).await;
+    let mut report = with_network_note(report, target.network);
     report.tested_at = tested_at;
     report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    report
+    Probed {
+        report,
+        devices_read,
+    }
 }
 
 async fn run(
     http: &reqwest::Client,
     target: &ProbeTarget<'_>,
     secret: &SecretString,
-) -> TestReport {
+) -> (TestReport, bool) {
     let token = match sign_in(http, target, secret).await {
         Ok(token) => token,
-        Err(report) => return report,
+        Err(report) => return (report, false),
     };
     let roles = Roles::of(&token, target.data);
     if !MACHINE_READ.is_granted(&roles.granted) {
         // Without Machine.Read.All the API call can only answer 403; the roles say it all.
-        return missing_permission_report(roles.granted, roles.missing);
+        return (
+            missing_permission_report(roles.granted, roles.missing),
+            false,
+        );
     }
     match list_one_device(http, target.endpoints, &token).await {
-        Ok(answer) => answer_report(&answer, &host_of(&target.endpoints.api_base), roles),
-        Err(report) => report,
+        Ok(answer) => {
+            let read = answer.status == 200;
+            let report = answer_report(&answer, &host_of(&target.endpoints.api_base), roles);
+            // A 200 that is not a device list is a wrong host, not a read.
+            let read = read
+                && matches!(
+                    report.code,
+                    TestCode::Connected | TestCode::MissingPermission
+                );
+            (report, read)
+        }
+        Err(report) => (report, false),
     }
 }
 
@@ -390,6 +415,7 @@ fn report(code: TestCode, title: &str, detail: String) -> TestReport {
         missing_roles: Vec::new(),
         tested_at: Utc::now(),
         duration_ms: 0,
+        data: Vec::new(),
     }
 }
 

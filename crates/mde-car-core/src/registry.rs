@@ -100,6 +100,11 @@ impl RunRegistry {
             .clone()
     }
 
+    /// The options a new client is made with.
+    pub(crate) fn client_options(&self) -> ClientOptions {
+        lock(&self.client_options).clone()
+    }
+
     /// New options for the clients made from now on; the cached ones are dropped.
     pub(crate) fn set_client_options(&self, options: ClientOptions) {
         *lock(&self.client_options) = options;

@@ -13,11 +13,13 @@ use rusqlite::{Connection as Db, OptionalExtension, TransactionBehavior, params}
 
 use crate::model::{TestReport, Timestamp};
 
+mod availability;
 mod graph;
 mod runs;
 mod scores;
 
 pub use crate::model::RunStatus;
+pub use availability::{Availability, Unavailable};
 pub use graph::{
     ChangeCount, Changes, DeviceBatch, INACTIVE_DEACTIVATION_DAYS, SyncBatch, VulnerabilityBatch,
     account_key, address_class, address_key,
@@ -56,6 +58,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("store/0005_shared_addresses.sql"),
     include_str!("store/0006_stored_risk.sql"),
     include_str!("store/0007_partial_runs.sql"),
+    include_str!("store/0008_unavailable_data.sql"),
 ];
 
 /// The longest save measured: a full sync of 20,000 devices (the tenant of the largest sync
@@ -216,6 +219,7 @@ impl Store {
                 "connection_tests",
                 "sync_runs",
                 "sync_watermarks",
+                "unavailable_data",
                 "alerts",
                 "assets",
             ] {
@@ -298,6 +302,25 @@ impl Store {
             }
             tx.commit()?;
             Ok(running)
+        })
+    }
+
+    /// The data types Defender answered it does not offer the connection.
+    pub fn unavailable_data(&self, connection_id: &str) -> Result<Vec<Unavailable>> {
+        self.with(|db| availability::list(db, connection_id))
+    }
+
+    /// Records what a test of the connection found out about each data type.
+    pub fn record_availability(
+        &self,
+        connection_id: &str,
+        answers: &[(String, Availability)],
+        now: Timestamp,
+    ) -> Result<()> {
+        self.with(|db| {
+            let tx = write_transaction(db)?;
+            availability::record(&tx, connection_id, answers, now)?;
+            tx.commit()
         })
     }
 

@@ -316,6 +316,11 @@ pub enum Failure {
     /// token holds minus the ones the endpoint requires, as if consent for them had been
     /// withdrawn. Given where the real check happens, before the rate limits.
     Forbidden,
+    /// (`403-disabled`) the tenant has not switched the feature on or has no licence for it:
+    /// the documented 403 code `DisabledFeature` (docs/defender-api.md#errors-and-throttling).
+    /// Its message is unpublished; the simulator says "The feature is not enabled for this
+    /// tenant.". Graph: `Forbidden` with the same message. The call counts against the limits.
+    DisabledFeature,
     /// (`404`) the endpoint does not exist in this tenant or cloud (the vulnerability endpoints
     /// without a vulnerability-management licence, Graph hunting in 21Vianet):
     /// `ResourceNotFound` "Resource '{path}' was not found", as for an unknown path; Graph:
@@ -328,29 +333,41 @@ pub enum Failure {
 }
 
 impl Failure {
-    pub const ALL: [Failure; 4] = [
+    pub const ALL: [Failure; 5] = [
         Failure::BadRequest,
         Failure::Forbidden,
+        Failure::DisabledFeature,
         Failure::NotFound,
         Failure::InternalError,
     ];
 
-    /// The HTTP status, also the CLI spelling.
+    /// The HTTP status.
     pub fn status(self) -> u16 {
         match self {
             Failure::BadRequest => 400,
-            Failure::Forbidden => 403,
+            Failure::Forbidden | Failure::DisabledFeature => 403,
             Failure::NotFound => 404,
             Failure::InternalError => 500,
         }
     }
 
-    /// `400`, `403`, `404` or `500`.
+    /// The CLI spelling: the status, and for the second kind of 403 `403-disabled`.
+    pub fn spelling(self) -> &'static str {
+        match self {
+            Failure::BadRequest => "400",
+            Failure::Forbidden => "403",
+            Failure::DisabledFeature => "403-disabled",
+            Failure::NotFound => "404",
+            Failure::InternalError => "500",
+        }
+    }
+
+    /// `400`, `403`, `403-disabled`, `404` or `500`.
     pub fn parse(text: &str) -> Option<Failure> {
-        let status: u16 = text.trim().parse().ok()?;
+        let text = text.trim();
         Failure::ALL
             .into_iter()
-            .find(|failure| failure.status() == status)
+            .find(|failure| failure.spelling() == text)
     }
 }
 
@@ -385,7 +402,7 @@ impl EndpointFailure {
         let statuses = || {
             Failure::ALL
                 .iter()
-                .map(|failure| failure.status().to_string())
+                .map(|failure| failure.spelling().to_owned())
                 .collect::<Vec<_>>()
                 .join(", ")
         };

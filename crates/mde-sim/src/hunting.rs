@@ -1131,6 +1131,14 @@ pub(crate) fn graph_endpoint(ctx: &mut Ctx<'_>) -> Reply {
         Some(Failure::BadRequest) => {
             return graph_error(ctx, 400, "BadRequest", "Invalid request body.");
         }
+        Some(Failure::DisabledFeature) => {
+            return graph_error(
+                ctx,
+                403,
+                "Forbidden",
+                "The feature is not enabled for this tenant.",
+            );
+        }
         Some(Failure::NotFound) => {
             return graph_error(
                 ctx,

@@ -51,7 +51,8 @@ struct Args {
     faults: Vec<String>,
     /// An endpoint that fails on every call, `ENDPOINT=STATUS`; repeatable. 404: absent in this
     /// tenant (`export=404`, no vulnerability-management licence), 403: a role the app lacks,
-    /// 400: the request is rejected, 500: a server error. Endpoints: machines, machine,
+    /// 403-disabled: a feature the tenant has not switched on (`DisabledFeature`), 400: the
+    /// request is rejected, 500: a server error. Endpoints: machines, machine,
     /// logonusers, findbyip, findbytag, machine-alerts, machine-vulnerabilities, alerts, alert,
     /// alert-machine, vulnerabilities, machines-vulnerabilities, export, delta-export,
     /// advanced-queries, graph-hunting.

@@ -15,6 +15,12 @@ export function report(over: Partial<TestReport> = {}): TestReport {
     missingRoles: [],
     testedAt: "2026-11-28T10:00:00Z",
     durationMs: 412,
+    data: [
+      { data: "alerts", state: "available", detail: "" },
+      { data: "ipHistory", state: "available", detail: "" },
+      { data: "loggedOnUsers", state: "available", detail: "" },
+      { data: "vulnerabilities", state: "available", detail: "" },
+    ],
     ...over,
   };
 }

@@ -44,7 +44,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Endpoints;
 use crate::model::{
-    Alert, Device, DeviceVulnerability, LogonObservation, Timestamp, VulnerabilityChange,
+    Alert, DataKind, Device, DeviceVulnerability, LogonObservation, Timestamp, VulnerabilityChange,
 };
 
 pub use budget::{Budgets, Limit};
@@ -577,6 +577,29 @@ impl MdeClient {
         } else {
             format!("{url}?{}", params.join("&"))
         }
+    }
+
+    /// The smallest call that says whether `data` can be read (for Test connection): one item
+    /// or row, so a missing permission (403) or a data type the tenant or cloud does not offer
+    /// (404) shows without a sync. Hunting goes the way the sync's does (legacy API, else Graph).
+    pub async fn sample(&self, data: DataKind) -> Result<(), MdeError> {
+        let (endpoint, path) = match data {
+            DataKind::IpHistory => {
+                return self.hunting("DeviceNetworkInfo | take 1").await.map(drop);
+            }
+            DataKind::LoggedOnUsers => {
+                return self.hunting("DeviceLogonEvents | take 1").await.map(drop);
+            }
+            DataKind::Alerts => (Endpoint::Alerts, "/api/alerts?$top=1"),
+            DataKind::Vulnerabilities => (
+                Endpoint::VulnerabilityExport,
+                "/api/machines/SoftwareVulnerabilitiesByMachine?pageSize=1",
+            ),
+        };
+        let url = self.api(path);
+        self.send::<wire::Page>(&Call::get(endpoint, &url))
+            .await
+            .map(drop)
     }
 
     /// `GET /api/machines/SoftwareVulnerabilitiesByMachine`: every vulnerable software version

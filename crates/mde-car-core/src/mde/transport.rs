@@ -378,6 +378,11 @@ fn classify_status(
             generation,
             error: api,
         },
+        // The documented 403 for a feature the tenant has not switched on or licensed
+        // (docs/defender-api.md#errors-and-throttling): no role would help.
+        403 if matches!(&api, MdeError::Api { code: Some(code), .. } if code == "DisabledFeature") => {
+            Attempt::Final(api)
+        }
         403 => Attempt::Final(MdeError::Forbidden {
             required: required_roles(&message),
             message,

@@ -40,6 +40,8 @@ pub struct SyncBatch {
     pub vulnerabilities: Option<VulnerabilityBatch>,
     /// Watermarks to store with the data: (data kind, value).
     pub watermarks: Vec<(String, Timestamp)>,
+    /// What this run's answers said of data types that are, or were, unavailable.
+    pub availability: Vec<(String, super::Availability)>,
 }
 
 #[derive(Debug, Default)]
@@ -176,6 +178,7 @@ pub(super) fn apply(tx: &Transaction<'_>, batch: &SyncBatch) -> rusqlite::Result
             params![batch.connection_id, kind, ms(*value), batch.run_id],
         )?;
     }
+    super::availability::record(tx, &batch.connection_id, &batch.availability, batch.now)?;
     Ok(writer.changes)
 }
 

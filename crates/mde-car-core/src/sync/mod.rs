@@ -7,6 +7,7 @@
 //! state and watermarks untouched, so the next run catches up. A data type whose permission is
 //! missing is skipped with a note instead of failing the run; devices are required.
 
+mod check;
 pub mod plan;
 
 use std::{collections::BTreeMap, sync::Arc};
@@ -21,8 +22,8 @@ use crate::{
     mde::{self, MdeClient, MdeError},
     paths::{DataDir, LockFailure, LockFile},
     store::{
-        Changes, DeviceBatch, RunFinish, RunStatus, Store, StoreError, SyncBatch,
-        VulnerabilityBatch,
+        Availability, Changes, DeviceBatch, RunFinish, RunStatus, Store, StoreError, SyncBatch,
+        Unavailable, VulnerabilityBatch,
     },
 };
 
@@ -43,6 +44,7 @@ pub enum SyncError {
 
 pub type Result<T, E = SyncError> = std::result::Result<T, E>;
 
+pub(crate) use check::{availability_answers, check_data};
 pub use plan::{SyncPlan, VulnerabilityPlan};
 
 /// Why a run started.
@@ -100,7 +102,7 @@ pub(crate) async fn run(context: RunContext) -> Result<SyncOutcome> {
     // Held until the run's outcome is stored and logged.
     let (_lock, begun) = begin(&context).await?;
     let client = client_for_run(&context, begun.run_id);
-    let fetched = fetch(&client, &context, &begun.plan, begun.run_id, begun.started).await;
+    let fetched = fetch(&client, &context, &begun).await;
     let mut finish = RunFinish {
         api_calls: client.call_counts(),
         throttled_ms: u64::try_from(client.throttled_time().as_millis()).unwrap_or(u64::MAX),
@@ -131,6 +133,10 @@ struct Begun {
     run_id: i64,
     started: crate::model::Timestamp,
     plan: SyncPlan,
+    /// Data types Defender answered it does not offer, as the store remembers them.
+    unavailable: Vec<Unavailable>,
+    /// Those of them this run does not ask for (answered so within [`RECHECK_UNAVAILABLE`]).
+    skipped: Vec<Unavailable>,
 }
 
 /// Takes the run lock, plans from the watermarks, records the run and announces it. The
@@ -144,12 +150,20 @@ async fn begin(context: &RunContext) -> Result<(LockFile, Begun)> {
         move || store.watermarks(&id)
     })
     .await?;
-    let plan = plan::plan(
-        &watermarks,
-        context.connection.data,
-        started,
-        context.force_full,
-    );
+    let unavailable = blocking({
+        let store = context.store.clone();
+        let id = context.connection.id.clone();
+        move || store.unavailable_data(&id)
+    })
+    .await?;
+    let skipped = not_asked_again(&unavailable, context.connection.data, started);
+    let mut data = context.connection.data;
+    for remembered in &skipped {
+        if let Some(stage) = Stage::of_kind(&remembered.kind) {
+            stage.turn_off(&mut data);
+        }
+    }
+    let plan = plan::plan(&watermarks, data, started, context.force_full);
     let run_id = blocking({
         let store = context.store.clone();
         let id = context.connection.id.clone();
@@ -168,6 +182,8 @@ async fn begin(context: &RunContext) -> Result<(LockFile, Begun)> {
         run_id,
         started,
         plan,
+        unavailable,
+        skipped,
     };
     Ok((lock, begun))
 }
@@ -332,6 +348,8 @@ struct Fetched {
     /// The device listing was much smaller than before and not accepted, so no device was
     /// marked gone: the run's code says so, for the card to offer accepting it.
     shrink_refused: bool,
+    /// The data types the store remembers as not offered (see [`Stage::lasting_cause`]).
+    known_unavailable: std::collections::BTreeSet<String>,
 }
 
 /// The code of a partial run whose device listing was refused as implausibly small.
@@ -351,6 +369,74 @@ enum Stage {
 }
 
 impl Stage {
+    const ALL: [Stage; 4] = [
+        Stage::Alerts,
+        Stage::IpHistory,
+        Stage::LoggedOnUsers,
+        Stage::Vulnerabilities,
+    ];
+
+    /// The stage's name in the store: its watermark's.
+    fn kind(self) -> &'static str {
+        match self {
+            Stage::Alerts => plan::ALERTS,
+            Stage::IpHistory => plan::NETWORK,
+            Stage::LoggedOnUsers => plan::LOGONS,
+            Stage::Vulnerabilities => plan::VULNERABILITIES,
+        }
+    }
+
+    fn of_kind(kind: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|stage| stage.kind() == kind)
+    }
+
+    fn is_selected(self, data: crate::config::DataSelection) -> bool {
+        match self {
+            Stage::Alerts => data.alerts,
+            Stage::IpHistory => data.ip_history,
+            Stage::LoggedOnUsers => data.logged_on_users,
+            Stage::Vulnerabilities => data.vulnerabilities,
+        }
+    }
+
+    fn turn_off(self, data: &mut crate::config::DataSelection) {
+        match self {
+            Stage::Alerts => data.alerts = false,
+            Stage::IpHistory => data.ip_history = false,
+            Stage::LoggedOnUsers => data.logged_on_users = false,
+            Stage::Vulnerabilities => data.vulnerabilities = false,
+        }
+    }
+
+    /// Why a failure will last: a 404 means the tenant or its cloud does not have the data (no
+    /// Defender Vulnerability Management licence, Graph hunting absent in a sovereign cloud),
+    /// and a 403 `DisabledFeature` that the tenant has not switched it on
+    /// (docs/defender-api.md#data-a-tenant-does-not-offer). Asking again on every run would
+    /// cost a call and end every run partial for the same reason. Everything else may pass by
+    /// the next run.
+    fn lasting_cause(error: &MdeError) -> Option<String> {
+        let lasting = match error {
+            MdeError::Api { status: 404, .. } => true,
+            MdeError::Api {
+                status: 403,
+                code: Some(code),
+                ..
+            } => code == "DisabledFeature",
+            _ => false,
+        };
+        lasting.then(|| error.to_string())
+    }
+
+    /// Why a tenant may not offer the stage's data (after a 404).
+    fn likely_absence(self) -> &'static str {
+        match self {
+            Stage::Vulnerabilities => {
+                "the tenant may lack a Defender Vulnerability Management licence, or the cloud may not offer it"
+            }
+            _ => "the tenant's licence or cloud may not include it",
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Stage::Alerts => "Alerts",
@@ -371,20 +457,20 @@ const SHRINK_LIMIT: f64 = 0.5;
 async fn fetch(
     client: &MdeClient,
     context: &RunContext,
-    plan: &SyncPlan,
-    run_id: i64,
-    started: crate::model::Timestamp,
+    begun: &Begun,
 ) -> std::result::Result<Fetched, MdeError> {
+    let (plan, started) = (&begun.plan, begun.started);
     let mut fetched = Fetched {
         batch: SyncBatch {
             connection_id: context.connection.id.clone(),
-            run_id,
+            run_id: begun.run_id,
             now: started,
             ..SyncBatch::default()
         },
-        notes: Vec::new(),
+        notes: begun.skipped.iter().filter_map(skipped_note).collect(),
         partial: false,
         shrink_refused: false,
+        known_unavailable: begun.unavailable.iter().map(|u| u.kind.clone()).collect(),
     };
     let known = known_counts(context).await;
     let mut watermarks = Watermarks::new(started);
@@ -445,13 +531,29 @@ impl Fetched {
         stage: Stage,
         result: std::result::Result<T, MdeError>,
     ) -> std::result::Result<Option<T>, MdeError> {
+        let known = self.known_unavailable.contains(stage.kind());
         match result {
-            Ok(value) => Ok(Some(value)),
+            Ok(value) => {
+                if known {
+                    self.batch
+                        .availability
+                        .push((stage.kind().to_owned(), Availability::Available));
+                }
+                Ok(Some(value))
+            }
             Err(MdeError::Cancelled) => Err(MdeError::Cancelled),
             Err(error) => {
                 tracing::warn!(stage = stage.label(), %error, "a stage of the sync failed; the rest is saved");
                 self.notes.push(stage_note(stage, &error));
-                self.partial = true;
+                if let Some(reason) = Stage::lasting_cause(&error) {
+                    self.batch.availability.push((
+                        stage.kind().to_owned(),
+                        Availability::Unavailable { reason },
+                    ));
+                }
+                // A data type still missing for the reason already on record is how this
+                // tenant is, not a failure of this run.
+                self.partial |= !(known && Stage::lasting_cause(&error).is_some());
                 Ok(None)
             }
         }
@@ -460,8 +562,16 @@ impl Fetched {
 
 /// "Vulnerabilities skipped: … ; … . What was stored before is kept."
 fn stage_note(stage: Stage, error: &MdeError) -> String {
-    let what = stage.label();
-    let (why, next) = match error {
+    let (why, next) = cause(stage, error);
+    format!(
+        "{} skipped: {why}; {next}. What was stored before is kept",
+        stage.label()
+    )
+}
+
+/// Why a stage failed and what to do, in words.
+fn cause(stage: Stage, error: &MdeError) -> (String, String) {
+    match error {
         MdeError::Forbidden { required, .. } => (
             format!(
                 "the app registration lacks {}",
@@ -473,14 +583,12 @@ fn stage_note(stage: Stage, error: &MdeError) -> String {
             ),
             "grant it in Entra ID to import them, or turn this data off in Edit".to_owned(),
         ),
-        MdeError::Api { status: 404, .. } => (
+        _ if Stage::lasting_cause(error).is_some() => (
             format!("this tenant or cloud does not offer it ({error})"),
-            match stage {
-                Stage::Vulnerabilities => {
-                    "the tenant may lack a Defender Vulnerability Management licence, or the cloud may not offer it; turn vulnerabilities off in Edit if it never will".to_owned()
-                }
-                _ => "turn this data off in Edit if this tenant never offers it".to_owned(),
-            },
+            format!(
+                "{}; mde-car asks again in a day or when you test the connection, and you can turn it off in Edit if it never will",
+                stage.likely_absence()
+            ),
         ),
         MdeError::Auth(_) => (
             error.to_string(),
@@ -491,8 +599,44 @@ fn stage_note(stage: Stage, error: &MdeError) -> String {
             "the next sync tries again".to_owned(),
         ),
         _ => (error.to_string(), "the next sync tries again".to_owned()),
-    };
-    format!("{what} skipped: {why}; {next}. What was stored before is kept")
+    }
+}
+
+/// How long a data type Defender answered it does not offer is left alone before a run asks
+/// again. Licences and clouds change rarely; a day bounds how long a newly bought licence
+/// waits (a test of the connection checks at once).
+pub const RECHECK_UNAVAILABLE: chrono::Duration = chrono::Duration::hours(24);
+
+/// The remembered unavailable data types this run leaves alone: selected, and answered so less
+/// than [`RECHECK_UNAVAILABLE`] ago. A check dated in the future (the clock jumped back) is
+/// asked again: left alone, it would be until real time caught up.
+fn not_asked_again(
+    unavailable: &[Unavailable],
+    data: crate::config::DataSelection,
+    now: crate::model::Timestamp,
+) -> Vec<Unavailable> {
+    unavailable
+        .iter()
+        .filter(|remembered| {
+            Stage::of_kind(&remembered.kind).is_some_and(|stage| stage.is_selected(data))
+                && remembered.checked_at <= now
+                && now - remembered.checked_at < RECHECK_UNAVAILABLE
+        })
+        .cloned()
+        .collect()
+}
+
+/// "Vulnerabilities not asked for: …" for a data type this run leaves alone.
+fn skipped_note(remembered: &Unavailable) -> Option<String> {
+    let stage = Stage::of_kind(&remembered.kind)?;
+    let time = |t: crate::model::Timestamp| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    Some(format!(
+        "{} not asked for: since {} Defender answers that this tenant or cloud does not offer them ({}). mde-car asks again after {} or when you test the connection; turn them off in Edit if it never will. What was stored before is kept",
+        stage.label(),
+        time(remembered.since),
+        remembered.reason,
+        time(remembered.checked_at + RECHECK_UNAVAILABLE)
+    ))
 }
 
 /// What the store knows of the connection before this run: the yardstick for answers that

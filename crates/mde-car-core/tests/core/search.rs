@@ -178,6 +178,7 @@ fn apply(store: &Store, connection_id: &str, truth: &Truth, tenant: &Tenant) {
         logons: Some(logons),
         vulnerabilities: Some(VulnerabilityBatch::Full(vulnerabilities)),
         watermarks: Vec::new(),
+        availability: Vec::new(),
     };
     store.apply_sync(&batch, &RunFinish::default()).unwrap();
 }

@@ -873,10 +873,14 @@ enum Failure {
     Unreadable,
     /// 404 `ResourceNotFound` on every call: the tenant or cloud lacks it (no licence).
     NotFound,
+    /// 403 `DisabledFeature` on every call: the tenant has not switched the feature on.
+    DisabledFeature,
     /// 400 on every call: the service rejects the request.
     BadRequest,
     /// The legacy hunting API answers that it is retired, and the app has no Graph permission.
     RetiredHuntingWithoutGraph,
+    /// Every answer comes after the client's timeout, so the retries run out.
+    Timeout,
 }
 
 impl Failure {
@@ -907,16 +911,38 @@ impl Failure {
                     1.0,
                 )];
             }
-            Failure::NotFound | Failure::BadRequest => {
-                let status = if self == Failure::NotFound {
-                    mde_sim::Failure::NotFound
-                } else {
-                    mde_sim::Failure::BadRequest
+            Failure::NotFound | Failure::BadRequest | Failure::DisabledFeature => {
+                let status = match self {
+                    Failure::NotFound => mde_sim::Failure::NotFound,
+                    Failure::DisabledFeature => mde_sim::Failure::DisabledFeature,
+                    _ => mde_sim::Failure::BadRequest,
                 };
                 for endpoint in stage.endpoints() {
                     s.sim.faults().fail(*endpoint, status);
                 }
                 return Vec::new();
+            }
+            Failure::Timeout => {
+                let short = std::time::Duration::from_millis(400);
+                s.core.set_client_options(mde_car_core::mde::ClientOptions {
+                    timeouts: mde_car_core::mde::Timeouts {
+                        list: short,
+                        hunting: short,
+                        export: short,
+                    },
+                    ..fast_retry_options()
+                });
+                // Four times the timeout: slow enough to time out on a busy machine too.
+                return stage
+                    .endpoints()
+                    .iter()
+                    .map(|endpoint| {
+                        let mut rule =
+                            mde_sim::FaultRule::new(FaultKind::Slow, Some(*endpoint), 1.0);
+                        rule.delay = short * 4;
+                        s.sim.faults().add(rule)
+                    })
+                    .collect();
             }
             Failure::ServerError => FaultKind::InternalError,
             Failure::Unreadable => FaultKind::TruncatedJson,
@@ -937,6 +963,9 @@ impl Failure {
         }
         s.sim.set_roles(&s.sim.client_id(), mde_sim::DEFAULT_ROLES);
         s.sim.faults().expire_tokens();
+        if self == Failure::Timeout {
+            fast_retries(s);
+        }
     }
 }
 
@@ -977,9 +1006,11 @@ async fn a_failing_stage_costs_only_its_own_data_and_the_run_is_partial() {
             [
                 Failure::Forbidden,
                 Failure::NotFound,
+                Failure::DisabledFeature,
                 Failure::BadRequest,
                 Failure::ServerError,
                 Failure::Unreadable,
+                Failure::Timeout,
             ]
             .into_iter()
             .map(move |failure| (stage, failure))
@@ -1082,6 +1113,51 @@ async fn a_failing_stage_costs_only_its_own_data_and_the_run_is_partial() {
             );
         }
 
+        if matches!(failure, Failure::NotFound | Failure::DisabledFeature) {
+            // A 404 or a disabled feature lasts (no licence, absent in the cloud): the next run does not ask again
+            // and is not partial for it, and keeps the stage's data; a test asks at once.
+            let asked = |s: &Setup| {
+                stage
+                    .endpoints()
+                    .iter()
+                    .chain(if stage == StageUnderTest::Vulnerabilities {
+                        &[Endpoint::VulnerabilityChangesExport][..]
+                    } else {
+                        &[]
+                    })
+                    .map(|endpoint| s.sim.requests().of(*endpoint).len())
+                    .sum::<usize>()
+            };
+            let before = asked(&s);
+            let next = s.sync(false).await;
+            assert_eq!(
+                next.status,
+                RunStatus::Succeeded,
+                "{case}: {:?}",
+                next.notes
+            );
+            assert_eq!(asked(&s), before, "{case}: the stage is not asked for");
+            let notes = next.notes.join(" | ");
+            assert!(
+                notes.contains("not asked for") && notes.contains("test the connection"),
+                "{case}: the note says why it was not asked for: {notes}"
+            );
+            same(
+                &stage.stored(&s),
+                &kept,
+                &format!("{case}: the stage's data while it is not asked for"),
+            );
+            let report = s.core.test_connection(&s.id).await.unwrap();
+            assert!(
+                report
+                    .data
+                    .iter()
+                    .all(|check| check.state == mde_car_core::model::DataState::Available),
+                "{case}: the test finds every data type available again: {:?}",
+                report.data
+            );
+        }
+
         // The next run retries the stage and converges.
         let next = s.sync(false).await;
         assert_eq!(
@@ -1138,7 +1214,11 @@ async fn when_the_device_listing_fails_the_run_fails_and_nothing_changes() {
 /// Retries that run out in milliseconds, so a persistent failure costs no real time (pages of
 /// 25, as the tests' simulators serve them).
 fn fast_retries(s: &Setup) {
-    s.core.set_client_options(mde_car_core::mde::ClientOptions {
+    s.core.set_client_options(fast_retry_options());
+}
+
+fn fast_retry_options() -> mde_car_core::mde::ClientOptions {
+    mde_car_core::mde::ClientOptions {
         page_size: 25,
         budgets: Budgets::default().scaled(600.0),
         retry: mde_car_core::mde::RetryPolicy {
@@ -1148,7 +1228,7 @@ fn fast_retries(s: &Setup) {
             ..Default::default()
         },
         ..Default::default()
-    });
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1293,4 +1373,167 @@ async fn alerts_dated_in_the_future_do_not_stop_alert_sync() {
         1,
         "alert sync goes on after a future-dated alert"
     );
+}
+
+/// Both vulnerability exports answer 404, as for a tenant without a Defender Vulnerability
+/// Management licence.
+fn without_vulnerability_licence(sim: &Sim, absent: bool) {
+    for endpoint in [
+        Endpoint::VulnerabilitiesExport,
+        Endpoint::VulnerabilityChangesExport,
+    ] {
+        if absent {
+            sim.faults().fail(endpoint, mde_sim::Failure::NotFound);
+        } else {
+            sim.faults().recover(endpoint);
+        }
+    }
+}
+
+fn export_requests(s: &Setup) -> usize {
+    s.sim.requests().of(Endpoint::VulnerabilitiesExport).len()
+        + s.sim
+            .requests()
+            .of(Endpoint::VulnerabilityChangesExport)
+            .len()
+}
+
+fn state_of(
+    report: &mde_car_core::model::TestReport,
+    data: mde_car_core::model::DataKind,
+) -> mde_car_core::model::DataState {
+    report
+        .data
+        .iter()
+        .find(|check| check.data == data)
+        .map(|check| check.state)
+        .unwrap_or_else(|| panic!("the report checks {data:?}: {:?}", report.data))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn data_the_tenant_does_not_offer_is_remembered_and_asked_for_again_daily_or_on_test() {
+    use mde_car_core::model::{DataKind, DataState};
+    let s = setup(60, |config| config.max_page_size = 25).await;
+    fast_retries(&s);
+    without_vulnerability_licence(&s.sim, true);
+
+    let first = s.sync(true).await;
+    assert_eq!(first.status, RunStatus::Partial, "{:?}", first.notes);
+    let notes = first.notes.join(" | ");
+    assert!(
+        notes.contains("licence") && notes.contains("asks again in a day"),
+        "{notes}"
+    );
+    let remembered =
+        || s.strings("SELECT kind || ' ' || since || ' ' || checked_at FROM unavailable_data");
+    let after_first = remembered();
+    assert_eq!(after_first.len(), 1, "{after_first:?}");
+    assert!(
+        after_first
+            .iter()
+            .all(|row| row.starts_with("vulnerabilities "))
+    );
+
+    // Test connection says which data can be read, and why not.
+    let report = s.core.test_connection(&s.id).await.unwrap();
+    assert!(report.ok, "devices are readable: {report:?}");
+    for data in [
+        DataKind::Alerts,
+        DataKind::IpHistory,
+        DataKind::LoggedOnUsers,
+    ] {
+        assert_eq!(state_of(&report, data), DataState::Available, "{data:?}");
+    }
+    assert_eq!(
+        state_of(&report, DataKind::Vulnerabilities),
+        DataState::NotOffered
+    );
+    let detail = &report
+        .data
+        .iter()
+        .find(|check| check.data == DataKind::Vulnerabilities)
+        .unwrap()
+        .detail;
+    assert!(
+        detail.contains("404") && detail.contains("licence"),
+        "{detail}"
+    );
+
+    // Within the day, runs (full ones too) do not ask again and are not partial for it.
+    let before = export_requests(&s);
+    let run = s.sync(true).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.notes);
+    assert!(
+        run.notes
+            .iter()
+            .any(|n| n.starts_with("Vulnerabilities not asked for")),
+        "{:?}",
+        run.notes
+    );
+    assert_eq!(export_requests(&s), before, "no export was asked for");
+
+    // A day later the run asks again; still absent, it stays remembered from the first answer.
+    s.db()
+        .execute(
+            "UPDATE unavailable_data SET checked_at = checked_at - 86400001",
+            [],
+        )
+        .unwrap();
+    let aged: i64 = s.count("SELECT checked_at FROM unavailable_data");
+    let run = s.sync(false).await;
+    assert!(export_requests(&s) > before, "the daily check asked again");
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.notes);
+    assert!(
+        run.notes
+            .iter()
+            .any(|n| n.starts_with("Vulnerabilities skipped")),
+        "{:?}",
+        run.notes
+    );
+    let since_first: i64 = after_first
+        .iter()
+        .next()
+        .and_then(|row| row.split(' ').nth(1))
+        .and_then(|since| since.parse().ok())
+        .unwrap();
+    assert_eq!(
+        s.count("SELECT since FROM unavailable_data"),
+        since_first,
+        "since is the first answer"
+    );
+    assert!(s.count("SELECT checked_at FROM unavailable_data") > aged);
+
+    // The licence arrives: a draft test reports it without recording anything …
+    without_vulnerability_licence(&s.sim, false);
+    let draft = mde_car_core::config::ConnectionDraft {
+        name: "Contoso".to_owned(),
+        description: String::new(),
+        tenant_id: s.sim.tenant_id(),
+        client_id: s.sim.client_id(),
+        client_secret: None,
+        frequency: Frequency::Interval { minutes: 60 },
+        cloud: Default::default(),
+        api_base_url: Some(s.sim.api_base()),
+        login_authority: Some(s.sim.authority()),
+        proxy_url: None,
+        ca_certificate_file: None,
+        data: DataSelection::default(),
+    };
+    let drafted = s.core.test_draft(&draft, Some(&s.id)).await.unwrap();
+    assert_eq!(
+        state_of(&drafted, DataKind::Vulnerabilities),
+        DataState::Available
+    );
+    assert_eq!(s.count("SELECT count(*) FROM unavailable_data"), 1);
+    // … and a test of the saved connection forgets the memory, so the next run imports them.
+    let report = s.core.test_connection(&s.id).await.unwrap();
+    assert_eq!(
+        state_of(&report, DataKind::Vulnerabilities),
+        DataState::Available
+    );
+    assert_eq!(s.count("SELECT count(*) FROM unavailable_data"), 0);
+    let run = s.sync(true).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.notes);
+    assert!(run.notes.is_empty(), "{:?}", run.notes);
+    assert!(s.count("SELECT count(*) FROM asset_vulnerabilities WHERE active = 1") > 0);
 }

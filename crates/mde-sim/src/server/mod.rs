@@ -569,6 +569,11 @@ fn failure_reply(
         Failure::Forbidden => {
             role_withdrawn(caller, endpoint, ctx.shared.config.quirks.forbidden_wording)
         }
+        Failure::DisabledFeature => Reply::mde_error(
+            403,
+            "DisabledFeature",
+            "The feature is not enabled for this tenant.",
+        ),
         Failure::NotFound => Reply::mde_error(
             404,
             "ResourceNotFound",

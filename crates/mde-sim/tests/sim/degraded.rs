@@ -242,8 +242,25 @@ async fn failures_from_the_config_and_the_2021_wording() {
         error.contains("unknown endpoint \"token\"") && error.contains("machines, machine,"),
         "{error}"
     );
+    // The second kind of 403: a feature the tenant has not switched on.
+    sim.faults()
+        .fail(Endpoint::Alerts, Failure::DisabledFeature);
+    let (status, _, body) = get(&sim, &token, "/api/alerts?$top=1").await;
+    assert_eq!(status, 403);
+    assert_mde_error(
+        &body,
+        "DisabledFeature",
+        "The feature is not enabled for this tenant.",
+    );
+    assert_eq!(
+        EndpointFailure::parse("alerts=403-disabled").unwrap(),
+        EndpointFailure::new(Endpoint::Alerts, Failure::DisabledFeature)
+    );
     let error = EndpointFailure::parse("export=418").unwrap_err();
-    assert!(error.ends_with("statuses: 400, 403, 404, 500"), "{error}");
+    assert!(
+        error.ends_with("statuses: 400, 403, 403-disabled, 404, 500"),
+        "{error}"
+    );
     assert!(
         EndpointFailure::parse("export")
             .unwrap_err()
@@ -892,7 +909,7 @@ fn the_binary_refuses_bad_values_and_lists_the_good_ones() {
         ),
         (
             &["--fail", "export=418"][..],
-            "statuses: 400, 403, 404, 500",
+            "statuses: 400, 403, 403-disabled, 404, 500",
         ),
         (&["--fail", "export"][..], "give ENDPOINT=STATUS"),
         (

@@ -88,6 +88,38 @@ describe("ConnectionCard", () => {
     ]);
   });
 
+  it("lists each data type only when one of them cannot be read, with why", () => {
+    const { q } = setup(view({ status: "connected", lastTest: report() }));
+    expect(q.queryByTestId("card-test-result-data")).toBeNull();
+    cleanup();
+    const notOffered = "defender answered 404 (ResourceNotFound): the tenant may lack a licence.";
+    const { q: q2 } = setup(
+      view({
+        status: "connected",
+        lastTest: report({
+          data: [
+            { data: "alerts", state: "available", detail: "" },
+            { data: "ipHistory", state: "available", detail: "" },
+            { data: "loggedOnUsers", state: "not_selected", detail: "" },
+            { data: "vulnerabilities", state: "not_offered", detail: notOffered },
+          ],
+        }),
+      }),
+    );
+    const list = q2.getByTestId("card-test-result-data");
+    const rows = within(list).getAllByRole("listitem");
+    expect(rows.map((row) => row.getAttribute("data-state"))).toEqual([
+      "available",
+      "available",
+      "not_selected",
+      "not_offered",
+    ]);
+    expect(rows[2]).toHaveTextContent(/Logged-on users\s*Turned off/);
+    expect(rows[3]).toHaveTextContent(/Vulnerabilities\s*Not offered by this tenant/);
+    // In a sentence's spelling.
+    expect(rows[3]).toHaveTextContent("Defender answered 404 (ResourceNotFound): the tenant may lack a licence.");
+  });
+
   it("names missing permissions of a failed test", () => {
     const { q } = setup(
       view({

@@ -108,7 +108,8 @@ export function sentence(text: string): string {
     .trim()
     .replace(/\bentra id\b/gi, "Entra ID")
     .replace(/\bdefender\b/g, "Defender")
-    .replace(/\bapi\b/g, "API");
+    // Not inside a path or URL: "Resource '/api/alerts' was not found" is quoted as sent.
+    .replace(/(?<![/\w.-])api\b(?![/.])/g, "API");
   if (!t) return t;
   const s = t[0]!.toUpperCase() + t.slice(1);
   return /[.!?)]$/.test(s) ? s : `${s}.`;

@@ -75,6 +75,10 @@ describe("run text", () => {
     expect(sentence("entra id rejected the client secret")).toBe("Entra ID rejected the client secret.");
     expect(sentence("defender answered 500: oops")).toBe("Defender answered 500: oops.");
     expect(sentence("Already a sentence.")).toBe("Already a sentence.");
+    expect(sentence("the api refused it")).toBe("The API refused it.");
+    expect(sentence("defender answered 404 (ResourceNotFound): Resource '/api/alerts' was not found")).toBe(
+      "Defender answered 404 (ResourceNotFound): Resource '/api/alerts' was not found.",
+    );
   });
 
   it("says what went wrong and what to do", () => {
