@@ -123,6 +123,58 @@ fn commands_answer_in_the_documented_shapes() {
     answers.push(edited.to_string());
     answers.push(draft_report.to_string());
 
+    // A stored secret goes only to the hosts it was entered for: an edit or a test that points
+    // the connection elsewhere is refused until the secret is typed again, and nothing reaches
+    // the other host.
+    let elsewhere = runtime
+        .block_on(mde_sim::Sim::start(mde_sim::SimConfig {
+            devices: 1,
+            ..Default::default()
+        }))
+        .expect("a second simulator starts");
+    let mut moved = draft(&sim, "Contoso 2", None);
+    moved["apiBaseUrl"] = json!(elsewhere.api_base());
+    moved["loginAuthority"] = json!(elsewhere.authority());
+    for (command, args) in [
+        ("update_connection", json!({ "id": id, "draft": moved })),
+        ("test_draft", json!({ "draft": moved, "editingId": id })),
+    ] {
+        let refused = invoke(&webview, command, args).expect_err("the secret must be typed again");
+        assert_eq!(refused["code"], "validation", "{command}: {refused}");
+        assert_eq!(refused["fields"][0]["field"], "clientSecret", "{command}");
+        assert!(
+            refused["fields"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Enter the client secret again"),
+            "{command}: {refused}"
+        );
+        answers.push(refused.to_string());
+    }
+    assert_eq!(
+        elsewhere.requests().all().len(),
+        0,
+        "nothing was sent to the other host"
+    );
+    let kept = invoke(&webview, "list_connections", json!({})).unwrap();
+    assert_eq!(
+        kept[0]["apiBaseUrl"],
+        sim.api_base(),
+        "the edit was not saved"
+    );
+    // With the secret typed again, the test goes there.
+    let mut retyped = moved.clone();
+    retyped["clientSecret"] = json!(elsewhere.client_secret());
+    retyped["clientId"] = json!(elsewhere.client_id());
+    retyped["tenantId"] = json!(elsewhere.tenant_id());
+    let retyped_report = invoke(
+        &webview,
+        "test_draft",
+        json!({ "draft": retyped, "editingId": id }),
+    )
+    .unwrap();
+    assert_eq!(retyped_report["code"], "connected", "{retyped_report}");
+
     let permissions = invoke(
         &webview,
         "required_permissions",

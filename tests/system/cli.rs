@@ -468,6 +468,47 @@ async fn the_secret_never_comes_from_argv_and_edit_keeps_or_replaces_it() {
         .assert()
         .success();
     assert_eq!(test_json(&workspace, "n", 0)["code"], "connected");
+
+    // Pointing the connection at other hosts needs the secret again: the stored one is only
+    // sent where it was entered for.
+    for flags in [
+        &["--api-base", "https://attacker.example"][..],
+        &["--authority", "https://login.attacker.example"][..],
+        &["--proxy", "http://127.0.0.1:3128"][..],
+        &["--cloud", "gcc_high"][..],
+    ] {
+        workspace
+            .cli()
+            .args(["connection", "edit", "n"])
+            .args(flags)
+            .assert()
+            .code(2)
+            .stderr(contains("--secret-stdin: Enter the client secret again"));
+    }
+    assert_eq!(
+        list(&workspace)[0]["apiBase"],
+        sim.api_base(),
+        "nothing was saved"
+    );
+    assert_eq!(test_json(&workspace, "n", 0)["code"], "connected");
+    // Given again, the move is saved with the new secret.
+    workspace
+        .cli()
+        .args([
+            "connection",
+            "edit",
+            "n",
+            "--api-base",
+            "https://attacker.example",
+            "--secret-stdin",
+        ])
+        .write_stdin("another~secret.value\n")
+        .assert()
+        .success();
+    assert_eq!(
+        secret_service_lookup(&id).as_deref(),
+        Some("another~secret.value")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

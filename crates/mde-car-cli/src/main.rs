@@ -95,7 +95,7 @@ fn cli_flag(field: &str) -> &str {
     match field {
         "tenantId" => "--tenant",
         "clientId" => "--client-id",
-        "clientSecret" => "secret",
+        "clientSecret" => "--secret-stdin",
         "apiBaseUrl" => "--api-base",
         "loginAuthority" => "--authority",
         "name" => "--name",

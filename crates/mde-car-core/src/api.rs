@@ -251,6 +251,7 @@ impl Core {
                     .iter()
                     .position(|c| c.id == id)
                     .ok_or_else(|| Error::ConnectionNotFound(id.clone()))?;
+                let draft = settings.connections[index].with_kept_proxy_credentials(draft);
                 let errors = validate_against(settings, &draft, Some(&id));
                 if !errors.is_empty() {
                     return Err(duplicate_or_validation(errors, &draft.name));
@@ -333,13 +334,19 @@ impl Core {
     }
 
     /// Tests what a form holds before it is saved. With `editing_id` and no secret in the
-    /// draft, the stored secret is used. Nothing is recorded.
+    /// draft, the stored secret is used — only when the draft keeps the saved connection's
+    /// hosts, proxy and CA file (see [`Connection::keeps_secret_destination`]). Nothing is
+    /// recorded.
     pub async fn test_draft(
         &self,
         draft: &ConnectionDraft,
         editing_id: Option<&str>,
     ) -> Result<TestReport> {
         let settings = self.load_settings().await?;
+        let draft = &match editing_id.and_then(|id| find(&settings, id)) {
+            Some(existing) => existing.with_kept_proxy_credentials(draft.clone()),
+            None => draft.clone(),
+        };
         let errors: Vec<FieldError> = validate_against(&settings, draft, editing_id.or(Some("")))
             .into_iter()
             // A test needs the credentials and hosts right; the name can wait for Save.
@@ -1021,7 +1028,18 @@ fn validate_against(
         .filter(|c| Some(c.id.as_str()) != editing_id)
         .map(|c| c.name.as_str())
         .collect();
-    config::validate(draft, &others, editing_id.is_none())
+    let mut errors = config::validate(draft, &others, editing_id.is_none());
+    let moves_secret = draft.client_secret.is_none()
+        && editing_id
+            .and_then(|id| find(settings, id))
+            .is_some_and(|existing| !existing.keeps_secret_destination(draft));
+    if moves_secret && !errors.iter().any(|error| error.field == "clientSecret") {
+        errors.push(FieldError::new(
+            "clientSecret",
+            config::SECRET_FOR_NEW_HOSTS,
+        ));
+    }
+    errors
 }
 
 /// A name clash alone is reported as its own code, so the CLI and UI can say so plainly.

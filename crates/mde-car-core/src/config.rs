@@ -389,6 +389,40 @@ impl ConnectionDraft {
     }
 }
 
+impl Connection {
+    /// Whether a stored secret may go where `draft` would send it: the same cloud, login
+    /// authority, API base, proxy and CA file. Anything else needs the secret typed again —
+    /// otherwise whoever can edit a connection (at the unlocked app, in the CLI, or a script in
+    /// the webview) could point it at their own host and receive the secret.
+    pub fn keeps_secret_destination(&self, draft: &ConnectionDraft) -> bool {
+        let draft = normalized(draft);
+        // A proxy is compared without its credentials: they are the proxy's, and the secret
+        // crosses it inside TLS to the same hosts either way.
+        let proxy = |url: &Option<String>| url.as_deref().map(crate::http::redacted);
+        self.cloud == draft.cloud
+            && self.login_authority == draft.login_authority
+            && self.api_base_url == draft.api_base_url
+            && proxy(&self.proxy_url) == proxy(&draft.proxy_url)
+            && self.ca_certificate_file == draft.ca_certificate_file
+    }
+
+    /// The draft of an edit with the stored proxy credentials kept when the form sent the proxy
+    /// back as it was shown (redacted): views never carry them, so an untouched field would
+    /// otherwise drop them.
+    pub fn with_kept_proxy_credentials(&self, mut draft: ConnectionDraft) -> ConnectionDraft {
+        if let (Some(stored), Some(sent)) = (&self.proxy_url, &draft.proxy_url)
+            && crate::http::redacted(stored) != *stored
+            && crate::http::redacted(stored) == sent.trim().trim_end_matches('/')
+        {
+            draft.proxy_url = Some(stored.clone());
+        }
+        draft
+    }
+}
+
+/// The form's and the CLI's answer when an edit moves a stored secret to other hosts.
+pub const SECRET_FOR_NEW_HOSTS: &str = "Enter the client secret again: the cloud, login authority, API base URL, proxy or CA file changed, and a stored secret is only sent where it was entered for";
+
 impl std::fmt::Debug for ConnectionDraft {
     // Hand-written so the secret can never reach a log line through `{:?}`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -425,3 +425,92 @@ fn debug_output_never_shows_the_secret() {
     assert!(!text.contains("Abc8Q~secret.value_123"));
     assert!(text.contains("<redacted>"));
 }
+
+#[test]
+fn a_stored_secret_keeps_its_hosts_and_only_them() {
+    let saved = good().into_connection("c1".to_owned(), false, chrono::Utc::now());
+    let same = ConnectionDraft {
+        name: "Renamed".to_owned(),
+        frequency: Frequency::Interval { minutes: 60 },
+        client_secret: None,
+        // Spelling that normalizes to nothing is the same as nothing.
+        api_base_url: Some("  ".to_owned()),
+        ..good()
+    };
+    assert!(saved.keeps_secret_destination(&same));
+    let moved: [(&str, ConnectionDraft); 5] = [
+        (
+            "API base",
+            ConnectionDraft {
+                api_base_url: Some("https://attacker.example".to_owned()),
+                ..good()
+            },
+        ),
+        (
+            "login authority",
+            ConnectionDraft {
+                login_authority: Some("https://login.attacker.example".to_owned()),
+                ..good()
+            },
+        ),
+        (
+            "proxy",
+            ConnectionDraft {
+                proxy_url: Some("http://127.0.0.1:3128".to_owned()),
+                ..good()
+            },
+        ),
+        (
+            "CA file",
+            ConnectionDraft {
+                ca_certificate_file: Some("/etc/ssl/other.pem".to_owned()),
+                ..good()
+            },
+        ),
+        (
+            "cloud",
+            ConnectionDraft {
+                cloud: Cloud::GccHigh,
+                ..good()
+            },
+        ),
+    ];
+    for (what, draft) in moved {
+        assert!(!saved.keeps_secret_destination(&draft), "{what}");
+    }
+}
+
+#[test]
+fn an_edit_that_sends_the_proxy_back_redacted_keeps_its_credentials() {
+    let saved = ConnectionDraft {
+        proxy_url: Some("http://user:pa55@proxy.corp.example:8080".to_owned()),
+        ..good()
+    }
+    .into_connection("c1".to_owned(), false, chrono::Utc::now());
+    let shown = ConnectionDraft {
+        proxy_url: Some("http://proxy.corp.example:8080".to_owned()),
+        client_secret: None,
+        ..good()
+    };
+    assert!(saved.keeps_secret_destination(&shown), "same proxy host");
+    assert_eq!(
+        saved
+            .with_kept_proxy_credentials(shown)
+            .proxy_url
+            .as_deref(),
+        Some("http://user:pa55@proxy.corp.example:8080")
+    );
+    let other = ConnectionDraft {
+        proxy_url: Some("http://proxy.elsewhere.example:8080".to_owned()),
+        ..good()
+    };
+    assert!(!saved.keeps_secret_destination(&other));
+    assert_eq!(
+        saved
+            .with_kept_proxy_credentials(other)
+            .proxy_url
+            .as_deref(),
+        Some("http://proxy.elsewhere.example:8080"),
+        "another proxy gets no stored credentials"
+    );
+}

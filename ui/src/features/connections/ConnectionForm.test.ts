@@ -152,6 +152,29 @@ describe("ConnectionForm", () => {
     expect((backend.to("update_connection")[1]!.args.draft as ConnectionDraft).clientSecret).toBe("rotated");
   });
 
+  it("asks for the secret again when an edit points the connection at other hosts", async () => {
+    const editing = view();
+    const backend = mockBackend({ updateConnection: () => editing });
+    const { user, onsaved } = setup(editing);
+    expect(screen.queryByTestId("field-clientSecret")).toBeNull();
+    await user.click(byId("form-advanced"));
+    await user.type(byId("field-apiBaseUrl"), "https://api.elsewhere.example");
+    // The field is there, required, with the reason; no way to keep the stored one.
+    expect(byId("form-secret-moved")).toHaveTextContent("a stored secret is only sent where it was entered for");
+    expect(byId("field-clientSecret")).toHaveValue("");
+    expect(screen.queryByTestId("form-replace-secret")).toBeNull();
+    await user.type(byId("field-clientSecret"), "typed~again");
+    await user.click(byId("form-save"));
+    await waitFor(() => expect(onsaved).toHaveBeenCalledTimes(1));
+    const sent = backend.to("update_connection")[0]!.args.draft as ConnectionDraft;
+    expect(sent.apiBaseUrl).toBe("https://api.elsewhere.example");
+    expect(sent.clientSecret).toBe("typed~again");
+    // Back to the saved hosts, the stored secret may be kept again.
+    await user.clear(byId("field-apiBaseUrl"));
+    expect(screen.queryByTestId("form-secret-moved")).toBeNull();
+    expect(byId("form-replace-secret")).toBeInTheDocument();
+  });
+
   it("shows save errors with fields next to the fields and other codes in the general line", async () => {
     let failure = ipcError("validation", "Invalid connection", [
       { field: "clientId", message: "Client ID must be a GUID." },

@@ -68,17 +68,38 @@ function optional(value: string): string | null {
   return value.trim() === "" ? null : value;
 }
 
+/** A URL field as Rust compares it: trimmed, without a trailing slash, empty as none. */
+function host(value: string): string {
+  return value.trim().replace(/\/+$/, "");
+}
+
 /**
- * The draft sent to Rust. On edit the secret is null (keep the stored one) unless the user chose to replace it.
+ * Whether an edit sends the secret to other hosts than the saved connection's (cloud, login
+ * authority, API base, proxy or CA file changed). Rust refuses such an edit without the secret
+ * (a stored secret goes only where it was entered for); the form asks for it up front.
+ */
+export function movesSecret(form: FormState, saved: FormState): boolean {
+  return (
+    form.cloud !== saved.cloud ||
+    host(form.apiBaseUrl) !== host(saved.apiBaseUrl) ||
+    host(form.loginAuthority) !== host(saved.loginAuthority) ||
+    host(form.proxyUrl) !== host(saved.proxyUrl) ||
+    form.caCertificateFile.trim() !== saved.caCertificateFile.trim()
+  );
+}
+
+/**
+ * The draft sent to Rust. On edit the secret is null (keep the stored one) unless the user chose to replace it
+ * or the edit moves the connection to other hosts (see movesSecret).
  * No validation here: Rust's validate_connection owns the rules.
  */
-export function toDraft(form: FormState, editing: boolean): ConnectionDraft {
+export function toDraft(form: FormState, editing: boolean, moved = false): ConnectionDraft {
   return {
     name: form.name,
     description: form.description,
     tenantId: form.tenantId,
     clientId: form.clientId,
-    clientSecret: editing && !form.replaceSecret ? null : form.secret,
+    clientSecret: editing && !form.replaceSecret && !moved ? null : form.secret,
     frequency: frequencyOf(form.frequencyChoice, form.cron),
     cloud: form.cloud,
     apiBaseUrl: optional(form.apiBaseUrl),
