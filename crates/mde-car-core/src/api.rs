@@ -4,7 +4,7 @@
 //! `config` validates, `probe` tests, `sync` runs, `search` answers, `scheduler` and `watch`
 //! run in the background. Its types serialize as the one JSON contract of every shell.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -22,15 +22,16 @@ use crate::{
     paths::{DataDir, LockFailure, LockFile},
     probe::{self, ProbeTarget},
     registry::{RunGuard, RunRegistry},
-    scheduler::{AttemptEnd, ScheduleHandle},
+    scheduler::{self, AttemptEnd, AttemptOutcome, ScheduleHandle},
     search::{
         self, AssetDetail, Attribution, Export, ExportFormat, IpTimeline, SearchRequest,
         SearchResults,
     },
     secrets::SecretStore,
     settings::{FileSettings, Settings, SettingsBackend, SettingsError},
+    shared_backoff::{self, SharedBackoff, WallClock},
     store::{RunRecord, Store},
-    sync::{self, SyncOutcome, Trigger},
+    sync::{self, SyncError, SyncOutcome, Trigger},
     watch::{self, OutsideChange},
 };
 
@@ -110,6 +111,16 @@ struct Inner {
     events: broadcast::Sender<SyncEvent>,
     /// Runs in progress here, the Defender clients that outlive them, the scheduler's wake-up.
     runs: RunRegistry,
+    /// The clock of the backoff shared with other processes (the system's, but in tests).
+    clock: WallClock,
+}
+
+/// A scheduled attempt that is going ahead: the run lock it was decided under, held until its
+/// outcome is recorded, and the shared backoff as it was read under that lock.
+struct ScheduledAttempt {
+    ended: AttemptEnd,
+    run_lock: Arc<LockFile>,
+    seen: SharedBackoff,
 }
 
 /// Events kept for slow subscribers before they miss some (progress events are frequent).
@@ -126,6 +137,22 @@ impl Core {
     pub fn open_with_settings(
         data_dir: DataDir,
         settings: Box<dyn SettingsBackend>,
+    ) -> Result<Core> {
+        Core::open_with_clock(data_dir, settings, WallClock::System)
+    }
+
+    /// Opens the data folder with the settings file and `clock` for the shared backoff (tests
+    /// on tokio's paused clock).
+    #[cfg(test)]
+    pub(crate) fn open_with_backoff_clock(data_dir: DataDir, clock: WallClock) -> Result<Core> {
+        let settings = FileSettings::new(data_dir.settings_file());
+        Core::open_with_clock(data_dir, Box::new(settings), clock)
+    }
+
+    fn open_with_clock(
+        data_dir: DataDir,
+        settings: Box<dyn SettingsBackend>,
+        clock: WallClock,
     ) -> Result<Core> {
         std::fs::create_dir_all(data_dir.root()).map_err(|error| SettingsError {
             path: data_dir.root().display().to_string(),
@@ -145,6 +172,7 @@ impl Core {
                 demo: DemoTenant::default(),
                 events: broadcast::channel(EVENT_BACKLOG).0,
                 runs: RunRegistry::default(),
+                clock,
             }),
         })
     }
@@ -266,6 +294,8 @@ impl Core {
             .await
             .map_err(|(error, _)| error)?;
         tracing::info!(connection = %connection.name, id = %connection.id, "connection updated");
+        // Before the scheduler is woken, so its next look tries the edited connection at once.
+        self.reset_shared_backoff(&connection.id).await;
         self.connections_changed();
         self.view(connection).await
     }
@@ -292,6 +322,11 @@ impl Core {
         let store = self.inner.store.clone();
         let id = removed.id.clone();
         blocking(move || Ok(store.forget_connection(&id)?)).await?;
+        let (data_dir, id) = (self.inner.data_dir.clone(), removed.id.clone());
+        if let Err(error) = backoff_file(move || shared_backoff::forget(&data_dir, &id)).await {
+            // A leftover record of a deleted connection is never read again.
+            tracing::warn!(connection = %removed.name, %error, "the shared backoff file stays behind");
+        }
         tracing::info!(connection = %removed.name, id = %removed.id, "connection deleted");
         self.connections_changed();
         Ok(())
@@ -514,7 +549,7 @@ impl Core {
             status_text,
             last_test,
             last_sync_at: last_success.map(|run| run.finished_at.unwrap_or(run.started_at)),
-            next_sync_at: Some(crate::scheduler::next_due(&connection, &runs, Utc::now())),
+            next_sync_at: Some(self.next_attempt(&connection, &runs)),
             counts: last_success.map(|_| Counts {
                 devices: counts.devices,
                 ip_addresses: counts.ip_addresses,
@@ -551,14 +586,19 @@ impl Core {
     ) -> Result<SyncOutcome> {
         let connection = self.find_connection(id_or_name).await?;
         let guard = self.register_run(&connection.id, &connection.name)?;
-        let result = self
-            .run_registered(
-                connection.clone(),
-                force_full,
-                trigger,
-                guard.cancel_token(),
-            )
-            .await;
+        let result = match sync::lock_run(&self.inner.data_dir, &connection.id, &connection.name) {
+            Ok(run_lock) => {
+                self.run_registered(
+                    connection.clone(),
+                    force_full,
+                    trigger,
+                    guard.cancel_token(),
+                    Arc::new(run_lock),
+                )
+                .await
+            }
+            Err(error) => Err(error.into()),
+        };
         drop(guard);
         self.announce_end(&connection.id, &result);
         result
@@ -575,30 +615,41 @@ impl Core {
         self.spawn_sync(connection_id, force_full, trigger, None)
     }
 
-    /// [`Core::start_sync`], telling `ended` (the scheduler's) whether a run was recorded.
+    /// [`Core::start_sync`]; for a `scheduled` attempt, under the run lock it was decided
+    /// under, recording its outcome in the shared backoff and telling the scheduler.
     fn spawn_sync(
         &self,
         connection_id: &str,
         force_full: bool,
         trigger: Trigger,
-        ended: Option<AttemptEnd>,
+        scheduled: Option<ScheduledAttempt>,
     ) -> Result<()> {
         let core = self.clone();
         let id = connection_id.to_owned();
         // Registering before spawning closes the window in which two callers both start one.
         let guard = self.register_run(&id, &id)?;
         tokio::spawn(async move {
-            let result = match core.find_connection(&id).await {
-                Ok(connection) => {
-                    core.run_registered(connection, force_full, trigger, guard.cancel_token())
-                        .await
-                }
-                Err(error) => Err(error),
-            };
-            // Told while still registered: the scheduler never sees the connection idle with
-            // its attempt unreported (and start it again at once).
-            if let Some(ended) = ended {
-                ended.tell(result.is_ok());
+            let taken_lock = scheduled.as_ref().map(|attempt| attempt.run_lock.clone());
+            let result = core
+                .attempt_registered(&id, force_full, trigger, guard.cancel_token(), taken_lock)
+                .await;
+            if let Some(ScheduledAttempt {
+                ended,
+                run_lock,
+                seen,
+            }) = scheduled
+            {
+                let outcome = if result.is_ok() {
+                    AttemptOutcome::Recorded
+                } else {
+                    core.record_failed_attempt(&id, seen).await;
+                    AttemptOutcome::NotRecorded
+                };
+                // Told while still registered: the scheduler never sees the connection idle
+                // with its attempt unreported (and start it again at once).
+                ended.tell(outcome);
+                // Released once the shared backoff says when the next attempt may come.
+                drop(run_lock);
             }
             drop(guard);
             if let Err(error) = &result {
@@ -761,16 +812,41 @@ impl Core {
             .ok_or_else(|| Error::AlreadyRunning(name.to_owned()))
     }
 
+    /// A registered run of the connection `id` names: its settings, then its run lock (unless
+    /// the scheduler took it already), then the run.
+    async fn attempt_registered(
+        &self,
+        id: &str,
+        force_full: bool,
+        trigger: Trigger,
+        cancel: CancellationToken,
+        run_lock: Option<Arc<LockFile>>,
+    ) -> Result<SyncOutcome> {
+        let connection = self.find_connection(id).await?;
+        let run_lock = match run_lock {
+            Some(run_lock) => run_lock,
+            None => Arc::new(sync::lock_run(
+                &self.inner.data_dir,
+                &connection.id,
+                &connection.name,
+            )?),
+        };
+        self.run_registered(connection, force_full, trigger, cancel, run_lock)
+            .await
+    }
+
     /// Runs a registered run in a task of its own, so that a panic anywhere in it (the sync,
     /// the client, the keyring) ends here as a failed run instead of a task that died with its
     /// record left `running`. The task is aborted if this future is dropped, as the run itself
-    /// would have been.
+    /// would have been. `run_lock` is held here, outside the task, so a panic does not release
+    /// it before the record is ended.
     async fn run_registered(
         &self,
         connection: Connection,
         force_full: bool,
         trigger: Trigger,
         cancel: CancellationToken,
+        run_lock: Arc<LockFile>,
     ) -> Result<SyncOutcome> {
         // A record this run begins starts later; an older `running` one is not this run's.
         let began = Utc::now();
@@ -785,7 +861,8 @@ impl Core {
             Ok(result) => result,
             Err(error) if error.is_panic() => {
                 let detail = panic_text(error.into_panic().as_ref());
-                self.end_after_panic(connection, began, &detail).await
+                self.end_after_panic(connection, began, &detail, run_lock)
+                    .await
             }
             Err(error) => Err(Error::Internal(format!(
                 "the sync of '{}' stopped unexpectedly: {error}",
@@ -801,18 +878,19 @@ impl Core {
         connection: Connection,
         began: DateTime<Utc>,
         detail: &str,
+        run_lock: Arc<LockFile>,
     ) -> Result<SyncOutcome> {
         // The panic's own words go to the log only: they were not written for a person, and
         // nothing vouches that they hold no secret.
         tracing::error!(connection = %connection.name, panic = detail, "a sync run panicked");
         let message = "an internal error stopped the sync (a bug in mde-car; the log has the details); nothing was changed".to_owned();
-        let (store, data_dir) = (self.inner.store.clone(), self.inner.data_dir.clone());
+        let store = self.inner.store.clone();
         let recorded = {
             let message = message.clone();
             blocking(move || {
                 Ok(sync::end_after_panic(
                     &store,
-                    &data_dir,
+                    &run_lock,
                     &connection,
                     began,
                     &message,
@@ -907,6 +985,71 @@ impl Core {
         }
     }
 
+    /// The connection's shared backoff; one that cannot be read counts as none (this
+    /// process's own backoff still holds, and the next recorded failure replaces the file).
+    fn read_shared_backoff(&self, connection_id: &str) -> SharedBackoff {
+        shared_backoff::read(&self.inner.data_dir, connection_id).unwrap_or_else(|error| {
+            tracing::debug!(connection = connection_id, %error, "no shared backoff to read");
+            SharedBackoff::default()
+        })
+    }
+
+    /// When the scheduler tries the connection next: when its history makes it due, or later
+    /// while attempts that recorded no run hold it back in every process.
+    fn next_attempt(&self, connection: &Connection, runs: &[RunRecord]) -> DateTime<Utc> {
+        let due = scheduler::next_due(connection, runs, Utc::now());
+        let now = self.inner.clock.now();
+        let shared = self.read_shared_backoff(&connection.id).not_before;
+        match scheduler::shared_wait(shared, now) {
+            Some(wait) => due.max(now + wait),
+            None => due,
+        }
+    }
+
+    /// A scheduled attempt ended before a run was recorded: writes the next shared step, under
+    /// the run lock the caller still holds. When that fails, this process's own backoff is all
+    /// that holds the next attempt back (and the other processes keep theirs).
+    async fn record_failed_attempt(&self, connection_id: &str, seen: SharedBackoff) {
+        let (data_dir, id, now) = (
+            self.inner.data_dir.clone(),
+            connection_id.to_owned(),
+            self.inner.clock.now(),
+        );
+        let recorded = backoff_file(move || {
+            shared_backoff::record_failure(&data_dir, &id, &seen, now, scheduler::attempt_delay)
+        })
+        .await;
+        match recorded {
+            Ok(Some(backoff)) => tracing::info!(
+                connection = connection_id,
+                failures = backoff.failures,
+                not_before = ?backoff.not_before,
+                "no mde-car process on this data folder tries the sync again before then"
+            ),
+            Ok(None) => tracing::info!(
+                connection = connection_id,
+                "the connection was edited during the attempt: its backoff starts over"
+            ),
+            Err(error) => tracing::warn!(
+                connection = connection_id,
+                %error,
+                "the backoff could not be shared; this process backs off on its own"
+            ),
+        }
+    }
+
+    /// An edit of the connection starts its shared backoff over, for every process: the edit
+    /// may be the fix. A reset that cannot be written leaves the backoff to run out (one step
+    /// at most); the edit stands.
+    async fn reset_shared_backoff(&self, connection_id: &str) {
+        let (data_dir, id) = (self.inner.data_dir.clone(), connection_id.to_owned());
+        if let Err(error) =
+            backoff_file(move || shared_backoff::reset_for_edit(&data_dir, &id)).await
+        {
+            tracing::warn!(connection = connection_id, %error, "the shared backoff could not be reset");
+        }
+    }
+
     async fn load_settings(&self) -> Result<Settings> {
         let _guard = self.inner.settings_guard.lock().await;
         let inner = self.inner.clone();
@@ -973,8 +1116,34 @@ impl ScheduleHandle for Core {
         self.inner.runs.connection_edits()
     }
 
+    fn shared_backoff(&self, connection_id: &str) -> Option<Duration> {
+        let record = self.read_shared_backoff(connection_id);
+        scheduler::shared_wait(record.not_before, self.inner.clock.now())
+    }
+
     fn start_run(&self, connection_id: &str, ended: AttemptEnd) -> Result<()> {
-        self.spawn_sync(connection_id, false, Trigger::Schedule, Some(ended))
+        // Decided under the run lock: of two processes that found the connection due together,
+        // one takes the lock and the other skips it, then reads the winner's new not-before.
+        let run_lock = match sync::lock_run(&self.inner.data_dir, connection_id, connection_id) {
+            Ok(run_lock) => Arc::new(run_lock),
+            Err(SyncError::AlreadyRunning(_)) => {
+                ended.tell(AttemptOutcome::Skipped);
+                return Ok(());
+            }
+            Err(error) => return Err(error.into()),
+        };
+        // Read again under the lock: another process may have attempted since the pass read it.
+        let seen = self.read_shared_backoff(connection_id);
+        if scheduler::shared_wait(seen.not_before, self.inner.clock.now()).is_some() {
+            ended.tell(AttemptOutcome::Skipped);
+            return Ok(());
+        }
+        let attempt = ScheduledAttempt {
+            ended,
+            run_lock,
+            seen,
+        };
+        self.spawn_sync(connection_id, false, Trigger::Schedule, Some(attempt))
     }
 }
 
@@ -1131,6 +1300,17 @@ fn status_line(report: &TestReport) -> String {
         )
     } else {
         format!("{}{action}", report.title)
+    }
+}
+
+/// Shared backoff file work, off the async threads. Its failures are logged, never returned:
+/// the backoff is advisory, and each process's own backoff holds without it.
+async fn backoff_file<T: Send + 'static>(
+    work: impl FnOnce() -> std::result::Result<T, shared_backoff::SharedBackoffError> + Send + 'static,
+) -> std::result::Result<T, String> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(done) => done.map_err(|error| error.to_string()),
+        Err(error) => Err(format!("a background task failed: {error}")),
     }
 }
 

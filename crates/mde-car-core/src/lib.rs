@@ -9,7 +9,8 @@
 //!    (client secrets in the OS keyring);
 //! 3. [`settings`] (the settings document and its file), `auth` (Entra ID sign-in), [`store`]
 //!    (the SQLite asset graph and run history), [`events`] (what the core tells its shells),
-//!    `demo` (the bundled simulator as a demo tenant, only with the `demo` feature);
+//!    `demo` (the bundled simulator as a demo tenant, only with the `demo` feature),
+//!    `shared_backoff` (the attempt backoff every process on the data folder honours);
 //! 4. [`mde`] (the Defender client), [`probe`] ("Test connection");
 //! 5. [`sync`] (one run of one connection), [`search`] (hits, IP timeline, asset detail,
 //!    exports, the live check), `scheduler`, `registry` (runs in progress), `watch` (other
@@ -38,6 +39,7 @@ mod scheduler;
 pub mod search;
 mod secrets;
 pub mod settings;
+mod shared_backoff;
 pub mod store;
 pub mod sync;
 mod watch;

@@ -64,6 +64,22 @@ impl DataDir {
             .join("locks")
             .join(format!("sync-{connection_id}.lock"))
     }
+
+    /// The connection's attempt backoff that every process on this folder honours, next to its
+    /// run lock (see `shared_backoff`).
+    pub(crate) fn shared_backoff_file(&self, connection_id: &str) -> PathBuf {
+        self.root
+            .join("locks")
+            .join(format!("sync-{connection_id}.backoff.json"))
+    }
+
+    /// Held for a moment while the shared backoff file is read, changed and replaced, so an
+    /// edit's reset and an attempt's failure never overwrite each other.
+    pub(crate) fn shared_backoff_lock_file(&self, connection_id: &str) -> PathBuf {
+        self.root
+            .join("locks")
+            .join(format!("sync-{connection_id}.backoff.lock"))
+    }
 }
 
 /// An exclusive advisory lock on a file of the data folder, across processes: released when

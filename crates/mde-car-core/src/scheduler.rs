@@ -5,11 +5,17 @@
 //! later than the schedule itself.
 //!
 //! An attempt that fails before a run is recorded (the keyring is locked or the secret missing,
-//! the CA file moved, the database is busy) leaves no history to back off from: the scheduler
-//! keeps a backoff of its own per connection for those ([`Backoff`]), so such a cause costs one
-//! attempt (settings read, keyring call, log line, event) per backoff step instead of a loop. A
-//! connection another process is syncing is skipped while its run lock is held, and looked at
-//! again at the next recheck.
+//! the CA file moved, the database is busy) leaves no history to back off from, so such a cause
+//! costs one attempt (settings read, keyring call, log line, event) per backoff step instead of
+//! a loop. Two backoffs hold it, and a pass waits for the later: the process's own per
+//! connection ([`Backoff`]), and the one every process on the data folder shares (the
+//! `shared_backoff` file the attempting process records, read through
+//! [`ScheduleHandle::shared_backoff`]). An attempt is made under the connection's run lock, and
+//! the shared not-before is read again under it, so when the desktop app and a daemon wake
+//! together one attempts and the other finds the lock held or the not-before moved on: one
+//! attempt per connection per step across processes. When the shared record cannot be written,
+//! the process's own backoff still holds. A connection another process is syncing is skipped
+//! while its run lock is held, and looked at again at the next recheck.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -28,8 +34,8 @@ use crate::{
 };
 
 /// What the scheduler needs of the core, and no more: the connections with their recent runs,
-/// whether one is running here or in another process, how often connections were edited, and
-/// a way to start a run. `Core` provides it; tests can too.
+/// whether one is running here or in another process, how often connections were edited, the
+/// backoff the processes share, and a way to start a run. `Core` provides it; tests can too.
 pub(crate) trait ScheduleHandle: Send + Sync + 'static {
     /// What a failure to list or start says in the log.
     type Error: std::fmt::Display + Send;
@@ -49,11 +55,32 @@ pub(crate) trait ScheduleHandle: Send + Sync + 'static {
     /// settings file by another process). A change ends every backoff: the edit may be the fix.
     fn edits(&self) -> u64;
 
+    /// How much longer every process on the data folder holds attempts at the connection back
+    /// (see [`shared_wait`]); `None` when nothing does. Read on every pass: another process may
+    /// have attempted since.
+    fn shared_backoff(&self, connection_id: &str) -> Option<Duration>;
+
     /// Starts a scheduled run in the background and tells `ended` how it ended — before the
-    /// run is unregistered, so the scheduler never sees it idle and unreported. An `ended`
-    /// dropped untold (a start that failed at once, a task that died) counts as an attempt
-    /// that recorded no run.
+    /// run is unregistered, so the scheduler never sees it idle and unreported. The attempt is
+    /// made under the connection's run lock, after the shared backoff is read again under it:
+    /// when another process holds the lock or has moved the backoff on, nothing is attempted
+    /// and `ended` is told [`AttemptOutcome::Skipped`]. An attempt that records no run records
+    /// the next shared step before it lets the lock go. An `ended` dropped untold (a start that
+    /// failed at once, a task that died) counts as an attempt that recorded no run.
     fn start_run(&self, connection_id: &str, ended: AttemptEnd) -> Result<(), Self::Error>;
+}
+
+/// How a scheduled attempt ended, as the scheduler's backoff sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AttemptOutcome {
+    /// A run record was made, whatever the run's status: a recorded failure backs off through
+    /// the history (see [`next_due`]).
+    Recorded,
+    /// The attempt ended before a run was recorded: the next one waits a backoff step.
+    NotRecorded,
+    /// Nothing was attempted: under the run lock, another process was found attempting or to
+    /// have just attempted. Its record decides the next wait; the next pass reads it.
+    Skipped,
 }
 
 /// The end of one scheduled attempt, told back to the scheduler (see
@@ -61,32 +88,68 @@ pub(crate) trait ScheduleHandle: Send + Sync + 'static {
 #[derive(Debug)]
 pub(crate) struct AttemptEnd {
     connection_id: String,
+    /// The count of connection edits when the attempt began (see [`ScheduleHandle::edits`]).
+    edits: u64,
     reports: mpsc::UnboundedSender<Report>,
     told: bool,
 }
 
-/// An attempt's end: the connection, and whether a run record was made.
-type Report = (String, bool);
+/// An attempt's end, as the loop takes it in.
+#[derive(Debug)]
+pub(crate) struct Report {
+    connection_id: String,
+    outcome: AttemptOutcome,
+    /// The count of edits when the attempt began: one made since ended the backoff, and the
+    /// attempt's failure says nothing about the edited settings.
+    edits: u64,
+}
 
 impl AttemptEnd {
-    /// The attempt is over; `recorded` says whether it got as far as a run record (whatever
-    /// the run's status: a recorded failure backs off through the history, see [`next_due`]).
-    pub(crate) fn tell(mut self, recorded: bool) {
-        self.send(recorded);
+    /// The attempt is over, as `outcome` says.
+    pub(crate) fn tell(mut self, outcome: AttemptOutcome) {
+        self.send(outcome);
     }
 
-    fn send(&mut self, recorded: bool) {
+    fn send(&mut self, outcome: AttemptOutcome) {
         if !self.told {
             self.told = true;
             // The scheduler stopped: nobody needs to know any more.
-            let _ = self.reports.send((self.connection_id.clone(), recorded));
+            let _ = self.reports.send(Report {
+                connection_id: self.connection_id.clone(),
+                outcome,
+                edits: self.edits,
+            });
         }
+    }
+}
+
+#[cfg(test)]
+impl AttemptEnd {
+    /// An end for a test that calls a [`ScheduleHandle`] itself; the receiver hears it.
+    pub(crate) fn heard_by_test(
+        connection_id: &str,
+    ) -> (AttemptEnd, mpsc::UnboundedReceiver<Report>) {
+        let (reports, heard) = mpsc::unbounded_channel();
+        let end = AttemptEnd {
+            connection_id: connection_id.to_owned(),
+            edits: 0,
+            reports,
+            told: false,
+        };
+        (end, heard)
+    }
+}
+
+#[cfg(test)]
+impl Report {
+    pub(crate) fn outcome(&self) -> AttemptOutcome {
+        self.outcome
     }
 }
 
 impl Drop for AttemptEnd {
     fn drop(&mut self) {
-        self.send(false);
+        self.send(AttemptOutcome::NotRecorded);
     }
 }
 
@@ -101,9 +164,13 @@ const RECHECK: Duration = Duration::from_secs(60);
 /// First wait after an attempt that recorded no run; doubles per consecutive one.
 const ATTEMPT_RETRY_FIRST: Duration = Duration::from_secs(2 * 60);
 /// The doubling stops here. Jitter adds up to the same again, so a wait stays under an hour
-/// (`RETRY_MAX`), and two processes failing alike (the daemon and the app on a locked keyring)
-/// drift apart instead of trying in step.
+/// (`RETRY_MAX`), and waits drawn by different processes do not fall in step.
 const ATTEMPT_RETRY_BASE_MAX: Duration = Duration::from_secs(30 * 60);
+/// The longest wait after an attempt that recorded no run: the cap with all its jitter.
+const ATTEMPT_WAIT_MAX: Duration = ATTEMPT_RETRY_BASE_MAX.saturating_mul(2);
+/// Steps after which the doubling has reached the cap (2 min doubles past 30 in 4); later
+/// steps are all alike.
+const ATTEMPT_STEPS_TO_CAP: usize = 8;
 
 /// When `connection` should run next, from its newest runs (newest first).
 pub(crate) fn next_due(connection: &Connection, runs: &[RunRecord], now: Timestamp) -> Timestamp {
@@ -148,6 +215,25 @@ fn delays() -> ExponentialBackoff {
         .build()
 }
 
+/// The wait after the `failures`-th attempt in a row that recorded no run, with fresh jitter:
+/// the step the attempting process writes into the shared backoff, the same arithmetic as the
+/// process's own [`Backoff`].
+pub(crate) fn attempt_delay(failures: u32) -> Duration {
+    let step = usize::try_from(failures.saturating_sub(1))
+        .unwrap_or(usize::MAX)
+        .min(ATTEMPT_STEPS_TO_CAP);
+    delays().nth(step).unwrap_or(ATTEMPT_WAIT_MAX)
+}
+
+/// How long a shared not-before still holds attempts back at `now`; `None` when it is over.
+/// One further off than the longest wait was written by a clock that ran ahead and has since
+/// been set back: it counts as over, as a run recorded in the future counts as run now in
+/// [`next_due`], instead of holding the connection back until real time catches up.
+pub(crate) fn shared_wait(not_before: Option<Timestamp>, now: Timestamp) -> Option<Duration> {
+    let wait = (not_before? - now).to_std().ok()?;
+    (!wait.is_zero() && wait <= ATTEMPT_WAIT_MAX).then_some(wait)
+}
+
 /// What the loop remembers between passes. Time is tokio's, so tests run it on a paused clock.
 #[derive(Debug, Default)]
 struct State {
@@ -159,12 +245,18 @@ struct State {
 }
 
 impl State {
-    /// An attempt ended: one that recorded no run waits the next step; one that did ends the
-    /// backoff.
-    fn ended(&mut self, connection_id: &str, recorded: bool, now: Instant) {
-        if recorded {
-            self.backoffs.remove(connection_id);
-            return;
+    /// An attempt ended: one that recorded no run waits the next step, unless the connections
+    /// were edited since it began; one that did ends the backoff. `self.edits` is current.
+    fn ended(&mut self, report: &Report, now: Instant) {
+        let connection_id = report.connection_id.as_str();
+        match report.outcome {
+            AttemptOutcome::Recorded => {
+                self.backoffs.remove(connection_id);
+                return;
+            }
+            AttemptOutcome::Skipped => return,
+            AttemptOutcome::NotRecorded if report.edits != self.edits => return,
+            AttemptOutcome::NotRecorded => {}
         }
         let newest_run = self.newest_run.get(connection_id).copied();
         let backoff = self
@@ -218,9 +310,9 @@ impl State {
     /// Takes in the ends reported so far; returns the connections they were of.
     fn take_reports(&mut self, reports: &mut mpsc::UnboundedReceiver<Report>) -> Vec<String> {
         let mut ended = Vec::new();
-        while let Ok((connection_id, recorded)) = reports.try_recv() {
-            self.ended(&connection_id, recorded, Instant::now());
-            ended.push(connection_id);
+        while let Ok(report) = reports.try_recv() {
+            self.ended(&report, Instant::now());
+            ended.push(report.connection_id);
         }
         ended
     }
@@ -239,8 +331,9 @@ pub(crate) async fn run(handle: impl ScheduleHandle, stop: CancellationToken, wa
         tokio::select! {
             () = stop.cancelled() => break,
             () = wake.notified() => {}
-            Some((connection_id, recorded)) = reports.recv() => {
-                state.ended(&connection_id, recorded, Instant::now());
+            Some(report) = reports.recv() => {
+                state.saw_edits(handle.edits());
+                state.ended(&report, Instant::now());
             }
             () = tokio::time::sleep(sleep_for) => {}
         }
@@ -255,9 +348,10 @@ async fn pass(
     report_to: &mpsc::UnboundedSender<Report>,
     reports: &mut mpsc::UnboundedReceiver<Report>,
 ) -> Duration {
-    // Ends reported before the runs are read are judged with the runs they recorded.
-    state.take_reports(reports);
+    // Ends reported before the runs are read are judged with the runs they recorded, and
+    // with the edits made so far.
     state.saw_edits(handle.edits());
+    state.take_reports(reports);
     let connections = match handle.connections().await {
         Ok(connections) => connections,
         Err(error) => {
@@ -286,10 +380,15 @@ async fn pass(
             continue;
         }
         let due = next_due(&connection, &runs, now);
-        let not_before = state.not_before(&connection.id);
+        // The later of this process's own backoff and the one the processes share.
+        let shared = handle
+            .shared_backoff(&connection.id)
+            .map(|wait| clock + wait);
+        let not_before = state.not_before(&connection.id).max(shared);
         if due <= now && not_before.is_none_or(|at| at <= clock) {
             let ended = AttemptEnd {
                 connection_id: connection.id.clone(),
+                edits: state.edits,
                 reports: report_to.clone(),
                 told: false,
             };

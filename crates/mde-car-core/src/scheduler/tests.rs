@@ -135,6 +135,11 @@ mod backoff {
         FailInTask,
         /// A run is recorded as succeeded, started this long before now.
         Succeed { started_ago: chrono::Duration },
+        /// Under the run lock, another process is found to have just attempted: it moved the
+        /// shared not-before this far on, and nothing is attempted here.
+        Skip { shared_for: Duration },
+        /// As `FailInTask`, but the connections are edited while the attempt is going.
+        FailInTaskEditedMeanwhile,
     }
 
     struct Fake {
@@ -143,10 +148,13 @@ mod backoff {
         running: AtomicBool,
         elsewhere: AtomicBool,
         edits: AtomicU64,
+        /// The not-before the processes share, on tokio's clock.
+        shared: Mutex<Option<Instant>>,
         /// Attempts to come; `then` once they are used up.
         next: Mutex<VecDeque<Attempt>>,
         then: Attempt,
         attempts: watch::Sender<Vec<Instant>>,
+        skips: watch::Sender<Vec<Instant>>,
         passes: watch::Sender<Vec<Instant>>,
         wake: Arc<Notify>,
     }
@@ -177,20 +185,38 @@ mod backoff {
             self.0.edits.load(Ordering::SeqCst)
         }
 
+        fn shared_backoff(&self, _: &str) -> Option<Duration> {
+            let at = (*self.0.shared.lock().unwrap())?;
+            let now = Instant::now();
+            (at > now).then(|| at - now)
+        }
+
         fn start_run(&self, _: &str, ended: AttemptEnd) -> Result<(), String> {
             let fake = self.0.clone();
-            fake.attempts.send_modify(|at| at.push(Instant::now()));
             let attempt = fake.next.lock().unwrap().pop_front().unwrap_or(fake.then);
+            if let Attempt::Skip { shared_for } = attempt {
+                *fake.shared.lock().unwrap() = Some(Instant::now() + shared_for);
+                fake.skips.send_modify(|at| at.push(Instant::now()));
+                ended.tell(AttemptOutcome::Skipped);
+                return Ok(());
+            }
+            fake.attempts.send_modify(|at| at.push(Instant::now()));
             match attempt {
+                Attempt::Skip { .. } => unreachable!("handled above"),
                 Attempt::FailAtOnce => {
                     fake.wake.notify_one();
                     Err("the keyring is locked".to_owned())
                 }
-                Attempt::FailInTask => {
+                Attempt::FailInTask | Attempt::FailInTaskEditedMeanwhile => {
                     fake.running.store(true, Ordering::SeqCst);
                     tokio::spawn(async move {
                         tokio::task::yield_now().await;
-                        ended.tell(false);
+                        if matches!(attempt, Attempt::FailInTaskEditedMeanwhile) {
+                            fake.edits.fetch_add(1, Ordering::SeqCst);
+                            fake.wake.notify_one();
+                            tokio::task::yield_now().await;
+                        }
+                        ended.tell(AttemptOutcome::NotRecorded);
                         fake.running.store(false, Ordering::SeqCst);
                         fake.wake.notify_one();
                     });
@@ -210,7 +236,7 @@ mod backoff {
                         },
                     );
                     drop(runs);
-                    ended.tell(true);
+                    ended.tell(AttemptOutcome::Recorded);
                     fake.wake.notify_one();
                     Ok(())
                 }
@@ -226,9 +252,11 @@ mod backoff {
             running: AtomicBool::new(false),
             elsewhere: AtomicBool::new(false),
             edits: AtomicU64::new(0),
+            shared: Mutex::new(None),
             next: Mutex::new(next.iter().copied().collect()),
             then,
             attempts: watch::Sender::new(Vec::new()),
+            skips: watch::Sender::new(Vec::new()),
             passes: watch::Sender::new(Vec::new()),
             wake: Arc::new(Notify::new()),
         });
@@ -376,6 +404,74 @@ mod backoff {
         assert!(
             (2 * MINUTE..=4 * MINUTE).contains(&(after_edit[12] - after_edit[11])),
             "the backoff starts over after an edit"
+        );
+        stop.cancel();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pass_waits_for_the_later_of_its_own_backoff_and_the_shared_one() {
+        let (fake, stop) = start(&[], Attempt::FailAtOnce);
+        let first = attempts(&fake, 1).await[0];
+        // Another process attempted meanwhile: every process waits twenty minutes, longer
+        // than this one's own first step (two to four).
+        *fake.shared.lock().unwrap() = Some(first + 20 * MINUTE);
+        fake.wake.notify_one();
+        let second = attempts(&fake, 2).await[1];
+        assert_eq!(
+            second - first,
+            20 * MINUTE,
+            "held back by the shared backoff"
+        );
+        // A shared not-before that comes before this process's own step (four to eight
+        // minutes) holds nothing back.
+        *fake.shared.lock().unwrap() = Some(second + MINUTE);
+        let third = attempts(&fake, 3).await[2];
+        assert!(
+            (4 * MINUTE..=8 * MINUTE).contains(&(third - second)),
+            "its own step: {:?}",
+            third - second
+        );
+        stop.cancel();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_skipped_attempt_is_no_backoff_step_and_the_shared_not_before_decides() {
+        // Found due, but another process attempted under the lock first and moved the shared
+        // not-before a minute on; this process's own backoff, had the skip counted, would hold
+        // it two to four.
+        let (fake, stop) = start(&[Attempt::Skip { shared_for: MINUTE }], Attempt::FailAtOnce);
+        let skipped = fake
+            .skips
+            .subscribe()
+            .wait_for(|at| !at.is_empty())
+            .await
+            .unwrap()[0];
+        let times = attempts(&fake, 2).await;
+        assert_eq!(times[0] - skipped, MINUTE, "tried at the shared not-before");
+        assert!(
+            (2 * MINUTE..=4 * MINUTE).contains(&(times[1] - times[0])),
+            "the first step after the first failure: {:?}",
+            times[1] - times[0]
+        );
+        stop.cancel();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_edit_during_a_failing_attempt_leaves_no_backoff_behind() {
+        // Three failures (the next wait is 8 to 16 minutes), then one during which the
+        // connection is edited: the edit may be the fix, so the next attempt comes at once.
+        let fail = Attempt::FailInTask;
+        let (fake, stop) = start(
+            &[fail, fail, fail, Attempt::FailInTaskEditedMeanwhile],
+            fail,
+        );
+        let times = attempts(&fake, 6).await;
+        let gaps = gaps(&times);
+        assert!(gaps[2] >= base(3), "backing off before the edit: {gaps:?}");
+        assert_eq!(gaps[3], Duration::ZERO, "tried again at once: {gaps:?}");
+        assert!(
+            (2 * MINUTE..=4 * MINUTE).contains(&gaps[4]),
+            "the backoff starts over: {gaps:?}"
         );
         stop.cancel();
     }

@@ -1,11 +1,12 @@
 //! The sync engine: one run of one connection, from Defender to the asset graph.
 //!
-//! A run: take the connection's run lock (one run per connection, across processes) → record
-//! the run → [`plan`] from the watermarks → fetch every enabled data type through the
-//! Defender client → apply everything and advance the watermarks **in one transaction**. A
-//! failure, a cancel, a kill or a lost network before that transaction leaves the previous
-//! state and watermarks untouched, so the next run catches up. A data type whose permission is
-//! missing is skipped with a note instead of failing the run; devices are required.
+//! A run: under the connection's run lock (one run per connection, across processes; the
+//! caller takes it, see [`lock_run`]) → record the run → [`plan`] from the watermarks → fetch
+//! every enabled data type through the Defender client → apply everything and advance the
+//! watermarks **in one transaction**. A failure, a cancel, a kill or a lost network before that
+//! transaction leaves the previous state and watermarks untouched, so the next run catches up.
+//! A data type whose permission is missing is skipped with a note instead of failing the run;
+//! devices are required.
 
 mod check;
 pub mod plan;
@@ -21,6 +22,7 @@ use crate::{
     events::{SyncEvent, SyncStep},
     mde::{self, MdeClient, MdeError},
     paths::{DataDir, LockFailure, LockFile},
+    shared_backoff,
     store::{
         Availability, Changes, DeviceBatch, RunFinish, RunStatus, Store, StoreError, SyncBatch,
         Unavailable, VulnerabilityBatch,
@@ -95,12 +97,12 @@ pub(crate) struct RunContext {
     pub trigger: Trigger,
 }
 
-/// Runs one sync. `Err` only for problems before a run could be recorded (lock, database);
-/// a run that fails or is cancelled is an `Ok` outcome with that status. Sends Started,
-/// Progress and Throttled events; the caller sends Finished.
+/// Runs one sync; the caller holds the connection's run lock ([`lock_run`]) throughout. `Err`
+/// only for problems before a run could be recorded (the database); a run that fails or is
+/// cancelled is an `Ok` outcome with that status. Sends Started, Progress and Throttled events;
+/// the caller sends Finished.
 pub(crate) async fn run(context: RunContext) -> Result<SyncOutcome> {
-    // Held until the run's outcome is stored and logged.
-    let (_lock, begun) = begin(&context).await?;
+    let begun = begin(&context).await?;
     let client = client_for_run(&context, begun.run_id);
     let fetched = fetch(&client, &context, &begun).await;
     let mut finish = RunFinish {
@@ -139,10 +141,9 @@ struct Begun {
     skipped: Vec<Unavailable>,
 }
 
-/// Takes the run lock, plans from the watermarks, records the run and announces it. The
-/// watermarks are read under the lock, so no other run moves them between plan and fetch.
-async fn begin(context: &RunContext) -> Result<(LockFile, Begun)> {
-    let lock = acquire_run_lock(&context.data_dir, &context.connection)?;
+/// Plans from the watermarks, records the run and announces it. The watermarks are read under
+/// the run lock, so no other run moves them between plan and fetch.
+async fn begin(context: &RunContext) -> Result<Begun> {
     let started = Utc::now();
     let watermarks = blocking({
         let store = context.store.clone();
@@ -172,20 +173,34 @@ async fn begin(context: &RunContext) -> Result<(LockFile, Begun)> {
         move || store.begin_run(&id, mode, trigger, started)
     })
     .await?;
+    end_shared_backoff(context).await;
     let _ = context.events.send(SyncEvent::Started {
         connection_id: context.connection.id.clone(),
         run_id,
         full: plan.full,
     });
     tracing::info!(connection = %context.connection.name, run_id, full = plan.full, "sync started");
-    let begun = Begun {
+    Ok(Begun {
         run_id,
         started,
         plan,
         unavailable,
         skipped,
-    };
-    Ok((lock, begun))
+    })
+}
+
+/// A run is recorded: the attempts that failed before one was are behind, and from here the
+/// history decides when the connection runs, in every process on the data folder.
+async fn end_shared_backoff(context: &RunContext) {
+    let (data_dir, id) = (context.data_dir.clone(), context.connection.id.clone());
+    let ended = tokio::task::spawn_blocking(move || shared_backoff::record_run(&data_dir, &id))
+        .await
+        .map_err(|error| error.to_string())
+        .and_then(|ended| ended.map_err(|error| error.to_string()));
+    if let Err(error) = ended {
+        // The stale not-before holds the connection back one step at most.
+        tracing::warn!(connection = %context.connection.name, %error, "the shared backoff could not be ended");
+    }
 }
 
 /// The connection's client for this run: it stops on the run's cancel, and its paging and
@@ -832,11 +847,14 @@ pub fn summary(outcome: &SyncOutcome) -> String {
 }
 
 /// At most one run per connection, across processes (app, CLI, daemon): the exclusive lock on
-/// `locks/sync-<connection id>.lock`, held for the whole run.
-fn acquire_run_lock(data_dir: &DataDir, connection: &Connection) -> Result<LockFile> {
-    let path = data_dir.run_lock_file(&connection.id);
+/// `locks/sync-<connection id>.lock`, held for the whole attempt — from before the secret is
+/// read to after its outcome is recorded, so two processes never both attempt, and a
+/// scheduled attempt that records no run writes the shared backoff before another can start.
+/// `name` is what "already running" calls the connection.
+pub(crate) fn lock_run(data_dir: &DataDir, connection_id: &str, name: &str) -> Result<LockFile> {
+    let path = data_dir.run_lock_file(connection_id);
     LockFile::try_acquire(&path).map_err(|failure| match failure {
-        LockFailure::Held => SyncError::AlreadyRunning(connection.name.clone()),
+        LockFailure::Held => SyncError::AlreadyRunning(name.to_owned()),
         LockFailure::Io(error) => SyncError::RunLock {
             path: path.display().to_string(),
             reason: error.to_string(),
@@ -852,21 +870,15 @@ pub(crate) fn running_elsewhere(data_dir: &DataDir, connection_id: &str) -> bool
 
 /// Ends the record that a run whose task panicked left `running` (one begun at `since` or
 /// later), as failed (`internal`) with `message`; returns its id and whether it was a full
-/// run, or `None` when the run had no record yet. Done under the run lock (the panic released
-/// it), so the record ended is this run's: while another process holds the lock, its own run
-/// began and marked ours `interrupted`, or will.
+/// run, or `None` when the run had no record yet. `_run_lock` is the run's lock, which its
+/// caller held through the panic, so the record ended is this run's.
 pub(crate) fn end_after_panic(
     store: &Store,
-    data_dir: &DataDir,
+    _run_lock: &LockFile,
     connection: &Connection,
     since: crate::model::Timestamp,
     message: &str,
 ) -> Result<Option<(i64, bool)>> {
-    let _lock = match acquire_run_lock(data_dir, connection) {
-        Ok(lock) => lock,
-        Err(SyncError::AlreadyRunning(_)) => return Ok(None),
-        Err(error) => return Err(error),
-    };
     let finish = RunFinish {
         error_code: Some("internal".to_owned()),
         error: Some(message.to_owned()),

@@ -15,8 +15,16 @@ const LAYERS: &[&[&str]] = &[
     &["model", "paths", "http", "risk"],
     // What a connection is; log files; the keyring.
     &["config", "logging", "secrets"],
-    // Settings file, sign-in, the database, the event set, the demo tenant.
-    &["settings", "auth", "store", "events", "demo"],
+    // Settings file, sign-in, the database, the event set, the demo tenant, the attempt
+    // backoff the processes share.
+    &[
+        "settings",
+        "auth",
+        "store",
+        "events",
+        "demo",
+        "shared_backoff",
+    ],
     // The Defender client and the connection test.
     &["mde", "probe"],
     // Use cases over those: a sync run, search, the scheduler's loop, the run registry, the
