@@ -493,11 +493,14 @@ impl Core {
         let (last_test, runs, counts) = blocking(move || {
             Ok((
                 store.last_test_report(&id)?,
-                store.runs(&id, 12)?,
+                store.runs(&id, CARD_RUNS)?,
                 store.connection_counts(&id)?,
             ))
         })
         .await?;
+        let runs = self
+            .settle_abandoned(&connection.id, runs, CARD_RUNS)
+            .await?;
         let here = self.is_syncing(&connection.id);
         // Only a run this process does not know of needs the lock file looked at.
         let elsewhere = !here
@@ -679,11 +682,51 @@ impl Core {
         self.inner.runs.cancel(connection_id)
     }
 
-    /// Past runs of a connection, newest first.
+    /// Past runs of a connection, newest first; one that a killed process left `running`
+    /// reads as interrupted (see `settle_abandoned`).
     pub async fn sync_runs(&self, connection_id: &str, limit: usize) -> Result<Vec<RunRecord>> {
+        let runs = self.stored_runs(connection_id, limit).await?;
+        self.settle_abandoned(connection_id, runs, limit).await
+    }
+
+    async fn stored_runs(&self, connection_id: &str, limit: usize) -> Result<Vec<RunRecord>> {
         let store = self.inner.store.clone();
         let id = connection_id.to_owned();
         blocking(move || Ok(store.runs(&id, limit)?)).await
+    }
+
+    /// `runs` (the newest `limit` of the connection's records), with every record still
+    /// `running` that no process is running read as [`RunStatus::Interrupted`]: its process was
+    /// killed (or the machine lost power) before the run ended. The file keeps `running` until
+    /// the connection's next run marks it interrupted under the run lock (`Store::begin_run`);
+    /// reading writes nothing, so neither an open nor a listing waits on another process's
+    /// save. A run is live while this process runs it or another holds its run lock, and it
+    /// ends its record before letting go of both; so the records are read again after looking,
+    /// and one still `running` then, that was already there before, is a dead process's.
+    async fn settle_abandoned(
+        &self,
+        connection_id: &str,
+        runs: Vec<RunRecord>,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>> {
+        let running: Vec<i64> = runs
+            .iter()
+            .filter(|run| run.status == RunStatus::Running)
+            .map(|run| run.id)
+            .collect();
+        if running.is_empty()
+            || self.is_syncing(connection_id)
+            || sync::running_elsewhere(&self.inner.data_dir, connection_id)
+        {
+            return Ok(runs);
+        }
+        let mut again = self.stored_runs(connection_id, limit).await?;
+        for run in &mut again {
+            if run.status == RunStatus::Running && running.contains(&run.id) {
+                run.status = RunStatus::Interrupted;
+            }
+        }
+        Ok(again)
     }
 
     /// Starts the scheduler (desktop app, daemon); it stops when the token is cancelled.
@@ -1222,6 +1265,9 @@ fn duplicate_or_validation(errors: Vec<FieldError>, name: &str) -> Error {
         Error::Validation(errors)
     }
 }
+
+/// How many of a connection's newest runs its card is built from.
+const CARD_RUNS: usize = 12;
 
 /// The card's pill and line after a run.
 fn run_status_line(run: &RunRecord, devices: u64) -> (ConnectionStatus, String) {

@@ -142,7 +142,10 @@ impl Error {
 
 fn store_code(error: &StoreError) -> ErrorCode {
     match error {
-        StoreError::Damaged { .. } | StoreError::Database { .. } => ErrorCode::Storage,
+        // A full disk is a storage problem like the others; its message says what to do.
+        StoreError::Damaged { .. } | StoreError::DiskFull { .. } | StoreError::Database { .. } => {
+            ErrorCode::Storage
+        }
         StoreError::Internal(_) => ErrorCode::Internal,
     }
 }

@@ -19,7 +19,23 @@
 //! 7. [`api`]: [`Core`], the facade the shells call.
 //!
 //! Features: `demo` links the simulator for the demo tenant (the shipped CLI and app);
-//! `specta` derives `specta::Type` on the serializable types for the desktop's IPC bindings.
+//! `specta` derives `specta::Type` on the serializable types for the desktop's IPC bindings;
+//! `failpoints` turns the named points of `fail_point!` on, for the core's own tests only.
+
+/// A named point of a run or a save where a test can stop the process (the crash-safety tests
+/// kill it there with SIGKILL) or make the step fail. With the `failpoints` feature it is
+/// `fail::fail_point!`, inert until a test configures that name; without it, nothing at all.
+/// Names say where they are: `module::step`.
+#[cfg(feature = "failpoints")]
+macro_rules! fail_point {
+    ($name:literal) => {
+        fail::fail_point!($name)
+    };
+}
+#[cfg(not(feature = "failpoints"))]
+macro_rules! fail_point {
+    ($name:literal) => {};
+}
 
 pub mod api;
 mod auth;

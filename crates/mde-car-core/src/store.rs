@@ -36,6 +36,12 @@ pub enum StoreError {
         "the database {path} is damaged or not an mde-car database ({reason}); move it aside and sync again to rebuild it (connections and secrets are kept elsewhere)"
     )]
     Damaged { path: String, reason: String },
+    /// SQLite's `SQLITE_FULL`: a write needed room the disk (or file system) holding the data
+    /// folder does not have. The statement or transaction rolled back whole.
+    #[error(
+        "the disk holding the data folder {folder} is full; free some space on it and try again — what was stored before is kept"
+    )]
+    DiskFull { folder: String },
     #[error("the database {path} failed: {source}")]
     Database {
         path: String,
@@ -113,10 +119,7 @@ impl Store {
                     reason: source.to_string(),
                 }
             }
-            _ => StoreError::Database {
-                path: path.display().to_string(),
-                source,
-            },
+            _ => database_error(path, source),
         };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|error| StoreError::Database {
@@ -126,6 +129,8 @@ impl Store {
         }
         let mut db = Db::open(path).map_err(fail)?;
         db.busy_timeout(busy_timeout).map_err(fail)?;
+        #[cfg(feature = "failpoints")]
+        cache_for_tests(&db).map_err(fail)?;
         use_wal(&db).map_err(fail)?;
         db.pragma_update(None, "foreign_keys", true).map_err(fail)?;
         let migrated = migrate(&mut db).map_err(fail)?;
@@ -151,10 +156,7 @@ impl Store {
 
     fn with<T>(&self, f: impl FnOnce(&mut Db) -> rusqlite::Result<T>) -> Result<T> {
         let mut db = unpoisoned(&self.db);
-        f(&mut db).map_err(|source| StoreError::Database {
-            path: self.path.display().to_string(),
-            source,
-        })
+        f(&mut db).map_err(|source| database_error(&self.path, source))
     }
 
     /// SQLite's `data_version` as the writer connection sees it: it changes only when another
@@ -166,10 +168,7 @@ impl Store {
         };
         db.query_row("PRAGMA data_version", [], |row| row.get("data_version"))
             .map(Some)
-            .map_err(|source| StoreError::Database {
-                path: self.path.display().to_string(),
-                source,
-            })
+            .map_err(|source| database_error(&self.path, source))
     }
 
     /// Runs another module's read-only queries (search) on the database, under the same lock
@@ -177,10 +176,7 @@ impl Store {
     /// Runs read-only queries on the reader connection (see [`Store::reader`]).
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Db) -> rusqlite::Result<T>) -> Result<T> {
         let db = unpoisoned(&self.reader);
-        f(&db).map_err(|source| StoreError::Database {
-            path: self.path.display().to_string(),
-            source,
-        })
+        f(&db).map_err(|source| database_error(&self.path, source))
     }
 
     pub fn save_test_report(&self, connection_id: &str, report: &TestReport) -> Result<()> {
@@ -237,8 +233,12 @@ impl Store {
     pub fn apply_sync(&self, batch: &SyncBatch, finish: &RunFinish) -> Result<Changes> {
         self.with(|db| {
             let tx = write_transaction(db)?;
+            #[cfg(feature = "failpoints")]
+            size_cap_for_tests(&tx)?;
+            fail_point!("store::save::begun");
             let changes = graph::apply(&tx, batch)?;
             store_risk(&tx, &batch.connection_id)?;
+            fail_point!("store::save::risk_written");
             runs::finish(
                 &tx,
                 batch.run_id,
@@ -252,7 +252,9 @@ impl Store {
                 // The run ends now; `batch.now` is its start, which timestamps the data.
                 chrono::Utc::now(),
             )?;
+            fail_point!("store::save::run_ended");
             tx.commit()?;
+            fail_point!("store::save::committed");
             Ok(changes)
         })
     }
@@ -342,6 +344,52 @@ impl Store {
     }
 }
 
+/// The store's error for what SQLite answered on the file at `path`: a full disk is told as
+/// such, with the folder to free space in, since that is what the user can act on.
+fn database_error(path: &Path, source: rusqlite::Error) -> StoreError {
+    if source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+        let folder = path.parent().unwrap_or(path);
+        return StoreError::DiskFull {
+            folder: folder.display().to_string(),
+        };
+    }
+    StoreError::Database {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Tests only (the `failpoints` feature): where no small file system can be mounted, the
+/// disk-full test fills the "disk" by capping the database at its current size plus the pages
+/// the point `store::save::size_cap` is given (`return(PAGES)`), so the save's growth fails
+/// with SQLite's own `SQLITE_FULL`, as on a full disk.
+#[cfg(feature = "failpoints")]
+fn size_cap_for_tests(db: &Db) -> rusqlite::Result<()> {
+    let headroom = fail::eval("store::save::size_cap", |arg| {
+        arg.and_then(|pages| pages.parse::<i64>().ok())
+    });
+    if let Some(Some(headroom)) = headroom {
+        let pages: i64 = db.pragma_query_value(None, "page_count", |row| row.get(0))?;
+        db.pragma_update(None, "max_page_count", pages + headroom)?;
+    }
+    Ok(())
+}
+
+/// Tests only (the `failpoints` feature): `store::open::cache_pages` (`return(PAGES)`) shrinks
+/// the writer's page cache, so that a small test tenant's save spills into the WAL before its
+/// commit, as a large tenant's does (SQLite's cache holds 2 MiB): a kill inside the save then
+/// leaves the transaction's uncommitted frames in the WAL, which the next open must ignore.
+#[cfg(feature = "failpoints")]
+fn cache_for_tests(db: &Db) -> rusqlite::Result<()> {
+    let pages = fail::eval("store::open::cache_pages", |arg| {
+        arg.and_then(|pages| pages.parse::<i64>().ok())
+    });
+    if let Some(Some(pages)) = pages {
+        db.pragma_update(None, "cache_size", pages)?;
+    }
+    Ok(())
+}
+
 /// Puts the file in WAL mode. Two processes creating the file together can both hold a read
 /// lock while each asks for the exclusive lock the switch needs; SQLite then fails one of them
 /// at once rather than let both wait for ever. Asked again, that one waits for the other (the
@@ -396,6 +444,7 @@ fn migrate(db: &mut Db) -> rusqlite::Result<usize> {
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", index + 1)?;
+        fail_point!("store::migrate::applied_one");
     }
     tx.commit()?;
     Ok(MIGRATIONS.len() - applied)

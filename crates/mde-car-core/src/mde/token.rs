@@ -139,6 +139,7 @@ impl TokenCache {
             generation,
         };
         *slot = Some(cached);
+        fail_point!("mde::token_fetched");
         Ok(Fetched {
             bearer,
             requested: true,

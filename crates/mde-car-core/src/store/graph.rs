@@ -156,21 +156,26 @@ pub(super) fn apply(tx: &Transaction<'_>, batch: &SyncBatch) -> rusqlite::Result
         writer.devices(devices)?;
     }
     writer.inactive_rule()?;
+    fail_point!("store::save::devices_written");
     if let Some(alerts) = &batch.alerts {
         writer.alerts(alerts)?;
     }
+    fail_point!("store::save::alerts_written");
     if let Some(observations) = &batch.network {
         writer.network(observations)?;
     }
+    fail_point!("store::save::ip_history_written");
     if let Some(logons) = &batch.logons {
         writer.logons(logons)?;
     }
+    fail_point!("store::save::logons_written");
     match &batch.vulnerabilities {
         Some(VulnerabilityBatch::Full(rows)) => writer.vulnerabilities_full(rows, true)?,
         Some(VulnerabilityBatch::Partial(rows)) => writer.vulnerabilities_full(rows, false)?,
         Some(VulnerabilityBatch::Delta(changes)) => writer.vulnerability_changes(changes)?,
         None => {}
     }
+    fail_point!("store::save::vulnerabilities_written");
     for (kind, value) in &batch.watermarks {
         tx.execute(
             "INSERT INTO sync_watermarks (connection_id, kind, value, run_id) VALUES (?1, ?2, ?3, ?4)
@@ -179,6 +184,7 @@ pub(super) fn apply(tx: &Transaction<'_>, batch: &SyncBatch) -> rusqlite::Result
         )?;
     }
     super::availability::record(tx, &batch.connection_id, &batch.availability, batch.now)?;
+    fail_point!("store::save::watermarks_written");
     Ok(writer.changes)
 }
 

@@ -669,3 +669,164 @@ fn a_panic_while_the_database_is_in_use_does_not_wedge_the_store() {
         .begin_run("c1", "full", "test", at("2026-11-28T00:00:00Z"))
         .unwrap();
 }
+
+// The migration kill test: the parent names the file and after how many of the scripts the
+// file lacks its child dies, inside the migration's one transaction.
+const MIGRATION_CHILD_FILE: &str = "MDE_CAR_MIGRATION_CHILD_FILE";
+const MIGRATION_CHILD_AFTER: &str = "MDE_CAR_MIGRATION_CHILD_AFTER";
+/// The child's page cache in pages (see `cache_for_tests`).
+const MIGRATION_CHILD_CACHE: &str = "MDE_CAR_MIGRATION_CHILD_CACHE";
+
+#[test]
+fn kill_9_inside_a_migration_leaves_the_old_file_whole_and_the_next_open_migrates_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference.sqlite3");
+    Store::open(&reference).unwrap();
+    let expected = schema_of(&reference);
+    let old_version = 3;
+    let lacking = MIGRATIONS.len() - old_version;
+    // After the first script the file lacks, and after the last one (the commit is next):
+    // between two scripts, and with every one of them applied but not committed.
+    for after in [1, lacking] {
+        let path = dir.path().join(format!("old-{after}.sqlite3"));
+        old_file_with_data(&path, old_version);
+        let before = everything_in(&path);
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "store::tests::migration_child", "--nocapture"])
+            .env(MIGRATION_CHILD_FILE, &path)
+            .env(MIGRATION_CHILD_AFTER, after.to_string())
+            .env(MIGRATION_CHILD_CACHE, "16")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&child.status),
+            Some(9),
+            "the child was to die by SIGKILL after {after} migration(s): {}; {}{}",
+            child.status,
+            String::from_utf8_lossy(&child.stdout),
+            String::from_utf8_lossy(&child.stderr)
+        );
+        // Read before anything opens the file: the last connection to close empties the WAL.
+        let wal_length =
+            std::fs::metadata(path.with_extension("sqlite3-wal")).map_or(0, |m| m.len());
+        let db = Db::open(&path).unwrap();
+        let integrity: String = db
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(integrity, "ok", "killed after {after}");
+        if after == lacking {
+            assert!(
+                wal_length > 0,
+                "the migration had spilled into the WAL before the kill"
+            );
+        }
+        drop(db);
+        assert_eq!(
+            everything_in(&path),
+            before,
+            "killed after {after} migration(s), the file is the old one: version, schema, rows"
+        );
+
+        let (store, migrated) = Store::open_with(&path, BUSY_TIMEOUT).unwrap();
+        assert_eq!(migrated, lacking, "the next open migrates it whole");
+        assert_eq!(schema_of(&path), expected);
+        let runs = store.runs("c1", 10).unwrap();
+        assert_eq!(
+            runs.iter().map(|run| run.status).collect::<Vec<_>>(),
+            [RunStatus::Succeeded, RunStatus::Failed],
+            "the runs survive the table's rebuild"
+        );
+        assert_eq!(store.connection_counts("c1").unwrap().devices, 1);
+    }
+}
+
+/// The child side of the test above: opens the file its parent names, with the process set to
+/// die by SIGKILL once the parent's number of migration scripts is applied. Run without that
+/// parent (a normal test run), it does nothing.
+#[test]
+fn migration_child() {
+    let Ok(path) = std::env::var(MIGRATION_CHILD_FILE) else {
+        return;
+    };
+    let after: usize = std::env::var(MIGRATION_CHILD_AFTER)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let applied = std::sync::atomic::AtomicUsize::new(0);
+    fail::cfg_callback("store::migrate::applied_one", move || {
+        if applied.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == after {
+            // SIGKILL, as `kill -9` sends it: no destructor, no rollback, no unwinding.
+            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+            std::process::abort();
+        }
+    })
+    .unwrap();
+    let cache = std::env::var(MIGRATION_CHILD_CACHE).unwrap();
+    fail::cfg("store::open::cache_pages", &format!("return({cache})")).unwrap();
+    let opened = Store::open(std::path::Path::new(&path));
+    // Shown by the parent when the open was meant to die and did not.
+    eprintln!("the child's open ended: {:?}", opened.map(|_| ()));
+}
+
+/// A file an older mde-car wrote: the first `version` migrations, a connection test, two runs
+/// and a device of one connection, and thousands of runs of another (so that rebuilding the
+/// run table in 0007 writes more pages than the child's small page cache holds).
+fn old_file_with_data(path: &std::path::Path, version: usize) {
+    let db = Db::open(path).unwrap();
+    db.pragma_update(None, "journal_mode", "WAL").unwrap();
+    for (index, sql) in MIGRATIONS.iter().take(version).enumerate() {
+        db.execute_batch(sql).unwrap();
+        db.pragma_update(None, "user_version", index + 1).unwrap();
+    }
+    db.execute_batch(
+        "INSERT INTO connection_tests (connection_id, tested_at, report) VALUES ('c1', '2026-11-01T00:00:00Z', '{}');
+         INSERT INTO sync_runs (connection_id, mode, trigger, started_at, finished_at, status, error_code, error)
+             VALUES ('c1', 'full', 'cli', 1000, 2000, 'failed', 'network', 'could not connect'),
+                    ('c1', 'full', 'cli', 3000, 4000, 'succeeded', NULL, NULL);
+         INSERT INTO assets (connection_id, device_id, name, first_seen, last_seen, first_run, last_run)
+             VALUES ('c1', 'd1', 'pc-1.contoso.com', 3000, 3000, 2, 2);
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+         INSERT INTO sync_runs (connection_id, mode, trigger, started_at, finished_at, status, notes)
+             SELECT 'c0', 'incremental', 'schedule', i, i + 1, 'succeeded', '[\"a note long enough to fill the pages\"]' FROM n;",
+    )
+    .unwrap();
+}
+
+/// The file as plain SQL reads it: its version, its schema and every row of every table.
+fn everything_in(path: &std::path::Path) -> (usize, Vec<String>) {
+    let db = Db::open(path).unwrap();
+    let mut rows: Vec<String> = Vec::new();
+    let tables: Vec<(String, String)> = {
+        let mut statement = db
+            .prepare("SELECT name, coalesce(sql, '') FROM sqlite_master ORDER BY name")
+            .unwrap();
+        statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    for (name, sql) in &tables {
+        rows.push(format!("schema {name}: {sql}"));
+        if !sql.starts_with("CREATE TABLE") {
+            continue;
+        }
+        let mut statement = db.prepare(&format!("SELECT * FROM \"{name}\"")).unwrap();
+        let columns = statement.column_count();
+        let mut query = statement.query([]).unwrap();
+        while let Some(row) = query.next().unwrap() {
+            let values: Vec<String> = (0..columns)
+                .map(|i| match row.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Text(text) => {
+                        format!("{:?}", String::from_utf8_lossy(text))
+                    }
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            rows.push(format!("{name}: {}", values.join(" | ")));
+        }
+    }
+    rows.sort_unstable();
+    (schema_version(&db).unwrap(), rows)
+}

@@ -144,6 +144,7 @@ struct Begun {
 /// Plans from the watermarks, records the run and announces it. The watermarks are read under
 /// the run lock, so no other run moves them between plan and fetch.
 async fn begin(context: &RunContext) -> Result<Begun> {
+    fail_point!("sync::run_lock_taken");
     let started = Utc::now();
     let watermarks = blocking({
         let store = context.store.clone();
@@ -174,6 +175,7 @@ async fn begin(context: &RunContext) -> Result<Begun> {
     })
     .await?;
     end_shared_backoff(context).await;
+    fail_point!("sync::run_recorded");
     let _ = context.events.send(SyncEvent::Started {
         connection_id: context.connection.id.clone(),
         run_id,
@@ -287,6 +289,7 @@ async fn finish_after_failed_save(
     finish.error_code = Some(
         match error {
             SyncError::Internal(_) => "internal",
+            SyncError::Store(StoreError::DiskFull { .. }) => DISK_FULL,
             _ => "storage",
         }
         .to_owned(),
@@ -371,6 +374,9 @@ struct Fetched {
 pub const LISTING_SHRANK: &str = "listing_shrank";
 /// The code of a partial run with a stage that failed or an answer that was not trusted.
 pub const DATA_MISSING: &str = "data_missing";
+/// The code of a run whose save failed because the disk holding the data folder is full; the
+/// run's error says so and what to do.
+pub const DISK_FULL: &str = "disk_full";
 
 /// A data type besides devices. Each is fetched on its own: when one fails, for any reason,
 /// the run saves the rest, keeps that type's stored data and watermark exactly as they were,
@@ -498,32 +504,39 @@ async fn fetch(
         &mut watermarks,
     )
     .await?;
+    fail_point!("sync::devices_fetched");
 
-    if let Some(since) = plan.alerts
-        && let Some(listing) = fetched.stage(Stage::Alerts, client.list_alerts(since).await)?
-    {
-        match listing.items.iter().map(|a| a.last_updated).max() {
-            Some(newest) => watermarks.newest(plan::ALERTS, newest, "alerts"),
-            None if since.is_none() => watermarks.set(plan::ALERTS, started),
-            None => {}
+    if let Some(since) = plan.alerts {
+        let answer = client.list_alerts(since).await;
+        fail_point!("sync::alerts_fetched");
+        if let Some(listing) = fetched.stage(Stage::Alerts, answer)? {
+            match listing.items.iter().map(|a| a.last_updated).max() {
+                Some(newest) => watermarks.newest(plan::ALERTS, newest, "alerts"),
+                None if since.is_none() => watermarks.set(plan::ALERTS, started),
+                None => {}
+            }
+            fetched.batch.alerts = Some(listing.items);
         }
-        fetched.batch.alerts = Some(listing.items);
     }
-    if let Some((from, to)) = plan.network
-        && let Some(rows) =
-            fetched.stage(Stage::IpHistory, client.network_history(from, to).await)?
-    {
-        watermarks.set(plan::NETWORK, to);
-        fetched.batch.network = Some(rows);
+    if let Some((from, to)) = plan.network {
+        let answer = client.network_history(from, to).await;
+        fail_point!("sync::ip_history_fetched");
+        if let Some(rows) = fetched.stage(Stage::IpHistory, answer)? {
+            watermarks.set(plan::NETWORK, to);
+            fetched.batch.network = Some(rows);
+        }
     }
-    if let Some((from, to)) = plan.logons
-        && let Some(rows) = fetched.stage(Stage::LoggedOnUsers, client.logons(from, to).await)?
-    {
-        watermarks.set(plan::LOGONS, to);
-        fetched.batch.logons = Some(rows);
+    if let Some((from, to)) = plan.logons {
+        let answer = client.logons(from, to).await;
+        fail_point!("sync::logons_fetched");
+        if let Some(rows) = fetched.stage(Stage::LoggedOnUsers, answer)? {
+            watermarks.set(plan::LOGONS, to);
+            fetched.batch.logons = Some(rows);
+        }
     }
     if let Some(vulnerabilities) = plan.vulnerabilities {
         let answer = fetch_vulnerabilities(client, vulnerabilities, known.vulnerabilities).await;
+        fail_point!("sync::vulnerabilities_fetched");
         if let Some((batch, doubt)) = fetched.stage(Stage::Vulnerabilities, answer)? {
             if let Some(doubt) = doubt {
                 fetched.notes.push(doubt);

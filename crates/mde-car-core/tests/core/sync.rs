@@ -528,7 +528,7 @@ fn config_page_size(sim: &Sim) -> usize {
 }
 
 /// Compares two sets and shows only the differences.
-fn same(stored: &BTreeSet<String>, truth: &BTreeSet<String>, what: &str) {
+pub(crate) fn same(stored: &BTreeSet<String>, truth: &BTreeSet<String>, what: &str) {
     let missing: Vec<&String> = truth.difference(stored).take(5).collect();
     let extra: Vec<&String> = stored.difference(truth).take(5).collect();
     assert!(
@@ -971,7 +971,7 @@ impl Failure {
 
 /// Changes in the tenant between two syncs, one for every stage, so a stage that worked can be
 /// told from one that kept its old data.
-fn change_every_stage(sim: &Sim) -> (String, String) {
+pub(crate) fn change_every_stage(sim: &Sim) -> (String, String) {
     let device = sim.truth().machine_ids()[0].clone();
     let fixed = sim
         .truth()
