@@ -124,6 +124,19 @@ test("connections: validate, add, test, wrong secret, delete", async () => {
   assert.match(await text(await edited.findElement(byTestId("card-status"))), /error/i);
   await screenshot(driver, "test-wrong-secret");
 
+  // Pointing the connection at another API host asks for the secret again; without it Save is
+  // refused next to the secret field and nothing changes.
+  await (await edited.findElement(byTestId("card-edit"))).click();
+  await expand(driver, "form-advanced");
+  await type(driver, "field-apiBaseUrl", "https://api.elsewhere.example");
+  assert.match(await text(await find(driver, "form-secret-moved")), /only sent where it was entered for/);
+  await (await find(driver, "form-save")).click();
+  assert.match(await text(await find(driver, "error-clientSecret")), /Enter the client secret again/);
+  await screenshot(driver, "edit-secret-moved");
+  await (await find(driver, "form-cancel")).click();
+  await waitFor(async () => (await driver.findElements(byTestId("form-save"))).length === 0, "the form closes");
+  assert.equal(keyringSecret(saved.id), "Wrong~secret.value.e2e", "the stored secret is unchanged");
+
   // No IPC answer or error carries a secret.
   const answers = [
     await rawInvoke("list_connections"),
@@ -142,7 +155,7 @@ test("connections: validate, add, test, wrong secret, delete", async () => {
   }
 
   // Delete asks first, then removes the card and the keyring entry.
-  await (await edited.findElement(byTestId("card-delete"))).click();
+  await (await (await card(driver, "Contoso E2E")).findElement(byTestId("card-delete"))).click();
   await (await find(driver, "confirm-delete")).click();
   await waitFor(
     async () => (await driver.findElements(By.css('[data-testid="connection-card"][data-name="Contoso E2E"]'))).length === 0,

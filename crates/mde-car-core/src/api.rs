@@ -1241,11 +1241,17 @@ fn validate_against(
         .map(|c| c.name.as_str())
         .collect();
     let mut errors = config::validate(draft, &others, editing_id.is_none());
-    let moves_secret = draft.client_secret.is_none()
+    // An edit to other hosts without a secret (none, or the form's empty field) is told why
+    // the secret is needed, rather than only that it is empty.
+    let moves_secret = draft
+        .client_secret
+        .as_deref()
+        .is_none_or(|secret| secret.trim().is_empty())
         && editing_id
             .and_then(|id| find(settings, id))
             .is_some_and(|existing| !existing.keeps_secret_destination(draft));
-    if moves_secret && !errors.iter().any(|error| error.field == "clientSecret") {
+    if moves_secret {
+        errors.retain(|error| error.field != "clientSecret");
         errors.push(FieldError::new(
             "clientSecret",
             config::SECRET_FOR_NEW_HOSTS,
