@@ -10,7 +10,7 @@ use mde_car_core::{
 
 use crate::{
     cli::AssetArgs,
-    print::{emit, or_dash, say, time, time_or_dash},
+    print::{emit, emit_text, or_dash, say, time, time_or_dash},
     search::{alerts_text, connection_name, defender_text, vulnerabilities_text},
 };
 
@@ -19,10 +19,11 @@ pub(crate) async fn run(core: &Core, args: &AssetArgs) -> anyhow::Result<ExitCod
     let mut out = String::new();
     if args.json {
         say!(out, "{}", serde_json::to_string_pretty(&detail)?);
+        emit(&out)
     } else {
         print_detail(&mut out, &detail);
+        emit_text(&out)
     }
-    emit(&out)
 }
 
 /// The title, then one section per kind of data, each after a blank line.

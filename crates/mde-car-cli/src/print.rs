@@ -22,6 +22,36 @@ macro_rules! say {
 }
 pub(crate) use say;
 
+/// Text from the tenant or the network as a terminal may show it: control characters (which
+/// could move the cursor, rewrite earlier lines or set the window title: terminal escape
+/// injection) and the bidirectional overrides (which could show a name reversed) are written as
+/// visible `\u{…}` escapes. Line breaks are kept only when `lines` is true, for a whole report
+/// whose line breaks are the program's own.
+pub(crate) fn terminal_safe(text: &str, lines: bool) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && !(lines && c == '\n'))
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut safe = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            safe.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            safe.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(safe)
+}
+
+/// A human-readable report on stdout, made terminal-safe (see [`terminal_safe`]); the JSON
+/// forms go through [`emit`], whose strings serde has escaped already.
+pub(crate) fn emit_text(text: &str) -> anyhow::Result<ExitCode> {
+    emit(&terminal_safe(text, true))
+}
+
 /// Writes the output; a closed pipe (`| head`) ends it quietly.
 pub(crate) fn emit(text: &str) -> anyhow::Result<ExitCode> {
     use std::io::Write as _;
@@ -91,7 +121,12 @@ pub(crate) fn print_view(view: &ConnectionView) {
 }
 
 pub(crate) fn print_report(name: &str, report: &TestReport) {
-    println!("{name}: {} — {}", report.title, report.detail);
+    println!(
+        "{}: {} — {}",
+        terminal_safe(name, false),
+        report.title,
+        terminal_safe(&report.detail, false)
+    );
     if !report.granted_roles.is_empty() {
         println!("  granted: {}", report.granted_roles.join(", "));
     }
@@ -115,7 +150,10 @@ pub(crate) fn print_report(name: &str, report: &TestReport) {
         if check.detail.is_empty() {
             println!("  {data:<16} {state}");
         } else {
-            println!("  {data:<16} {state}: {}", check.detail);
+            println!(
+                "  {data:<16} {state}: {}",
+                terminal_safe(&check.detail, false)
+            );
         }
     }
 }
@@ -140,6 +178,31 @@ pub(crate) fn print_run_numbers(run: &RunRecord) {
         );
     }
     for note in &run.notes {
-        println!("  note: {note}");
+        println!("  note: {}", terminal_safe(note, false));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::terminal_safe;
+
+    #[test]
+    fn tenant_text_cannot_drive_the_terminal() {
+        assert_eq!(
+            terminal_safe("laptop-17 (Contoso)", false),
+            "laptop-17 (Contoso)"
+        );
+        // An escape that would set the window title, a cursor move, a bell, DEL and a C1 CSI.
+        assert_eq!(
+            terminal_safe("\u{1b}]0;owned\u{7}x\u{1b}[2Ay\u{7f}\u{9b}", false),
+            "\\u{1b}]0;owned\\u{7}x\\u{1b}[2Ay\\u{7f}\\u{9b}"
+        );
+        // A right-to-left override would show "exe.txt" reversed.
+        assert_eq!(
+            terminal_safe("a\u{202e}txt.exe", false),
+            "a\\u{202e}txt.exe"
+        );
+        assert_eq!(terminal_safe("one\ntwo\r", false), "one\\u{a}two\\u{d}");
+        assert_eq!(terminal_safe("one\ntwo\r", true), "one\ntwo\\u{d}");
     }
 }

@@ -7,7 +7,7 @@ use mde_car_core::{Core, store::RunRecord};
 
 use crate::{
     json::run_json,
-    print::{print_json, print_run_numbers},
+    print::{print_json, print_run_numbers, terminal_safe},
 };
 
 pub(crate) async fn run(
@@ -41,7 +41,7 @@ fn print_run(run: &RunRecord) {
         run.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
         run.status.key(),
         run.mode,
-        run.error.as_deref().unwrap_or("")
+        terminal_safe(run.error.as_deref().unwrap_or(""), false)
     );
     print_run_numbers(run);
 }

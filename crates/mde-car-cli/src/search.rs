@@ -13,7 +13,7 @@ use mde_car_core::{
 
 use crate::{
     cli::SearchArgs,
-    print::{emit, or_dash, say, time_or_dash},
+    print::{emit, emit_text, or_dash, say, time_or_dash},
 };
 
 pub(crate) async fn run(core: &Core, args: SearchArgs) -> anyhow::Result<ExitCode> {
@@ -30,10 +30,11 @@ pub(crate) async fn run(core: &Core, args: SearchArgs) -> anyhow::Result<ExitCod
     let mut out = String::new();
     if args.json {
         say!(out, "{}", serde_json::to_string_pretty(&results)?);
+        emit(&out)
     } else {
         print_results(&mut out, &results);
+        emit_text(&out)
     }
-    emit(&out)
 }
 
 fn print_results(out: &mut String, results: &SearchResults) {

@@ -4,6 +4,7 @@
 
 use std::{
     fs::File,
+    io::Write,
     path::{Path, PathBuf},
 };
 
@@ -145,4 +146,24 @@ fn open_lock_file(path: &Path) -> std::io::Result<File> {
         .truncate(false)
         .write(true)
         .open(path)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder, synced to disk and then
+/// renamed over `path`: a crash or a full disk leaves the old file or the new one, never half of
+/// one, and a failed write leaves no temporary behind. The file is readable and writable by its
+/// owner only (0600 on Unix, the temporary's mode, which the rename keeps), because settings and
+/// exports hold tenant data (host names, IP addresses, accounts). The folder must exist.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut temporary = tempfile::Builder::new()
+        .prefix(".")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    temporary.write_all(bytes)?;
+    temporary.as_file().sync_all()?;
+    temporary.persist(path).map_err(|error| error.error)?;
+    Ok(())
 }

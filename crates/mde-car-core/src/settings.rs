@@ -8,7 +8,6 @@
 
 use std::{
     fs,
-    io::Write,
     path::{Path, PathBuf},
 };
 
@@ -145,37 +144,16 @@ impl SettingsBackend for FileSettings {
         }
         let bytes = serde_json::to_vec_pretty(&Value::Object(entries))
             .map_err(|error| self.error("written", error.to_string()))?;
-        write_atomically(&self.path, &bytes)
+        self.path
+            .parent()
+            .map_or(Ok(()), fs::create_dir_all)
+            .and_then(|()| crate::paths::write_atomically(&self.path, &bytes))
             .map_err(|error| self.error("written", error.to_string()))
     }
 
     fn path(&self) -> PathBuf {
         self.path.clone()
     }
-}
-
-/// Writes through a temporary file and a rename, so a crash leaves the old or the new file,
-/// never half of one.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let mut temp = tempfile_in(dir, path)?;
-    temp.1.write_all(bytes)?;
-    temp.1.sync_all()?;
-    fs::rename(&temp.0, path)
-}
-
-fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, fs::File)> {
-    let name = target
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("settings");
-    let path = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
-    let file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
-    Ok((path, file))
 }
 
 #[cfg(test)]

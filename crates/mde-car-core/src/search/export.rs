@@ -92,14 +92,20 @@ pub struct Export {
 }
 
 impl Export {
-    /// Writes the file, replacing one that exists (the save dialog has asked about that).
+    /// Writes the file, replacing one that exists (the save dialog has asked about that):
+    /// atomically and readable by the user only (see [`crate::paths::write_atomically`]), so a
+    /// full disk never leaves half an export and other local users cannot read it.
     pub async fn write_to(&self, path: &Path) -> Result<()> {
-        tokio::fs::write(path, self.content.as_bytes())
-            .await
-            .map_err(|error| SearchError::ExportFile {
-                path: path.display().to_string(),
-                reason: error.to_string(),
-            })
+        let (target, content) = (path.to_owned(), self.content.clone());
+        let written = tokio::task::spawn_blocking(move || {
+            crate::paths::write_atomically(&target, content.as_bytes())
+        })
+        .await
+        .unwrap_or_else(|error| Err(std::io::Error::other(error.to_string())));
+        written.map_err(|error| SearchError::ExportFile {
+            path: path.display().to_string(),
+            reason: error.to_string(),
+        })
     }
 }
 
@@ -217,11 +223,18 @@ fn iso_opt(time: Option<&Timestamp>) -> String {
     time.map(iso).unwrap_or_default()
 }
 
-/// A free-text cell a spreadsheet will not run as a formula (OWASP "CSV injection").
+/// A free-text cell a spreadsheet will not run as a formula (OWASP "CSV injection"): one whose
+/// first character is a formula sign, or a tab or line break, or that reaches one after leading
+/// spaces (spreadsheets skip them), gets a leading `'`. The fullwidth signs count too: some
+/// spreadsheets fold `＝` into `=`.
 fn text(value: &str) -> Cow<'_, str> {
-    match value.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{value}")),
-        _ => Cow::Borrowed(value),
+    const FORMULA: [char; 8] = ['=', '+', '-', '@', '＝', '＋', '－', '＠'];
+    let starts_control = value.starts_with(['\t', '\r', '\n']);
+    let first = value.trim_start().chars().next();
+    if starts_control || first.is_some_and(|c| FORMULA.contains(&c)) {
+        Cow::Owned(format!("'{value}"))
+    } else {
+        Cow::Borrowed(value)
     }
 }
 

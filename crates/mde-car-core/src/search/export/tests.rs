@@ -155,6 +155,49 @@ fn csv_cells_are_quoted_and_formulas_are_defused() {
     assert!(export.content.contains("\"plain, \"\"quoted\"\" name\""));
     assert_eq!(text("10.1.2.3"), "10.1.2.3");
     assert_eq!(text("@SUM(A1)"), "'@SUM(A1)");
+    // Spreadsheets skip leading spaces and fold fullwidth signs; tabs and line breaks start
+    // formulas in some of them.
+    for formula in [
+        "  =1+1",
+        "\u{a0}+cmd",
+        "＝HYPERLINK(\"x\")",
+        "＋1",
+        "－1",
+        "＠SUM(A1)",
+        " ＝1",
+        "\t=1",
+        "\r=1",
+        "\nline",
+    ] {
+        assert_eq!(text(formula), format!("'{formula}"), "{formula:?}");
+    }
+    for plain in ["laptop-17", "a=b", "  laptop", "", " ", "WS 01 - floor 2"] {
+        assert_eq!(text(plain), plain, "{plain:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_export_replaces_its_file_whole_and_only_its_owner_can_read_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.csv");
+    std::fs::write(&path, "old").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let export = Export {
+        file_name: "results.csv".to_owned(),
+        format: ExportFormat::Csv,
+        content: "new,content\n".to_owned(),
+        items: 0,
+        total: 0,
+        truncated: false,
+        summary: String::new(),
+    };
+    export.write_to(&path).await.unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "new,content\n");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "no temporary is left: {left:?}");
 }
 
 #[test]
