@@ -152,6 +152,8 @@ struct LogGuard(#[allow(dead_code)] Option<tracing_appender::non_blocking::Worke
 
 /// Runs the desktop app.
 pub fn run() -> anyhow::Result<()> {
+    // Before anything is written: the data folder's files are the user's alone.
+    mde_car_core::paths::keep_files_private();
     build(tauri::Builder::default())
         .run(tauri::generate_context!())
         .map_err(|error| anyhow::anyhow!("the app failed: {error}"))

@@ -530,3 +530,52 @@ async fn the_demo_tenant_is_one_command_away() {
     workspace.cli().arg("demo").assert().success();
     assert_eq!(list(&workspace).len(), 1);
 }
+
+/// Every file and folder under `dir` with its permission bits.
+fn modes(dir: &std::path::Path) -> Vec<(String, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        found.push((path.display().to_string(), mode));
+        if path.is_dir() {
+            found.extend(modes(&path));
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_data_folder_and_its_files_are_the_users_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let sim = sim().await;
+    let workspace = Workspace::new();
+    // A folder an earlier version left open to others, with a file in it.
+    let root = workspace.data_dir();
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let old = root.join("notes-from-before.txt");
+    std::fs::write(&old, "x").unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    add(
+        &workspace,
+        &sim,
+        "Contoso",
+        &sim.client_id(),
+        &sim.client_secret(),
+    )
+    .success();
+    workspace.cli().args(["sync", "Contoso"]).assert().success();
+    let root_mode = std::fs::metadata(root).unwrap().permissions().mode() & 0o777;
+    assert_eq!(root_mode, 0o700, "the data folder");
+    let found = modes(root);
+    for name in ["settings.json", "mde-car.sqlite3", "logs"] {
+        assert!(
+            found.iter().any(|(path, _)| path.contains(name)),
+            "{name} is there: {found:?}"
+        );
+    }
+    let open: Vec<_> = found.iter().filter(|(_, mode)| mode & 0o077 != 0).collect();
+    assert!(open.is_empty(), "readable by others: {open:?}");
+}

@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         eprintln!("error: no data folder: pass --data-dir or set MDE_CAR_DATA_DIR");
         return ExitCode::from(EXIT_INVALID);
     };
+    mde_car_core::paths::keep_files_private();
     let _log_guard = mde_car_core::logging::init(&data_dir, cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

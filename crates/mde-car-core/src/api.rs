@@ -159,6 +159,10 @@ impl Core {
             action: "created",
             reason: error.to_string(),
         })?;
+        if let Err(error) = crate::paths::make_private(data_dir.root()) {
+            // The data still works; the log says whose access could not be taken away.
+            tracing::warn!(folder = %data_dir.root().display(), %error, "the data folder could not be made private to its user");
+        }
         let store = Store::open(&data_dir.database_file())?;
         let http = http::client().map_err(Error::Internal)?;
         Ok(Core {

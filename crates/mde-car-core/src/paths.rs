@@ -167,3 +167,41 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     temporary.persist(path).map_err(|error| error.error)?;
     Ok(())
 }
+
+/// Files and folders this process creates from now on are its user's alone (group and others
+/// get no access; a stricter mask the user set stays). The database holds IP history, accounts
+/// and SIDs, the logs host names: on a shared server other local users must not read them.
+/// Called first thing by the CLI and the desktop app, before the logs open.
+pub fn keep_files_private() {
+    #[cfg(unix)]
+    {
+        use nix::sys::stat::{Mode, umask};
+        let private = Mode::S_IRWXG | Mode::S_IRWXO;
+        let before = umask(private);
+        umask(before | private);
+    }
+}
+
+/// Takes group and other access away from the data folder and everything in it (made by an
+/// earlier version under a wider mask). The folder is small (settings, the database and its
+/// journal, logs, lock files), so this reads it whole.
+pub fn make_private(root: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let metadata = std::fs::symlink_metadata(root)?;
+        if metadata.file_type().is_symlink() {
+            return Ok(());
+        }
+        let mode = metadata.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(root, std::fs::Permissions::from_mode(mode & !0o077))?;
+        }
+        if metadata.is_dir() {
+            for entry in std::fs::read_dir(root)? {
+                make_private(&entry?.path())?;
+            }
+        }
+    }
+    Ok(())
+}
