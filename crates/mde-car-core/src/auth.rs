@@ -190,13 +190,37 @@ fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or_default().trim().to_owned()
 }
 
+/// What an answer the token endpoint gave that is not Entra ID's was, without a byte of it: a
+/// 2xx answer that fails to parse may still hold an access token (a field of an unexpected
+/// type next to it), so only its size, its kind and, for a JSON object, its field names are
+/// told.
 fn not_entra_detail(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let snippet: String = text.trim().chars().take(120).collect();
-    if snippet.is_empty() {
-        "an empty answer".to_owned()
-    } else {
-        format!("an answer that is not Entra ID's JSON: \"{snippet}\"")
+    let size = body.len();
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return "an empty answer".to_owned();
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(fields)) => {
+            let names: Vec<String> = fields
+                .keys()
+                .take(12)
+                .map(|name| {
+                    name.chars()
+                        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .take(40)
+                        .collect()
+                })
+                .collect();
+            format!(
+                "a JSON answer that is not Entra ID's token answer ({size} bytes; fields {})",
+                names.join(", ")
+            )
+        }
+        Ok(_) => format!("a JSON answer that is not an object ({size} bytes)"),
+        Err(_) if body.trim_ascii_start().starts_with(b"<") => format!(
+            "a web page, not Entra ID's JSON ({size} bytes): a proxy's page or another service at that address"
+        ),
+        Err(_) => format!("an answer that is not JSON ({size} bytes)"),
     }
 }
 

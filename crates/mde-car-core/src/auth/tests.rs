@@ -167,3 +167,28 @@ async fn a_token_answer_with_the_largest_expires_in_is_used_for_a_day() {
         );
     }
 }
+
+#[test]
+fn an_unreadable_token_answer_is_described_without_a_byte_of_it() {
+    let token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJyb2xlcyI6W119.c2lnbmF0dXJl";
+    let answers = [
+        format!(r#"{{"access_token":"{token}","token_type":42,"expires_in":"soon"}}"#),
+        format!("[\"{token}\"]"),
+        format!("<html><body>{token}</body></html>"),
+        format!("access_token={token}&expires_in=3599"),
+    ];
+    for answer in &answers {
+        let detail = not_entra_detail(answer.as_bytes());
+        assert!(!detail.contains("eyJ"), "{detail}");
+        assert!(!detail.contains("c2lnbmF0dXJl"), "{detail}");
+        assert!(detail.contains(&answer.len().to_string()), "{detail}");
+    }
+    assert!(
+        not_entra_detail(answers[0].as_bytes())
+            .contains("fields access_token, token_type, expires_in")
+            || not_entra_detail(answers[0].as_bytes())
+                .contains("fields access_token, expires_in, token_type")
+    );
+    assert!(not_entra_detail(answers[2].as_bytes()).contains("web page"));
+    assert_eq!(not_entra_detail(b"  \n"), "an empty answer");
+}
