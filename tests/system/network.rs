@@ -133,10 +133,25 @@ async fn a_connection_goes_through_its_proxy() {
         "{detail}"
     );
 
-    // Removing the proxy in an edit restores the direct path.
+    // Removing the proxy in an edit restores the direct path; the secret goes along a new
+    // path, so it is given again (without it the edit is refused).
     workspace
         .cli()
         .args(["connection", "edit", "proxied", "--proxy", ""])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--secret-stdin"));
+    workspace
+        .cli()
+        .args([
+            "connection",
+            "edit",
+            "proxied",
+            "--proxy",
+            "",
+            "--secret-stdin",
+        ])
+        .write_stdin(format!("{}\n", sim.client_secret()))
         .assert()
         .success();
     assert_eq!(test_json(&workspace, "proxied")["code"], "connected");
@@ -226,8 +241,15 @@ async fn a_custom_ca_makes_an_inspecting_proxy_trusted() {
     std::fs::write(&ca_file, &front.ca_pem).unwrap();
     workspace
         .cli()
-        .args(["connection", "edit", "inspected", "--ca-cert"])
+        .args([
+            "connection",
+            "edit",
+            "inspected",
+            "--secret-stdin",
+            "--ca-cert",
+        ])
         .arg(&ca_file)
+        .write_stdin(format!("{}\n", sim.client_secret()))
         .assert()
         .success();
     let report = test_json(&workspace, "inspected");

@@ -37,6 +37,12 @@ pub enum MdeError {
     /// A complete answer whose content is not what the endpoint documents.
     #[error("the answer of {endpoint} could not be read: {detail}")]
     Decode { endpoint: Endpoint, detail: String },
+    /// The answer was larger than the client reads (`ClientOptions::max_answer_bytes`).
+    #[error(
+        "the answer of {endpoint} is larger than {}, the most mde-car reads; nothing of it was used",
+        size_text(*.limit)
+    )]
+    TooLarge { endpoint: Endpoint, limit: u64 },
     /// `SoftwareVulnerabilityChangesByMachine` reaches back 14 days at most: a full export is
     /// needed instead.
     #[error("the vulnerability changes reach back 14 days at most; a full export is needed")]
@@ -48,7 +54,7 @@ pub enum MdeError {
 
 impl MdeError {
     /// A stable key for run records and logs: `auth`, `forbidden`, `throttled`, `network`,
-    /// `api`, `decode`, `delta_window_exceeded`, `cancelled`.
+    /// `api`, `decode`, `too_large`, `delta_window_exceeded`, `cancelled`.
     pub fn code(&self) -> &'static str {
         match self {
             MdeError::Auth(_) => "auth",
@@ -57,6 +63,7 @@ impl MdeError {
             MdeError::Network(_) => "network",
             MdeError::Api { .. } => "api",
             MdeError::Decode { .. } => "decode",
+            MdeError::TooLarge { .. } => "too_large",
             MdeError::DeltaWindowExceeded => "delta_window_exceeded",
             MdeError::Cancelled => "cancelled",
         }
@@ -76,6 +83,7 @@ impl MdeError {
             MdeError::Api { status, .. } => *status >= 500 || *status == 408 || *status == 429,
             MdeError::Forbidden { .. }
             | MdeError::Decode { .. }
+            | MdeError::TooLarge { .. }
             | MdeError::DeltaWindowExceeded
             | MdeError::Cancelled => false,
         }
@@ -141,6 +149,16 @@ fn transport_text(transport: &Transport) -> String {
         Transport::Tls(reason) => format!("the secure connection failed: {reason}"),
         Transport::Connect(reason) => format!("could not connect: {reason}"),
         Transport::Other(reason) => format!("the request failed: {reason}"),
+    }
+}
+
+/// `1024 MiB`, or bytes below a MiB.
+fn size_text(bytes: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if bytes >= MIB {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format!("{bytes} bytes")
     }
 }
 

@@ -215,6 +215,11 @@ pub struct ClientOptions {
     /// A hunting answer with this many rows is too close to the 100,000-row cap: its window is
     /// halved and asked again.
     pub hunting_high_water: usize,
+    /// The largest answer body read, in bytes; a larger one fails its call (and so its stage)
+    /// instead of growing memory without bound. The default, 1 GiB, is five times the largest
+    /// documented answer: a vulnerability export page of 200,000 records of about 1 KB
+    /// (docs/defender-api.md#vulnerability-exports).
+    pub max_answer_bytes: u64,
     /// Unit tests only: a call to this endpoint panics, as a bug in the client would.
     #[cfg(test)]
     pub panic_on: Option<Endpoint>,
@@ -233,6 +238,7 @@ impl Default for ClientOptions {
             timeouts: Timeouts::default(),
             prefer_graph_hunting: false,
             hunting_high_water: 80_000,
+            max_answer_bytes: 1 << 30,
             #[cfg(test)]
             panic_on: None,
         }

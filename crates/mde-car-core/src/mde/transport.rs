@@ -304,17 +304,29 @@ impl MdeClient {
             .get(header::RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| parse_retry_after(value, Utc::now()));
+        let limit = self.shared.options.max_answer_bytes;
         let body = tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(Attempt::Final(MdeError::Cancelled)),
-            body = response.bytes() => body,
+            body = read_capped(response, limit) => body,
         };
-        let body = body.map_err(|_| Attempt::Transient {
-            error: MdeError::Network(Transport::Other(
-                "the connection broke off in the middle of the answer".to_owned(),
-            )),
-            at_least: None,
-        })?;
+        let body = match body {
+            Ok(body) => body,
+            Err(None) => {
+                return Err(Attempt::Final(MdeError::TooLarge {
+                    endpoint: call.endpoint,
+                    limit,
+                }));
+            }
+            Err(Some(_)) => {
+                return Err(Attempt::Transient {
+                    error: MdeError::Network(Transport::Other(
+                        "the connection broke off in the middle of the answer".to_owned(),
+                    )),
+                    at_least: None,
+                });
+            }
+        };
         if status.is_success() {
             return decode(call.endpoint, &body);
         }
@@ -325,6 +337,31 @@ impl MdeClient {
             bearer.generation,
         ))
     }
+}
+
+/// The body, read chunk by chunk up to `limit` bytes: `Err(None)` when it is larger (told by
+/// its Content-Length before a byte is read, or found on the way), `Err(Some(_))` when the
+/// connection broke off.
+async fn read_capped(
+    mut response: reqwest::Response,
+    limit: u64,
+) -> Result<Vec<u8>, Option<reqwest::Error>> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit)
+    {
+        return Err(None);
+    }
+    let mut body = Vec::with_capacity(
+        usize::try_from(response.content_length().unwrap_or(0).min(limit)).unwrap_or(0),
+    );
+    while let Some(chunk) = response.chunk().await.map_err(Some)? {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn transport_attempt(error: &reqwest::Error) -> Attempt {

@@ -1202,3 +1202,47 @@ async fn an_incremental_listing_answered_with_404_is_empty_and_complete() {
     assert!(listing.items.is_empty());
     assert!(listing.complete);
 }
+
+#[tokio::test]
+async fn an_answer_larger_than_the_cap_fails_its_call_and_says_so() {
+    let sim = Sim::start(SimConfig {
+        devices: 40,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    // A page of devices is far over 4 KiB; the token answer is not read through this cap.
+    let capped = client_with(
+        &sim,
+        ClientOptions {
+            max_answer_bytes: 4096,
+            ..options()
+        },
+    );
+    let error = capped.list_devices(None).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            mde_car_core::mde::MdeError::TooLarge { limit: 4096, .. }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(error.code(), "too_large");
+    assert!(!error.is_retryable());
+    assert!(
+        error.to_string().contains("larger than 4096 bytes"),
+        "{error}"
+    );
+    // One call, no retries of an answer that will not shrink.
+    assert_eq!(
+        sim.requests()
+            .of(mde_sim::requests::Endpoint::Machines)
+            .len(),
+        1
+    );
+    // The default reads it.
+    assert_eq!(
+        client(&sim).list_devices(None).await.unwrap().items.len(),
+        40
+    );
+}
