@@ -176,7 +176,9 @@ pub(crate) struct EditArgs {
     /// Import alerts, vulnerabilities, users, ip-history: e.g. --data alerts,ip-history
     #[arg(long, value_delimiter = ',')]
     pub(crate) data: Option<Vec<String>>,
-    /// Replace the client secret with the first line of stdin
+    /// Replace the client secret with the first line of stdin; needed too when the edit
+    /// changes --cloud, --api-base, --authority, --proxy or --ca-cert, since a stored secret is
+    /// only sent where it was entered for
     #[arg(long, conflicts_with = "replace_secret")]
     pub(crate) secret_stdin: bool,
     /// Replace the client secret, asking for it at a prompt

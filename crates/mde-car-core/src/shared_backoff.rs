@@ -17,11 +17,7 @@
 //! overwrite each other. A file that cannot be read counts as no backoff where it is read (the
 //! scheduler's in-process backoff still holds), and the next write replaces it.
 
-use std::{
-    io::ErrorKind,
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::{io::ErrorKind, path::Path, time::Duration};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -208,8 +204,8 @@ fn read_file(path: &Path) -> Result<SharedBackoff> {
     }
 }
 
-/// Writes a temporary file beside `path` and renames it over `path`, so no reader ever sees a
-/// partial record. Not synced to disk: a record lost in a crash costs one early attempt.
+/// Replaces the record whole (see [`crate::paths::write_atomically`]), so no reader ever sees a
+/// partial one.
 fn write_replacing(path: &Path, record: &SharedBackoff) -> Result<()> {
     let text = serde_json::to_vec(record).map_err(|error| SharedBackoffError {
         path: path.display().to_string(),
@@ -219,19 +215,7 @@ fn write_replacing(path: &Path, record: &SharedBackoff) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|error| failure(dir, "created", &error))?;
     }
-    // Only the holder of the record's lock writes, so one temporary name is enough.
-    let temporary = temporary_path(path);
-    std::fs::write(&temporary, text).map_err(|error| failure(&temporary, "written", &error))?;
-    std::fs::rename(&temporary, path).map_err(|error| {
-        let _ = std::fs::remove_file(&temporary);
-        failure(path, "replaced", &error)
-    })
-}
-
-fn temporary_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".tmp");
-    PathBuf::from(name)
+    crate::paths::write_atomically(path, &text).map_err(|error| failure(path, "replaced", &error))
 }
 
 fn failure(path: &Path, action: &'static str, error: &std::io::Error) -> SharedBackoffError {

@@ -10,6 +10,24 @@ use crate::{
     sync::Trigger,
 };
 
+/// A connection to the simulated tenant, as the form would add it.
+fn sim_draft(sim: &mde_sim::Sim, name: &str) -> ConnectionDraft {
+    ConnectionDraft {
+        name: name.to_owned(),
+        description: String::new(),
+        tenant_id: sim.tenant_id(),
+        client_id: sim.client_id(),
+        client_secret: Some(sim.client_secret()),
+        frequency: Frequency::Interval { minutes: 60 },
+        cloud: Default::default(),
+        api_base_url: Some(sim.api_base()),
+        login_authority: Some(sim.authority()),
+        proxy_url: None,
+        ca_certificate_file: None,
+        data: DataSelection::default(),
+    }
+}
+
 fn run(status: RunStatus) -> RunRecord {
     RunRecord {
         id: 1,
@@ -100,20 +118,7 @@ async fn a_panic_in_a_run_ends_it_as_failed_and_the_next_run_starts_at_once() {
     };
     core.set_client_options(options(Some(Endpoint::Machines)));
     let id = core
-        .add_connection(&ConnectionDraft {
-            name: "Panics".to_owned(),
-            description: String::new(),
-            tenant_id: sim.tenant_id(),
-            client_id: sim.client_id(),
-            client_secret: Some(sim.client_secret()),
-            frequency: Frequency::Interval { minutes: 60 },
-            cloud: Default::default(),
-            api_base_url: Some(sim.api_base()),
-            login_authority: Some(sim.authority()),
-            proxy_url: None,
-            ca_certificate_file: None,
-            data: DataSelection::default(),
-        })
+        .add_connection(&sim_draft(&sim, "Panics"))
         .await
         .unwrap()
         .connection
@@ -496,14 +501,7 @@ mod app_and_daemon {
         let app = Core::open(DataDir::new(dir.path())).unwrap();
         let daemon = Core::open(DataDir::new(dir.path())).unwrap();
         let id = app
-            .add_connection(&ConnectionDraft {
-                tenant_id: sim.tenant_id(),
-                client_id: sim.client_id(),
-                client_secret: Some(sim.client_secret()),
-                api_base_url: Some(sim.api_base()),
-                login_authority: Some(sim.authority()),
-                ..draft("")
-            })
+            .add_connection(&super::sim_draft(&sim, "Locked out"))
             .await
             .unwrap()
             .connection

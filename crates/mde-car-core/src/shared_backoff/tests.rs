@@ -117,9 +117,14 @@ fn a_damaged_record_reads_as_an_error_and_the_next_failure_replaces_it() {
     .unwrap();
     assert_eq!(written.failures, 1, "counted from nothing");
     assert_eq!(read(&data_dir, "c").unwrap(), written);
+    let temporaries: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .filter(|name| name.to_string_lossy().ends_with(".tmp"))
+        .collect();
     assert!(
-        !temporary_path(&path).exists(),
-        "the temporary file was renamed into place"
+        temporaries.is_empty(),
+        "the temporary file was renamed into place: {temporaries:?}"
     );
 }
 

@@ -24,7 +24,6 @@ use std::{
 use chrono::Duration;
 use mde_car_core::{
     Core,
-    config::{ConnectionDraft, DataSelection, Frequency},
     mde::{Budgets, ClientOptions},
     paths::DataDir,
     store::RunStatus,
@@ -33,7 +32,7 @@ use mde_car_core::{
 use mde_sim::{Sim, SimConfig};
 use rusqlite::{Connection as Db, types::ValueRef};
 
-use crate::sync::{change_every_stage, same};
+use crate::sync::{change_every_stage, same, sim_draft};
 
 /// Devices of the tenant: enough that every stage has data and a save fills many pages (the
 /// store's page cache spills into the WAL before the commit), small enough that the many runs
@@ -504,23 +503,7 @@ impl Folder {
     async fn synced(sim: &Sim, root: &Path) -> Folder {
         let core = Core::open(DataDir::new(root)).unwrap();
         core.set_client_options(client_options());
-        let view = core
-            .add_connection(&ConnectionDraft {
-                name: "Contoso".to_owned(),
-                description: String::new(),
-                tenant_id: sim.tenant_id(),
-                client_id: sim.client_id(),
-                client_secret: Some(sim.client_secret()),
-                frequency: Frequency::Interval { minutes: 60 },
-                cloud: Default::default(),
-                api_base_url: Some(sim.api_base()),
-                login_authority: Some(sim.authority()),
-                proxy_url: None,
-                ca_certificate_file: None,
-                data: DataSelection::default(),
-            })
-            .await
-            .unwrap();
+        let view = core.add_connection(&sim_draft(sim)).await.unwrap();
         let folder = Folder {
             root: root.to_owned(),
             id: view.connection.id,

@@ -23,6 +23,24 @@ struct Setup {
     id: String,
 }
 
+/// The form as a user fills it in for the simulated tenant: its hosts, ids and secret.
+pub(crate) fn sim_draft(sim: &Sim) -> ConnectionDraft {
+    ConnectionDraft {
+        name: "Contoso".to_owned(),
+        description: String::new(),
+        tenant_id: sim.tenant_id(),
+        client_id: sim.client_id(),
+        client_secret: Some(sim.client_secret()),
+        frequency: Frequency::Interval { minutes: 60 },
+        cloud: Default::default(),
+        api_base_url: Some(sim.api_base()),
+        login_authority: Some(sim.authority()),
+        proxy_url: None,
+        ca_certificate_file: None,
+        data: DataSelection::default(),
+    }
+}
+
 async fn setup(devices: usize, configure: impl FnOnce(&mut SimConfig)) -> Setup {
     let mut config = SimConfig {
         devices,
@@ -42,23 +60,7 @@ async fn setup(devices: usize, configure: impl FnOnce(&mut SimConfig)) -> Setup 
         budgets: Budgets::default().scaled(rate_scale),
         ..Default::default()
     });
-    let view = core
-        .add_connection(&ConnectionDraft {
-            name: "Contoso".to_owned(),
-            description: String::new(),
-            tenant_id: sim.tenant_id(),
-            client_id: sim.client_id(),
-            client_secret: Some(sim.client_secret()),
-            frequency: Frequency::Interval { minutes: 60 },
-            cloud: Default::default(),
-            api_base_url: Some(sim.api_base()),
-            login_authority: Some(sim.authority()),
-            proxy_url: None,
-            ca_certificate_file: None,
-            data: DataSelection::default(),
-        })
-        .await
-        .unwrap();
+    let view = core.add_connection(&sim_draft(&sim)).await.unwrap();
     Setup {
         sim,
         core,
@@ -1505,19 +1507,9 @@ async fn data_the_tenant_does_not_offer_is_remembered_and_asked_for_again_daily_
 
     // The licence arrives: a draft test reports it without recording anything …
     without_vulnerability_licence(&s.sim, false);
-    let draft = mde_car_core::config::ConnectionDraft {
-        name: "Contoso".to_owned(),
-        description: String::new(),
-        tenant_id: s.sim.tenant_id(),
-        client_id: s.sim.client_id(),
+    let draft = ConnectionDraft {
         client_secret: None,
-        frequency: Frequency::Interval { minutes: 60 },
-        cloud: Default::default(),
-        api_base_url: Some(s.sim.api_base()),
-        login_authority: Some(s.sim.authority()),
-        proxy_url: None,
-        ca_certificate_file: None,
-        data: DataSelection::default(),
+        ..sim_draft(&s.sim)
     };
     let drafted = s.core.test_draft(&draft, Some(&s.id)).await.unwrap();
     assert_eq!(
