@@ -82,6 +82,23 @@ pub struct SyncOutcome {
     pub error_code: Option<String>,
 }
 
+impl SyncOutcome {
+    /// The outcome of the recorded run `begun`, as `finish` recorded it.
+    fn of(begun: &Begun, status: RunStatus, changes: Changes, finish: RunFinish) -> SyncOutcome {
+        SyncOutcome {
+            run_id: begun.run_id,
+            full: begun.plan.full,
+            status,
+            changes,
+            api_calls: finish.api_calls,
+            throttled_ms: finish.throttled_ms,
+            notes: finish.notes,
+            error: finish.error,
+            error_code: finish.error_code,
+        }
+    }
+}
+
 /// Everything a run needs.
 pub(crate) struct RunContext {
     pub store: Store,
@@ -259,21 +276,12 @@ async fn finish_with_data(
         Ok(changes) => changes,
         Err(error) => return finish_after_failed_save(context, begun, error, finish).await,
     };
-    Ok(SyncOutcome {
-        run_id: begun.run_id,
-        full: begun.plan.full,
-        status: if finish.partial {
-            RunStatus::Partial
-        } else {
-            RunStatus::Succeeded
-        },
-        changes,
-        api_calls: finish.api_calls,
-        throttled_ms: finish.throttled_ms,
-        notes: finish.notes,
-        error: None,
-        error_code: finish.error_code,
-    })
+    let status = if finish.partial {
+        RunStatus::Partial
+    } else {
+        RunStatus::Succeeded
+    };
+    Ok(SyncOutcome::of(begun, status, changes, finish))
 }
 
 /// A save that failed rolled back whole, so nothing changed: the run is recorded as failed with
@@ -306,17 +314,12 @@ async fn finish_after_failed_save(
         tracing::warn!(connection = %context.connection.name, run_id, error = %also, "the failed save could not be recorded either");
         return Err(error);
     }
-    Ok(SyncOutcome {
-        run_id,
-        full: begun.plan.full,
-        status: RunStatus::Failed,
-        changes: Changes::new(),
-        api_calls: finish.api_calls,
-        throttled_ms: finish.throttled_ms,
-        notes: finish.notes,
-        error: finish.error,
-        error_code: finish.error_code,
-    })
+    Ok(SyncOutcome::of(
+        begun,
+        RunStatus::Failed,
+        Changes::new(),
+        finish,
+    ))
 }
 
 /// Records a run that failed or was cancelled before its data was applied: the data and
@@ -344,17 +347,7 @@ async fn finish_without_data(
     let run_id = begun.run_id;
     blocking(move || store.end_run_without_data(run_id, status, &finish_for_store, Utc::now()))
         .await?;
-    Ok(SyncOutcome {
-        run_id,
-        full: begun.plan.full,
-        status,
-        changes: Changes::new(),
-        api_calls: finish.api_calls,
-        throttled_ms: finish.throttled_ms,
-        notes: finish.notes,
-        error: finish.error,
-        error_code: finish.error_code,
-    })
+    Ok(SyncOutcome::of(begun, status, Changes::new(), finish))
 }
 
 /// What a run fetched: the batch to save, notes in words, and whether some data is missing.
