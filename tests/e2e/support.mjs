@@ -84,10 +84,15 @@ export async function type(driver, id, text) {
   return input;
 }
 
-/** Opens a disclosure button (aria-expanded), clicking again if a click was lost. */
+/**
+ * Opens a disclosure button (aria-expanded), clicking again if a click was lost. The button is
+ * scrolled to the middle first: WebKit's own scroll-into-view may leave it under the form's
+ * sticky footer when validation messages have just grown the form above it.
+ */
 export async function expand(driver, id) {
   await waitFor(async () => {
     const button = await find(driver, id);
+    await driver.executeScript("arguments[0].scrollIntoView({block: 'center'})", button);
     if ((await button.getAttribute("aria-expanded")) !== "true") await button.click();
     await new Promise((r) => setTimeout(r, 200));
     return (await button.getAttribute("aria-expanded")) === "true";
