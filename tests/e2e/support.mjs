@@ -39,6 +39,15 @@ export async function openApp() {
   };
   const driver = await new Builder().withCapabilities(capabilities).usingServer("http://127.0.0.1:4444/").build();
   await driver.manage().setTimeouts({ implicit: 0 });
+  // Every screenshot checks that nothing the window rendered since was blocked by the CSP
+  // (tauri.conf.json allows no inline styles or scripts): a blocked style would be a silent
+  // visual bug.
+  await driver.wait(async () => driver.executeScript("return document.getElementById('app')?.childElementCount > 0"), 20_000);
+  await driver.executeScript(`
+    window.__e2eCspViolations = [];
+    document.addEventListener("securitypolicyviolation", (event) => {
+      window.__e2eCspViolations.push(event.violatedDirective + " blocked " + (event.blockedURI || "inline") + " at " + event.sourceFile + ":" + event.lineNumber);
+    });`);
   return driver;
 }
 
@@ -107,6 +116,8 @@ export async function screenshot(driver, name) {
   shotIndex += 1;
   const file = join(output, `${String(shotIndex).padStart(2, "0")}-${name}.png`);
   writeFileSync(file, await driver.takeScreenshot(), "base64");
+  const violations = await driver.executeScript("return window.__e2eCspViolations ?? []");
+  if (violations.length > 0) throw new Error(`the CSP blocked what ${name} shows: ${violations.join("; ")}`);
   return file;
 }
 
