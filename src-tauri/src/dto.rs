@@ -45,6 +45,9 @@ pub struct ConnectionView {
     pub counts: Option<api::Counts>,
     pub last_run: Option<SyncRun>,
     pub syncing: bool,
+    /// What the settings file gives this connection that the form never accepts; while any,
+    /// it is not synced or tested, and the card says so.
+    pub problems: Vec<mde_car_core::config::FieldError>,
     #[serde(with = "mde_car_core::model::json_time")]
     #[specta(type = String)]
     pub created_at: Timestamp,
@@ -84,6 +87,7 @@ impl From<api::ConnectionView> for ConnectionView {
             counts: view.counts,
             last_run: view.last_run.map(Into::into),
             syncing: view.status == ConnectionStatus::Syncing,
+            problems: view.problems,
             created_at: connection.created_at,
         }
     }

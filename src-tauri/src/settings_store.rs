@@ -3,7 +3,9 @@
 //! the CLI or a daemon may have changed the file since, and written only by an explicit save
 //! under the core's lock: no auto-save, and no save at exit (the plugin saves every store it
 //! tracks when the app exits, which would write a stale copy over another process's change, or
-//! an empty one over a file it could not read).
+//! an empty one over a file it could not read). The plugin reads the file; the core's
+//! `settings::write_entries` writes it, atomically (the plugin's own save is a plain write,
+//! which a crash or a full disk can leave cut short).
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -49,11 +51,24 @@ impl<R: Runtime> PluginStoreSettings<R> {
 
 impl<R: Runtime> SettingsBackend for PluginStoreSettings<R> {
     fn load(&self) -> Result<Settings> {
-        if self.path.exists() {
+        match std::fs::read(&self.path) {
+            Ok(bytes) if bytes.trim_ascii().is_empty() => {
+                return Err(mde_car_core::settings::empty_file_error(&self.path));
+            }
             // Replace, not merge: a key another process removed is gone here too.
-            self.store
+            Ok(_) => self
+                .store
                 .reload_ignore_defaults()
-                .map_err(|error| self.error("read", &error))?;
+                .map_err(|error| self.error("read", &error))?,
+            // Deleted since it was last read: no settings, as for a file never written.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => self.store.clear(),
+            Err(error) => {
+                return Err(SettingsError {
+                    path: self.path.display().to_string(),
+                    action: "read",
+                    reason: error.to_string(),
+                });
+            }
         }
         let entries = self.store.entries().into_iter().collect();
         Settings::from_entries(&entries, &self.path)
@@ -63,9 +78,9 @@ impl<R: Runtime> SettingsBackend for PluginStoreSettings<R> {
         for (key, value) in settings.to_entries(&self.path)? {
             self.store.set(key, value);
         }
-        self.store
-            .save()
-            .map_err(|error| self.error("written", &error))
+        // Every key the store holds, those this version does not know included.
+        let entries = self.store.entries().into_iter().collect();
+        mde_car_core::settings::write_entries(&self.path, &entries)
     }
 
     fn path(&self) -> PathBuf {

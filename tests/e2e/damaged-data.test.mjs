@@ -60,3 +60,46 @@ test("a damaged database is explained in place of the app, never overwritten", a
     }
   }
 });
+
+test("a hand-edited connection the form refuses is shown with its problems and cannot be synced or tested", async () => {
+  const file = join(dataDir, "settings.json");
+  const before = existsSync(file) ? readFileSync(file) : null;
+  // Clear text to a remote host: the form never saves it, a text editor does.
+  const edited = {
+    version: 1,
+    connections: [
+      {
+        id: "0c4a2f1e-5b7d-4e8a-9c3f-2d1e0b9a8c7d",
+        name: "Edited by hand",
+        tenantId: "contoso.onmicrosoft.com",
+        clientId: "00000000-0000-0000-0000-000000000001",
+        loginAuthority: "http://login.attacker.example",
+        frequency: { kind: "interval", minutes: 240 },
+        createdAt: "2026-11-28T00:00:00Z",
+      },
+    ],
+  };
+  writeFileSync(file, JSON.stringify(edited));
+  try {
+    const driver = await openApp();
+    try {
+      await (await find(driver, "nav-connections")).click();
+      const card = await find(driver, "connection-card");
+      const status = await find(driver, "card-status-text");
+      await waitFor(async () => /Not synced or tested/.test(await status.getText()), "the card says it is not used");
+      const problems = await (await find(driver, "card-settings-problems")).getText();
+      assert.match(problems, /loginAuthority/);
+      assert.match(problems, /Use https/);
+      assert.equal(await (await find(driver, "card-sync")).isEnabled(), false, "Sync now is offered");
+      assert.equal(await (await find(driver, "card-test")).isEnabled(), false, "Test is offered");
+      assert.ok(card);
+      await screenshot(driver, "settings-invalid-connection");
+    } finally {
+      await driver.quit();
+    }
+    assert.deepEqual(JSON.parse(readFileSync(file, "utf8")), edited, "the settings file was rewritten");
+  } finally {
+    if (before) writeFileSync(file, before);
+    else rmSync(file, { force: true });
+  }
+});

@@ -2,7 +2,7 @@
 
 use mde_car_tests::{Workspace, secret_service_lookup};
 use mde_sim::{AppRegistration, Endpoint, FaultKind, Sim, SimConfig};
-use predicates::str::contains;
+use predicates::{prelude::PredicateBooleanExt, str::contains};
 use serde_json::Value;
 
 async fn sim() -> Sim {
@@ -578,4 +578,80 @@ async fn the_data_folder_and_its_files_are_the_users_alone() {
     }
     let open: Vec<_> = found.iter().filter(|(_, mode)| mode & 0o077 != 0).collect();
     assert!(open.is_empty(), "readable by others: {open:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hand_edited_connection_is_marked_by_list_and_refused_by_sync_and_test() {
+    let sim = sim().await;
+    let workspace = Workspace::new();
+    add(
+        &workspace,
+        &sim,
+        "Edited",
+        &sim.client_id(),
+        &sim.client_secret(),
+    )
+    .success();
+    let id = list(&workspace)[0]["id"].as_str().unwrap().to_owned();
+    // A schedule of 0 minutes (runs back to back) and a name that would drive the terminal.
+    let file = workspace.data_dir().join("settings.json");
+    let mut written: Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    written["connections"][0]["frequency"] = serde_json::json!({"kind": "interval", "minutes": 0});
+    written["connections"][0]["name"] = Value::from("Edited\u{1b}]0;owned\u{7}");
+    std::fs::write(&file, serde_json::to_vec(&written).unwrap()).unwrap();
+    let requests_before = sim.requests().all().len();
+
+    let output = workspace
+        .cli()
+        .args(["connection", "list"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("[invalid settings: not synced or tested]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("INVALID    \"frequency\": Sync at most every"),
+        "{text}"
+    );
+    assert!(
+        text.contains("INVALID    \"name\": Remove the control character"),
+        "{text}"
+    );
+    assert!(
+        !text.contains('\u{1b}'),
+        "a raw escape reached the terminal: {text:?}"
+    );
+    let listed = list(&workspace);
+    let fields: Vec<&str> = listed[0]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|problem| problem["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["name", "frequency"]);
+    assert_eq!(listed[0]["status"], "error");
+
+    for command in [
+        vec!["sync", id.as_str()],
+        vec!["connection", "test", id.as_str()],
+    ] {
+        workspace
+            .cli()
+            .args(&command)
+            .assert()
+            .code(2)
+            .stderr(contains("settings.json"))
+            .stderr(contains("\"frequency\": Sync at most every"))
+            .stderr(contains("until then it is not synced or tested"))
+            .stderr(contains("\u{1b}").not());
+    }
+    assert_eq!(
+        sim.requests().all().len(),
+        requests_before,
+        "a refused connection reached the tenant"
+    );
 }

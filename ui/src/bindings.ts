@@ -273,6 +273,11 @@ export type ConnectionView = {
 	counts: Counts | null,
 	lastRun: SyncRun | null,
 	syncing: boolean,
+	/**
+	 *  What the settings file gives this connection that the form never accepts; while any,
+	 *  it is not synced or tested, and the card says so.
+	 */
+	problems: FieldError[],
 	createdAt: string,
 };
 

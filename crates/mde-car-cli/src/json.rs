@@ -29,6 +29,7 @@ pub(crate) fn view_json(view: &ConnectionView) -> serde_json::Value {
         "status": status_key(view),
         "statusText": view.status_text,
         "lastTest": view.last_test.as_ref().map(report_json),
+        "problems": view.problems,
     })
 }
 

@@ -77,10 +77,19 @@ async fn run(cli: Cli, data_dir: DataDir) -> anyhow::Result<ExitCode> {
 /// exit status: scripts can tell input to fix (2) from a failure to retry or report (1).
 fn report(error: &anyhow::Error) -> ExitCode {
     let core_error = error.downcast_ref::<mde_car_core::Error>();
-    eprintln!("error: {error:#}");
+    // An error can quote the settings file or the tenant (a connection's name, an API
+    // message): escaped like every other text this CLI prints.
+    eprintln!(
+        "error: {}",
+        print::terminal_safe(&format!("{error:#}"), true)
+    );
     if let Some(mde_car_core::Error::Validation(fields)) = core_error {
         for field in fields {
-            eprintln!("  {}: {}", cli_flag(field.field), field.message);
+            eprintln!(
+                "  {}: {}",
+                cli_flag(field.field),
+                print::terminal_safe(&field.message, false)
+            );
         }
     }
     match core_error.map(mde_car_core::Error::code) {

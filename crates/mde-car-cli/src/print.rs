@@ -96,26 +96,47 @@ pub(crate) fn status_key(view: &ConnectionView) -> &'static str {
 
 pub(crate) fn print_view(view: &ConnectionView) {
     let connection = &view.connection;
+    // Everything here comes from the settings file, which a hand edit can fill with anything.
+    let safe = |text: &str| terminal_safe(text, false).into_owned();
     println!(
-        "{}{}",
-        connection.name,
-        if connection.demo { "  [demo]" } else { "" }
+        "{}{}{}",
+        safe(&connection.name),
+        if connection.demo { "  [demo]" } else { "" },
+        if view.problems.is_empty() {
+            ""
+        } else {
+            "  [invalid settings: not synced or tested]"
+        }
     );
+    for problem in &view.problems {
+        println!(
+            "  INVALID    \"{}\": {}",
+            problem.field,
+            safe(&problem.message)
+        );
+    }
     println!(
         "  tenant     {}  ({})",
-        connection.tenant_id,
+        safe(&connection.tenant_id),
         connection.cloud.label()
     );
-    println!("  client ID  {}", connection.client_id);
-    println!("  schedule   {}", view.frequency_text);
-    println!("  status     {}: {}", status_key(view), view.status_text);
-    println!("  API        {}", view.endpoints.api_base);
+    println!("  client ID  {}", safe(&connection.client_id));
+    println!("  schedule   {}", safe(&view.frequency_text));
+    println!(
+        "  status     {}: {}",
+        status_key(view),
+        safe(&view.status_text)
+    );
+    println!("  API        {}", safe(&view.endpoints.api_base));
     // A proxy URL may carry a password; it is never printed.
     if let Some(proxy) = &connection.proxy_url {
-        println!("  proxy      {}", mde_car_core::http::redacted(proxy));
+        println!(
+            "  proxy      {}",
+            safe(&mde_car_core::http::redacted(proxy))
+        );
     }
     if let Some(file) = &connection.ca_certificate_file {
-        println!("  CA file    {file}");
+        println!("  CA file    {}", safe(file));
     }
     println!("  needs      {}", view.required_permissions.join(", "));
 }

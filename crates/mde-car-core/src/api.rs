@@ -79,6 +79,9 @@ pub struct ConnectionView {
     pub counts: Option<Counts>,
     /// The newest finished run.
     pub last_run: Option<RunRecord>,
+    /// What the settings file gives this connection that the form never accepts; while any,
+    /// it is not synced or tested (see [`Connection::problems`]).
+    pub problems: Vec<FieldError>,
 }
 
 /// Where things are, for the Settings page and `mde-car --version`-like output.
@@ -215,6 +218,27 @@ impl Core {
             .ok_or_else(|| Error::ConnectionNotFound(name_or_id.to_owned()))
     }
 
+    /// The connection `name_or_id` names, when its stored settings pass the form's rules (see
+    /// [`Connection::problems`]): runs and tests start only from this, so a hand-edited file
+    /// never sends the secret where the form would not.
+    async fn usable_connection(&self, name_or_id: &str) -> Result<Connection> {
+        let connection = self.find_connection(name_or_id).await?;
+        self.check_usable(&connection)?;
+        Ok(connection)
+    }
+
+    fn check_usable(&self, connection: &Connection) -> Result<()> {
+        let problems = connection.problems();
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(Error::InvalidSettings {
+            file: self.inner.settings.path().display().to_string(),
+            name: connection.name.clone(),
+            problems,
+        })
+    }
+
     /// The field problems of `draft`; `editing_id` names the connection being edited.
     pub async fn validate_connection(
         &self,
@@ -338,7 +362,7 @@ impl Core {
 
     /// Tests a saved connection with its stored secret and records the result.
     pub async fn test_connection(&self, id: &str) -> Result<TestReport> {
-        let connection = self.find_connection(id).await?;
+        let connection = self.usable_connection(id).await?;
         let secret = self.stored_secret(&connection).await?;
         let endpoints = self.endpoints(&connection).await?;
         let target = ProbeTarget {
@@ -397,7 +421,9 @@ impl Core {
         let editing = editing_id.and_then(|id| find(&settings, id)).cloned();
         let secret = match (&draft.client_secret, &editing) {
             (Some(secret), _) => SecretString::from(secret.clone()),
-            (None, Some(existing)) => self.stored_secret(existing).await?,
+            // The draft passed the form's rules above and keeps the stored secret's hosts, so
+            // the stored connection's own problems (being fixed in this form) do not matter.
+            (None, Some(existing)) => self.keyring_secret(existing).await?,
             (None, None) => {
                 return Err(Error::Validation(vec![FieldError::new(
                     "clientSecret",
@@ -505,9 +531,12 @@ impl Core {
         let runs = self
             .settle_abandoned(&connection.id, runs, CARD_RUNS)
             .await?;
+        let problems = connection.problems();
         let here = self.is_syncing(&connection.id);
-        // Only a run this process does not know of needs the lock file looked at.
+        // Only a run this process does not know of needs the lock file looked at (and only
+        // with an id fit to name a file).
         let elsewhere = !here
+            && problems.is_empty()
             && runs
                 .first()
                 .is_some_and(|run| run.status == RunStatus::Running)
@@ -519,7 +548,26 @@ impl Core {
             (Some(_), None) => true,
             _ => false,
         };
-        let (status, status_text) = if here {
+        let (status, status_text) = if !problems.is_empty() {
+            // The problems themselves travel in `problems`, each with its field.
+            (
+                ConnectionStatus::Error,
+                format!(
+                    "Not synced or tested: the settings file gives {} the form never accepts ({}). Edit the connection to fix {}.",
+                    if problems.len() == 1 {
+                        "a value"
+                    } else {
+                        "values"
+                    },
+                    problems
+                        .iter()
+                        .map(|problem| format!("\"{}\"", problem.field))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if problems.len() == 1 { "it" } else { "them" },
+                ),
+            )
+        } else if here {
             (ConnectionStatus::Syncing, "Syncing…".to_owned())
         } else if elsewhere {
             (
@@ -556,7 +604,9 @@ impl Core {
             status_text,
             last_test,
             last_sync_at: last_success.map(|run| run.finished_at.unwrap_or(run.started_at)),
-            next_sync_at: Some(self.next_attempt(&connection, &runs)),
+            next_sync_at: problems
+                .is_empty()
+                .then(|| self.next_attempt(&connection, &runs)),
             counts: last_success.map(|_| Counts {
                 devices: counts.devices,
                 ip_addresses: counts.ip_addresses,
@@ -565,6 +615,7 @@ impl Core {
                 risk: counts.risk,
             }),
             last_run: last_run.cloned(),
+            problems,
             connection,
         })
     }
@@ -591,7 +642,7 @@ impl Core {
         force_full: bool,
         trigger: Trigger,
     ) -> Result<SyncOutcome> {
-        let connection = self.find_connection(id_or_name).await?;
+        let connection = self.usable_connection(id_or_name).await?;
         let guard = self.register_run(&connection.id, &connection.name)?;
         let result = match sync::lock_run(&self.inner.data_dir, &connection.id, &connection.name) {
             Ok(run_lock) => {
@@ -869,7 +920,7 @@ impl Core {
         cancel: CancellationToken,
         run_lock: Option<Arc<LockFile>>,
     ) -> Result<SyncOutcome> {
-        let connection = self.find_connection(id).await?;
+        let connection = self.usable_connection(id).await?;
         let run_lock = match run_lock {
             Some(run_lock) => run_lock,
             None => Arc::new(sync::lock_run(
@@ -1015,6 +1066,12 @@ impl Core {
     /// The connection's secret from the keyring; a missing one is an error that says how to
     /// set it again.
     async fn stored_secret(&self, connection: &Connection) -> Result<SecretString> {
+        self.check_usable(connection)?;
+        self.keyring_secret(connection).await
+    }
+
+    /// [`Core::stored_secret`] without the settings check, for a draft that passed it itself.
+    async fn keyring_secret(&self, connection: &Connection) -> Result<SecretString> {
         let secrets = self.inner.secrets.clone();
         let id = connection.id.clone();
         blocking(move || Ok(secrets.get(&id)?))
@@ -1143,7 +1200,9 @@ impl ScheduleHandle for Core {
     async fn connections(&self) -> Result<Vec<(Connection, Vec<RunRecord>)>> {
         let connections = self.list_connection_records().await?;
         let mut with_runs = Vec::with_capacity(connections.len());
-        for connection in connections {
+        // One the settings file gives invalid values is never due: its card says why, and an
+        // edit that fixes it wakes the scheduler.
+        for connection in connections.into_iter().filter(|c| c.problems().is_empty()) {
             // A connection whose runs cannot be read is due now, as one never synced is.
             let runs = self.sync_runs(&connection.id, 12).await.unwrap_or_default();
             with_runs.push((connection, runs));

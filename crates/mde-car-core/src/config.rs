@@ -406,6 +406,45 @@ impl Connection {
             && self.ca_certificate_file == draft.ca_certificate_file
     }
 
+    /// What is wrong with this stored connection by the form's own rules — the settings file
+    /// is read on every load, and a hand edit or another tool may have written what the form
+    /// never accepts: an `http://` authority on a remote host (the secret in clear text), a
+    /// frequency of 0 minutes (runs back to back), an id with `../` (a path outside `locks/`).
+    /// A connection with problems is shown with them and never synced or tested until fixed.
+    ///
+    /// The CA file is checked for its form only (a full path): whether it reads is a fault of
+    /// the moment, which the run that needs it reports, not a setting to reject on every load.
+    pub fn problems(&self) -> Vec<FieldError> {
+        let mut problems = Vec::new();
+        if let Err(message) = check_connection_id(&self.id) {
+            problems.push(FieldError::new("id", message));
+        }
+        let draft = ConnectionDraft {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            tenant_id: self.tenant_id.clone(),
+            client_id: self.client_id.clone(),
+            client_secret: None,
+            frequency: self.frequency.clone(),
+            cloud: self.cloud,
+            api_base_url: self.api_base_url.clone(),
+            login_authority: self.login_authority.clone(),
+            proxy_url: self.proxy_url.clone(),
+            ca_certificate_file: None,
+            data: self.data,
+        };
+        problems.extend(validate(&draft, &[], false));
+        if let Some(file) = &self.ca_certificate_file
+            && !std::path::Path::new(file.trim()).is_absolute()
+        {
+            problems.push(FieldError::new(
+                "caCertificateFile",
+                "Give the file's full path, e.g. /usr/local/share/ca-certificates/corp-ca.pem",
+            ));
+        }
+        problems
+    }
+
     /// The draft of an edit with the stored proxy credentials kept when the form sent the proxy
     /// back as it was shown (redacted): views never carry them, so an untouched field would
     /// otherwise drop them.
@@ -613,6 +652,28 @@ pub fn validate(
         errors.push(FieldError::new("caCertificateFile", message));
     }
     errors
+}
+
+/// The longest connection id accepted; mde-car writes UUIDs (36 characters).
+pub const MAX_ID_CHARS: usize = 64;
+
+/// A connection id names files (`locks/sync-<id>.lock`), so it is letters, digits, `-` and `_`
+/// only: nothing that could leave the folder or hide in a listing.
+fn check_connection_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("The connection has no id; remove it and add it again".to_owned());
+    }
+    if id.chars().count() > MAX_ID_CHARS
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "The id {:?} is not one mde-car writes (letters, digits, - and _, at most {MAX_ID_CHARS}); restore the file from a backup, or remove the connection and add it again",
+            id.chars().take(MAX_ID_CHARS).collect::<String>()
+        ));
+    }
+    Ok(())
 }
 
 fn check_tenant(tenant: &str) -> Result<(), String> {

@@ -61,6 +61,14 @@ pub enum Error {
     SecretMissing(String),
     #[error(transparent)]
     Settings(#[from] SettingsError),
+    /// A stored connection the settings file gives values the form never accepts (a hand edit,
+    /// another tool): shown with its problems, and never synced or tested until fixed.
+    #[error("{}", invalid_settings_summary(.file, .name, .problems))]
+    InvalidSettings {
+        file: String,
+        name: String,
+        problems: Vec<FieldError>,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -75,6 +83,22 @@ pub enum Error {
     Search(#[from] SearchError),
     #[error("{0}")]
     Internal(String),
+}
+
+fn invalid_settings_summary(file: &str, name: &str, problems: &[FieldError]) -> String {
+    let listed: Vec<String> = problems
+        .iter()
+        .map(|problem| format!("\"{}\": {}", problem.field, problem.message))
+        .collect();
+    format!(
+        "the settings file {file} gives connection '{name}' {}: {}; fix it with Edit (or `mde-car connection edit`) — until then it is not synced or tested",
+        if problems.len() == 1 {
+            "an invalid value"
+        } else {
+            "invalid values"
+        },
+        listed.join("; ")
+    )
 }
 
 fn validation_summary(fields: &[FieldError]) -> String {
@@ -111,7 +135,7 @@ impl ErrorCode {
 impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::Validation(_) => ErrorCode::Validation,
+            Error::Validation(_) | Error::InvalidSettings { .. } => ErrorCode::Validation,
             Error::ConnectionNotFound(_) => ErrorCode::NotFound,
             Error::DuplicateName(_) => ErrorCode::DuplicateName,
             Error::Keyring(_) | Error::SecretMissing(_) => ErrorCode::Keyring,
@@ -130,6 +154,7 @@ impl Error {
     pub fn fields(&self) -> Vec<FieldError> {
         match self {
             Error::Validation(fields) => fields.clone(),
+            Error::InvalidSettings { problems, .. } => problems.clone(),
             Error::DuplicateName(name) => vec![FieldError::new(
                 "name",
                 format!("Another connection is already named \"{name}\""),

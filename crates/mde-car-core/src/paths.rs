@@ -63,7 +63,7 @@ impl DataDir {
     pub(crate) fn run_lock_file(&self, connection_id: &str) -> PathBuf {
         self.root
             .join("locks")
-            .join(format!("sync-{connection_id}.lock"))
+            .join(format!("sync-{}.lock", file_part(connection_id)))
     }
 
     /// The connection's attempt backoff that every process on this folder honours, next to its
@@ -71,7 +71,7 @@ impl DataDir {
     pub(crate) fn shared_backoff_file(&self, connection_id: &str) -> PathBuf {
         self.root
             .join("locks")
-            .join(format!("sync-{connection_id}.backoff.json"))
+            .join(format!("sync-{}.backoff.json", file_part(connection_id)))
     }
 
     /// Held for a moment while the shared backoff file is read, changed and replaced, so an
@@ -79,8 +79,25 @@ impl DataDir {
     pub(crate) fn shared_backoff_lock_file(&self, connection_id: &str) -> PathBuf {
         self.root
             .join("locks")
-            .join(format!("sync-{connection_id}.backoff.lock"))
+            .join(format!("sync-{}.backoff.lock", file_part(connection_id)))
     }
+}
+
+/// A connection id as part of a file name. Runs start only for ids the settings check accepts
+/// (letters, digits, `-`, `_`; see `Connection::problems`), but a card also looks at the lock of
+/// a connection it shows, so any other character becomes `_` here too: no id, however the
+/// settings file was edited, names a path outside `locks/`.
+fn file_part(connection_id: &str) -> String {
+    connection_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// An exclusive advisory lock on a file of the data folder, across processes: released when

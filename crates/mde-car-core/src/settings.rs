@@ -81,6 +81,34 @@ impl Settings {
     }
 }
 
+/// The error for a settings file that exists but holds nothing. It is damaged, not "no
+/// connections": an empty file is what a write cut short leaves, and reading it as empty would
+/// let the next save write only the new connection, orphaning every other one's secret in the
+/// keyring. A file that does not exist is the one way to have no settings.
+pub fn empty_file_error(path: &Path) -> SettingsError {
+    SettingsError {
+        path: path.display().to_string(),
+        action: "read",
+        reason: "it is empty, as a write cut short leaves it; restore it from a backup, or delete it to start with no connections".to_owned(),
+    }
+}
+
+/// Writes the settings document's entries as both shells do: pretty JSON, written atomically
+/// (a synced temporary file renamed over the old one, readable by its owner only), so a crash
+/// or a full disk leaves the old file or the new one, never a cut one.
+pub fn write_entries(path: &Path, entries: &Map<String, Value>) -> Result<()> {
+    let error = |reason: String| SettingsError {
+        path: path.display().to_string(),
+        action: "written",
+        reason,
+    };
+    let bytes = serde_json::to_vec_pretty(entries).map_err(|e| error(e.to_string()))?;
+    path.parent()
+        .map_or(Ok(()), fs::create_dir_all)
+        .and_then(|()| crate::paths::write_atomically(path, &bytes))
+        .map_err(|e| error(e.to_string()))
+}
+
 /// Persistence of the settings document. Implementations need not lock: callers hold the
 /// inter-process settings lock around `load` + `save`.
 pub trait SettingsBackend: Send + Sync {
@@ -107,7 +135,7 @@ impl FileSettings {
             Err(error) => return Err(self.error("read", error.to_string())),
         };
         if text.trim().is_empty() {
-            return Ok(Map::new());
+            return Err(empty_file_error(&self.path));
         }
         match serde_json::from_str::<Value>(&text) {
             Ok(Value::Object(entries)) => Ok(entries),
@@ -142,13 +170,7 @@ impl SettingsBackend for FileSettings {
         for (key, value) in settings.to_entries(&self.path)? {
             entries.insert(key, value);
         }
-        let bytes = serde_json::to_vec_pretty(&Value::Object(entries))
-            .map_err(|error| self.error("written", error.to_string()))?;
-        self.path
-            .parent()
-            .map_or(Ok(()), fs::create_dir_all)
-            .and_then(|()| crate::paths::write_atomically(&self.path, &bytes))
-            .map_err(|error| self.error("written", error.to_string()))
+        write_entries(&self.path, &entries)
     }
 
     fn path(&self) -> PathBuf {

@@ -54,6 +54,7 @@ export function view(over: Partial<ConnectionView> = {}): ConnectionView {
     counts: null,
     lastRun: null,
     syncing: false,
+    problems: [],
     createdAt: "2026-11-20T09:00:00Z",
     ...over,
   };

@@ -556,3 +556,86 @@ mod app_and_daemon {
         assert_eq!((shared.failures, shared.not_before), (0, None));
     }
 }
+
+/// Settings are checked on every load by the form's rules: a hand edit the form would refuse is
+/// shown on the card and in the CLI, never synced, tested or scheduled, and an edit fixes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hand_edited_connection_the_form_refuses_is_shown_never_used_and_fixed_by_an_edit() {
+    use crate::scheduler::ScheduleHandle;
+
+    let sim = mde_sim::Sim::start(mde_sim::SimConfig {
+        devices: 5,
+        seed: 12,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::open(DataDir::new(dir.path())).unwrap();
+    let id = core
+        .add_connection(&sim_draft(&sim, "Hand edited"))
+        .await
+        .unwrap()
+        .connection
+        .id;
+    // Every host is still the simulator's; only the schedule is one the form never accepts.
+    let file = DataDir::new(dir.path()).settings_file();
+    let mut written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    written["connections"][0]["frequency"] = serde_json::json!({"kind": "interval", "minutes": 0});
+    std::fs::write(&file, serde_json::to_vec(&written).unwrap()).unwrap();
+
+    let view = core.list_connections().await.unwrap().remove(0);
+    assert_eq!(view.status, ConnectionStatus::Error);
+    assert_eq!(
+        view.problems.iter().map(|p| p.field).collect::<Vec<_>>(),
+        ["frequency"]
+    );
+    assert!(
+        view.status_text.contains("\"frequency\"") && view.status_text.contains("Edit"),
+        "{}",
+        view.status_text
+    );
+    assert_eq!(
+        view.next_sync_at, None,
+        "an invalid connection is never due"
+    );
+    assert!(
+        ScheduleHandle::connections(&core).await.unwrap().is_empty(),
+        "the scheduler sees it"
+    );
+    for refused in [
+        core.sync_connection(&id, false, Trigger::Manual)
+            .await
+            .map(|_| ()),
+        core.test_connection(&id).await.map(|_| ()),
+    ] {
+        let error = refused.unwrap_err();
+        assert_eq!(error.code(), crate::ErrorCode::Validation);
+        let message = error.to_string();
+        assert!(
+            message.contains(&file.display().to_string())
+                && message.contains("'Hand edited'")
+                && message.contains("\"frequency\""),
+            "{message}"
+        );
+        assert_eq!(error.fields().len(), 1);
+    }
+    assert_eq!(
+        sim.requests().all().len(),
+        0,
+        "a request reached the tenant"
+    );
+    assert!(core.sync_runs(&id, 5).await.unwrap().is_empty());
+
+    // The form's Save with a valid schedule fixes it.
+    let fixed = ConnectionDraft {
+        client_secret: None,
+        ..sim_draft(&sim, "Hand edited")
+    };
+    let view = core.update_connection(&id, &fixed).await.unwrap();
+    assert!(view.problems.is_empty());
+    core.sync_connection(&id, false, Trigger::Manual)
+        .await
+        .unwrap();
+}

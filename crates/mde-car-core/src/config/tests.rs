@@ -514,3 +514,119 @@ fn an_edit_that_sends_the_proxy_back_redacted_keeps_its_credentials() {
         "another proxy gets no stored credentials"
     );
 }
+
+#[test]
+fn a_stored_connection_is_checked_by_the_forms_rules() {
+    let saved = good().into_connection(uuid::Uuid::new_v4().to_string(), false, chrono::Utc::now());
+    assert_eq!(saved.problems(), Vec::new(), "a connection the form saved");
+    // What a hand edit of the settings file can write and the form never accepts.
+    let cases: Vec<(&str, Connection)> = vec![
+        (
+            "loginAuthority",
+            Connection {
+                login_authority: Some("http://login.attacker.example".to_owned()),
+                ..saved.clone()
+            },
+        ),
+        (
+            "apiBaseUrl",
+            Connection {
+                api_base_url: Some("file:///etc/passwd".to_owned()),
+                ..saved.clone()
+            },
+        ),
+        (
+            "frequency",
+            Connection {
+                frequency: Frequency::Interval { minutes: 0 },
+                ..saved.clone()
+            },
+        ),
+        (
+            "frequency",
+            Connection {
+                // 30 February: never runs.
+                frequency: Frequency::Cron {
+                    expression: "0 0 30 2 *".to_owned(),
+                },
+                ..saved.clone()
+            },
+        ),
+        (
+            "id",
+            Connection {
+                id: "../../outside".to_owned(),
+                ..saved.clone()
+            },
+        ),
+        (
+            "id",
+            Connection {
+                id: String::new(),
+                ..saved.clone()
+            },
+        ),
+        (
+            "id",
+            Connection {
+                id: "x".repeat(65),
+                ..saved.clone()
+            },
+        ),
+        (
+            "tenantId",
+            Connection {
+                tenant_id: "common".to_owned(),
+                ..saved.clone()
+            },
+        ),
+        (
+            "clientId",
+            Connection {
+                client_id: "not a guid".to_owned(),
+                ..saved.clone()
+            },
+        ),
+        (
+            "name",
+            Connection {
+                name: "Contoso\u{1b}[2J".to_owned(),
+                ..saved.clone()
+            },
+        ),
+        (
+            "proxyUrl",
+            Connection {
+                proxy_url: Some("socks5://proxy.example:1080".to_owned()),
+                ..saved.clone()
+            },
+        ),
+        (
+            "caCertificateFile",
+            Connection {
+                ca_certificate_file: Some("relative/ca.pem".to_owned()),
+                ..saved
+            },
+        ),
+    ];
+    for (field, connection) in cases {
+        let problems = connection.problems();
+        assert!(
+            problems.iter().any(|problem| problem.field == field),
+            "{field} of {connection:?} passed: {problems:?}"
+        );
+        assert_eq!(problems.len(), 1, "only {field} is wrong: {problems:?}");
+    }
+}
+
+#[test]
+fn a_stored_ca_file_is_not_read_on_every_load() {
+    // A full path to a file that is not there (moved, or a share not mounted): the run that
+    // needs it reports that; the settings themselves are fine.
+    let saved = ConnectionDraft {
+        ca_certificate_file: Some("/nonexistent/corp-ca.pem".to_owned()),
+        ..good()
+    }
+    .into_connection("c1".to_owned(), false, chrono::Utc::now());
+    assert_eq!(saved.problems(), Vec::new());
+}

@@ -89,3 +89,30 @@ fn a_damaged_file_is_reported_with_its_path_and_left_alone() {
             .contains("newer mde-car")
     );
 }
+
+#[test]
+fn an_empty_or_cut_file_is_damaged_not_no_connections_and_is_never_saved_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.json");
+    let file = FileSettings::new(&path);
+    let cut = r#"{"version": 1, "connections": [{"id": "a", "na"#;
+    for (damage, reason) in [
+        ("", "it is empty"),
+        ("  \n\t", "it is empty"),
+        (cut, "not valid JSON"),
+    ] {
+        std::fs::write(&path, damage).unwrap();
+        let error = file.load().unwrap_err();
+        assert!(
+            error.to_string().contains(reason) && error.to_string().contains("settings.json"),
+            "{damage:?}: {error}"
+        );
+        // A save reads the file first, so it fails too instead of writing one connection over
+        // the others (whose secrets would be left in the keyring with no settings).
+        file.save(&Settings {
+            connections: vec![connection("new")],
+        })
+        .unwrap_err();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), damage);
+    }
+}

@@ -163,6 +163,36 @@ describe("ConnectionCard", () => {
     await waitFor(() => expect(q.getByTestId("card-test-result")).toHaveTextContent("The OS keyring is locked."));
   });
 
+  it("lists the values the settings file gives that the form refuses, and offers only Edit", async () => {
+    const { user, q, onedit } = setup(
+      view({
+        status: "error",
+        statusText:
+          'Not synced or tested: the settings file gives values the form never accepts ("loginAuthority", "frequency"). Edit the connection to fix them.',
+        problems: [
+          { field: "loginAuthority", message: "Use https: the login authority receives credentials" },
+          { field: "frequency", message: "Sync at most every 5 minutes" },
+        ],
+      }),
+    );
+    const problems = q.getByTestId("card-settings-problems");
+    expect(within(problems).getAllByRole("listitem").map((item) => item.textContent)).toEqual([
+      "loginAuthority Use https: the login authority receives credentials",
+      "frequency Sync at most every 5 minutes",
+    ]);
+    expect(q.getByTestId("card-test")).toBeDisabled();
+    expect(q.getByTestId("card-sync")).toBeDisabled();
+    expect(q.getByTestId("card-sync")).toHaveAttribute("title", expect.stringMatching(/Edit/));
+    await user.click(q.getByTestId("card-edit"));
+    expect(onedit).toHaveBeenCalledOnce();
+  });
+
+  it("shows no settings problems for a valid connection", () => {
+    const { q } = setup(view());
+    expect(q.queryByTestId("card-settings-problems")).toBeNull();
+    expect(q.getByTestId("card-test")).toBeEnabled();
+  });
+
   it("Edit and Delete hand the connection to the page", async () => {
     const { user, q, onedit, ondelete } = setup();
     await user.click(q.getByTestId("card-edit"));
