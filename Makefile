@@ -8,7 +8,7 @@ APP := target/debug/mde-car-desktop
 WITH_KEYRING := dbus-run-session -- scripts/with-keyring.sh
 HEADLESS := xvfb-run -a -s "-screen 0 1280x800x24"
 
-.PHONY: setup ui build run test test-rust test-ui test-e2e lint fmt fmt-check bindings bindings-check bench sim demo clean
+.PHONY: setup ui build run test test-rust test-ui test-e2e lint deny audit fmt fmt-check bindings bindings-check bench sim demo clean
 
 setup:
 	@scripts/install-deps.sh
@@ -25,8 +25,9 @@ run: build
 	  echo "make run: no display (DISPLAY/WAYLAND_DISPLAY unset); run it from a desktop session, or see README 'Headless'"; exit 1; fi
 	$(APP)
 
-## Set up, then every check and test: format, lints, bindings, Rust, UI, end-to-end.
-test: setup ui fmt-check lint bindings-check test-rust test-ui test-e2e
+## Set up, then every check and test: format, lints, dependency rules, bindings, Rust, UI,
+## end-to-end.
+test: setup ui fmt-check lint deny bindings-check test-rust test-ui test-e2e
 	@echo "make test: all checks passed"
 
 test-rust:
@@ -51,6 +52,20 @@ lint:
 	# Its library as shipped builds compile it: without the dev-dependencies there is no
 	# `failpoints` feature, and the fail points must compile to nothing cleanly.
 	$(CARGO) clippy -p mde-car-core --lib -- -D warnings
+
+## The dependency graph against deny.toml: licences, banned crates and wildcard versions, and
+## sources (crates.io only). Needs no network once cargo has the crates. Duplicate versions are
+## reported as warnings.
+deny:
+	$(CARGO) deny check --hide-inclusion-graph licenses bans sources
+
+## Known vulnerabilities, not part of `make test`: Cargo.lock against the RustSec advisory
+## database, which cargo-deny fetches from GitHub (so this needs network access to it), with the
+## accepted advisories of deny.toml; then the npm registry's advisories for the UI's runtime
+## packages. docs/supply-chain.md lists what is accepted and why.
+audit:
+	$(CARGO) deny check --hide-inclusion-graph advisories
+	npm --prefix ui audit --omit=dev
 
 fmt:
 	$(CARGO) fmt --all

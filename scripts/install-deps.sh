@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings a fresh Debian/Ubuntu machine to the point where `make run` and `make test` work:
 # system packages (Tauri's WebKitGTK build deps, Xvfb, WebKitWebDriver, D-Bus, gnome-keyring),
-# tauri-driver, and the npm packages of ui/ and tests/e2e/. Idempotent: each step checks first.
+# tauri-driver, cargo-deny, and the npm packages of ui/ and tests/e2e/. Idempotent: each step
+# checks first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +35,14 @@ fi
 if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
   echo "install-deps: cargo install tauri-driver"
   cargo install tauri-driver --locked --version 2.1.0
+fi
+
+# cargo-deny checks the dependency graph against deny.toml (`make deny`, `make audit`). Pinned:
+# another version may read deny.toml differently. Built from source, about 5 minutes on 2 cores.
+CARGO_DENY_VERSION=0.20.2
+if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]; then
+  echo "install-deps: cargo install cargo-deny $CARGO_DENY_VERSION"
+  cargo install cargo-deny --locked --version "$CARGO_DENY_VERSION"
 fi
 
 # npm packages: reinstalled when a lockfile is newer than the last install.
