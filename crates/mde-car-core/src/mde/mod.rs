@@ -205,6 +205,10 @@ pub struct ClientOptions {
     pub listing_passes: u32,
     /// Pages per pass at most (a guard against links that loop).
     pub max_pages: u32,
+    /// Pages of one export at most: each `$skiptoken` is new, so only a count stops an export
+    /// whose links never end. 10,000 pages of the default 50,000 rows is 500 million rows,
+    /// thousands of times a 100,000-device tenant's.
+    pub max_export_pages: u32,
     /// `pageSize` of the vulnerability exports; `None` = the service's default (50,000).
     pub export_page_size: Option<usize>,
     pub budgets: Budgets,
@@ -232,6 +236,7 @@ impl Default for ClientOptions {
             send_top: true,
             listing_passes: 3,
             max_pages: 10_000,
+            max_export_pages: 10_000,
             export_page_size: None,
             budgets: Budgets::default(),
             retry: RetryPolicy::default(),

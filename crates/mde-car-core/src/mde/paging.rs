@@ -327,6 +327,15 @@ impl MdeClient {
             let Some(link) = page.next_link else {
                 return Ok(());
             };
+            if n_pages >= self.shared.options.max_export_pages.max(1) {
+                return Err(MdeError::Decode {
+                    endpoint,
+                    detail: format!(
+                        "the export gave {n_pages} pages ({n_items} rows) and still links to another; it was stopped there, at mde-car's limit of {} pages, and is not used",
+                        self.shared.options.max_export_pages.max(1)
+                    ),
+                });
+            }
             match check_export_link(&link, &expected) {
                 Some(token) if !tokens.contains(&token) => {
                     tokens.insert(token);

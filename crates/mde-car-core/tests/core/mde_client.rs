@@ -1119,6 +1119,29 @@ async fn the_vulnerability_export_follows_its_skiptoken_to_the_end() {
     );
 }
 
+/// Every `$skiptoken` of an export is new, so a service whose links never end would be followed
+/// for ever: a page count stops it, and the export fails as a whole (nothing is marked fixed).
+#[tokio::test]
+async fn an_export_longer_than_the_page_limit_is_stopped_and_not_used() {
+    let sim = start(config(40)).await;
+    let client = client_with(
+        &sim,
+        ClientOptions {
+            export_page_size: Some(100),
+            max_export_pages: 2,
+            ..options()
+        },
+    );
+    let error = client.vulnerabilities_full().await.unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(error, MdeError::Decode { .. }) && message.contains("limit of 2 pages"),
+        "{message}"
+    );
+    assert!(message.contains("200 rows"), "{message}");
+    assert_eq!(sim.requests().count(SimEndpoint::VulnerabilitiesExport), 2);
+}
+
 #[tokio::test]
 async fn vulnerability_changes_and_their_fourteen_day_window() {
     let sim = start(config(40)).await;
