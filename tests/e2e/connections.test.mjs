@@ -87,9 +87,12 @@ test("connections: validate, add, test, wrong secret, delete", async () => {
   // Test connection: Connected, with the granted permissions.
   await (await contoso.findElement(byTestId("card-test"))).click();
   // The test's own result, not the status pill: the scheduler's first sync may set that first.
+  // The result is recorded in the store before it is shown, so it waits for that sync's save
+  // (its write transaction) to end: on a loaded CI machine that took over 15 s once.
   await waitFor(
     async () => /connected/i.test(await text(await contoso.findElement(byTestId("card-test-result")))),
     "the test result says Connected",
+    60_000,
   );
   await waitFor(async () => /connected/i.test(await text(await contoso.findElement(byTestId("card-status")))), "the card says Connected");
   const roles = await waitFor(
