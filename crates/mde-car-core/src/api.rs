@@ -1214,6 +1214,10 @@ impl ScheduleHandle for Core {
         self.is_syncing(connection_id)
     }
 
+    fn runs_ended(&self) -> u64 {
+        self.inner.runs.runs_ended()
+    }
+
     fn running_elsewhere(&self, connection_id: &str) -> bool {
         sync::running_elsewhere(&self.inner.data_dir, connection_id)
     }

@@ -101,6 +101,62 @@ pub(crate) fn expiry(now: DateTime<Utc>, expires_in: Option<std::time::Duration>
         .unwrap_or(now)
 }
 
+/// The largest token answer read. Entra ID's are a few kB (a JWT with its claims, twice at
+/// most); anything near this is not Entra ID, and reading it whole would let whatever answers
+/// at the login authority fill the memory.
+pub(crate) const MAX_TOKEN_ANSWER_BYTES: u64 = 1024 * 1024;
+
+/// Why the token request got no answer to read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TokenHttpError {
+    #[error(transparent)]
+    Transport(#[from] reqwest::Error),
+    #[error(
+        "an answer larger than {} kB, not Entra ID's token answer (a few kB): a proxy's or another service's at that address",
+        MAX_TOKEN_ANSWER_BYTES / 1024
+    )]
+    TooLarge,
+    #[error("an answer that could not be read as HTTP: {0}")]
+    Http(#[from] oauth2::http::Error),
+}
+
+/// The HTTP client oauth2 calls: ours, with the body read through
+/// [`crate::http::read_capped`] (the crate's own reqwest client reads any length). A type, not
+/// a closure: a closure's borrowed future is not `Send` for every lifetime oauth2 asks.
+struct CappedTokenClient<'a>(&'a reqwest::Client);
+
+impl<'c> oauth2::AsyncHttpClient<'c> for CappedTokenClient<'_> {
+    type Error = TokenHttpError;
+    type Future = std::pin::Pin<
+        Box<dyn Future<Output = Result<oauth2::HttpResponse, TokenHttpError>> + Send + 'c>,
+    >;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(send_token_request(self.0, request))
+    }
+}
+
+/// oauth2's HTTP call, with the body read through [`crate::http::read_capped`] (the crate's
+/// own reqwest client reads any length).
+async fn send_token_request(
+    http: &reqwest::Client,
+    request: oauth2::HttpRequest,
+) -> Result<oauth2::HttpResponse, TokenHttpError> {
+    let response = http.execute(request.try_into()?).await?;
+    let mut answer = oauth2::http::Response::builder()
+        .status(response.status())
+        .version(response.version());
+    for (name, value) in response.headers() {
+        answer = answer.header(name, value);
+    }
+    let body = match crate::http::read_capped(response, MAX_TOKEN_ANSWER_BYTES).await {
+        Ok(body) => body,
+        Err(crate::http::BodyError::TooLarge) => return Err(TokenHttpError::TooLarge),
+        Err(crate::http::BodyError::Broken(error)) => return Err(error.into()),
+    };
+    Ok(answer.body(body)?)
+}
+
 /// Requests a token for `endpoints.scope()` with the client secret.
 pub(crate) async fn request_token(
     http: &reqwest::Client,
@@ -121,7 +177,7 @@ pub(crate) async fn request_token(
     let response = client
         .exchange_client_credentials()
         .add_scope(Scope::new(endpoints.scope()))
-        .request_async(http)
+        .request_async(&CappedTokenClient(http))
         .await;
     match response {
         Ok(token) => {
@@ -141,9 +197,12 @@ pub(crate) async fn request_token(
                 &description,
             ))
         }
-        Err(RequestTokenError::Request(error)) => {
+        Err(RequestTokenError::Request(TokenHttpError::Transport(error))) => {
             Err(AuthFailure::Transport(classify_transport(&error)))
         }
+        Err(RequestTokenError::Request(error)) => Err(AuthFailure::NotEntra {
+            detail: error.to_string(),
+        }),
         Err(RequestTokenError::Parse(_, body)) => Err(AuthFailure::NotEntra {
             detail: not_entra_detail(&body),
         }),

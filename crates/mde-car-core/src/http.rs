@@ -67,6 +67,40 @@ pub fn client_for(network: Network<'_>) -> Result<reqwest::Client, String> {
     })
 }
 
+/// Why a body was not read whole.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// Larger than the cap: told by its Content-Length before a byte was read, or found on
+    /// the way.
+    TooLarge,
+    /// The connection broke off.
+    Broken(reqwest::Error),
+}
+
+/// The body, read chunk by chunk up to `limit` bytes. Every answer the core reads goes through
+/// this: a host that sends without end (or claims to) costs at most `limit` bytes of memory.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    limit: u64,
+) -> Result<Vec<u8>, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit)
+    {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::with_capacity(
+        usize::try_from(response.content_length().unwrap_or(0).min(limit)).unwrap_or(0),
+    );
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Broken)? {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// A URL as it may be shown: without a user name or password, should a hand-edited settings
 /// file hold one (the form and the CLI refuse them).
 pub fn redacted(url: &str) -> String {

@@ -135,6 +135,9 @@ struct Answer {
     body: String,
 }
 
+/// The largest answer read to `GET /api/machines?$top=1`: one device record is a few kB.
+const MAX_ONE_DEVICE_ANSWER_BYTES: u64 = 1024 * 1024;
+
 /// `GET /api/machines?$top=1`: the smallest call that needs a token Defender accepts and
 /// Machine.Read.All. A request that gets no answer is already the report.
 async fn list_one_device(
@@ -156,7 +159,22 @@ async fn list_one_device(
         })?;
     let status = response.status().as_u16();
     let retry_after = retry_after_secs(response.headers());
-    let body = response.text().await.unwrap_or_default();
+    let body = match crate::http::read_capped(response, MAX_ONE_DEVICE_ANSWER_BYTES).await {
+        Ok(body) => String::from_utf8_lossy(&body).into_owned(),
+        Err(crate::http::BodyError::TooLarge) => {
+            return Err(report(
+                TestCode::Unexpected,
+                "Unexpected answer",
+                format!(
+                    "{} answered {status} with more than {} kB to a request for one device; Defender's answer is a few kB. Check the API base URL: another service may be at that address.",
+                    host_of(&endpoints.api_base),
+                    MAX_ONE_DEVICE_ANSWER_BYTES / 1024
+                ),
+            ));
+        }
+        // What arrived is judged by its status; a cut-off body reads as none.
+        Err(crate::http::BodyError::Broken(_)) => String::new(),
+    };
     Ok(Answer {
         status,
         retry_after,

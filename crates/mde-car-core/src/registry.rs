@@ -24,6 +24,9 @@ use crate::mde::{ClientOptions, MdeClient};
 #[derive(Default)]
 pub(crate) struct RunRegistry {
     running: Arc<Mutex<HashMap<String, CancellationToken>>>,
+    /// Runs ended so far: the scheduler compares it around its read of the runs (a run that
+    /// ended meanwhile may have been read still `running`).
+    ended: Arc<AtomicU64>,
     /// One Defender client per connection; dropped when connections change.
     clients: Mutex<HashMap<String, MdeClient>>,
     /// Options of new Defender clients (tests and benchmarks shrink page sizes).
@@ -39,6 +42,7 @@ pub(crate) struct RunRegistry {
 #[derive(Debug)]
 pub(crate) struct RunGuard {
     running: Arc<Mutex<HashMap<String, CancellationToken>>>,
+    ended: Arc<AtomicU64>,
     connection_id: String,
     cancel: CancellationToken,
 }
@@ -52,6 +56,7 @@ impl RunGuard {
 impl Drop for RunGuard {
     fn drop(&mut self) {
         lock(&self.running).remove(&self.connection_id);
+        self.ended.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -72,6 +77,7 @@ impl RunRegistry {
         running.insert(connection_id.to_owned(), cancel.clone());
         Some(RunGuard {
             running: self.running.clone(),
+            ended: self.ended.clone(),
             connection_id: connection_id.to_owned(),
             cancel,
         })
@@ -79,6 +85,11 @@ impl RunRegistry {
 
     pub(crate) fn is_running(&self, connection_id: &str) -> bool {
         lock(&self.running).contains_key(connection_id)
+    }
+
+    /// How many runs of this process have ended (unregistered) so far.
+    pub(crate) fn runs_ended(&self) -> u64 {
+        self.ended.load(Ordering::SeqCst)
     }
 
     /// Asks the connection's run to stop; true when one was running here.

@@ -47,6 +47,9 @@ pub(crate) trait ScheduleHandle: Send + Sync + 'static {
 
     fn is_running(&self, connection_id: &str) -> bool;
 
+    /// How many runs of this process have ended so far (any trigger).
+    fn runs_ended(&self) -> u64;
+
     /// Whether another process (the CLI, a daemon, the app) runs a sync of the connection now:
     /// its run lock is held.
     fn running_elsewhere(&self, connection_id: &str) -> bool;
@@ -352,6 +355,7 @@ async fn pass(
     // with the edits made so far.
     state.saw_edits(handle.edits());
     state.take_reports(reports);
+    let ended_before = handle.runs_ended();
     let connections = match handle.connections().await {
         Ok(connections) => connections,
         Err(error) => {
@@ -368,10 +372,13 @@ async fn pass(
     // seen idle above has told it by now. One that ended while the runs were being read is
     // judged on the next pass, with runs read after its end.
     let ended_meanwhile = state.take_reports(reports);
+    // A run of any trigger (Sync now, too) that ended while the runs were read may have been
+    // read `running`, which counts as no run: it would look due and start again at once.
+    let any_ended_meanwhile = handle.runs_ended() != ended_before;
     let mut sleep_for = RECHECK;
     for (connection, runs) in idle {
         state.saw_runs(&connection.id, &runs);
-        if ended_meanwhile.contains(&connection.id) {
+        if any_ended_meanwhile || ended_meanwhile.contains(&connection.id) {
             sleep_for = Duration::ZERO;
             continue;
         }

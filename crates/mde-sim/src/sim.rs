@@ -80,6 +80,7 @@ impl Sim {
             limiter: Limiter::default(),
             signing_key,
             token_serial,
+            issued_tokens: std::sync::Mutex::new(Vec::new()),
             config,
         });
         for failure in &shared.config.failures {
@@ -168,6 +169,16 @@ impl Sim {
     /// The default app's secret value.
     pub fn client_secret(&self) -> String {
         self.default_app().secret
+    }
+
+    /// Every access token this simulator issued so far, oldest first. Not a service feature:
+    /// the leak tests search everything the client wrote for them.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.shared
+            .issued_tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Registers another app (or replaces one with the same client id).

@@ -16,6 +16,7 @@ use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 
 use crate::auth::{self, Transport};
+use crate::http::BodyError;
 
 use super::budget::parse_retry_after;
 use super::error::required_roles;
@@ -308,17 +309,17 @@ impl MdeClient {
         let body = tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(Attempt::Final(MdeError::Cancelled)),
-            body = read_capped(response, limit) => body,
+            body = crate::http::read_capped(response, limit) => body,
         };
         let body = match body {
             Ok(body) => body,
-            Err(None) => {
+            Err(BodyError::TooLarge) => {
                 return Err(Attempt::Final(MdeError::TooLarge {
                     endpoint: call.endpoint,
                     limit,
                 }));
             }
-            Err(Some(_)) => {
+            Err(BodyError::Broken(_)) => {
                 return Err(Attempt::Transient {
                     error: MdeError::Network(Transport::Other(
                         "the connection broke off in the middle of the answer".to_owned(),
@@ -337,31 +338,6 @@ impl MdeClient {
             bearer.generation,
         ))
     }
-}
-
-/// The body, read chunk by chunk up to `limit` bytes: `Err(None)` when it is larger (told by
-/// its Content-Length before a byte is read, or found on the way), `Err(Some(_))` when the
-/// connection broke off.
-async fn read_capped(
-    mut response: reqwest::Response,
-    limit: u64,
-) -> Result<Vec<u8>, Option<reqwest::Error>> {
-    if response
-        .content_length()
-        .is_some_and(|length| length > limit)
-    {
-        return Err(None);
-    }
-    let mut body = Vec::with_capacity(
-        usize::try_from(response.content_length().unwrap_or(0).min(limit)).unwrap_or(0),
-    );
-    while let Some(chunk) = response.chunk().await.map_err(Some)? {
-        if body.len() as u64 + chunk.len() as u64 > limit {
-            return Err(None);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 fn transport_attempt(error: &reqwest::Error) -> Attempt {

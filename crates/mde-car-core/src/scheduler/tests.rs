@@ -146,6 +146,10 @@ mod backoff {
         connection: Connection,
         runs: Mutex<Vec<RunRecord>>,
         running: AtomicBool,
+        /// Runs ended so far, as the registry counts them.
+        ended: AtomicU64,
+        /// The running run ends while the next read of the runs is under way.
+        end_during_read: AtomicBool,
         elsewhere: AtomicBool,
         edits: AtomicU64,
         /// The not-before the processes share, on tokio's clock.
@@ -169,12 +173,23 @@ mod backoff {
             self.0
                 .passes
                 .send_modify(|passes| passes.push(Instant::now()));
-            let runs = self.0.runs.lock().unwrap().clone();
+            let mut stored = self.0.runs.lock().unwrap();
+            let runs = stored.clone();
+            if self.0.end_during_read.swap(false, Ordering::SeqCst) {
+                // Recorded, then unregistered, after the read took the records.
+                stored[0].status = RunStatus::Succeeded;
+                self.0.running.store(false, Ordering::SeqCst);
+                self.0.ended.fetch_add(1, Ordering::SeqCst);
+            }
             Ok(vec![(self.0.connection.clone(), runs)])
         }
 
         fn is_running(&self, _: &str) -> bool {
             self.0.running.load(Ordering::SeqCst)
+        }
+
+        fn runs_ended(&self) -> u64 {
+            self.0.ended.load(Ordering::SeqCst)
         }
 
         fn running_elsewhere(&self, _: &str) -> bool {
@@ -218,6 +233,7 @@ mod backoff {
                         }
                         ended.tell(AttemptOutcome::NotRecorded);
                         fake.running.store(false, Ordering::SeqCst);
+                        fake.ended.fetch_add(1, Ordering::SeqCst);
                         fake.wake.notify_one();
                     });
                     Ok(())
@@ -250,6 +266,8 @@ mod backoff {
             connection: connection(Frequency::Interval { minutes: 60 }),
             runs: Mutex::new(Vec::new()),
             running: AtomicBool::new(false),
+            ended: AtomicU64::new(0),
+            end_during_read: AtomicBool::new(false),
             elsewhere: AtomicBool::new(false),
             edits: AtomicU64::new(0),
             shared: Mutex::new(None),
@@ -297,6 +315,32 @@ mod backoff {
 
     fn gaps(times: &[Instant]) -> Vec<Duration> {
         times.windows(2).map(|pair| pair[1] - pair[0]).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sync_now_that_ends_while_the_runs_are_read_is_not_run_again() {
+        // Sync now is running (its record says so) and ends while a pass reads the records:
+        // the pass holds a `running` record, which counts as no run, and sees it idle.
+        let (fake, stop) = start(
+            &[],
+            Attempt::Succeed {
+                started_ago: chrono::Duration::zero(),
+            },
+        );
+        *fake.runs.lock().unwrap() = vec![RunRecord {
+            started_at: Utc::now(),
+            finished_at: None,
+            ..run("2026-11-28T12:00:00Z", RunStatus::Running)
+        }];
+        fake.running.store(true, Ordering::SeqCst);
+        fake.end_during_read.store(true, Ordering::SeqCst);
+        // The pass that saw it end reads again at once, and the next at the recheck.
+        passes(&fake, 3).await;
+        assert!(
+            fake.attempts.borrow().is_empty(),
+            "a run that just succeeded was started again"
+        );
+        stop.cancel();
     }
 
     #[tokio::test(start_paused = true)]

@@ -652,10 +652,11 @@ fn skipped_note(remembered: &Unavailable) -> Option<String> {
     let stage = Stage::of_kind(&remembered.kind)?;
     let time = |t: crate::model::Timestamp| t.format("%Y-%m-%d %H:%M UTC").to_string();
     Some(format!(
-        "{} not asked for: since {} Defender answers that this tenant or cloud does not offer them ({}). mde-car asks again after {} or when you test the connection; turn them off in Edit if it never will. What was stored before is kept",
+        "{} not asked for: since {} Defender answers that this tenant or cloud does not offer them ({}); {}. mde-car asks again after {} or when you test the connection; turn them off in Edit if it never will. What was stored before is kept",
         stage.label(),
         time(remembered.since),
         remembered.reason,
+        stage.likely_absence(),
         time(remembered.checked_at + RECHECK_UNAVAILABLE)
     ))
 }

@@ -1269,3 +1269,125 @@ async fn an_answer_larger_than_the_cap_fails_its_call_and_says_so() {
         40
     );
 }
+
+/// A token answer from a host that sends without end: `chunked` without a length, else with a
+/// Content-Length that says it. Starts like Entra ID's, with an access token.
+async fn endless_token_host(chunked: bool) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 8192];
+                let _ = socket.read(&mut request).await;
+                let start = br#"{"token_type":"Bearer","expires_in":3599,"access_token":"eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.LEAKED-ACCESS-TOKEN."#;
+                let padding = vec![b'A'; 64 * 1024];
+                let total = 4 * 1024 * 1024;
+                let head = if chunked {
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".to_owned()
+                } else {
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {total}\r\n\r\n"
+                    )
+                };
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let mut sent = 0;
+                for part in std::iter::once(&start[..]).chain(std::iter::repeat(&padding[..])) {
+                    if sent >= total {
+                        break;
+                    }
+                    let written = if chunked {
+                        let mut chunk = format!("{:x}\r\n", part.len()).into_bytes();
+                        chunk.extend_from_slice(part);
+                        chunk.extend_from_slice(b"\r\n");
+                        socket.write_all(&chunk).await
+                    } else {
+                        socket.write_all(part).await
+                    };
+                    // The client stops reading at its cap and hangs up.
+                    if written.is_err() {
+                        return;
+                    }
+                    sent += part.len();
+                }
+            });
+        }
+    });
+    format!("http://{address}")
+}
+
+#[tokio::test]
+async fn a_token_answer_larger_than_a_token_is_refused_unread_and_never_shown() {
+    let sim = start(config(1)).await;
+    for chunked in [false, true] {
+        let client = MdeClient::new(
+            mde_car_core::http::client().unwrap(),
+            Endpoints {
+                authority: endless_token_host(chunked).await,
+                ..endpoints(&sim)
+            },
+            &sim.tenant_id(),
+            &sim.client_id(),
+            SecretString::from(sim.client_secret()),
+            options(),
+        );
+        let error = client.list_devices(None).await.unwrap_err();
+        let text = error.to_string();
+        assert!(
+            matches!(error, MdeError::Auth(_)) && text.contains("not entra id"),
+            "chunked {chunked}: {error:?}"
+        );
+        assert!(
+            text.contains("larger than 1024 kB"),
+            "chunked {chunked}: {text}"
+        );
+        assert!(!text.contains("LEAKED"), "chunked {chunked}: {text}");
+    }
+}
+
+/// Test connection reads one device; a host that answers with megabytes is not Defender, and
+/// is refused at the cap instead of read whole.
+#[tokio::test]
+async fn test_connection_reads_at_most_a_megabyte_for_its_one_device() {
+    let sim = start(config(1)).await;
+    let machines = axum::Router::new().route(
+        "/api/machines",
+        axum::routing::get(|| async { format!("{{\"value\":[\"{}\"]}}", "x".repeat(3 << 20)) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, machines).await });
+    let endpoints = Endpoints {
+        api_base: format!("http://{address}"),
+        ..endpoints(&sim)
+    };
+    let (tenant, client) = (sim.tenant_id(), sim.client_id());
+    let probed = mde_car_core::probe::test_connection(
+        &mde_car_core::http::client().unwrap(),
+        &mde_car_core::probe::ProbeTarget {
+            tenant_id: &tenant,
+            client_id: &client,
+            cloud: Cloud::Commercial,
+            endpoints: &endpoints,
+            data: Default::default(),
+            network: Default::default(),
+        },
+        &SecretString::from(sim.client_secret()),
+    )
+    .await;
+    assert!(!probed.devices_read);
+    assert_eq!(
+        probed.report.code,
+        mde_car_core::probe::TestCode::Unexpected,
+        "{:?}",
+        probed.report
+    );
+    assert!(
+        probed.report.detail.contains("more than 1024 kB"),
+        "{:?}",
+        probed.report
+    );
+}

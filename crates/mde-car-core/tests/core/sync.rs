@@ -1141,7 +1141,9 @@ async fn a_failing_stage_costs_only_its_own_data_and_the_run_is_partial() {
             assert_eq!(asked(&s), before, "{case}: the stage is not asked for");
             let notes = next.notes.join(" | ");
             assert!(
-                notes.contains("not asked for") && notes.contains("test the connection"),
+                notes.contains("not asked for")
+                    && notes.contains("licence")
+                    && notes.contains("test the connection"),
                 "{case}: the note says why it was not asked for: {notes}"
             );
             same(

@@ -154,6 +154,11 @@ fn mint(
     );
     let signature = hmac_sha256(&shared.signing_key, signing_input.as_bytes());
     let token = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature));
+    shared
+        .issued_tokens
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(token.clone());
     let exp = DateTime::from_timestamp(iat + lifetime, 0).unwrap_or(now);
     let iat = DateTime::from_timestamp(iat, 0).unwrap_or(now);
     (token, iat, exp)

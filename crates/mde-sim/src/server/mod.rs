@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     pub(crate) limiter: Limiter,
     pub(crate) signing_key: [u8; 32],
     pub(crate) token_serial: Arc<AtomicU64>,
+    /// Every access token issued, oldest first: tests look for them where they must not be.
+    pub(crate) issued_tokens: std::sync::Mutex<Vec<String>>,
 }
 
 /// An answer before faults shape how it is sent.
