@@ -39,7 +39,8 @@ fn wait_for_end(
             .block_on(async { tokio::time::timeout(Duration::from_secs(120), events.recv()).await })
             .expect("the run ends within two minutes")
             .expect("the core's events go on");
-        let update = serde_json::to_value(mde_car_desktop::dto::SyncUpdate::from(event)).unwrap();
+        let update = serde_json::to_value(mde_car_desktop::dto::SyncUpdate::from(event))
+            .expect("an event is JSON");
         heard.push(update.to_string());
         if update["kind"] == "finished" && update["connectionId"] == connection_id {
             return update;
@@ -195,7 +196,7 @@ fn nothing_the_window_hears_or_the_app_writes_holds_a_secret_or_a_token() {
     call("asset_detail", json!({ "reference": "no-such-device" })).unwrap_err();
     call("test_connection", json!({ "id": "no-such-connection" })).unwrap_err();
     call("app_info", json!({})).unwrap();
-    drop(call);
+    // Closed, so the log writer's last lines are in the file.
     drop(app);
 
     // What must never appear: the secrets, every issued access token (whole, and its claims
