@@ -338,14 +338,16 @@ fn parse_subject(text: &str) -> Result<Query, QueryError> {
     if text.contains('/') {
         return parse_cidr(text);
     }
+    // A MAC notation before an address: eight colon-separated pairs (an 8-byte MAC, as mde-car
+    // prints one) are also a valid IPv6 address, and would otherwise never read as the MAC.
+    if let Some(mac) = parse_mac(text) {
+        return Ok(Query::Mac { mac });
+    }
     if let Some(query) = parse_ip(text)? {
         return Ok(Query::Address {
             ip: query,
             at: None,
         });
-    }
-    if let Some(mac) = parse_mac(text) {
-        return Ok(Query::Mac { mac });
     }
     if text.contains(':') {
         return Err(QueryError::NotIpv6OrMac {
@@ -356,8 +358,8 @@ fn parse_subject(text: &str) -> Result<Query, QueryError> {
 }
 
 /// An IP address, or `None` when the text does not look like one at all (it may be a host
-/// name or a MAC). Text made of digits and dots is always read as IPv4, so `10.1.2` gets an
-/// explanation instead of matching host names that start with "10.1.2".
+/// name). Text made of digits and dots (and not a MAC) is always read as IPv4, so `10.1.2` gets
+/// an explanation instead of matching host names that start with "10.1.2".
 fn parse_ip(text: &str) -> Result<Option<IpAddr>, QueryError> {
     let unbracketed = text
         .strip_prefix('[')
@@ -699,6 +701,20 @@ mod tests {
         assert_eq!(
             ok("00-15-5D-0A-0B-0C-0D-0E").value(),
             "00:15:5D:0A:0B:0C:0D:0E"
+        );
+    }
+
+    #[test]
+    fn an_eight_byte_mac_reads_back_as_the_mac_it_prints() {
+        // Found by fuzzing (search_query): the printed form of this MAC read as an IPv6 address.
+        let query = ok("7eba1111b1111111");
+        assert_eq!(query.to_string(), "7E:BA:11:11:B1:11:11:11");
+        assert_eq!(ok(&query.to_string()), query);
+        assert_eq!(ok("00:15:5d:0a:0b:0c:0d:0e").kind(), "mac");
+        assert_eq!(
+            ok("2001:db8:0:0:0:0:0:1").kind(),
+            "ip",
+            "groups longer than two digits are an IPv6 address"
         );
     }
 
