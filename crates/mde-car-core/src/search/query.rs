@@ -277,6 +277,13 @@ impl Query {
 
 impl fmt::Display for Query {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A prefix that alone reads as something else (`eba1111b1111` is a MAC) keeps the
+        // trailing * that says "host names starting with", so the printed query reads back.
+        if let Query::HostName { prefix } = self
+            && !matches!(parse_subject(prefix), Ok(Query::HostName { .. }))
+        {
+            return write!(f, "{prefix}*");
+        }
         match self.at() {
             Some(time) => write!(f, "{} @ {}", self.value(), format_time(time)),
             None => f.write_str(&self.value()),
@@ -715,6 +722,21 @@ mod tests {
             ok("2001:db8:0:0:0:0:0:1").kind(),
             "ip",
             "groups longer than two digits are an IPv6 address"
+        );
+    }
+
+    #[test]
+    fn a_host_name_prefix_that_reads_as_a_mac_prints_with_its_star() {
+        // Found by fuzzing (search_query): printed without its *, this prefix read as a MAC.
+        let query = ok("eba1111b1111*");
+        assert_eq!(query.kind(), "hostname");
+        assert_eq!(query.value(), "eba1111b1111");
+        assert_eq!(query.to_string(), "eba1111b1111*");
+        assert_eq!(ok(&query.to_string()), query);
+        assert_eq!(
+            ok("web01*").to_string(),
+            "web01",
+            "a plain prefix prints as it is"
         );
     }
 
