@@ -259,11 +259,17 @@ fn parse_cron(expression: &str) -> Result<croner::Cron, String> {
 /// Whether a cron schedule runs at all. croner's search for one that never does (30 February)
 /// goes on to its year limit, 3,000 years of days (40 ms in a release build, seconds in a debug
 /// or fuzzing one; found by fuzzing). The calendar, weekdays included, repeats every 400 years,
-/// so the last 400 years before that limit hold a run of every schedule that has one.
+/// so the last 400 years before that limit hold a run of every schedule that has one. A minute
+/// or hour field that lists nothing (`,`, which croner accepts) matches no time of any day, and
+/// is refused first: the search would try every hour of those 400 years.
 fn runs_at_all(cron: &croner::Cron) -> bool {
-    Utc.with_ymd_and_hms(croner::YEAR_UPPER_LIMIT - 400, 1, 1, 0, 0, 0)
-        .single()
-        .is_some_and(|start| cron.find_next_occurrence(&start, false).is_ok())
+    let pattern = &cron.pattern;
+    (0..60).any(|minute| pattern.minute_match(minute).unwrap_or(false))
+        && (0..24).any(|hour| pattern.hour_match(hour).unwrap_or(false))
+        && Utc
+            .with_ymd_and_hms(croner::YEAR_UPPER_LIMIT - 400, 1, 1, 0, 0, 0)
+            .single()
+            .is_some_and(|start| cron.find_next_occurrence(&start, false).is_ok())
 }
 
 /// Which data a connection imports besides devices (always imported).

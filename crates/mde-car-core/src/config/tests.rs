@@ -635,7 +635,14 @@ fn a_stored_ca_file_is_not_read_on_every_load() {
 fn a_cron_that_never_runs_is_refused_after_one_calendar_cycle() {
     // Found by fuzzing (frequency, a timeout): for `0 0 30 2 *` croner searched every day up
     // to its year limit, 3,000 years, on every check and every load of the settings.
-    for expression in ["0 0 30 2 *", "0 0 31 4,6,9,11 *", "*/30 * 31 2 *"] {
+    // Then (a timeout again): a minute or hour field of only `,` lists no time at all.
+    for expression in [
+        "0 0 30 2 *",
+        "0 0 31 4,6,9,11 *",
+        "*/30 * 31 2 *",
+        ", 2 * * 0-5",
+        "0 , * * *",
+    ] {
         let frequency = Frequency::Cron {
             expression: expression.to_owned(),
         };
