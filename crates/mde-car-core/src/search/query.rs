@@ -558,6 +558,17 @@ pub fn parse_time(text: &str) -> Result<ParsedTime, QueryError> {
     if original.is_empty() {
         return Err(QueryError::MissingTime);
     }
+    // Every accepted form starts with a four-digit year. chrono also reads a signed or longer
+    // one (-316, +10000), which mde-car then printed in a form it did not read back.
+    let unsigned = original.trim_start_matches(['+', '-']);
+    let year_digits = unsigned.bytes().take_while(u8::is_ascii_digit).count();
+    let dated = year_digits > 0 && unsigned.as_bytes().get(year_digits) == Some(&b'-');
+    if dated && (unsigned.len() != original.len() || year_digits != 4) {
+        return Err(QueryError::Time {
+            text: original.to_owned(),
+            reason: "it does not start with a four-digit year".to_owned(),
+        });
+    }
     let mut text = original.to_owned();
     // One space between date and time is as good as a T.
     if text.len() > 10 && text.as_bytes()[10] == b' ' {
@@ -737,6 +748,28 @@ mod tests {
             ok("web01*").to_string(),
             "web01",
             "a plain prefix prints as it is"
+        );
+    }
+
+    #[test]
+    fn a_time_has_a_four_digit_year() {
+        // Found by fuzzing (search_query): year -316 was read, and printed as -0316-11-20, which
+        // did not read back.
+        for text in [
+            "-316-11-20 14:00 UTC",
+            "+2026-11-20T14:00:00Z",
+            "10000-01-01",
+        ] {
+            let error = parse_time(text).unwrap_err().to_string();
+            assert!(error.contains("four-digit year"), "{text}: {error}");
+        }
+        assert!(
+            Query::parse("0.1.2.3", Some("-316-11-20 14:00 UTC")).is_err(),
+            "the separate time too"
+        );
+        assert_eq!(
+            ok("10.1.2.3 @ 0001-01-01").to_string(),
+            "10.1.2.3 @ 0001-01-01 00:00:00 UTC"
         );
     }
 
