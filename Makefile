@@ -7,8 +7,16 @@ APP := target/debug/mde-car-desktop
 # A private session bus with an unlocked gnome-keyring: the OS keyring the tests use for real.
 WITH_KEYRING := dbus-run-session -- scripts/with-keyring.sh
 HEADLESS := xvfb-run -a -s "-screen 0 1280x800x24"
+# `make fuzz`: seconds per target, a single input's time limit (a hang fails), memory and input
+# size limits, and the cargo-fuzz that runs them.
+FUZZ_SECONDS ?= 600
+FUZZ_TIMEOUT ?= 10
+FUZZ_RSS_MB ?= 2048
+FUZZ_MAX_LEN ?= 65536
+FUZZ_TARGETS ?= search_query frequency paging_links machines alerts vulnerabilities hunting token settings
+CARGO_FUZZ_VERSION := 0.13.2
 
-.PHONY: setup ui build run test test-rust test-ui test-e2e lint deny audit fmt fmt-check bindings bindings-check bench sim demo clean
+.PHONY: setup ui build run test test-rust test-ui test-e2e lint deny audit fmt fmt-check bindings bindings-check bench fuzz sim demo clean
 
 setup:
 	@scripts/install-deps.sh
@@ -86,6 +94,23 @@ bindings-check: bindings
 bench:
 	$(CARGO) build --release -p mde-car-bench
 	$(WITH_KEYRING) $(CARGO) run --release -q -p mde-car-bench -- $(BENCH_ARGS)
+
+## Every fuzz target (fuzz/, docs/fuzzing.md) for FUZZ_SECONDS each (default 600) with the
+## nightly toolchain, seeded from fuzz/seeds/; stops at the first crash, timeout or memory blow-up
+## and prints the input that caused it. Not part of `make test`. FUZZ_TARGETS=… for a subset.
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked --version $(CARGO_FUZZ_VERSION)
+	$(CARGO) +nightly fuzz build
+	@for target in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$target; \
+	  echo "make fuzz: $$target for $(FUZZ_SECONDS) s"; \
+	  if ! $(CARGO) +nightly fuzz run $$target fuzz/corpus/$$target fuzz/seeds/$$target -- \
+	      -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) -rss_limit_mb=$(FUZZ_RSS_MB) \
+	      -malloc_limit_mb=$(FUZZ_RSS_MB) -max_len=$(FUZZ_MAX_LEN) -print_final_stats=1; then \
+	    echo "make fuzz: $$target failed; its input is in fuzz/artifacts/$$target/:"; \
+	    ls -1t fuzz/artifacts/$$target/; exit 1; \
+	  fi; \
+	done; echo "make fuzz: every target ran $(FUZZ_SECONDS) s without a failure"
 
 ## The simulator alone, printing the credentials to use.
 sim:

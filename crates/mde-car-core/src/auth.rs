@@ -8,7 +8,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use oauth2::{
     AuthType, ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl,
-    basic::BasicClient,
+    basic::{BasicClient, BasicErrorResponse, BasicTokenResponse},
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -179,6 +179,15 @@ pub(crate) async fn request_token(
         .add_scope(Scope::new(endpoints.scope()))
         .request_async(&CappedTokenClient(http))
         .await;
+    token_answer(response)
+}
+
+/// What Entra ID's answer to a token request means: the token with its expiry and claims, or
+/// why there is none. `response` is what oauth2 read from the answer (its status, content type
+/// and JSON); the HTTP client's own failure is `Request`.
+pub(crate) fn token_answer<RE: std::error::Error + 'static>(
+    response: Result<BasicTokenResponse, RequestTokenError<RE, BasicErrorResponse>>,
+) -> Result<AccessToken, AuthFailure> {
     match response {
         Ok(token) => {
             let secret = SecretString::from(token.access_token().secret().clone());

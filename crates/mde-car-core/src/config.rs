@@ -11,7 +11,7 @@
 
 use std::{net::IpAddr, str::FromStr};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -200,7 +200,8 @@ impl Frequency {
                 Some(after + chrono::Duration::minutes(i64::from(*minutes)))
             }
             Frequency::Cron { expression } => parse_cron(expression)
-                .ok()?
+                .ok()
+                .filter(runs_at_all)?
                 .find_next_occurrence(&after, false)
                 .ok(),
         }
@@ -253,6 +254,22 @@ fn parse_cron(expression: &str) -> Result<croner::Cron, String> {
     }
     croner::Cron::from_str(expression.trim())
         .map_err(|error| format!("not a valid cron expression: {error}"))
+}
+
+/// Whether a cron schedule runs at all. croner's search for one that never does (30 February)
+/// goes on to its year limit, 3,000 years of days (40 ms in a release build, seconds in a debug
+/// or fuzzing one; found by fuzzing). The calendar, weekdays included, repeats every 400 years,
+/// so the last 400 years before that limit hold a run of every schedule that has one. A minute
+/// or hour field that lists nothing (`,`, which croner accepts) matches no time of any day, and
+/// is refused first: the search would try every hour of those 400 years.
+fn runs_at_all(cron: &croner::Cron) -> bool {
+    let pattern = &cron.pattern;
+    (0..60).any(|minute| pattern.minute_match(minute).unwrap_or(false))
+        && (0..24).any(|hour| pattern.hour_match(hour).unwrap_or(false))
+        && Utc
+            .with_ymd_and_hms(croner::YEAR_UPPER_LIMIT - 400, 1, 1, 0, 0, 0)
+            .single()
+            .is_some_and(|start| cron.find_next_occurrence(&start, false).is_ok())
 }
 
 /// Which data a connection imports besides devices (always imported).
@@ -743,6 +760,9 @@ fn check_frequency(frequency: &Frequency) -> Result<(), String> {
         }
         Frequency::Cron { expression } => {
             let cron = parse_cron(expression).map_err(|message| capitalize(&message))?;
+            if !runs_at_all(&cron) {
+                return Err("This cron expression never runs".to_owned());
+            }
             // Two consecutive runs closer than the minimum mean the schedule is too dense.
             let start = DateTime::<Utc>::from_timestamp(1_767_225_600, 0).unwrap_or_default();
             let mut previous = cron

@@ -630,3 +630,37 @@ fn a_stored_ca_file_is_not_read_on_every_load() {
     .into_connection("c1".to_owned(), false, chrono::Utc::now());
     assert_eq!(saved.problems(), Vec::new());
 }
+
+#[test]
+fn a_cron_that_never_runs_is_refused_after_one_calendar_cycle() {
+    // Found by fuzzing (frequency, a timeout): for `0 0 30 2 *` croner searched every day up
+    // to its year limit, 3,000 years, on every check and every load of the settings.
+    // Then (a timeout again): a minute or hour field of only `,` lists no time at all.
+    for expression in [
+        "0 0 30 2 *",
+        "0 0 31 4,6,9,11 *",
+        "*/30 * 31 2 *",
+        ", 2 * * 0-5",
+        "0 , * * *",
+    ] {
+        let frequency = Frequency::Cron {
+            expression: expression.to_owned(),
+        };
+        assert_eq!(
+            check_frequency(&frequency),
+            Err("This cron expression never runs".to_owned()),
+            "{expression}"
+        );
+        assert_eq!(frequency.next_after(Utc::now()), None, "{expression}");
+    }
+    // Rare is not never: February has a fifth Friday only when the 29th is one.
+    let rare = Frequency::Cron {
+        expression: "0 0 * 2 5#5".to_owned(),
+    };
+    assert_eq!(check_frequency(&rare), Ok(()));
+    let after = Utc.with_ymd_and_hms(2026, 12, 2, 0, 0, 0).unwrap();
+    assert_eq!(
+        rare.next_after(after),
+        Some(Utc.with_ymd_and_hms(2036, 2, 29, 0, 0, 0).unwrap())
+    );
+}

@@ -98,9 +98,9 @@ impl From<Map<String, Value>> for HuntingRow {
 
 /// Either API's answer; only the rows are used.
 #[derive(Debug, Deserialize)]
-struct WireHuntingAnswer {
+pub(super) struct WireHuntingAnswer {
     #[serde(alias = "Results")]
-    results: Vec<Map<String, Value>>,
+    pub(super) results: Vec<Map<String, Value>>,
 }
 
 /// Whether a query failed for its size: the 124 MB result cap ("Query execution has exceeded
@@ -390,7 +390,7 @@ pub(super) fn initial_window(
     TimeDelta::seconds(seconds as i64)
 }
 
-fn network_observation(
+pub(super) fn network_observation(
     row: &HuntingRow,
     shared: &mut Shared,
     lossy: &mut Lossy,
@@ -416,7 +416,7 @@ fn network_observation(
 /// One shared copy of each repeated value of a history (device ids, adapter names, address
 /// lists): a device reports the same few values about 150 times in 30 days.
 #[derive(Default)]
-struct Shared {
+pub(super) struct Shared {
     texts: Interner<str>,
     address_lists: Interner<[ObservedAddress]>,
 }
@@ -450,7 +450,7 @@ fn observed_address(item: &Value, lossy: &mut Lossy) -> Option<ObservedAddress> 
     Some(ObservedAddress { ip, prefix })
 }
 
-fn logon_observation(row: &HuntingRow, lossy: &mut Lossy) -> Option<LogonObservation> {
+pub(super) fn logon_observation(row: &HuntingRow, lossy: &mut Lossy) -> Option<LogonObservation> {
     let timestamp = match row.str("Timestamp") {
         Some(text) => {
             let parsed = parse_time(text);

@@ -23,6 +23,10 @@
 
 mod budget;
 mod error;
+// Entry points of the fuzz targets and property tests to decoders private to this module.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod hunting;
 mod paging;
 mod token;

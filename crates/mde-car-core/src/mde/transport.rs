@@ -153,7 +153,7 @@ impl<'a> Call<'a> {
 }
 
 /// Why one attempt failed, before the retry decision.
-enum Attempt {
+pub(super) enum Attempt {
     /// Worth repeating after a backoff (`at_least` from a 503's `Retry-After`).
     Transient {
         error: MdeError,
@@ -356,7 +356,7 @@ fn transport_attempt(error: &reqwest::Error) -> Attempt {
 
 /// Reads a 2xx body. Syntax and end-of-input errors mean the body was cut off on the way (the
 /// service streams large answers): retried. A well-formed body of the wrong shape is final.
-fn decode<T: DeserializeOwned>(endpoint: Endpoint, body: &[u8]) -> Result<T, Attempt> {
+pub(super) fn decode<T: DeserializeOwned>(endpoint: Endpoint, body: &[u8]) -> Result<T, Attempt> {
     serde_json::from_slice(body).map_err(|error| {
         if error.is_eof() || error.is_syntax() {
             Attempt::Transient {

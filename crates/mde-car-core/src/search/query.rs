@@ -277,6 +277,13 @@ impl Query {
 
 impl fmt::Display for Query {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A prefix that alone reads as something else (`eba1111b1111` is a MAC) keeps the
+        // trailing * that says "host names starting with", so the printed query reads back.
+        if let Query::HostName { prefix } = self
+            && !matches!(parse_subject(prefix), Ok(Query::HostName { .. }))
+        {
+            return write!(f, "{prefix}*");
+        }
         match self.at() {
             Some(time) => write!(f, "{} @ {}", self.value(), format_time(time)),
             None => f.write_str(&self.value()),
@@ -338,14 +345,16 @@ fn parse_subject(text: &str) -> Result<Query, QueryError> {
     if text.contains('/') {
         return parse_cidr(text);
     }
+    // A MAC notation before an address: eight colon-separated pairs (an 8-byte MAC, as mde-car
+    // prints one) are also a valid IPv6 address, and would otherwise never read as the MAC.
+    if let Some(mac) = parse_mac(text) {
+        return Ok(Query::Mac { mac });
+    }
     if let Some(query) = parse_ip(text)? {
         return Ok(Query::Address {
             ip: query,
             at: None,
         });
-    }
-    if let Some(mac) = parse_mac(text) {
-        return Ok(Query::Mac { mac });
     }
     if text.contains(':') {
         return Err(QueryError::NotIpv6OrMac {
@@ -356,8 +365,8 @@ fn parse_subject(text: &str) -> Result<Query, QueryError> {
 }
 
 /// An IP address, or `None` when the text does not look like one at all (it may be a host
-/// name or a MAC). Text made of digits and dots is always read as IPv4, so `10.1.2` gets an
-/// explanation instead of matching host names that start with "10.1.2".
+/// name). Text made of digits and dots (and not a MAC) is always read as IPv4, so `10.1.2` gets
+/// an explanation instead of matching host names that start with "10.1.2".
 fn parse_ip(text: &str) -> Result<Option<IpAddr>, QueryError> {
     let unbracketed = text
         .strip_prefix('[')
@@ -549,6 +558,17 @@ pub fn parse_time(text: &str) -> Result<ParsedTime, QueryError> {
     if original.is_empty() {
         return Err(QueryError::MissingTime);
     }
+    // Every accepted form starts with a four-digit year. chrono also reads a signed or longer
+    // one (-316, +10000), which mde-car then printed in a form it did not read back.
+    let unsigned = original.trim_start_matches(['+', '-']);
+    let year_digits = unsigned.bytes().take_while(u8::is_ascii_digit).count();
+    let dated = year_digits > 0 && unsigned.as_bytes().get(year_digits) == Some(&b'-');
+    if dated && (unsigned.len() != original.len() || year_digits != 4) {
+        return Err(QueryError::Time {
+            text: original.to_owned(),
+            reason: "it does not start with a four-digit year".to_owned(),
+        });
+    }
     let mut text = original.to_owned();
     // One space between date and time is as good as a T.
     if text.len() > 10 && text.as_bytes()[10] == b' ' {
@@ -699,6 +719,57 @@ mod tests {
         assert_eq!(
             ok("00-15-5D-0A-0B-0C-0D-0E").value(),
             "00:15:5D:0A:0B:0C:0D:0E"
+        );
+    }
+
+    #[test]
+    fn an_eight_byte_mac_reads_back_as_the_mac_it_prints() {
+        // Found by fuzzing (search_query): the printed form of this MAC read as an IPv6 address.
+        let query = ok("7eba1111b1111111");
+        assert_eq!(query.to_string(), "7E:BA:11:11:B1:11:11:11");
+        assert_eq!(ok(&query.to_string()), query);
+        assert_eq!(ok("00:15:5d:0a:0b:0c:0d:0e").kind(), "mac");
+        assert_eq!(
+            ok("2001:db8:0:0:0:0:0:1").kind(),
+            "ip",
+            "groups longer than two digits are an IPv6 address"
+        );
+    }
+
+    #[test]
+    fn a_host_name_prefix_that_reads_as_a_mac_prints_with_its_star() {
+        // Found by fuzzing (search_query): printed without its *, this prefix read as a MAC.
+        let query = ok("eba1111b1111*");
+        assert_eq!(query.kind(), "hostname");
+        assert_eq!(query.value(), "eba1111b1111");
+        assert_eq!(query.to_string(), "eba1111b1111*");
+        assert_eq!(ok(&query.to_string()), query);
+        assert_eq!(
+            ok("web01*").to_string(),
+            "web01",
+            "a plain prefix prints as it is"
+        );
+    }
+
+    #[test]
+    fn a_time_has_a_four_digit_year() {
+        // Found by fuzzing (search_query): year -316 was read, and printed as -0316-11-20, which
+        // did not read back.
+        for text in [
+            "-316-11-20 14:00 UTC",
+            "+2026-11-20T14:00:00Z",
+            "10000-01-01",
+        ] {
+            let error = parse_time(text).unwrap_err().to_string();
+            assert!(error.contains("four-digit year"), "{text}: {error}");
+        }
+        assert!(
+            Query::parse("0.1.2.3", Some("-316-11-20 14:00 UTC")).is_err(),
+            "the separate time too"
+        );
+        assert_eq!(
+            ok("10.1.2.3 @ 0001-01-01").to_string(),
+            "10.1.2.3 @ 0001-01-01 00:00:00 UTC"
         );
     }
 

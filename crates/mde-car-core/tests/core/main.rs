@@ -6,5 +6,6 @@
 mod crash;
 mod layers;
 mod mde_client;
+mod properties;
 mod search;
 mod sync;
