@@ -206,16 +206,23 @@ pub(crate) fn token_answer<RE: std::error::Error + 'static>(
                 &description,
             ))
         }
-        Err(RequestTokenError::Request(TokenHttpError::Transport(error))) => {
-            Err(AuthFailure::Transport(classify_transport(&error)))
-        }
-        Err(RequestTokenError::Request(error)) => Err(AuthFailure::NotEntra {
-            detail: error.to_string(),
-        }),
+        Err(RequestTokenError::Request(error)) => Err(request_failure(&error)),
         Err(RequestTokenError::Parse(_, body)) => Err(AuthFailure::NotEntra {
             detail: not_entra_detail(&body),
         }),
         Err(RequestTokenError::Other(message)) => Err(AuthFailure::NotEntra { detail: message }),
+    }
+}
+
+/// Why the HTTP call itself brought no answer to read: the network, or an answer larger than
+/// a token answer can be ([`CappedTokenClient`]).
+fn request_failure(error: &(dyn std::error::Error + 'static)) -> AuthFailure {
+    match error.downcast_ref::<TokenHttpError>() {
+        Some(TokenHttpError::Transport(error)) => AuthFailure::Transport(classify_transport(error)),
+        Some(other) => AuthFailure::NotEntra {
+            detail: other.to_string(),
+        },
+        None => AuthFailure::Transport(classify_transport(error)),
     }
 }
 
