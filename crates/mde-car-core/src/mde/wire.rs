@@ -124,13 +124,19 @@ pub(super) struct Page {
     pub(super) value: Vec<Box<RawValue>>,
     #[serde(rename = "@odata.nextLink", default)]
     pub(super) next_link: Option<String>,
-    #[serde(rename = "@odata.count", default)]
+    /// A number, or a string holding one (OData's `IEEE754Compatible=true` sends 64-bit
+    /// numbers so); anything else is no count.
+    #[serde(rename = "@odata.count", default, deserialize_with = "lenient_u64")]
     pub(super) count: Option<u64>,
 }
 
 /// Reads one item of a page as `T`; `None` when it does not fit.
 pub(super) fn read_item<T: serde::de::DeserializeOwned>(item: &RawValue) -> Option<T> {
-    serde_json::from_str(item.get()).ok()
+    serde_json::from_str(item.get())
+        .map_err(|error| {
+            tracing::warn!(%error, record = std::any::type_name::<T>(), "left out a record defender sent that does not parse");
+        })
+        .ok()
 }
 
 /// The `id` of a page item, if it has a non-empty string one.
@@ -147,6 +153,14 @@ fn lenient_i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>
         Some(Value::Number(number)) => number
             .as_i64()
             .or_else(|| number.as_f64().map(|float| float as i64)),
+        Some(Value::String(text)) => text.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+fn lenient_u64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    Ok(match Option::<Value>::deserialize(deserializer)? {
+        Some(Value::Number(number)) => number.as_u64(),
         Some(Value::String(text)) => text.trim().parse().ok(),
         _ => None,
     })
