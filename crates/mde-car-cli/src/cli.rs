@@ -104,7 +104,7 @@ pub(crate) struct AddArgs {
     #[arg(long)]
     pub(crate) client_id: String,
     /// 15m, 1h, 4h, 6h, 12h, 24h, or a cron expression such as "0 */4 * * *"
-    #[arg(long, default_value = "4h")]
+    #[arg(long, default_value = "4h", allow_hyphen_values = true)]
     pub(crate) frequency: String,
     /// commercial, gcc, gcc_high or dod
     #[arg(long, default_value = "commercial")]
@@ -157,7 +157,7 @@ pub(crate) struct EditArgs {
     pub(crate) tenant: Option<String>,
     #[arg(long)]
     pub(crate) client_id: Option<String>,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub(crate) frequency: Option<String>,
     #[arg(long)]
     pub(crate) cloud: Option<String>,

@@ -111,6 +111,9 @@ fn cli_flag(field: &str) -> &str {
         "name" => "--name",
         "description" => "--description",
         "frequency" => "--frequency",
+        "proxyUrl" => "--proxy",
+        "caCertificateFile" => "--ca-cert",
+        "cloud" => "--cloud",
         other => other,
     }
 }

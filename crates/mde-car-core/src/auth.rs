@@ -189,15 +189,13 @@ pub(crate) fn token_answer<RE: std::error::Error + 'static>(
     response: Result<BasicTokenResponse, RequestTokenError<RE, BasicErrorResponse>>,
 ) -> Result<AccessToken, AuthFailure> {
     match response {
-        Ok(token) => {
-            let secret = SecretString::from(token.access_token().secret().clone());
-            let expires_at = expiry(Utc::now(), token.expires_in());
-            let claims = decode_claims(secret.expose_secret()).unwrap_or_default();
-            Ok(AccessToken {
-                secret,
-                expires_at,
-                claims,
-            })
+        Ok(token) => accepted_token(token.access_token().secret().clone(), token.expires_in()),
+        // Entra ID's v1 endpoint and ADFS send `expires_in` as a string ("3599"), which the
+        // oauth2 crate's answer type refuses; any other odd `expires_in` is not worth failing a
+        // sign-in over either: the default lifetime applies.
+        Err(RequestTokenError::Parse(_, body)) if lenient_token(&body).is_some() => {
+            let (access_token, expires_in) = lenient_token(&body).unwrap_or_default();
+            accepted_token(access_token, expires_in)
         }
         Err(RequestTokenError::ServerResponse(response)) => {
             let description = response.error_description().cloned().unwrap_or_default();
@@ -224,6 +222,52 @@ fn request_failure(error: &(dyn std::error::Error + 'static)) -> AuthFailure {
         },
         None => AuthFailure::Transport(classify_transport(error)),
     }
+}
+
+/// A token as received, unless it cannot be sent back: an HTTP header carries visible ASCII
+/// only, and a token with a line break or control character would fail every call with an
+/// error about header values instead of saying where the fault lies.
+fn accepted_token(
+    access_token: String,
+    expires_in: Option<std::time::Duration>,
+) -> Result<AccessToken, AuthFailure> {
+    if access_token.is_empty() || !access_token.bytes().all(|byte| byte.is_ascii_graphic()) {
+        return Err(AuthFailure::NotEntra {
+            detail: format!(
+                "its access token ({} bytes) is empty or holds characters an HTTP header cannot carry (spaces, line breaks, control or non-ASCII characters)",
+                access_token.len()
+            ),
+        });
+    }
+    let secret = SecretString::from(access_token);
+    let expires_at = expiry(Utc::now(), expires_in);
+    let claims = decode_claims(secret.expose_secret()).unwrap_or_default();
+    Ok(AccessToken {
+        secret,
+        expires_at,
+        claims,
+    })
+}
+
+/// `{"access_token": "…", "expires_in": …}` with `expires_in` a number, a string holding one,
+/// or anything else (then unknown); `None` without a string `access_token`.
+fn lenient_token(body: &[u8]) -> Option<(String, Option<std::time::Duration>)> {
+    #[derive(Deserialize)]
+    struct Lenient {
+        access_token: String,
+        #[serde(default)]
+        expires_in: serde_json::Value,
+    }
+    let token: Lenient = serde_json::from_slice(body).ok()?;
+    let seconds = match &token.expires_in {
+        serde_json::Value::Number(number) => number.as_u64(),
+        serde_json::Value::String(text) => text.trim().parse().ok(),
+        _ => None,
+    };
+    Some((
+        token.access_token,
+        seconds.map(std::time::Duration::from_secs),
+    ))
 }
 
 /// Maps Entra ID's `error` and AADSTS code to a failure (docs/defender-api.md#entra-errors).

@@ -223,13 +223,18 @@ impl Frequency {
         let number: u32 = number.parse().map_err(|_| {
             format!("'{text}' is neither a duration like 15m, 1h, 4h, 24h nor a cron expression like '0 */4 * * *'")
         })?;
-        let minutes = match unit {
-            "m" | "min" | "" => Some(number),
-            "h" => number.checked_mul(60),
-            "d" => number.checked_mul(24 * 60),
-            _ => None,
-        }
-        .ok_or_else(|| format!("'{text}': use m, h or d as the unit, e.g. 15m, 4h, 1d"))?;
+        let per_unit = match unit {
+            "m" | "min" | "" => 1,
+            "h" => 60,
+            "d" => 24 * 60,
+            _ => {
+                return Err(format!(
+                    "'{text}': use m, h or d as the unit, e.g. 15m, 4h, 1d"
+                ));
+            }
+        };
+        // Too many minutes to count is far over the longest interval; the form says so.
+        let minutes = number.saturating_mul(per_unit);
         Ok(Frequency::Interval { minutes })
     }
 }
@@ -784,11 +789,42 @@ fn check_frequency(frequency: &Frequency) -> Result<(), String> {
     }
 }
 
+/// A URL a person typed: no control character inside (the URL parser would drop a line break
+/// or tab silently and store a value that is not what it uses), and a port a server can
+/// listen on.
+fn check_typed_url(value: &str, example: &str) -> Result<Url, String> {
+    if let Some(bad) = value.trim().chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "Remove the control character U+{:04X} (a line break, tab or similar) from the URL",
+            u32::from(bad)
+        ));
+    }
+    let url = Url::parse(value.trim())
+        .map_err(|error| format!("Not a URL ({error}); example: {example}"))?;
+    if let Some(url::Host::Domain(host)) = url.host()
+        && (host.len() > 253 || host.split('.').any(|label| label.len() > 63))
+    {
+        return Err(format!(
+            "The host name is {} characters long; DNS allows 253, and 63 per part between dots",
+            host.len()
+        ));
+    }
+    if url.port() == Some(0) {
+        return Err(format!(
+            "Port 0 is not a port a server listens on; give the right one or none, e.g. {example}"
+        ));
+    }
+    Ok(url)
+}
+
 fn check_url(value: &str, what: &str) -> Result<(), String> {
-    let url = Url::parse(value.trim()).map_err(|error| {
-        format!("Not a URL ({error}); example: https://api.security.microsoft.com")
-    })?;
-    let Some(host) = url.host_str() else {
+    let url = check_typed_url(value, "https://api.security.microsoft.com")?;
+    // The scheme first: `javascript:` and `file:` URLs have no host either, and "needs a host
+    // name" would send the person looking for the wrong fault.
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(format!("Use an https URL, not {}:", url.scheme()));
+    }
+    let Some(host) = url.host_str().filter(|host| !host.is_empty()) else {
         return Err(format!("The {what} needs a host name"));
     };
     if !url.username().is_empty() || url.password().is_some() {
@@ -803,13 +839,12 @@ fn check_url(value: &str, what: &str) -> Result<(), String> {
         "http" => Err(format!(
             "Use https: the {what} receives credentials or tokens, which must not cross the network in clear text (http is allowed only for 127.0.0.1 and localhost)"
         )),
-        other => Err(format!("Use an https URL, not {other}")),
+        other => Err(format!("Use an https URL, not {other}:")),
     }
 }
 
 fn check_proxy(value: &str) -> Result<(), String> {
-    let url = Url::parse(value.trim())
-        .map_err(|error| format!("Not a URL ({error}); example: http://proxy.corp.example:8080"))?;
+    let url = check_typed_url(value, "http://proxy.corp.example:8080")?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
             "Use an http:// or https:// proxy URL, not {}:// (HTTPS calls are tunnelled through it either way)",

@@ -58,6 +58,7 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::answers::Answer;
 use crate::requests::Endpoint;
 
 /// What can go wrong. The name in parentheses is the CLI spelling.
@@ -600,6 +601,8 @@ struct FaultState {
     failures: BTreeMap<Endpoint, Failure>,
     shrink_machines: Option<Portion>,
     export_rows: ExportRows,
+    answers: BTreeMap<Endpoint, Answer>,
+    answered: BTreeMap<Endpoint, u64>,
 }
 
 /// Handle on the fault rules; clones share them.
@@ -625,6 +628,8 @@ impl Faults {
                 failures: BTreeMap::new(),
                 shrink_machines: None,
                 export_rows: ExportRows::default(),
+                answers: BTreeMap::new(),
+                answered: BTreeMap::new(),
             })),
         }
     }
@@ -666,6 +671,35 @@ impl Faults {
         state.failures.clear();
         state.shrink_machines = None;
         state.export_rows = ExportRows::default();
+        state.answers.clear();
+    }
+
+    /// `endpoint` answers `answer` instead of its own 2xx answers from now on (replacing an
+    /// earlier answer of it), until [`Faults::clear_answers`] or [`Faults::clear`]; see
+    /// [`crate::answers`].
+    pub fn answer(&self, endpoint: Endpoint, answer: Answer) {
+        self.state().answers.insert(endpoint, answer);
+    }
+
+    /// Every endpoint answers as itself again; the counts of [`Faults::answered`] restart.
+    pub fn clear_answers(&self) {
+        let mut state = self.state();
+        state.answers.clear();
+        state.answered.clear();
+    }
+
+    /// How many answers of `endpoint` an [`Answer`] replaced since the last
+    /// [`Faults::clear_answers`].
+    pub fn answered(&self, endpoint: Endpoint) -> u64 {
+        self.state().answered.get(&endpoint).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn answer_for(&self, endpoint: Endpoint) -> Option<Answer> {
+        self.state().answers.get(&endpoint).cloned()
+    }
+
+    pub(crate) fn count_answered(&self, endpoint: Endpoint) {
+        *self.state().answered.entry(endpoint).or_default() += 1;
     }
 
     /// `endpoint` answers `failure` on every call from now on (replacing an earlier failure of

@@ -98,6 +98,9 @@
 //! heavy query and an oversized result; `429` on the token endpoint (only when aimed at it) is
 //! Entra's AADSTS90055; `empty-page` empties the first page of machines or alerts.
 //! [`Faults::expire_tokens`] makes every token issued so far expire at once.
+//! [`Faults::answer`] (`--answer ENDPOINT=SPEC`) makes an endpoint answer a given body, or its
+//! own answer edited by JSON Pointer, instead of its 2xx answers: hostile answers no documented
+//! service sends (see [`answers`]).
 //!
 //! A degraded service, each with why a real tenant can show it, is described in [`faults`]:
 //! endpoints failing on every call with the service's 400/403/404/500 body ([`Faults::fail`],
@@ -138,6 +141,7 @@
 //! invalid.`), Graph's 400/404/500 bodies, the broken-key forms of a malformed export row, and
 //! the five minutes of `nbf` skew.
 
+pub mod answers;
 pub mod clock;
 pub mod config;
 pub mod faults;
@@ -150,6 +154,7 @@ mod server;
 mod sim;
 pub mod tenant;
 
+pub use answers::{Answer, Edit};
 pub use clock::SimClock;
 pub use config::{
     AppRegistration, CallLimit, ClockMode, DEFAULT_ROLES, ForbiddenWording, PagingMode, Quirks,

@@ -18,8 +18,8 @@ use anyhow::{Context, anyhow};
 use clap::Parser;
 use mde_sim::clock::{parse_duration, parse_offset};
 use mde_sim::{
-    ClockMode, EndpointFailure, ExportRows, FaultRule, FutureDated, PagingMode, Portion, Sim,
-    SimConfig,
+    Answer, ClockMode, Endpoint, EndpointFailure, ExportRows, FaultRule, FutureDated, PagingMode,
+    Portion, Sim, SimConfig,
 };
 
 #[derive(Debug, Parser)]
@@ -58,6 +58,13 @@ struct Args {
     /// advanced-queries, graph-hunting.
     #[arg(long = "fail", value_name = "ENDPOINT=STATUS")]
     failures: Vec<String>,
+    /// A hostile answer: the endpoint answers SPEC instead of its own 2xx answers;
+    /// repeatable. SPEC is `body STATUS TYPE TEXT` (`machines=body 200 html <html>`) or JSON
+    /// Pointer edits of the real answer joined by ` && ` (`set /value/0/id 5`, `copy FROM TO`,
+    /// `remove POINTER`); `ENDPOINT=@FILE` reads SPEC from FILE (for huge or multi-line bodies).
+    /// Endpoints: token and those of --fail.
+    #[arg(long = "answer", value_name = "ENDPOINT=SPEC")]
+    answers: Vec<String>,
     /// `/api/machines` lists only part of the devices, as after a partial outage: a count (40),
     /// a percentage (25%) or a fraction (0.25). Everything else still sees every device.
     #[arg(long, value_name = "AMOUNT")]
@@ -137,6 +144,11 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .map(|spec| EndpointFailure::parse(spec).map_err(|error| anyhow!("--fail: {error}")))
         .collect::<Result<_, _>>()?;
+    let answers = args
+        .answers
+        .iter()
+        .map(|spec| answer(spec).map_err(|error| anyhow!("--answer: {error}")))
+        .collect::<Result<Vec<_>, _>>()?;
     let shrink_machines = args
         .shrink_machines
         .as_deref()
@@ -170,6 +182,9 @@ async fn main() -> anyhow::Result<()> {
     .context("starting the simulator")?;
     for rule in rules {
         sim.faults().add(rule);
+    }
+    for (endpoint, answer) in answers {
+        sim.faults().answer(endpoint, answer);
     }
     for (offset, after) in clock_jumps {
         if after.is_zero() {
@@ -281,4 +296,33 @@ fn print_details(sim: &Sim) {
     println!("scope:         {}", sim.scope());
     println!("api base:      {}", sim.api_base());
     println!("devices:       {}", sim.truth().machine_count());
+}
+
+/// `ENDPOINT=SPEC` or `ENDPOINT=@FILE` of `--answer`.
+fn answer(spec: &str) -> Result<(Endpoint, Answer), String> {
+    let (name, text) = spec
+        .split_once('=')
+        .ok_or_else(|| format!("bad answer {spec:?}: give ENDPOINT=SPEC or ENDPOINT=@FILE"))?;
+    let endpoint = Endpoint::parse(name.trim())
+        .filter(|endpoint| *endpoint != Endpoint::Unknown)
+        .ok_or_else(|| {
+            format!(
+                "unknown endpoint {name:?}; endpoints: {}",
+                Endpoint::ALL
+                    .into_iter()
+                    .filter(|endpoint| *endpoint != Endpoint::Unknown)
+                    .map(Endpoint::name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+    let text = match text.strip_prefix('@') {
+        Some(file) => std::fs::read_to_string(file)
+            .map_err(|error| format!("the answer file {file:?} could not be read: {error}"))?,
+        None => text.to_owned(),
+    };
+    Ok((
+        endpoint,
+        Answer::parse(text.trim_end_matches(['\r', '\n']))?,
+    ))
 }

@@ -169,7 +169,15 @@ pub struct HuntingAnswer {
 /// row read by both history readers.
 pub fn hunting_answer(body: &[u8]) -> Result<HuntingAnswer, MdeError> {
     let answer: WireHuntingAnswer = decode(Endpoint::Hunting, body)?;
-    let rows: Vec<HuntingRow> = answer.results.into_iter().map(HuntingRow::from).collect();
+    // As the client does: a row that is not an object is skipped.
+    let rows: Vec<HuntingRow> = answer
+        .results
+        .into_iter()
+        .filter_map(|row| match row {
+            serde_json::Value::Object(map) => Some(HuntingRow::from(map)),
+            _ => None,
+        })
+        .collect();
     let mut lossy = Lossy::default();
     let mut shared = hunting::Shared::default();
     let network = rows

@@ -96,11 +96,12 @@ impl From<Map<String, Value>> for HuntingRow {
     }
 }
 
-/// Either API's answer; only the rows are used.
+/// Either API's answer; only the rows are used. Rows stay JSON values until each is checked,
+/// so a row that is not an object (`null`, a number) costs that row, not the answer.
 #[derive(Debug, Deserialize)]
 pub(super) struct WireHuntingAnswer {
     #[serde(alias = "Results")]
-    pub(super) results: Vec<Map<String, Value>>,
+    pub(super) results: Vec<Value>,
 }
 
 /// Whether a query failed for its size: the 124 MB result cap ("Query execution has exceeded
@@ -173,7 +174,7 @@ impl MdeClient {
                 audience: Audience::Defender,
             };
             match self.send::<WireHuntingAnswer>(&call).await {
-                Ok(answer) => return Ok(answer.results.into_iter().map(HuntingRow).collect()),
+                Ok(answer) => return Ok(self.rows(answer)),
                 Err(error) if is_retired(&error) => {
                     tracing::info!(%error, "the legacy advanced hunting API is retired; using Microsoft Graph from now on");
                     self.shared.graph_hunting.store(true, Ordering::SeqCst);
@@ -193,7 +194,28 @@ impl MdeClient {
             audience: Audience::Graph,
         };
         let answer = self.send::<WireHuntingAnswer>(&call).await?;
-        Ok(answer.results.into_iter().map(HuntingRow).collect())
+        Ok(self.rows(answer))
+    }
+
+    /// The rows of an answer that are objects; the others are counted as skipped records.
+    fn rows(&self, answer: WireHuntingAnswer) -> Vec<HuntingRow> {
+        let mut skipped = 0u64;
+        let rows = answer
+            .results
+            .into_iter()
+            .filter_map(|row| match row {
+                Value::Object(map) => Some(HuntingRow(map)),
+                _ => {
+                    skipped += 1;
+                    None
+                }
+            })
+            .collect();
+        if skipped > 0 {
+            tracing::warn!(skipped, "left out hunting rows that are not objects");
+            self.with_stats(|stats| stats.skipped_records += skipped);
+        }
+        rows
     }
 
     /// Whether hunting goes to Microsoft Graph (preferred, or the legacy API was found retired).

@@ -123,6 +123,8 @@ pub struct Listing<T> {
     pub pages: u32,
     /// Items seen more than once (the service's order moved between pages).
     pub duplicates: u64,
+    /// Items that could not be read (a field of the wrong type, no id) and were left out.
+    pub skipped: u64,
 }
 
 /// Which devices to list.
@@ -498,6 +500,7 @@ impl MdeClient {
             complete: raw.complete && raw.skipped == 0,
             pages: raw.pages,
             duplicates: raw.duplicates,
+            skipped: raw.skipped,
         })
     }
 
@@ -524,6 +527,7 @@ impl MdeClient {
             complete: raw.complete && raw.skipped == 0,
             pages: raw.pages,
             duplicates: raw.duplicates,
+            skipped: raw.skipped,
         })
     }
 
@@ -657,6 +661,7 @@ impl MdeClient {
             complete: skipped == 0,
             pages,
             duplicates,
+            skipped,
         })
     }
 

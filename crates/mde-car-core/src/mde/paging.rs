@@ -38,7 +38,8 @@ pub(super) struct RawListing<T> {
     pub(super) complete: bool,
     pub(super) pages: u32,
     pub(super) duplicates: u64,
-    /// Items with an id that did not convert (left out; the listing is then not complete).
+    /// Items that could not be used: with an id that did not convert, or without an id (left
+    /// out; the listing is then not complete).
     pub(super) skipped: u64,
 }
 
@@ -67,6 +68,8 @@ struct Union<T> {
     duplicates: u64,
     /// Items without an id (cannot be de-duplicated or referred to).
     anonymous: u64,
+    /// Those of the latest pass (each pass sees the same ones again).
+    anonymous_in_pass: u64,
     /// Ids whose newest copy did not convert.
     unconvertible: HashSet<String>,
 }
@@ -79,6 +82,7 @@ impl<T> Default for Union<T> {
             pages: 0,
             duplicates: 0,
             anonymous: 0,
+            anonymous_in_pass: 0,
             unconvertible: HashSet::new(),
         }
     }
@@ -162,7 +166,7 @@ impl MdeClient {
             complete,
             pages: union.pages,
             duplicates: union.duplicates,
-            skipped: union.unconvertible.len() as u64,
+            skipped: union.unconvertible.len() as u64 + union.anonymous_in_pass,
         })
     }
 
@@ -178,6 +182,7 @@ impl MdeClient {
         let mut url = self.page_url(spec, skip);
         let mut seen_in_pass: HashSet<String> = HashSet::new();
         let mut duplicates_in_pass = 0u64;
+        union.anonymous_in_pass = 0;
         for _ in 0..max_pages {
             let page = match self.send::<Page>(&Call::get(spec.endpoint, &url)).await {
                 Ok(page) => page,
@@ -199,6 +204,7 @@ impl MdeClient {
             for item in page.value {
                 let Some(id) = item_id(&item) else {
                     union.anonymous += 1;
+                    union.anonymous_in_pass += 1;
                     self.with_stats(|stats| stats.skipped_records += 1);
                     continue;
                 };

@@ -356,12 +356,33 @@ fn transport_attempt(error: &reqwest::Error) -> Attempt {
 
 /// Reads a 2xx body. Syntax and end-of-input errors mean the body was cut off on the way (the
 /// service streams large answers): retried. A well-formed body of the wrong shape is final.
+///
+/// Two syntax errors say more than "cut off": an answer nested deeper than serde_json's
+/// recursion limit (128) is refused as it is (final: the same answer would come again), and an
+/// HTML page or an empty body is named as such, since a proxy's or captive portal's page is the
+/// usual cause (retried, as a load balancer's error page can be brief).
 pub(super) fn decode<T: DeserializeOwned>(endpoint: Endpoint, body: &[u8]) -> Result<T, Attempt> {
     serde_json::from_slice(body).map_err(|error| {
-        if error.is_eof() || error.is_syntax() {
+        if error.to_string().starts_with("recursion limit exceeded") {
+            Attempt::Final(MdeError::Decode {
+                endpoint,
+                detail: format!(
+                    "it is nested deeper than the 128 levels mde-car reads ({error}); nothing of it was used"
+                ),
+            })
+        } else if error.is_eof() || error.is_syntax() {
+            let what = if body.iter().all(u8::is_ascii_whitespace) {
+                "was empty (a success status with no body)".to_owned()
+            } else if body.trim_ascii_start().starts_with(b"<") {
+                format!(
+                    "is a web page (HTML), not Defender's JSON ({error}): a proxy's or sign-in page, or another service at the API base URL; check the API base URL and the proxy"
+                )
+            } else {
+                format!("arrived cut off or malformed ({error})")
+            };
             Attempt::Transient {
                 error: MdeError::Network(Transport::Other(format!(
-                    "the answer of {endpoint} arrived cut off or malformed ({error})"
+                    "the answer of {endpoint} {what}"
                 ))),
                 at_least: None,
             }

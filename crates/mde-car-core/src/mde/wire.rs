@@ -124,13 +124,19 @@ pub(super) struct Page {
     pub(super) value: Vec<Box<RawValue>>,
     #[serde(rename = "@odata.nextLink", default)]
     pub(super) next_link: Option<String>,
-    #[serde(rename = "@odata.count", default)]
+    /// A number, or a string holding one (OData's `IEEE754Compatible=true` sends 64-bit
+    /// numbers so); anything else is no count.
+    #[serde(rename = "@odata.count", default, deserialize_with = "lenient_u64")]
     pub(super) count: Option<u64>,
 }
 
 /// Reads one item of a page as `T`; `None` when it does not fit.
 pub(super) fn read_item<T: serde::de::DeserializeOwned>(item: &RawValue) -> Option<T> {
-    serde_json::from_str(item.get()).ok()
+    serde_json::from_str(item.get())
+        .map_err(|error| {
+            tracing::warn!(%error, record = std::any::type_name::<T>(), "left out a record defender sent that does not parse");
+        })
+        .ok()
 }
 
 /// The `id` of a page item, if it has a non-empty string one.
@@ -147,6 +153,14 @@ fn lenient_i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>
         Some(Value::Number(number)) => number
             .as_i64()
             .or_else(|| number.as_f64().map(|float| float as i64)),
+        Some(Value::String(text)) => text.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+fn lenient_u64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    Ok(match Option::<Value>::deserialize(deserializer)? {
+        Some(Value::Number(number)) => number.as_u64(),
         Some(Value::String(text)) => text.trim().parse().ok(),
         _ => None,
     })
@@ -181,8 +195,40 @@ fn lenient_strings<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Str
     })
 }
 
+/// The longest text kept of a field Defender documents as short (names, enum-like values,
+/// titles): the service sends none near it, so a longer one is broken or hostile, and keeping
+/// it whole would put megabytes into every search result and page that shows it.
+pub(super) const MAX_FIELD_BYTES: usize = 4096;
+/// The longest host name kept: DNS allows 253 characters.
+pub(super) const MAX_NAME_BYTES: usize = 255;
+/// The longest alert description kept (descriptions are paragraphs, not books).
+pub(super) const MAX_DESCRIPTION_BYTES: usize = 64 * 1024;
+
+/// `text` cut to at most `max` bytes at a character boundary, with `…` when cut.
+fn clip(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max.saturating_sub('…'.len_utf8());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        tracing::warn!(
+            bytes = text.len(),
+            kept = end,
+            "cut a text defender sent that is longer than mde-car keeps"
+        );
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
 fn non_empty(text: Option<String>) -> Option<String> {
+    non_empty_at_most(text, MAX_FIELD_BYTES)
+}
+
+fn non_empty_at_most(text: Option<String>, max: usize) -> Option<String> {
     text.filter(|text| !text.trim().is_empty())
+        .map(|text| clip(text, max))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -247,7 +293,7 @@ impl WireMachine {
             .collect();
         Some(Device {
             id,
-            computer_dns_name: non_empty(self.computer_dns_name),
+            computer_dns_name: non_empty_at_most(self.computer_dns_name, MAX_NAME_BYTES),
             first_seen: lossy.time("firstSeen", self.first_seen.as_deref()),
             last_seen: lossy.time("lastSeen", self.last_seen.as_deref()),
             os_platform: non_empty(self.os_platform),
@@ -313,8 +359,8 @@ impl WireAlert {
         };
         Some(Alert {
             id,
-            title: self.title.unwrap_or_default(),
-            description: non_empty(self.description),
+            title: clip(self.title.unwrap_or_default(), MAX_FIELD_BYTES),
+            description: non_empty_at_most(self.description, MAX_DESCRIPTION_BYTES),
             severity: self.severity.unwrap_or_else(|| "UnSpecified".to_owned()),
             status: self.status.unwrap_or_else(|| "Unknown".to_owned()),
             category: non_empty(self.category),
@@ -322,7 +368,7 @@ impl WireAlert {
             determination: non_empty(self.determination),
             detection_source: non_empty(self.detection_source),
             machine_id: non_empty(self.machine_id),
-            computer_dns_name: non_empty(self.computer_dns_name),
+            computer_dns_name: non_empty_at_most(self.computer_dns_name, MAX_NAME_BYTES),
             created,
             last_updated,
             first_event: lossy.time("firstEventTime", self.first_event_time.as_deref()),

@@ -503,6 +503,15 @@ async fn fetch(
         let answer = client.list_alerts(since).await;
         fail_point!("sync::alerts_fetched");
         if let Some(listing) = fetched.stage(Stage::Alerts, answer)? {
+            if listing.skipped > 0 {
+                fetched.notes.push(format!(
+                    "Alerts: {} record{} Defender sent could not be read (a field of the wrong type, no id or no time) and {} left out; the log has why. The next sync tries again",
+                    listing.skipped,
+                    if listing.skipped == 1 { "" } else { "s" },
+                    if listing.skipped == 1 { "was" } else { "were" },
+                ));
+                fetched.partial = true;
+            }
             match listing.items.iter().map(|a| a.last_updated).max() {
                 Some(newest) => watermarks.newest(plan::ALERTS, newest, "alerts"),
                 None if since.is_none() => watermarks.set(plan::ALERTS, started),
@@ -705,6 +714,10 @@ async fn fetch_devices(
             "Defender listed {listed} devices where {active_before} were active; accepted, so the others were marked gone"
         ));
     }
+    if let Some(note) = unread_devices_note(&listing, plan.full) {
+        fetched.notes.push(note);
+        fetched.partial = true;
+    }
     if trusted {
         watermarks.set(plan::RECONCILE, watermarks.started);
     }
@@ -713,6 +726,33 @@ async fn fetch_devices(
         devices: listing.items,
     });
     Ok(())
+}
+
+/// What a device listing could not give, when anything: records that could not be read (a
+/// field of the wrong type, no id), or a full listing that could not be proven whole. Either
+/// way no device was marked gone, and the run says so instead of passing for complete.
+fn unread_devices_note(listing: &mde::Listing<crate::model::Device>, full: bool) -> Option<String> {
+    let gone = if full {
+        ", so no device was marked gone"
+    } else {
+        ""
+    };
+    if listing.skipped > 0 {
+        Some(format!(
+            "Devices: {} record{} Defender sent could not be read (a field of the wrong type, or no id) and {} left out{gone}; the log has why. The next sync tries again",
+            listing.skipped,
+            if listing.skipped == 1 { "" } else { "s" },
+            if listing.skipped == 1 { "was" } else { "were" },
+        ))
+    } else if full && !listing.complete {
+        Some(format!(
+            "Devices: Defender's listing could not be proven complete (it changed while it was read: {} device{} came twice){gone}; the next full sync tries again",
+            listing.duplicates,
+            if listing.duplicates == 1 { "" } else { "s" },
+        ))
+    } else {
+        None
+    }
 }
 
 /// A connection name as a shell reads it in a suggested command.

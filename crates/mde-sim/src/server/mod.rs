@@ -341,6 +341,12 @@ pub(crate) async fn dispatch(State(shared): State<Arc<Shared>>, request: Request
         client_id: None,
     };
     let reply = answer(&mut ctx, route, endpoint);
+    // A count is a bare number: the hostile answers are for the listings.
+    let reply = if ctx.path.trim_end_matches('/').ends_with("/$count") {
+        reply
+    } else {
+        hostile(&shared, endpoint, reply)
+    };
     let body_text = (endpoint != Endpoint::Token && !ctx.body.is_empty())
         .then(|| String::from_utf8_lossy(&ctx.body).into_owned());
     shared.requests.push(RequestRecord {
@@ -361,6 +367,36 @@ pub(crate) async fn dispatch(State(shared): State<Arc<Shared>>, request: Request
     let truncate = ctx.fault(FaultKind::TruncatedJson).is_some() && reply.status < 300;
     let reset = ctx.fault(FaultKind::ConnectionReset).is_some();
     send(reply, truncate, reset)
+}
+
+/// The reply an [`crate::Answer`] set for `endpoint` makes of its own 2xx `reply`.
+fn hostile(shared: &Shared, endpoint: Endpoint, mut reply: Reply) -> Reply {
+    let Some(answer) = shared.faults.answer_for(endpoint) else {
+        return reply;
+    };
+    if !(200..300).contains(&reply.status) {
+        return reply;
+    }
+    match crate::answers::replace(&answer, reply.status, &reply.body) {
+        Ok((status, content_type, body)) => {
+            shared.faults.count_answered(endpoint);
+            reply.status = status;
+            reply.body = body;
+            if let Some(content_type) = content_type {
+                reply.headers.retain(|(name, _)| *name != "content-type");
+                reply.headers.push(("content-type", content_type));
+            }
+            reply
+        }
+        Err(error) => Reply::mde_error(
+            500,
+            "InternalServerError",
+            &format!(
+                "mde-sim: the answer set for {} did not apply: {error}",
+                endpoint.name()
+            ),
+        ),
+    }
 }
 
 /// Whether a request is the first page of `/api/machines` or `/api/alerts`: not `$count`, and
