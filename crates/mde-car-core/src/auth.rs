@@ -6,6 +6,7 @@
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
+use oauth2::http::StatusCode;
 use oauth2::{
     AuthType, ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl,
     basic::{BasicClient, BasicErrorResponse, BasicTokenResponse},
@@ -122,8 +123,13 @@ pub(crate) enum TokenHttpError {
 
 /// The HTTP client oauth2 calls: ours, with the body read through
 /// [`crate::http::read_capped`] (the crate's own reqwest client reads any length). A type, not
-/// a closure: a closure's borrowed future is not `Send` for every lifetime oauth2 asks.
-struct CappedTokenClient<'a>(&'a reqwest::Client);
+/// a closure: a closure's borrowed future is not `Send` for every lifetime oauth2 asks. It
+/// keeps the answer's status: oauth2 reports an unreadable body the same way for a 200 and a
+/// 400, and only a success may be read leniently as a token ([`token_answer`]).
+struct CappedTokenClient<'a> {
+    http: &'a reqwest::Client,
+    status: std::sync::OnceLock<StatusCode>,
+}
 
 impl<'c> oauth2::AsyncHttpClient<'c> for CappedTokenClient<'_> {
     type Error = TokenHttpError;
@@ -132,7 +138,11 @@ impl<'c> oauth2::AsyncHttpClient<'c> for CappedTokenClient<'_> {
     >;
 
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
-        Box::pin(send_token_request(self.0, request))
+        Box::pin(async move {
+            let answer = send_token_request(self.http, request).await?;
+            let _ = self.status.set(answer.status());
+            Ok(answer)
+        })
     }
 }
 
@@ -174,26 +184,34 @@ pub(crate) async fn request_token(
         .set_client_secret(ClientSecret::new(secret.expose_secret().to_owned()))
         .set_auth_type(AuthType::RequestBody)
         .set_token_uri(token_url);
+    let capped = CappedTokenClient {
+        http,
+        status: std::sync::OnceLock::new(),
+    };
     let response = client
         .exchange_client_credentials()
         .add_scope(Scope::new(endpoints.scope()))
-        .request_async(&CappedTokenClient(http))
+        .request_async(&capped)
         .await;
-    token_answer(response)
+    token_answer(capped.status.get().copied(), response)
 }
 
 /// What Entra ID's answer to a token request means: the token with its expiry and claims, or
 /// why there is none. `response` is what oauth2 read from the answer (its status, content type
-/// and JSON); the HTTP client's own failure is `Request`.
+/// and JSON), `status` the answer's status when there was one; the HTTP client's own failure
+/// is `Request`.
 pub(crate) fn token_answer<RE: std::error::Error + 'static>(
+    status: Option<StatusCode>,
     response: Result<BasicTokenResponse, RequestTokenError<RE, BasicErrorResponse>>,
 ) -> Result<AccessToken, AuthFailure> {
+    let success = status.is_some_and(|status| status.is_success());
     match response {
         Ok(token) => accepted_token(token.access_token().secret().clone(), token.expires_in()),
         // Entra ID's v1 endpoint and ADFS send `expires_in` as a string ("3599"), which the
         // oauth2 crate's answer type refuses; any other odd `expires_in` is not worth failing a
-        // sign-in over either: the default lifetime applies.
-        Err(RequestTokenError::Parse(_, body)) if lenient_token(&body).is_some() => {
+        // sign-in over either: the default lifetime applies. Only in a success: a refusal
+        // (4xx, 5xx) that carries something like a token is still a refusal.
+        Err(RequestTokenError::Parse(_, body)) if success && lenient_token(&body).is_some() => {
             let (access_token, expires_in) = lenient_token(&body).unwrap_or_default();
             accepted_token(access_token, expires_in)
         }

@@ -236,7 +236,7 @@ pub fn token_answer(
             "https://api.securitycenter.microsoft.com/.default".to_owned(),
         ))
         .request(&answer);
-    auth::token_answer(response).map(|token| TokenAnswer {
+    auth::token_answer(Some(status), response).map(|token| TokenAnswer {
         expires_at: token.expires_at,
         roles: token.claims.roles,
         tenant: token.claims.tid,
