@@ -43,8 +43,19 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Sync every connection at its frequency until Ctrl+C (no window needed)
-    Daemon,
+    /// Sync every connection at its frequency until Ctrl+C or SIGTERM (no window needed)
+    Daemon {
+        /// Serve Prometheus metrics at http://ADDRESS/metrics, e.g. 127.0.0.1:9464 (port 0
+        /// picks a free one; the address is printed)
+        #[arg(long, value_name = "ADDRESS")]
+        metrics: Option<std::net::SocketAddr>,
+    },
+    /// Each connection's last run, next due time and problem; exit status 4 when one is
+    /// failing, 5 when one's last run was partial (for monitoring)
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
     /// Past sync runs of a connection, newest first
     Runs {
         /// Connection name or id

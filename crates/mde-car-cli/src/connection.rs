@@ -43,11 +43,38 @@ async fn add(core: &Core, args: AddArgs) -> anyhow::Result<ExitCode> {
     if !problems.is_empty() {
         return Err(mde_car_core::Error::Validation(problems).into());
     }
+    let source = core.secret_source();
+    if !source.is_writable() {
+        // systemd credentials are the admin's: the connection is added without its secret,
+        // and the message says what to create.
+        if secret_stdin {
+            anyhow::bail!(
+                "--secret-stdin: this installation reads secrets from systemd credentials (MDE_CAR_SECRETS=systemd-credentials); add the connection without it, then create its credential"
+            );
+        }
+        let view = core.add_connection(&draft).await?;
+        let name = mde_car_core::secrets::credential_name(&view.connection.id);
+        println!(
+            "added connection '{}' ({}); its secret comes from {}",
+            view.connection.name,
+            view.connection.id,
+            source.location(&view.connection.id)
+        );
+        println!(
+            "next: printf '%s' \"$SECRET\" | systemd-creds encrypt --name={name} - /etc/credstore.encrypted/{name}"
+        );
+        println!(
+            "  then add LoadCredentialEncrypted={name} to the unit (`systemctl edit mde-car`) and restart it"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     draft.client_secret = Some(read_secret(secret_stdin)?);
     let view = core.add_connection(&draft).await?;
     println!(
-        "added connection '{}' ({}); the secret is in the OS keyring",
-        view.connection.name, view.connection.id
+        "added connection '{}' ({}); the secret is in {}",
+        view.connection.name,
+        view.connection.id,
+        source.location(&view.connection.id)
     );
     println!("next: mde-car connection test '{}'", view.connection.name);
     Ok(ExitCode::SUCCESS)

@@ -10,9 +10,11 @@ mod connection;
 mod daemon;
 mod demo;
 mod json;
+mod metrics;
 mod print;
 mod runs;
 mod search;
+mod status;
 mod sync;
 
 use std::process::ExitCode;
@@ -65,7 +67,8 @@ async fn run(cli: Cli, data_dir: DataDir) -> anyhow::Result<ExitCode> {
             accept_shrink,
             json,
         } => sync::run(&core, &name, full, accept_shrink, json).await,
-        Command::Daemon => daemon::run(&core).await,
+        Command::Daemon { metrics } => daemon::run(&core, metrics).await,
+        Command::Status { json } => status::run(&core, json).await,
         Command::Runs { name, limit, json } => runs::run(&core, &name, limit, json).await,
         Command::Search(args) => search::run(&core, args).await,
         Command::Asset(args) => asset::run(&core, &args).await,

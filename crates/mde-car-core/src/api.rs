@@ -27,7 +27,7 @@ use crate::{
         self, AssetDetail, Attribution, Export, ExportFormat, IpTimeline, SearchRequest,
         SearchResults,
     },
-    secrets::SecretStore,
+    secrets::{SecretSource, Secrets},
     settings::{FileSettings, Settings, SettingsBackend, SettingsError},
     shared_backoff::{self, SharedBackoff, WallClock},
     store::{RunRecord, Store},
@@ -107,7 +107,7 @@ struct Inner {
     settings: Box<dyn SettingsBackend>,
     /// Serializes settings changes within this process; the lock file does it across processes.
     settings_guard: Mutex<()>,
-    secrets: SecretStore,
+    secrets: Secrets,
     store: Store,
     http: reqwest::Client,
     demo: DemoTenant,
@@ -166,6 +166,7 @@ impl Core {
             // The data still works; the log says whose access could not be taken away.
             tracing::warn!(folder = %data_dir.root().display(), %error, "the data folder could not be made private to its user");
         }
+        let secrets = Secrets::new(SecretSource::from_env().map_err(Error::SecretSource)?);
         let store = Store::open(&data_dir.database_file())?;
         let http = http::client().map_err(Error::Internal)?;
         Ok(Core {
@@ -173,7 +174,7 @@ impl Core {
                 data_dir,
                 settings,
                 settings_guard: Mutex::new(()),
-                secrets: SecretStore,
+                secrets,
                 store,
                 http,
                 demo: DemoTenant::default(),
@@ -188,6 +189,11 @@ impl Core {
     /// tests and benchmarks use it to exercise paging on small tenants.
     pub fn set_client_options(&self, options: ClientOptions) {
         self.inner.runs.set_client_options(options);
+    }
+
+    /// Where this installation keeps secrets (`MDE_CAR_SECRETS`).
+    pub fn secret_source(&self) -> &SecretSource {
+        self.inner.secrets.source()
     }
 
     pub fn app_info(&self) -> AppInfo {
@@ -246,7 +252,12 @@ impl Core {
         editing_id: Option<&str>,
     ) -> Result<Vec<FieldError>> {
         let settings = self.load_settings().await?;
-        Ok(validate_against(&settings, draft, editing_id))
+        Ok(validate_against(
+            &settings,
+            draft,
+            editing_id,
+            self.secret_source(),
+        ))
     }
 
     pub async fn add_connection(&self, draft: &ConnectionDraft) -> Result<ConnectionView> {
@@ -261,20 +272,25 @@ impl Core {
         let (draft, secrets) = (draft.clone(), self.inner.secrets.clone());
         let connection = self
             .modify_settings(move |settings| {
-                let errors = validate_against(settings, &draft, None);
+                let errors = validate_against(settings, &draft, None, secrets.source());
                 if !errors.is_empty() {
                     return Err(duplicate_or_validation(errors, &draft.name));
                 }
                 let secret = draft.client_secret.clone().map(SecretString::from);
                 let connection =
                     draft.into_connection(uuid::Uuid::new_v4().to_string(), demo, Utc::now());
-                let secret = secret.ok_or_else(|| {
-                    Error::Internal(
-                        "validation let a new connection through without a secret".to_owned(),
-                    )
-                })?;
-                // The secret goes in first: a connection must never exist without its secret.
-                secrets.set(&connection.id, &secret)?;
+                match secret {
+                    // The secret goes in first: a connection must never exist without its
+                    // secret where mde-car keeps secrets itself.
+                    Some(secret) => secrets.set(&connection.id, &secret)?,
+                    // systemd credentials are the admin's to create, after the add.
+                    None if !secrets.source().is_writable() => {}
+                    None => {
+                        return Err(Error::Internal(
+                            "validation let a new connection through without a secret".to_owned(),
+                        ));
+                    }
+                }
                 settings.connections.push(connection.clone());
                 Ok(connection)
             })
@@ -308,7 +324,7 @@ impl Core {
                     .position(|c| c.id == id)
                     .ok_or_else(|| Error::ConnectionNotFound(id.clone()))?;
                 let draft = settings.connections[index].with_kept_proxy_credentials(draft);
-                let errors = validate_against(settings, &draft, Some(&id));
+                let errors = validate_against(settings, &draft, Some(&id), secrets.source());
                 if !errors.is_empty() {
                     return Err(duplicate_or_validation(errors, &draft.name));
                 }
@@ -410,11 +426,16 @@ impl Core {
             Some(existing) => existing.with_kept_proxy_credentials(draft.clone()),
             None => draft.clone(),
         };
-        let errors: Vec<FieldError> = validate_against(&settings, draft, editing_id.or(Some("")))
-            .into_iter()
-            // A test needs the credentials and hosts right; the name can wait for Save.
-            .filter(|error| !matches!(error.field, "name" | "description"))
-            .collect();
+        let errors: Vec<FieldError> = validate_against(
+            &settings,
+            draft,
+            editing_id.or(Some("")),
+            self.secret_source(),
+        )
+        .into_iter()
+        // A test needs the credentials and hosts right; the name can wait for Save.
+        .filter(|error| !matches!(error.field, "name" | "description"))
+        .collect();
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
         }
@@ -1296,10 +1317,14 @@ fn find<'a>(settings: &'a Settings, name_or_id: &str) -> Option<&'a Connection> 
         })
 }
 
+/// The draft's problems against the other connections, where `source` keeps secrets: a
+/// source mde-car cannot write (systemd credentials) takes no secret at all, so a new
+/// connection needs none and its hosts, which a stored secret follows, cannot change.
 fn validate_against(
     settings: &Settings,
     draft: &ConnectionDraft,
     editing_id: Option<&str>,
+    source: &SecretSource,
 ) -> Vec<FieldError> {
     let others: Vec<&str> = settings
         .connections
@@ -1307,7 +1332,27 @@ fn validate_against(
         .filter(|c| Some(c.id.as_str()) != editing_id)
         .map(|c| c.name.as_str())
         .collect();
-    let mut errors = config::validate(draft, &others, editing_id.is_none());
+    let writable = source.is_writable();
+    let mut errors = config::validate(draft, &others, editing_id.is_none() && writable);
+    if !writable {
+        let given = draft
+            .client_secret
+            .as_deref()
+            .is_some_and(|secret| !secret.trim().is_empty());
+        let moves = editing_id
+            .and_then(|id| find(settings, id))
+            .is_some_and(|existing| !existing.keeps_secret_destination(draft));
+        errors.retain(|error| error.field != "clientSecret");
+        if given {
+            errors.push(FieldError::new("clientSecret", config::SECRET_FROM_SYSTEMD));
+        } else if moves {
+            errors.push(FieldError::new(
+                "clientSecret",
+                config::HOSTS_FIXED_UNDER_SYSTEMD,
+            ));
+        }
+        return errors;
+    }
     // An edit to other hosts without a secret (none, or the form's empty field) is told why
     // the secret is needed, rather than only that it is empty.
     let moves_secret = draft

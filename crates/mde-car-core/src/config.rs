@@ -482,6 +482,13 @@ impl Connection {
 }
 
 /// The form's and the CLI's answer when an edit moves a stored secret to other hosts.
+/// A secret given where systemd credentials provide them (`MDE_CAR_SECRETS`).
+pub const SECRET_FROM_SYSTEMD: &str = "This installation reads secrets from systemd credentials, not from mde-car: leave the secret out and give it to the service as its credential (see the README's \"Run the daemon on a server\")";
+
+/// A hosts change where systemd credentials provide secrets: the credential would be sent to
+/// the new hosts without anyone entering it for them.
+pub const HOSTS_FIXED_UNDER_SYSTEMD: &str = "With secrets from systemd credentials, the cloud, login authority, API base URL, proxy and CA file of a saved connection cannot change (its secret would be sent to them): remove the connection, add it again with the new values and create its credential";
+
 pub const SECRET_FOR_NEW_HOSTS: &str = "Enter the client secret again: the cloud, login authority, API base URL, proxy or CA file changed, and a stored secret is only sent where it was entered for";
 
 impl std::fmt::Debug for ConnectionDraft {

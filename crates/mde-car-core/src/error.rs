@@ -55,6 +55,9 @@ pub enum Error {
     DuplicateName(String),
     #[error(transparent)]
     Keyring(#[from] SecretsError),
+    /// `MDE_CAR_SECRETS` names no source mde-car knows.
+    #[error("{0}")]
+    SecretSource(String),
     #[error(
         "no client secret is stored for connection '{0}' in the OS keyring; set it again with Edit (or `mde-car connection edit --secret-stdin`)"
     )]
@@ -138,7 +141,9 @@ impl Error {
             Error::Validation(_) | Error::InvalidSettings { .. } => ErrorCode::Validation,
             Error::ConnectionNotFound(_) => ErrorCode::NotFound,
             Error::DuplicateName(_) => ErrorCode::DuplicateName,
-            Error::Keyring(_) | Error::SecretMissing(_) => ErrorCode::Keyring,
+            Error::Keyring(_) | Error::SecretMissing(_) | Error::SecretSource(_) => {
+                ErrorCode::Keyring
+            }
             Error::Settings(_) => ErrorCode::Storage,
             Error::Store(error) => store_code(error),
             Error::Demo(_) => ErrorCode::Demo,

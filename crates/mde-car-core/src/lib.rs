@@ -53,7 +53,7 @@ mod registry;
 mod risk;
 mod scheduler;
 pub mod search;
-mod secrets;
+pub mod secrets;
 pub mod settings;
 mod shared_backoff;
 pub mod store;
