@@ -270,10 +270,14 @@ impl MdeClient {
             Ok(fetched) => {
                 self.with_stats(|stats| stats.token_requests += u64::from(fetched.requested));
                 if fetched.roles.iter().any(|role| role == GRAPH_HUNTING_ROLE) {
-                    tracing::info!("the Microsoft Graph token holds {GRAPH_HUNTING_ROLE}; advanced hunting uses Microsoft Graph");
+                    tracing::info!(
+                        "the Microsoft Graph token holds {GRAPH_HUNTING_ROLE}; advanced hunting uses Microsoft Graph"
+                    );
                     HuntingApi::Graph
                 } else {
-                    tracing::info!("the Microsoft Graph token lacks {GRAPH_HUNTING_ROLE}; advanced hunting uses the legacy API");
+                    tracing::info!(
+                        "the Microsoft Graph token lacks {GRAPH_HUNTING_ROLE}; advanced hunting uses the legacy API"
+                    );
                     HuntingApi::LegacyWithoutGraphRole
                 }
             }
@@ -294,7 +298,10 @@ impl MdeClient {
             Ordering::SeqCst,
             Ordering::SeqCst,
         );
-        Ok(HuntingApi::from_code(self.shared.hunting_api.load(Ordering::SeqCst)).unwrap_or(decided))
+        Ok(
+            HuntingApi::from_code(self.shared.hunting_api.load(Ordering::SeqCst))
+                .unwrap_or(decided),
+        )
     }
 
     fn set_hunting_api(&self, api: HuntingApi) {

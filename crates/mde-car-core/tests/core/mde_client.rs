@@ -672,7 +672,10 @@ fn roles_without_graph_hunting() -> Vec<&'static str> {
 async fn with_the_graph_role_hunting_goes_to_graph_only() {
     let sim = start(config(40)).await;
     let client = client(&sim);
-    assert!(!client.uses_graph_hunting(), "undecided before the first query");
+    assert!(
+        !client.uses_graph_hunting(),
+        "undecided before the first query"
+    );
     let rows = client
         .hunting("DeviceInfo | summarize arg_max(Timestamp, *) by DeviceId | project DeviceId, LoggedOnUsers")
         .await
@@ -761,7 +764,10 @@ async fn retired_legacy_hunting_switches_to_graph_for_the_rest_of_the_run() {
     sim.set_roles(&sim.client_id(), &roles_without_graph_hunting());
     let unauthorized = self::client(&sim);
     for _ in 0..2 {
-        let error = unauthorized.hunting("DeviceInfo | count").await.unwrap_err();
+        let error = unauthorized
+            .hunting("DeviceInfo | count")
+            .await
+            .unwrap_err();
         assert!(
             matches!(&error, MdeError::Forbidden { required, .. } if required.iter().any(|role| role == GRAPH_HUNTING_ROLE)),
             "{error:?}"
