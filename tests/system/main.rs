@@ -6,6 +6,7 @@
 
 mod cli;
 mod daemon;
+mod headless;
 mod hostile;
 mod network;
 mod search;

@@ -29,7 +29,7 @@ use crate::{
     },
     secrets::{SecretSource, Secrets},
     settings::{FileSettings, Settings, SettingsBackend, SettingsError},
-    shared_backoff::{self, SharedBackoff, WallClock},
+    shared_backoff::{self, AttemptFailure, SharedBackoff, WallClock},
     store::{RunRecord, Store},
     sync::{self, SyncError, SyncOutcome, Trigger},
     watch::{self, OutsideChange},
@@ -569,6 +569,12 @@ impl Core {
             (Some(_), None) => true,
             _ => false,
         };
+        // Scheduled attempts that ended before a run was recorded (a missing secret, a locked
+        // keyring) leave their reason in the shared backoff: it stands until a run or an edit.
+        let shared = self.read_shared_backoff(&connection.id);
+        let failed_attempt = shared.last_failure.as_ref().filter(|failure| {
+            last_run.is_none_or(|run| failure.at > run.finished_at.unwrap_or(run.started_at))
+        });
         let (status, status_text) = if !problems.is_empty() {
             // The problems themselves travel in `problems`, each with its field.
             (
@@ -594,6 +600,11 @@ impl Core {
             (
                 ConnectionStatus::Syncing,
                 "Syncing in another mde-car process (the command line or a daemon)…".to_owned(),
+            )
+        } else if let Some(failure) = failed_attempt {
+            (
+                ConnectionStatus::Error,
+                attempt_failure_line(failure, shared.failures),
             )
         } else if let (Some(run), false) = (last_run, test_is_newer) {
             run_status_line(run, counts.devices)
@@ -718,11 +729,12 @@ impl Core {
                 seen,
             }) = scheduled
             {
-                let outcome = if result.is_ok() {
-                    AttemptOutcome::Recorded
-                } else {
-                    core.record_failed_attempt(&id, seen).await;
-                    AttemptOutcome::NotRecorded
+                let outcome = match &result {
+                    Ok(_) => AttemptOutcome::Recorded,
+                    Err(error) => {
+                        core.record_failed_attempt(&id, seen, error).await;
+                        AttemptOutcome::NotRecorded
+                    }
                 };
                 // Told while still registered: the scheduler never sees the connection idle
                 // with its attempt unreported (and start it again at once).
@@ -1134,14 +1146,26 @@ impl Core {
     /// A scheduled attempt ended before a run was recorded: writes the next shared step, under
     /// the run lock the caller still holds. When that fails, this process's own backoff is all
     /// that holds the next attempt back (and the other processes keep theirs).
-    async fn record_failed_attempt(&self, connection_id: &str, seen: SharedBackoff) {
+    async fn record_failed_attempt(&self, connection_id: &str, seen: SharedBackoff, error: &Error) {
         let (data_dir, id, now) = (
             self.inner.data_dir.clone(),
             connection_id.to_owned(),
             self.inner.clock.now(),
         );
+        let failure = AttemptFailure {
+            code: error.code().key().to_owned(),
+            message: error.to_string(),
+            at: now,
+        };
         let recorded = backoff_file(move || {
-            shared_backoff::record_failure(&data_dir, &id, &seen, now, scheduler::attempt_delay)
+            shared_backoff::record_failure(
+                &data_dir,
+                &id,
+                &seen,
+                now,
+                failure,
+                scheduler::attempt_delay,
+            )
         })
         .await;
         match recorded {
@@ -1388,6 +1412,19 @@ fn duplicate_or_validation(errors: Vec<FieldError>, name: &str) -> Error {
 const CARD_RUNS: usize = 12;
 
 /// The card's pill and line after a run.
+/// The card's line for scheduled attempts that could not start a run.
+fn attempt_failure_line(failure: &AttemptFailure, attempts: u32) -> String {
+    let tries = if attempts > 1 {
+        format!(" ({attempts} attempts in a row)")
+    } else {
+        String::new()
+    };
+    format!(
+        "Sync could not start{tries}: {}. It is tried again at the next sync time; an edit of the connection lets it try at once.",
+        failure.message.trim_end_matches('.')
+    )
+}
+
 fn run_status_line(run: &RunRecord, devices: u64) -> (ConnectionStatus, String) {
     let synced = format!(
         "Synced {} device{}",

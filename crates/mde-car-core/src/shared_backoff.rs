@@ -39,7 +39,7 @@ pub(crate) struct SharedBackoffError {
 type Result<T, E = SharedBackoffError> = std::result::Result<T, E>;
 
 /// One connection's shared backoff, as its file holds it. No file is the default: no failures.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub(crate) struct SharedBackoff {
     /// Scheduled attempts in a row that ended before a run was recorded.
@@ -50,6 +50,20 @@ pub(crate) struct SharedBackoff {
     /// How many edits of the connection reset the backoff. An attempt that read a smaller count
     /// began before an edit, so it records nothing over the edit's reset: the edit may be the fix.
     pub(crate) resets: u64,
+    /// Why the last of those attempts ended (what the error said), so every process, and
+    /// `mde-car status` or the card after a restart, can tell why no run was recorded. Error
+    /// messages never hold a secret.
+    pub(crate) last_failure: Option<AttemptFailure>,
+}
+
+/// The end of an attempt that recorded no run: the error's stable code and its message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AttemptFailure {
+    pub(crate) code: String,
+    pub(crate) message: String,
+    #[serde(with = "crate::model::json_time")]
+    pub(crate) at: Timestamp,
 }
 
 /// The clock shared not-before times are written and read with: the system's wall clock, the
@@ -103,6 +117,7 @@ pub(crate) fn record_failure(
     connection_id: &str,
     seen: &SharedBackoff,
     now: Timestamp,
+    failure: AttemptFailure,
     delay: impl FnOnce(u32) -> Duration,
 ) -> Result<Option<SharedBackoff>> {
     change(data_dir, connection_id, |current| {
@@ -118,6 +133,7 @@ pub(crate) fn record_failure(
                     .unwrap_or(DateTime::<Utc>::MAX_UTC),
             ),
             resets: current.resets,
+            last_failure: Some(failure),
         })
     })
 }
@@ -134,6 +150,7 @@ pub(crate) fn record_run(data_dir: &DataDir, connection_id: &str) -> Result<()> 
             failures: 0,
             not_before: None,
             resets: current.resets,
+            last_failure: None,
         })
     })
     .map(drop)
@@ -147,6 +164,7 @@ pub(crate) fn reset_for_edit(data_dir: &DataDir, connection_id: &str) -> Result<
             failures: 0,
             not_before: None,
             resets: current.resets.saturating_add(1),
+            last_failure: None,
         })
     })
     .map(drop)

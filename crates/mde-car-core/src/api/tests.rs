@@ -429,6 +429,11 @@ mod app_and_daemon {
             &id,
             &shared_backoff::read(&data_dir, &id).unwrap(),
             Utc::now(),
+            shared_backoff::AttemptFailure {
+                code: "keyring".to_owned(),
+                message: "the keyring is locked".to_owned(),
+                at: Utc::now(),
+            },
             |_| 3 * MINUTE,
         )
         .unwrap()
@@ -464,6 +469,22 @@ mod app_and_daemon {
         let shared = shared_backoff::read(&data_dir, &id).unwrap();
         assert_eq!(shared.failures, 1, "counted from the reset");
         assert!(shared.resets > stepped.resets);
+        // Why it failed is shown from the shared record, in this process or any other.
+        let failure = shared.last_failure.as_ref().unwrap();
+        assert_eq!(failure.code, "keyring");
+        let view = Core::open(data_dir.clone())
+            .unwrap()
+            .list_connections()
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(view.status, ConnectionStatus::Error);
+        assert!(
+            view.status_text.starts_with("Sync could not start: ")
+                && view.status_text.contains(failure.message.trim_end_matches('.')),
+            "{}",
+            view.status_text
+        );
         let finished = tokio::time::timeout(Duration::from_secs(30), async {
             loop {
                 if let Ok(SyncEvent::Finished { error_code, .. }) = events.recv().await {

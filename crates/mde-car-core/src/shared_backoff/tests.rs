@@ -10,6 +10,15 @@ fn at(text: &str) -> Timestamp {
         .with_timezone(&Utc)
 }
 
+/// An attempt that failed at `at` for want of its secret.
+fn failure(at: Timestamp) -> AttemptFailure {
+    AttemptFailure {
+        code: "keyring".to_owned(),
+        message: "no secret is stored for the connection".to_owned(),
+        at,
+    }
+}
+
 /// A wait of `failures` minutes, so each step is told apart.
 fn minutes(failures: u32) -> Duration {
     Duration::from_secs(60 * u64::from(failures))
@@ -22,18 +31,37 @@ fn failures_count_up_and_each_sets_the_not_before_from_its_own_time() {
     assert_eq!(read(&data_dir, "c").unwrap(), SharedBackoff::default());
 
     let seen = read(&data_dir, "c").unwrap();
-    let first = record_failure(&data_dir, "c", &seen, at("2026-11-28T12:00:00Z"), minutes)
-        .unwrap()
-        .unwrap();
+    let first = record_failure(
+        &data_dir,
+        "c",
+        &seen,
+        at("2026-11-28T12:00:00Z"),
+        failure(at("2026-11-28T12:00:00Z")),
+        minutes,
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!(first.failures, 1);
     assert_eq!(first.not_before, Some(at("2026-11-28T12:01:00Z")));
+    assert_eq!(
+        first.last_failure,
+        Some(failure(at("2026-11-28T12:00:00Z"))),
+        "why it failed is kept for every process to show"
+    );
 
     // Another process reads it, attempts and fails too.
     let seen = read(&data_dir, "c").unwrap();
     assert_eq!(seen, first, "what one process writes, another reads");
-    let second = record_failure(&data_dir, "c", &seen, at("2026-11-28T12:01:00Z"), minutes)
-        .unwrap()
-        .unwrap();
+    let second = record_failure(
+        &data_dir,
+        "c",
+        &seen,
+        at("2026-11-28T12:01:00Z"),
+        failure(at("2026-11-28T12:01:00Z")),
+        minutes,
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!(second.failures, 2);
     assert_eq!(second.not_before, Some(at("2026-11-28T12:03:00Z")));
     assert_eq!(read(&data_dir, "c").unwrap(), second);
@@ -50,7 +78,7 @@ fn an_edit_resets_it_and_outweighs_an_attempt_begun_before_the_edit() {
     let data_dir = DataDir::new(dir.path());
     let now = at("2026-11-28T12:00:00Z");
     let seen = read(&data_dir, "c").unwrap();
-    record_failure(&data_dir, "c", &seen, now, minutes).unwrap();
+    record_failure(&data_dir, "c", &seen, now, failure(now), minutes).unwrap();
 
     // An attempt reads the record under the run lock; the user edits the connection while
     // it runs with the old settings; then it fails.
@@ -59,7 +87,7 @@ fn an_edit_resets_it_and_outweighs_an_attempt_begun_before_the_edit() {
     let reset = read(&data_dir, "c").unwrap();
     assert_eq!((reset.failures, reset.not_before), (0, None));
     assert_eq!(
-        record_failure(&data_dir, "c", &before_edit, now, minutes).unwrap(),
+        record_failure(&data_dir, "c", &before_edit, now, failure(now), minutes).unwrap(),
         None,
         "the failure with the old settings counts for nothing"
     );
@@ -67,7 +95,7 @@ fn an_edit_resets_it_and_outweighs_an_attempt_begun_before_the_edit() {
 
     // An attempt begun after the edit counts from the start again.
     let after_edit = read(&data_dir, "c").unwrap();
-    let next = record_failure(&data_dir, "c", &after_edit, now, minutes)
+    let next = record_failure(&data_dir, "c", &after_edit, now, failure(now), minutes)
         .unwrap()
         .unwrap();
     assert_eq!(next.failures, 1);
@@ -85,10 +113,19 @@ fn a_recorded_run_ends_it_and_a_run_with_nothing_to_end_writes_nothing() {
 
     reset_for_edit(&data_dir, "c").unwrap();
     let seen = read(&data_dir, "c").unwrap();
-    record_failure(&data_dir, "c", &seen, at("2026-11-28T12:00:00Z"), minutes).unwrap();
+    record_failure(
+        &data_dir,
+        "c",
+        &seen,
+        at("2026-11-28T12:00:00Z"),
+        failure(at("2026-11-28T12:00:00Z")),
+        minutes,
+    )
+    .unwrap();
     record_run(&data_dir, "c").unwrap();
     let ended = read(&data_dir, "c").unwrap();
     assert_eq!((ended.failures, ended.not_before), (0, None));
+    assert_eq!(ended.last_failure, None, "a recorded run speaks for itself");
     assert_eq!(ended.resets, 1, "the edits are still counted");
 
     forget(&data_dir, "c").unwrap();
@@ -111,6 +148,7 @@ fn a_damaged_record_reads_as_an_error_and_the_next_failure_replaces_it() {
         "c",
         &SharedBackoff::default(),
         at("2026-11-28T12:00:00Z"),
+        failure(at("2026-11-28T12:00:00Z")),
         minutes,
     )
     .unwrap()
@@ -140,6 +178,7 @@ fn a_record_that_cannot_be_written_is_an_error_not_a_panic() {
         "c",
         &SharedBackoff::default(),
         at("2026-11-28T12:00:00Z"),
+        failure(at("2026-11-28T12:00:00Z")),
         minutes,
     )
     .unwrap_err()

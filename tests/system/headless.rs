@@ -1,0 +1,271 @@
+//! A server without a desktop session: no D-Bus at all, the secret from a systemd credentials
+//! folder, `mde-car daemon --metrics` syncing the simulator, its metrics scraped, and
+//! `mde-car status` telling a working connection from a failing one by its exit status.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Command as Process, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use mde_car_tests::Workspace;
+use mde_sim::{Sim, SimConfig};
+
+/// `mde-car` as a systemd service runs it: no session bus, secrets from `credentials`.
+fn service_cli(workspace: &Workspace, credentials: &Path) -> assert_cmd::Command {
+    let mut command = workspace.cli();
+    command
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove("DISPLAY")
+        .env("MDE_CAR_SECRETS", "systemd-credentials")
+        .env("CREDENTIALS_DIRECTORY", credentials);
+    command
+}
+
+fn add_without_secret(workspace: &Workspace, credentials: &Path, sim: &Sim, name: &str) -> String {
+    let output = service_cli(workspace, credentials)
+        .args(["connection", "add", "--name", name])
+        .args([
+            "--tenant",
+            &sim.tenant_id(),
+            "--client-id",
+            &sim.client_id(),
+        ])
+        .args([
+            "--api-base",
+            &sim.api_base(),
+            "--authority",
+            &sim.api_base(),
+        ])
+        .args(["--frequency", "1h"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(output).unwrap();
+    assert!(
+        text.contains("systemd-creds encrypt --name=mde-car.connection."),
+        "{text}"
+    );
+    let list = service_cli(workspace, credentials)
+        .args(["connection", "list", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let list: serde_json::Value = serde_json::from_slice(&list).unwrap();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Waits until the daemon has printed a line containing each of `wanted`, in any order (a
+/// connection without its credential fails at once, before the other's sync ends).
+fn wait_for_lines(lines: &mpsc::Receiver<String>, wanted: &[&str], secs: u64) -> Vec<String> {
+    tokio::task::block_in_place(|| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        let mut found: Vec<Option<String>> = vec![None; wanted.len()];
+        let mut seen = Vec::new();
+        while found.iter().any(Option::is_none) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) => {
+                    for (slot, want) in found.iter_mut().zip(wanted) {
+                        if slot.is_none() && line.contains(want) {
+                            *slot = Some(line.clone());
+                        }
+                    }
+                    seen.push(line);
+                }
+                Err(error) => panic!(
+                    "not every one of {wanted:?} in {secs} s ({error}); the daemon said:\n{}",
+                    seen.join("\n")
+                ),
+            }
+        }
+        found.into_iter().flatten().collect()
+    })
+}
+
+fn metric(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name_and_labels)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name_and_labels} in\n{text}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_daemon_without_dbus_syncs_with_a_systemd_credential_and_serves_metrics() {
+    let sim = Sim::start(SimConfig {
+        devices: 40,
+        seed: 11,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let workspace = Workspace::new();
+    let credentials = tempfile::tempdir().unwrap();
+    let contoso = add_without_secret(&workspace, credentials.path(), &sim, "Contoso");
+    // A secret given where systemd provides them is refused, not silently dropped.
+    service_cli(&workspace, credentials.path())
+        .args(["connection", "edit", "Contoso", "--secret-stdin"])
+        .write_stdin("other\n")
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("systemd credentials"));
+    std::fs::write(
+        credentials
+            .path()
+            .join(format!("mde-car.connection.{contoso}")),
+        sim.client_secret(),
+    )
+    .unwrap();
+    // Fabrikam's credential was never created: it fails, and says what to add to the unit.
+    let fabrikam = add_without_secret(&workspace, credentials.path(), &sim, "Fabrikam");
+
+    let mut daemon = Process::new(mde_car_tests::mde_car_binary())
+        .env("MDE_CAR_DATA_DIR", workspace.data_dir())
+        .env_remove("MDE_CAR_LOG")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove("DISPLAY")
+        .env("MDE_CAR_SECRETS", "systemd-credentials")
+        .env("CREDENTIALS_DIRECTORY", credentials.path())
+        .args(["daemon", "--metrics", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (send, lines) = mpsc::channel();
+    let stdout = daemon.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let address = wait_for_lines(&lines, &["Prometheus metrics at http://"], 30).remove(0);
+    let url = address
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    wait_for_lines(&lines, &["Contoso: succeeded", "Fabrikam: failed"], 120);
+
+    let scraped = reqwest::get(&url).await.unwrap();
+    assert!(scraped.status().is_success());
+    assert!(
+        scraped.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let text = scraped.text().await.unwrap();
+    let db = rusqlite::Connection::open(workspace.data_dir().join("mde-car.sqlite3")).unwrap();
+    let active: u32 = db
+        .query_row(
+            "SELECT count(*) FROM assets WHERE connection_id = ?1 AND active = 1",
+            [&contoso],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(active > 0 && active as usize <= sim.truth().machine_count());
+    let devices = metric(&text, "mde_car_devices{connection=\"Contoso\"}");
+    assert_eq!(devices, f64::from(active), "{text}");
+    assert_eq!(
+        metric(
+            &text,
+            "mde_car_runs_total{connection=\"Contoso\",status=\"succeeded\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "mde_car_runs_total{connection=\"Fabrikam\",status=\"failed\"}"
+        ),
+        1.0
+    );
+    assert!(
+        metric(
+            &text,
+            "mde_car_api_calls_total{connection=\"Contoso\",endpoint=\"machines\"}"
+        ) >= 1.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "mde_car_connection_failing{connection=\"Fabrikam\"}"),
+        1.0
+    );
+    assert_eq!(
+        metric(&text, "mde_car_connection_failing{connection=\"Contoso\"}"),
+        0.0
+    );
+    assert!(
+        text.contains("mde_car_run_duration_seconds_count{connection=\"Contoso\"} 1"),
+        "{text}"
+    );
+    for secret in [sim.client_secret()] {
+        assert!(!text.contains(&secret), "the metrics hold a secret");
+    }
+
+    // Monitoring: Fabrikam fails, so status says so by its exit status and names the fix.
+    let status = service_cli(&workspace, credentials.path())
+        .args(["status", "--json"])
+        .assert()
+        .code(4)
+        .get_output()
+        .stdout
+        .clone();
+    let status: serde_json::Value = serde_json::from_slice(&status).unwrap();
+    assert_eq!(status["health"], "failing");
+    let of = |name: &str| {
+        status["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(of("Contoso")["health"], "ok");
+    assert_eq!(of("Contoso")["lastRun"]["status"], "succeeded");
+    assert!(of("Contoso")["nextSyncAt"].is_string());
+    assert_eq!(of("Fabrikam")["health"], "failing");
+    let why = of("Fabrikam")["statusText"].as_str().unwrap().to_owned();
+    assert!(
+        why.contains(&format!(
+            "LoadCredentialEncrypted=mde-car.connection.{fabrikam}"
+        )),
+        "{why}"
+    );
+    // Once the failing connection is gone, every connection is fine: exit 0.
+    service_cli(&workspace, credentials.path())
+        .args(["connection", "remove", "Fabrikam"])
+        .assert()
+        .success();
+    service_cli(&workspace, credentials.path())
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("Contoso: ok"));
+
+    let pid = daemon.id().to_string();
+    assert!(
+        Process::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let stopped = tokio::task::block_in_place(|| daemon.wait()).unwrap();
+    assert!(stopped.success(), "{stopped:?}");
+}
