@@ -213,8 +213,13 @@ async fn a_daemon_without_dbus_syncs_with_a_systemd_credential_and_serves_metric
         text.contains("mde_car_run_duration_seconds_count{connection=\"Contoso\"} 1"),
         "{text}"
     );
-    for secret in [sim.client_secret()] {
-        assert!(!text.contains(&secret), "the metrics hold a secret");
+    let issued = sim.issued_tokens();
+    assert!(!issued.is_empty(), "the daemon signed in");
+    for secret in std::iter::once(sim.client_secret()).chain(issued) {
+        assert!(
+            !text.contains(&secret),
+            "the metrics hold a secret or a token"
+        );
     }
 
     // Monitoring: Fabrikam fails, so status says so by its exit status and names the fix.

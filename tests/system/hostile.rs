@@ -17,7 +17,7 @@ use std::{
 
 use mde_car_core::{Core, mde::Budgets, paths::DataDir, store::RunStatus, sync::Trigger};
 use mde_car_tests::{Workspace, secret_service_lookup};
-use mde_sim::{Answer, Endpoint, Sim, SimConfig};
+use mde_sim::{Answer, DEFAULT_ROLES, Endpoint, Sim, SimConfig};
 use rusqlite::Connection as Db;
 use serde_json::Value;
 
@@ -803,6 +803,14 @@ async fn run_api_case(tenant: &Tenant, baseline: &Stored, case: &Case) -> Result
     let answer = Answer::parse(&tenant.context.expand(&case.input, false))?;
     let dir = tempfile::tempdir().unwrap();
     copy_dir(tenant.synced.data_dir(), dir.path());
+    // Hunting goes to Graph while the app holds ThreatHunting.Read.All; the legacy API's cases
+    // take the role away, as a tenant that has not granted it does.
+    let roles: Vec<&str> = DEFAULT_ROLES
+        .iter()
+        .copied()
+        .filter(|role| endpoint != Endpoint::AdvancedQueries || *role != "ThreatHunting.Read.All")
+        .collect();
+    tenant.sim.set_roles(&tenant.sim.client_id(), &roles);
     let faults = tenant.sim.faults();
     faults.clear_answers();
     faults.answer(endpoint, answer);

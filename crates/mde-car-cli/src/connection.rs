@@ -61,10 +61,10 @@ async fn add(core: &Core, args: AddArgs) -> anyhow::Result<ExitCode> {
             source.location(&view.connection.id)
         );
         println!(
-            "next: printf '%s' \"$SECRET\" | systemd-creds encrypt --name={name} - /etc/credstore.encrypted/{name}"
+            "next: systemd-ask-password -n 'client secret: ' | systemd-creds encrypt --name={name} - /etc/credstore.encrypted/{name}"
         );
         println!(
-            "  then add LoadCredentialEncrypted={name} to the unit (`systemctl edit mde-car`) and restart it"
+            "  then add LoadCredentialEncrypted={name}:/etc/credstore.encrypted/{name} to the unit (`systemctl edit mde-car`) and restart it"
         );
         return Ok(ExitCode::SUCCESS);
     }

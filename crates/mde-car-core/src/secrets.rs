@@ -235,7 +235,7 @@ fn read_only(connection_id: &str) -> SecretsError {
         store: SecretSource::SystemdCredentials.label(),
         action: "store the client secret",
         reason: format!(
-            "this installation reads secrets from systemd credentials, which mde-car cannot write: add the connection without a secret, then encrypt it with `systemd-creds encrypt --name={name} - /etc/credstore.encrypted/{name}` and name it in the unit (LoadCredentialEncrypted={name})",
+            "this installation reads secrets from systemd credentials, which mde-car cannot write: add the connection without a secret, then encrypt it with `systemd-creds encrypt --name={name} - /etc/credstore.encrypted/{name}` and name it in the unit (LoadCredentialEncrypted={name}:/etc/credstore.encrypted/{name})",
             name = credential_name(connection_id)
         ),
     }
@@ -251,7 +251,7 @@ fn read_credential(connection_id: &str) -> Result<SecretString> {
             store,
             action,
             reason: format!(
-                "$CREDENTIALS_DIRECTORY is not set: mde-car is not running as a systemd service with credentials; run it from the unit with LoadCredentialEncrypted={name}, or set MDE_CAR_SECRETS=files:FOLDER or keyring"
+                "$CREDENTIALS_DIRECTORY is not set: mde-car is not running as a systemd service with credentials; run it from the unit with LoadCredentialEncrypted={name}:/etc/credstore.encrypted/{name}, or set MDE_CAR_SECRETS=files:FOLDER or keyring"
             ),
         });
     };
@@ -266,7 +266,7 @@ fn read_credential(connection_id: &str) -> Result<SecretString> {
             store,
             action,
             reason: format!(
-                "the service has no credential {name}: add LoadCredentialEncrypted={name} to its unit (`systemctl edit mde-car`), with the secret encrypted at /etc/credstore.encrypted/{name}"
+                "the service has no credential {name}: add LoadCredentialEncrypted={name}:/etc/credstore.encrypted/{name} to its unit (`systemctl edit mde-car`), with the secret encrypted there by `systemd-creds encrypt --name={name}`"
             ),
         }),
         Err(error) => Err(SecretsError {

@@ -481,7 +481,9 @@ mod app_and_daemon {
         assert_eq!(view.status, ConnectionStatus::Error);
         assert!(
             view.status_text.starts_with("Sync could not start: ")
-                && view.status_text.contains(failure.message.trim_end_matches('.')),
+                && view
+                    .status_text
+                    .contains(failure.message.trim_end_matches('.')),
             "{}",
             view.status_text
         );
