@@ -17,7 +17,7 @@ use crate::{
     error::{Error, ErrorCode, Result},
     events::SyncEvent,
     http,
-    mde::{ClientOptions, MdeClient},
+    mde::{ClientOptions, HuntingApi, MdeClient},
     model::{RunStatus, TestCode, TestReport},
     paths::{DataDir, LockFailure, LockFile},
     probe::{self, ProbeTarget},
@@ -1535,6 +1535,13 @@ async fn with_data_checks(
     if probed.devices_read {
         let started = std::time::Instant::now();
         report.data = sync::check_data(client, data).await;
+        // The Defender token's roles cannot show Graph's: when hunting goes to Graph, the
+        // legacy API's AdvancedQuery.Read.All is not needed, whatever the probe counted.
+        if probe::lacks_hunting_role(&report)
+            && client.hunting_api().await.is_ok_and(HuntingApi::is_graph)
+        {
+            report = probe::hunting_covered_by_graph(report);
+        }
         if let Some(note) = sync::hunting_note(client, data).await {
             if !report.detail.is_empty() {
                 report.detail.push(' ');

@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::{
     auth::{self, AccessToken, AuthFailure, Transport},
-    config::{Cloud, DataSelection, Endpoints, MACHINE_READ},
+    config::{ADVANCED_QUERY_READ, Cloud, DataSelection, Endpoints, MACHINE_READ},
     http::Network,
 };
 
@@ -402,6 +402,52 @@ fn throttled_report(host: &str, retry_after_secs: Option<u64>) -> TestReport {
     )
 }
 
+/// Whether the report's missing roles include the legacy hunting API's, which Graph may cover.
+pub(crate) fn lacks_hunting_role(report: &TestReport) -> bool {
+    report.code == TestCode::MissingPermission
+        && report
+            .missing_roles
+            .iter()
+            .any(|role| role == ADVANCED_QUERY_READ.name)
+}
+
+/// The report once advanced hunting is known to go to Microsoft Graph (its
+/// `ThreatHunting.Read.All` is in the Graph token, which the probe does not read): the legacy
+/// API's `AdvancedQuery.Read.All` is no longer missing, and a report that lacked only it is a
+/// connected one.
+pub(crate) fn hunting_covered_by_graph(mut report: TestReport) -> TestReport {
+    if report.code != TestCode::MissingPermission {
+        return report;
+    }
+    report
+        .missing_roles
+        .retain(|role| role != ADVANCED_QUERY_READ.name);
+    if report.missing_roles.is_empty() {
+        TestReport {
+            granted_roles: std::mem::take(&mut report.granted_roles),
+            data: std::mem::take(&mut report.data),
+            ..report_at(
+                TestCode::Connected,
+                "Connected",
+                "Signed in and read the device list. Every permission the selected data needs is granted (advanced hunting through Microsoft Graph instead of AdvancedQuery.Read.All).".to_owned(),
+                &report,
+            )
+        }
+    } else {
+        report.detail = missing_detail(&report.missing_roles);
+        report
+    }
+}
+
+/// [`report`] with the time and duration of `measured`.
+fn report_at(code: TestCode, title: &str, detail: String, measured: &TestReport) -> TestReport {
+    TestReport {
+        tested_at: measured.tested_at,
+        duration_ms: measured.duration_ms,
+        ..report(code, title, detail)
+    }
+}
+
 fn missing_permission_report(granted: Vec<String>, missing: Vec<String>) -> TestReport {
     TestReport {
         detail: missing_detail(&missing),
@@ -463,4 +509,53 @@ fn retry_after_secs(headers: &reqwest::header::HeaderMap) -> Option<u64> {
 fn defender_error_message(body: &str) -> Option<String> {
     let json: serde_json::Value = serde_json::from_str(body).ok()?;
     json.pointer("/error/message")?.as_str().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lacking(missing: &[&str]) -> TestReport {
+        let granted = vec!["Machine.Read.All".to_owned()];
+        missing_permission_report(granted, missing.iter().map(|&m| m.to_owned()).collect())
+    }
+
+    #[test]
+    fn graph_hunting_makes_the_legacy_hunting_role_unneeded() {
+        // Only the legacy role was missing: with hunting on Graph the test is a success.
+        let report = lacking(&[ADVANCED_QUERY_READ.name]);
+        assert!(lacks_hunting_role(&report));
+        let covered = hunting_covered_by_graph(report.clone());
+        assert!(covered.ok, "{covered:?}");
+        assert_eq!(covered.code, TestCode::Connected);
+        assert!(covered.missing_roles.is_empty());
+        assert_eq!(covered.granted_roles, report.granted_roles);
+        assert_eq!(covered.tested_at, report.tested_at);
+        assert!(
+            covered.detail.contains("Microsoft Graph"),
+            "{}",
+            covered.detail
+        );
+
+        // Another role is missing too: still a missing permission, naming only that one.
+        let report = lacking(&["Alert.Read.All", ADVANCED_QUERY_READ.name]);
+        let covered = hunting_covered_by_graph(report);
+        assert_eq!(covered.code, TestCode::MissingPermission);
+        assert_eq!(covered.missing_roles, vec!["Alert.Read.All".to_owned()]);
+        assert!(
+            covered.detail.contains("Alert.Read.All"),
+            "{}",
+            covered.detail
+        );
+        assert!(
+            !covered.detail.contains(ADVANCED_QUERY_READ.name),
+            "{}",
+            covered.detail
+        );
+
+        // Nothing to do for a report that lacks no hunting role.
+        let report = lacking(&["Alert.Read.All"]);
+        assert!(!lacks_hunting_role(&report));
+        assert_eq!(hunting_covered_by_graph(report.clone()), report);
+    }
 }
