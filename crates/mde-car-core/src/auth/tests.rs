@@ -154,7 +154,7 @@ async fn a_token_answer_with_the_largest_expires_in_is_used_for_a_day() {
             &endpoints,
             "tenant",
             "client",
-            &SecretString::from("secret"),
+            &SecretString::from("secret").into(),
         )
         .await
         .unwrap();
