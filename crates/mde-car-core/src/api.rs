@@ -271,7 +271,8 @@ impl Core {
                 if !errors.is_empty() {
                     return Err(duplicate_or_validation(errors, &draft.name));
                 }
-                let secret = Connection::draft_secret(&draft).map(|secret| SecretString::from(secret.to_owned()));
+                let secret = Connection::draft_secret(&draft)
+                    .map(|secret| SecretString::from(secret.to_owned()));
                 let connection =
                     draft.into_connection(uuid::Uuid::new_v4().to_string(), demo, Utc::now());
                 let secret = secret.ok_or_else(|| {
@@ -437,10 +438,9 @@ impl Core {
                     config::CredentialKind::Secret => {
                         FieldError::new("clientSecret", "Enter the client secret's Value")
                     }
-                    config::CredentialKind::Certificate => FieldError::new(
-                        "privateKey",
-                        "Import the certificate's private key",
-                    ),
+                    config::CredentialKind::Certificate => {
+                        FieldError::new("privateKey", "Import the certificate's private key")
+                    }
                 }]));
             }
         };

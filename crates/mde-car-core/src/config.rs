@@ -548,7 +548,8 @@ impl Connection {
 /// The form's and the CLI's answer when an edit moves a stored secret to other hosts.
 /// The form's and the CLI's answer when an edit changes the credential's kind or certificate.
 pub const KEY_FOR_NEW_CERTIFICATE: &str = "Import the certificate's private key again: the stored key belongs to the certificate or credential kind this connection had";
-pub const SECRET_FOR_NEW_KIND: &str = "Enter the client secret: this connection signed in with a certificate until now";
+pub const SECRET_FOR_NEW_KIND: &str =
+    "Enter the client secret: this connection signed in with a certificate until now";
 
 pub const SECRET_FOR_NEW_HOSTS: &str = "Enter the client secret again: the cloud, login authority, API base URL, proxy or CA file changed, and a stored secret is only sent where it was entered for";
 
@@ -564,8 +565,14 @@ impl std::fmt::Debug for ConnectionDraft {
                 &self.client_secret.as_ref().map(|_| "<redacted>"),
             )
             .field("credential", &self.credential)
-            .field("certificate", &self.certificate.as_ref().map(|c| &c.thumbprint_sha256))
-            .field("private_key", &self.private_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "certificate",
+                &self.certificate.as_ref().map(|c| &c.thumbprint_sha256),
+            )
+            .field(
+                "private_key",
+                &self.private_key.as_ref().map(|_| "<redacted>"),
+            )
             .field("frequency", &self.frequency)
             .field("cloud", &self.cloud)
             .field("api_base_url", &self.api_base_url)
@@ -841,11 +848,21 @@ fn check_certificate(draft: &ConnectionDraft, key_required: bool) -> Vec<FieldEr
         ));
         return errors;
     };
-    if let Err(error) = certificate.check().and_then(|()| certificate::rsa_public_key(certificate).map(|_| ())) {
-        errors.push(FieldError::new("certificate", capitalize(&error.to_string())));
+    if let Err(error) = certificate
+        .check()
+        .and_then(|()| certificate::rsa_public_key(certificate).map(|_| ()))
+    {
+        errors.push(FieldError::new(
+            "certificate",
+            capitalize(&error.to_string()),
+        ));
         return errors;
     }
-    match draft.private_key.as_deref().filter(|key| !key.trim().is_empty()) {
+    match draft
+        .private_key
+        .as_deref()
+        .filter(|key| !key.trim().is_empty())
+    {
         None if key_required => errors.push(FieldError::new(
             "privateKey",
             "Import the certificate's private key (a PEM key file, or a PFX file that holds it)",
@@ -857,7 +874,10 @@ fn check_certificate(draft: &ConnectionDraft, key_required: bool) -> Vec<FieldEr
         )),
         Some(key) => {
             if let Err(error) = certificate::check_key(certificate, key) {
-                errors.push(FieldError::new(error.field(), capitalize(&error.to_string())));
+                errors.push(FieldError::new(
+                    error.field(),
+                    capitalize(&error.to_string()),
+                ));
             }
         }
     }

@@ -193,7 +193,10 @@ async fn main() -> anyhow::Result<()> {
         let thumbprint = sim
             .add_certificate(&sim.client_id(), &bytes)
             .with_context(|| format!("registering the certificate {}", file.display()))?;
-        eprintln!("registered certificate {} (SHA-256 {thumbprint})", file.display());
+        eprintln!(
+            "registered certificate {} (SHA-256 {thumbprint})",
+            file.display()
+        );
     }
     for (endpoint, answer) in answers {
         sim.faults().answer(endpoint, answer);

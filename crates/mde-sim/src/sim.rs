@@ -215,7 +215,7 @@ impl Sim {
     /// checked against its public key and its end date. Returns its SHA-256 thumbprint (hex).
     pub fn add_certificate(&self, client_id: &str, certificate: &[u8]) -> anyhow::Result<String> {
         let registered = server::auth::RegisteredCertificate::parse(client_id, certificate)?;
-        let thumbprint = hex::encode_upper(&registered.sha256);
+        let thumbprint = hex::encode_upper(registered.sha256);
         self.shared
             .certificates
             .write()

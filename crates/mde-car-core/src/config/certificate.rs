@@ -79,7 +79,8 @@ impl CertificateInfo {
 
     /// The header value `x5t#S256`: base64url of the SHA-256 of the DER.
     pub fn x5t_s256(&self) -> Result<String, CertificateError> {
-        Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(self.der()?)))
+        Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(self.der()?)))
     }
 
     /// What is wrong with these stored facts: the certificate must parse, and its thumbprint
@@ -176,11 +177,17 @@ pub enum CertificateError {
     NotACertificate(String),
     #[error("the PEM file holds no certificate (no BEGIN CERTIFICATE block)")]
     NoCertificate,
-    #[error("no private key: give the key's PEM file too (a BEGIN PRIVATE KEY block), or a PFX file that holds the key")]
+    #[error(
+        "no private key: give the key's PEM file too (a BEGIN PRIVATE KEY block), or a PFX file that holds the key"
+    )]
     NoPrivateKey,
-    #[error("the private key is encrypted: export it without a password (openssl pkcs8 -topk8 -nocrypt), or import the PFX file with its password")]
+    #[error(
+        "the private key is encrypted: export it without a password (openssl pkcs8 -topk8 -nocrypt), or import the PFX file with its password"
+    )]
     EncryptedKey,
-    #[error("{0} keys are not supported: Entra ID's certificate sign-in here uses RSA keys (PS256); create an RSA certificate (2048 bits or more)")]
+    #[error(
+        "{0} keys are not supported: Entra ID's certificate sign-in here uses RSA keys (PS256); create an RSA certificate (2048 bits or more)"
+    )]
     UnsupportedKey(String),
     #[error("the private key is not a readable RSA key in PEM (PKCS#8 or PKCS#1)")]
     UnreadableKey,
@@ -194,7 +201,9 @@ pub enum CertificateError {
     PfxWithoutKey,
     #[error("the stored thumbprint is not the certificate's own; import the certificate again")]
     ThumbprintMismatch,
-    #[error("the stored validity dates are not the certificate's own; import the certificate again")]
+    #[error(
+        "the stored validity dates are not the certificate's own; import the certificate again"
+    )]
     DatesMismatch,
 }
 
@@ -288,8 +297,9 @@ fn warnings(certificate: &CertificateInfo, now: DateTime<Utc>) -> Vec<String> {
 }
 
 fn pem_blocks(file: &[u8]) -> Result<Vec<pem::Pem>, CertificateError> {
-    pem::parse_many(file)
-        .map_err(|error| CertificateError::NotACertificate(format!("the PEM text is damaged ({error})")))
+    pem::parse_many(file).map_err(|error| {
+        CertificateError::NotACertificate(format!("the PEM text is damaged ({error})"))
+    })
 }
 
 fn pem_certificate(file: &[u8]) -> Result<Vec<u8>, CertificateError> {
@@ -325,24 +335,26 @@ fn pfx_parts(file: &[u8], password: &str) -> Result<(Vec<u8>, String), Certifica
         // A wrong password can also surface as bad padding of the decrypted bags.
         p12_keystore::error::Error::UnpadError => CertificateError::WrongPassword,
         p12_keystore::error::Error::DerError(_) | p12_keystore::error::Error::InvalidVersion => {
-            CertificateError::NotACertificate(
-                "neither PEM text nor a PFX/PKCS#12 file".to_owned(),
-            )
+            CertificateError::NotACertificate("neither PEM text nor a PFX/PKCS#12 file".to_owned())
         }
         other => CertificateError::UnreadablePfx(other.to_string()),
     })?;
     let (_, chain) = store
         .private_key_chain()
         .ok_or(CertificateError::PfxWithoutKey)?;
-    let leaf = chain.certs().first().ok_or(CertificateError::PfxWithoutKey)?;
+    let leaf = chain
+        .certs()
+        .first()
+        .ok_or(CertificateError::PfxWithoutKey)?;
     let key = pem::Pem::new("PRIVATE KEY", chain.key().as_der().to_vec());
     Ok((leaf.as_der().to_vec(), pem::encode(&key)))
 }
 
 /// The public facts of a DER certificate.
 pub fn info_from_der(der: &[u8]) -> Result<CertificateInfo, CertificateError> {
-    let (rest, certificate) = X509Certificate::from_der(der)
-        .map_err(|error| CertificateError::NotACertificate(format!("X.509 does not parse ({error})")))?;
+    let (rest, certificate) = X509Certificate::from_der(der).map_err(|error| {
+        CertificateError::NotACertificate(format!("X.509 does not parse ({error})"))
+    })?;
     if !rest.is_empty() {
         return Err(CertificateError::NotACertificate(
             "bytes follow the certificate".to_owned(),
@@ -371,13 +383,12 @@ fn hex_upper(bytes: &[u8]) -> String {
 /// The certificate's RSA public key (PKCS#1 `RSAPublicKey` DER), or why it has none.
 pub fn rsa_public_key(certificate: &CertificateInfo) -> Result<Vec<u8>, CertificateError> {
     let der = certificate.der()?;
-    let (_, parsed) = X509Certificate::from_der(&der)
-        .map_err(|error| CertificateError::NotACertificate(format!("X.509 does not parse ({error})")))?;
+    let (_, parsed) = X509Certificate::from_der(&der).map_err(|error| {
+        CertificateError::NotACertificate(format!("X.509 does not parse ({error})"))
+    })?;
     let spki = parsed.public_key();
     match spki.parsed() {
-        Ok(x509_parser::public_key::PublicKey::RSA(_)) => {
-            Ok(spki.subject_public_key.data.to_vec())
-        }
+        Ok(x509_parser::public_key::PublicKey::RSA(_)) => Ok(spki.subject_public_key.data.to_vec()),
         Ok(x509_parser::public_key::PublicKey::EC(_)) => {
             Err(CertificateError::UnsupportedKey("EC".into()))
         }

@@ -53,8 +53,15 @@ async fn a_registered_certificate_connects_and_an_unregistered_one_is_named() {
     let der = certificate(test_keys::RSA_A, -1, 365);
     let info = certificate::info_from_der(&der).unwrap();
     let report = test(&sim, &info, test_keys::RSA_A).await;
-    assert_eq!(report.code, TestCode::CertificateNotRegistered, "{report:?}");
-    assert!(report.detail.contains("Certificates & secrets"), "{report:?}");
+    assert_eq!(
+        report.code,
+        TestCode::CertificateNotRegistered,
+        "{report:?}"
+    );
+    assert!(
+        report.detail.contains("Certificates & secrets"),
+        "{report:?}"
+    );
     sim.add_certificate(&sim.client_id(), &der).unwrap();
     let report = test(&sim, &info, test_keys::RSA_A).await;
     assert_eq!(report.code, TestCode::Connected, "{report:?}");

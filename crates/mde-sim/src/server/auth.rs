@@ -499,7 +499,9 @@ impl RegisteredCertificate {
             spki.parsed(),
             Ok(x509_parser::public_key::PublicKey::RSA(_))
         ) {
-            anyhow::bail!("Entra ID accepts RSA certificates for client assertions; this key is not RSA");
+            anyhow::bail!(
+                "Entra ID accepts RSA certificates for client assertions; this key is not RSA"
+            );
         }
         Ok(RegisteredCertificate {
             client_id: client_id.to_owned(),
@@ -530,7 +532,8 @@ fn check_assertion(
 ) -> Result<(), Reply> {
     let shared = ctx.shared;
     let now = shared.clock.now();
-    let refuse = |code: u32, message: &str| entra_error(shared, 401, "invalid_client", code, message);
+    let refuse =
+        |code: u32, message: &str| entra_error(shared, 401, "invalid_client", code, message);
     let malformed = || {
         entra_error(
             shared,
@@ -556,7 +559,7 @@ fn check_assertion(
     let shown = thumbprint_sha256
         .or(thumbprint_sha1)
         .and_then(|text| URL_SAFE_NO_PAD.decode(text).ok())
-        .map(|bytes| hex::encode_upper(bytes))
+        .map(hex::encode_upper)
         .unwrap_or_default();
     let registered = shared
         .certificates

@@ -69,13 +69,19 @@ async fn a_registered_certificate_signs_in_and_an_unregistered_one_is_named() {
     assert_eq!(status, 401, "{raw}");
     assert_entra_error(&body, &raw, "invalid_client", 700027);
     assert!(description(&body).contains("not registered"), "{raw}");
-    assert!(description(&body).contains("The key was not found"), "{raw}");
+    assert!(
+        description(&body).contains("The key was not found"),
+        "{raw}"
+    );
 
     let thumbprint = sim.add_certificate(&sim.client_id(), &cert).unwrap();
     assert_eq!(thumbprint, hex::encode_upper(sha2::Sha256::digest(&cert)));
     let (status, body, raw) = sign_in(&sim, &signed).await;
     assert_eq!(status, 200, "{raw}");
-    assert_eq!(claims(body["access_token"].as_str().unwrap())["appidacr"], "2");
+    assert_eq!(
+        claims(body["access_token"].as_str().unwrap())["appidacr"],
+        "2"
+    );
 
     // Registered with another app only: not this app's key.
     sim.remove_certificates(&sim.client_id());
@@ -93,9 +99,13 @@ async fn a_pem_certificate_registers_too_and_a_non_certificate_is_refused() {
     let cert = params.self_signed(&key_pair).unwrap();
     sim.add_certificate(&sim.client_id(), cert.pem().as_bytes())
         .unwrap();
-    let (status, _, raw) = sign_in(&sim, &assertion(&sim, cert.der(), test_keys::RSA_A, |_| {})).await;
+    let (status, _, raw) =
+        sign_in(&sim, &assertion(&sim, cert.der(), test_keys::RSA_A, |_| {})).await;
     assert_eq!(status, 200, "{raw}");
-    assert!(sim.add_certificate(&sim.client_id(), b"not a certificate").is_err());
+    assert!(
+        sim.add_certificate(&sim.client_id(), b"not a certificate")
+            .is_err()
+    );
     let ec = rcgen::KeyPair::from_pem(test_keys::EC_P256).unwrap();
     let ec_cert = params.self_signed(&ec).unwrap();
     let error = sim
@@ -109,7 +119,8 @@ async fn an_assertion_signed_with_another_key_fails_signature_validation() {
     let sim = start(10).await;
     let cert = certificate(test_keys::RSA_A, -1, 365);
     sim.add_certificate(&sim.client_id(), &cert).unwrap();
-    let (status, body, raw) = sign_in(&sim, &assertion(&sim, &cert, test_keys::RSA_B, |_| {})).await;
+    let (status, body, raw) =
+        sign_in(&sim, &assertion(&sim, &cert, test_keys::RSA_B, |_| {})).await;
     assert_eq!(status, 401);
     assert_entra_error(&body, &raw, "invalid_client", 700027);
     assert!(
@@ -128,10 +139,14 @@ async fn an_expired_certificate_is_refused_as_expired() {
     let sim = start(10).await;
     let cert = certificate(test_keys::RSA_A, -400, -2);
     sim.add_certificate(&sim.client_id(), &cert).unwrap();
-    let (status, body, raw) = sign_in(&sim, &assertion(&sim, &cert, test_keys::RSA_A, |_| {})).await;
+    let (status, body, raw) =
+        sign_in(&sim, &assertion(&sim, &cert, test_keys::RSA_A, |_| {})).await;
     assert_eq!(status, 401);
     assert_entra_error(&body, &raw, "invalid_client", 700027);
-    assert!(description(&body).contains("The key used is expired"), "{raw}");
+    assert!(
+        description(&body).contains("The key used is expired"),
+        "{raw}"
+    );
 }
 
 #[tokio::test]

@@ -29,7 +29,10 @@ fn pfx(cert: &rcgen::Certificate, key: &str, password: &str) -> Vec<u8> {
         [p12_keystore::Certificate::from_der(cert.der()).unwrap()],
     );
     let mut store = p12_keystore::KeyStore::new();
-    store.add_entry("mde-car", p12_keystore::KeyStoreEntry::PrivateKeyChain(chain));
+    store.add_entry(
+        "mde-car",
+        p12_keystore::KeyStoreEntry::PrivateKeyChain(chain),
+    );
     store.writer(password).write().unwrap()
 }
 
@@ -59,10 +62,7 @@ fn a_pfx_imports_with_its_password_and_names_a_wrong_one() {
     let cert = certificate(test_keys::RSA_A, -1, 365);
     let file = pfx(&cert, test_keys::RSA_A, "pässword");
     let imported = import(&file, None, Some("pässword"), Utc::now()).unwrap();
-    assert_eq!(
-        imported.certificate.der().unwrap(),
-        cert.der().to_vec()
-    );
+    assert_eq!(imported.certificate.der().unwrap(), cert.der().to_vec());
     assert!(check_key(&imported.certificate, &imported.private_key).is_ok());
     let wrong = import(&file, None, Some("wrong"), Utc::now()).unwrap_err();
     assert_eq!(wrong, CertificateError::WrongPassword);
@@ -99,14 +99,21 @@ fn bad_inputs_each_get_their_own_error() {
         import(b"hello, not a certificate", None, None, now).unwrap_err(),
         CertificateError::NotACertificate(_)
     ));
-    let encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n";
+    let encrypted =
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n";
     assert_eq!(
         import(cert.pem().as_bytes(), Some(encrypted.as_bytes()), None, now).unwrap_err(),
         CertificateError::EncryptedKey
     );
     let ec = certificate(test_keys::EC_P256, -1, 365);
     assert!(matches!(
-        import(ec.pem().as_bytes(), Some(test_keys::EC_P256.as_bytes()), None, now).unwrap_err(),
+        import(
+            ec.pem().as_bytes(),
+            Some(test_keys::EC_P256.as_bytes()),
+            None,
+            now
+        )
+        .unwrap_err(),
         CertificateError::UnsupportedKey(_)
     ));
     assert_eq!(
@@ -125,7 +132,11 @@ fn expiry_is_a_warning_and_a_state() {
         Utc::now(),
     )
     .unwrap();
-    assert!(imported.warnings[0].contains("expired"), "{:?}", imported.warnings);
+    assert!(
+        imported.warnings[0].contains("expired"),
+        "{:?}",
+        imported.warnings
+    );
     let info = imported.certificate;
     assert_eq!(info.state(Utc::now()), CertificateState::Expired);
     assert_eq!(
@@ -153,5 +164,8 @@ fn stored_facts_that_are_not_the_certificates_own_are_refused() {
     assert_eq!(info.check(), Err(CertificateError::DatesMismatch));
     let mut info = info_from_der(cert.der()).unwrap();
     info.der_base64 = "!!".to_owned();
-    assert!(matches!(info.check(), Err(CertificateError::NotACertificate(_))));
+    assert!(matches!(
+        info.check(),
+        Err(CertificateError::NotACertificate(_))
+    ));
 }
