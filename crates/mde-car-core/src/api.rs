@@ -1556,6 +1556,12 @@ async fn with_data_checks(
     if probed.devices_read {
         let started = std::time::Instant::now();
         report.data = sync::check_data(client, data).await;
+        if let Some(note) = sync::hunting_note(client, data).await {
+            if !report.detail.is_empty() {
+                report.detail.push(' ');
+            }
+            report.detail.push_str(&note);
+        }
         report.duration_ms = report
             .duration_ms
             .saturating_add(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));

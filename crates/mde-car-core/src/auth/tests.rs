@@ -127,9 +127,14 @@ async fn token_server(expires_in: serde_json::Value) -> Endpoints {
         "expires_in": expires_in,
         "access_token": "e30.e30.signature",
     });
+    answering_server(axum::http::StatusCode::OK, answer).await
+}
+
+/// A token endpoint that answers every request with `status` and `body`.
+async fn answering_server(status: axum::http::StatusCode, body: serde_json::Value) -> Endpoints {
     let app = axum::Router::new().route(
         "/{tenant}/oauth2/v2.0/token",
-        axum::routing::post(move || async move { axum::Json(answer) }),
+        axum::routing::post(move || async move { (status, axum::Json(body)) }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -137,6 +142,33 @@ async fn token_server(expires_in: serde_json::Value) -> Endpoints {
     Endpoints {
         authority: format!("http://{address}"),
         ..crate::config::Cloud::Commercial.endpoints()
+    }
+}
+
+/// The answer oauth2 cannot read (a string `expires_in`, as Entra ID's v1 endpoint sends it)
+/// is a token only when its status is a success: the status reaches `token_answer` from the
+/// HTTP client oauth2 calls. Found by the token property test, which a 400 with this body
+/// once passed as a token.
+#[tokio::test]
+async fn a_token_like_body_is_a_token_only_in_a_success() {
+    let http = crate::http::client().unwrap();
+    let body = serde_json::json!({
+        "token_type": "Bearer",
+        "expires_in": "3599",
+        "access_token": "e30.e30.signature",
+    });
+    let secret = SecretString::from("secret");
+    let accepted = answering_server(axum::http::StatusCode::OK, body.clone()).await;
+    let token = request_token(&http, &accepted, "tenant", "client", &secret).await;
+    assert!(token.is_ok(), "{:?}", token.err());
+    for status in [
+        axum::http::StatusCode::BAD_REQUEST,
+        axum::http::StatusCode::UNAUTHORIZED,
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+    ] {
+        let refused = answering_server(status, body.clone()).await;
+        let answer = request_token(&http, &refused, "tenant", "client", &secret).await;
+        assert!(answer.is_err(), "a {status} answer was taken as a token");
     }
 }
 

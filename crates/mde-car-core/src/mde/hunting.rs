@@ -1,9 +1,11 @@
 //! Advanced hunting: the legacy `POST /api/advancedqueries/run`, its successor Graph
 //! `POST /v1.0/security/runHuntingQuery`, and the bulk history queries built on them.
 //!
-//! The legacy API is being retired (docs/defender-api.md#legacy-hunting-retirement). When it
-//! answers that it was retired, or when the connection prefers Graph, queries go to Graph
-//! with a Graph token, for the rest of the connection's life. Both answer one JSON
+//! The legacy API is being retired (docs/defender-api.md#legacy-hunting-retirement). The first
+//! query of a connection gets a Graph token: when it holds `ThreatHunting.Read.All`, queries go
+//! to Graph, otherwise (or without a Graph token) to the legacy API, for the connection's life.
+//! A 403 from Graph moves the connection to the legacy API for good; a legacy answer that it
+//! was retired moves it to Graph for good. Both answer one JSON
 //! document (≤ 100,000 rows, no paging): legacy
 //! `{"Stats", "Schema", "Results"}`, Graph `{"schema", "results"}`. Columns of type `dynamic`
 //! (JSON arrays such as `IPAddresses`) arrive as strings holding JSON; [`HuntingRow::json`]
@@ -155,33 +157,176 @@ const NETWORK_ROWS_PER_DEVICE_DAY: f64 = 12.0;
 /// Summarized `DeviceLogonEvents` rows per device per day (distinct accounts signing in).
 const LOGON_ROWS_PER_DEVICE_DAY: f64 = 3.0;
 
+/// Which advanced-hunting API a connection uses, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HuntingApi {
+    /// The Graph token holds `ThreatHunting.Read.All`: Graph's `runHuntingQuery`.
+    Graph,
+    /// The Graph token lacks `ThreatHunting.Read.All`: the legacy API.
+    LegacyWithoutGraphRole,
+    /// No Graph token could be had: the legacy API.
+    LegacyWithoutGraphToken,
+    /// Graph answered 403 although the token claimed the role: the legacy API from then on.
+    LegacyGraphForbidden,
+    /// The legacy API answered that it is retired: Graph from then on.
+    GraphLegacyRetired,
+}
+
+/// [`Shared::hunting_api`](super::Shared) before the first query decided it.
+pub(super) const UNDECIDED: u8 = 0;
+
+/// The Graph application role that `runHuntingQuery` requires.
+pub const GRAPH_HUNTING_ROLE: &str = "ThreatHunting.Read.All";
+
+impl HuntingApi {
+    /// Whether queries go to Microsoft Graph.
+    pub fn is_graph(self) -> bool {
+        matches!(self, HuntingApi::Graph | HuntingApi::GraphLegacyRetired)
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            HuntingApi::Graph => 1,
+            HuntingApi::LegacyWithoutGraphRole => 2,
+            HuntingApi::LegacyWithoutGraphToken => 3,
+            HuntingApi::LegacyGraphForbidden => 4,
+            HuntingApi::GraphLegacyRetired => 5,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<HuntingApi> {
+        Some(match code {
+            1 => HuntingApi::Graph,
+            2 => HuntingApi::LegacyWithoutGraphRole,
+            3 => HuntingApi::LegacyWithoutGraphToken,
+            4 => HuntingApi::LegacyGraphForbidden,
+            5 => HuntingApi::GraphLegacyRetired,
+            _ => return None,
+        })
+    }
+}
+
+/// Whether Graph refused the query for its permissions.
+fn is_forbidden(error: &MdeError) -> bool {
+    matches!(
+        error,
+        MdeError::Forbidden { .. } | MdeError::Api { status: 403, .. }
+    )
+}
+
 impl MdeClient {
-    /// Runs a KQL query and returns its rows.
+    /// Runs a KQL query and returns its rows, on the API [`MdeClient::hunting_api`] picks.
     pub async fn hunting(&self, query: &str) -> Result<Vec<HuntingRow>, MdeError> {
         let body = json!({ "Query": query });
-        let use_graph = self.shared.options.prefer_graph_hunting
-            || self.shared.graph_hunting.load(Ordering::SeqCst);
-        if !use_graph {
-            let url = format!(
-                "{}/api/advancedqueries/run",
-                self.shared.endpoints.api_base.trim_end_matches('/')
-            );
-            let call = Call {
-                endpoint: Endpoint::Hunting,
-                method: Method::POST,
-                url: &url,
-                body: Some(&body),
-                audience: Audience::Defender,
-            };
-            match self.send::<WireHuntingAnswer>(&call).await {
-                Ok(answer) => return Ok(self.rows(answer)),
-                Err(error) if is_retired(&error) => {
-                    tracing::info!(%error, "the legacy advanced hunting API is retired; using Microsoft Graph from now on");
-                    self.shared.graph_hunting.store(true, Ordering::SeqCst);
+        let api = self.hunting_api().await?;
+        if api.is_graph() {
+            return match self.graph_hunting(&body).await {
+                Err(error) if api == HuntingApi::Graph && is_forbidden(&error) => {
+                    tracing::info!(%error, "Microsoft Graph refused advanced hunting; using the legacy API from now on");
+                    self.set_hunting_api(HuntingApi::LegacyGraphForbidden);
+                    self.legacy_hunting(&body).await
                 }
-                Err(error) => return Err(error),
-            }
+                result => result,
+            };
         }
+        match self.legacy_hunting(&body).await {
+            // After Graph refused, a retired legacy API leaves nothing to switch to.
+            Err(error) if is_retired(&error) && api != HuntingApi::LegacyGraphForbidden => {
+                tracing::info!(%error, "the legacy advanced hunting API is retired; using Microsoft Graph from now on");
+                self.set_hunting_api(HuntingApi::GraphLegacyRetired);
+                self.graph_hunting(&body).await
+            }
+            result => result,
+        }
+    }
+
+    /// The hunting API of this connection. The first call decides it from the Graph token's
+    /// roles: with `ThreatHunting.Read.All` Graph, otherwise (or without a Graph token) the
+    /// legacy API; the decision holds for the connection's life, except that a 403 from Graph
+    /// moves it to the legacy API and a retired legacy API moves it to Graph. A transient
+    /// failure to get the Graph token picks the legacy API for one query and decides later.
+    pub async fn hunting_api(&self) -> Result<HuntingApi, MdeError> {
+        if let Some(api) = HuntingApi::from_code(self.shared.hunting_api.load(Ordering::SeqCst)) {
+            return Ok(api);
+        }
+        let fetched = self
+            .shared
+            .graph_token
+            .get(
+                &self.shared.http,
+                &self.shared.credentials,
+                &self.run.cancel,
+                || {
+                    self.report(Progress {
+                        endpoint: EndpointKind::Token,
+                        page: 0,
+                        items_so_far: 0,
+                        estimated_total: None,
+                    });
+                },
+            )
+            .await;
+        let decided = match fetched {
+            Ok(fetched) => {
+                self.with_stats(|stats| stats.token_requests += u64::from(fetched.requested));
+                if fetched.roles.iter().any(|role| role == GRAPH_HUNTING_ROLE) {
+                    tracing::info!(
+                        "the Microsoft Graph token holds {GRAPH_HUNTING_ROLE}; advanced hunting uses Microsoft Graph"
+                    );
+                    HuntingApi::Graph
+                } else {
+                    tracing::info!(
+                        "the Microsoft Graph token lacks {GRAPH_HUNTING_ROLE}; advanced hunting uses the legacy API"
+                    );
+                    HuntingApi::LegacyWithoutGraphRole
+                }
+            }
+            Err(MdeError::Cancelled) => return Err(MdeError::Cancelled),
+            Err(error) if error.is_retryable() => {
+                tracing::info!(%error, "no Microsoft Graph token for now; this hunting query uses the legacy API");
+                return Ok(HuntingApi::LegacyWithoutGraphToken);
+            }
+            Err(error) => {
+                tracing::info!(%error, "no Microsoft Graph token; advanced hunting uses the legacy API");
+                HuntingApi::LegacyWithoutGraphToken
+            }
+        };
+        // Concurrent first queries decide alike; a switch made meanwhile wins.
+        let _ = self.shared.hunting_api.compare_exchange(
+            UNDECIDED,
+            decided.code(),
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
+        Ok(
+            HuntingApi::from_code(self.shared.hunting_api.load(Ordering::SeqCst))
+                .unwrap_or(decided),
+        )
+    }
+
+    fn set_hunting_api(&self, api: HuntingApi) {
+        self.shared.hunting_api.store(api.code(), Ordering::SeqCst);
+    }
+
+    /// Legacy `POST /api/advancedqueries/run` with a Defender token.
+    async fn legacy_hunting(&self, body: &Value) -> Result<Vec<HuntingRow>, MdeError> {
+        let url = format!(
+            "{}/api/advancedqueries/run",
+            self.shared.endpoints.api_base.trim_end_matches('/')
+        );
+        let call = Call {
+            endpoint: Endpoint::Hunting,
+            method: Method::POST,
+            url: &url,
+            body: Some(body),
+            audience: Audience::Defender,
+        };
+        let answer = self.send::<WireHuntingAnswer>(&call).await?;
+        Ok(self.rows(answer))
+    }
+
+    /// Graph `POST /v1.0/security/runHuntingQuery` with a Graph token.
+    async fn graph_hunting(&self, body: &Value) -> Result<Vec<HuntingRow>, MdeError> {
         let url = format!(
             "{}/v1.0/security/runHuntingQuery",
             self.shared.endpoints.graph_base.trim_end_matches('/')
@@ -190,7 +335,7 @@ impl MdeClient {
             endpoint: Endpoint::GraphHunting,
             method: Method::POST,
             url: &url,
-            body: Some(&body),
+            body: Some(body),
             audience: Audience::Graph,
         };
         let answer = self.send::<WireHuntingAnswer>(&call).await?;
@@ -218,9 +363,11 @@ impl MdeClient {
         rows
     }
 
-    /// Whether hunting goes to Microsoft Graph (preferred, or the legacy API was found retired).
+    /// Whether hunting goes to Microsoft Graph, as decided so far (`false` before the first
+    /// query).
     pub fn uses_graph_hunting(&self) -> bool {
-        self.shared.options.prefer_graph_hunting || self.shared.graph_hunting.load(Ordering::SeqCst)
+        HuntingApi::from_code(self.shared.hunting_api.load(Ordering::SeqCst))
+            .is_some_and(HuntingApi::is_graph)
     }
 
     /// Every `DeviceNetworkInfo` report in `[from, to)`: one row per adapter per report.

@@ -38,7 +38,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,7 +53,7 @@ use crate::model::{
 
 pub use budget::{Budgets, Limit};
 pub use error::MdeError;
-pub use hunting::HuntingRow;
+pub use hunting::{GRAPH_HUNTING_ROLE, HuntingApi, HuntingRow};
 pub use transport::{CallStats, Endpoint, EndpointStats, Family};
 
 use budget::Budget;
@@ -220,8 +220,6 @@ pub struct ClientOptions {
     pub budgets: Budgets,
     pub retry: RetryPolicy,
     pub timeouts: Timeouts,
-    /// Use Graph's `runHuntingQuery` from the start.
-    pub prefer_graph_hunting: bool,
     /// A hunting answer with this many rows is too close to the 100,000-row cap: its window is
     /// halved and asked again.
     pub hunting_high_water: usize,
@@ -247,7 +245,6 @@ impl Default for ClientOptions {
             budgets: Budgets::default(),
             retry: RetryPolicy::default(),
             timeouts: Timeouts::default(),
-            prefer_graph_hunting: false,
             hunting_high_water: 80_000,
             max_answer_bytes: 1 << 30,
             #[cfg(test)]
@@ -267,8 +264,9 @@ struct Shared {
     list_budget: Budget,
     hunting_budget: Budget,
     export_budget: Budget,
-    /// The legacy hunting API answered that it is retired.
-    graph_hunting: AtomicBool,
+    /// Which hunting API queries go to: a [`hunting::HuntingApi`] state, decided on the first
+    /// query (docs in `hunting.rs`).
+    hunting_api: AtomicU8,
     /// Devices of the latest device listing, to size hunting windows.
     device_count_hint: AtomicU64,
 }
@@ -352,7 +350,7 @@ impl MdeClient {
                     credential,
                 },
                 options,
-                graph_hunting: AtomicBool::new(false),
+                hunting_api: AtomicU8::new(hunting::UNDECIDED),
                 device_count_hint: AtomicU64::new(0),
             }),
             run: Arc::new(Run::default()),

@@ -55,6 +55,8 @@ struct Cached {
     secret: SecretString,
     refresh_at: Instant,
     generation: u64,
+    /// The application roles the token claims (`roles`), read without checking the signature.
+    roles: Vec<String>,
 }
 
 pub(super) struct TokenCache {
@@ -68,6 +70,8 @@ pub(super) struct TokenCache {
 pub(super) struct Fetched {
     pub(super) bearer: Bearer,
     pub(super) requested: bool,
+    /// The token's application roles (`roles` claim).
+    pub(super) roles: Vec<String>,
 }
 
 impl TokenCache {
@@ -104,6 +108,7 @@ impl TokenCache {
                     generation: cached.generation,
                 },
                 requested: false,
+                roles: cached.roles.clone(),
             });
         }
         on_request();
@@ -133,16 +138,19 @@ impl TokenCache {
                 .checked_add(lifetime.saturating_sub(skew))
                 .unwrap_or(now),
             generation,
+            roles: token.claims.roles,
         };
         let bearer = Bearer {
             secret: cached.secret.clone(),
             generation,
         };
+        let roles = cached.roles.clone();
         *slot = Some(cached);
         fail_point!("mde::token_fetched");
         Ok(Fetched {
             bearer,
             requested: true,
+            roles,
         })
     }
 

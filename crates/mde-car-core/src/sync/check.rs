@@ -5,7 +5,7 @@
 use super::{Stage, cause};
 use crate::{
     config::DataSelection,
-    mde::{MdeClient, MdeError},
+    mde::{GRAPH_HUNTING_ROLE, HuntingApi, MdeClient, MdeError},
     model::{DataCheck, DataKind, DataState},
     store::Availability,
 };
@@ -52,6 +52,34 @@ pub(crate) async fn check_data(client: &MdeClient, selection: DataSelection) -> 
         });
     }
     checks
+}
+
+/// Which advanced-hunting API the sync will use and why, in one sentence, when IP history or
+/// logged-on users are selected (after [`check_data`], whose samples decided it).
+pub(crate) async fn hunting_note(client: &MdeClient, selection: DataSelection) -> Option<String> {
+    let hunts = [DataKind::IpHistory, DataKind::LoggedOnUsers]
+        .into_iter()
+        .any(|data| Stage::of_data(data).is_selected(selection));
+    if !hunts {
+        return None;
+    }
+    Some(match client.hunting_api().await.ok()? {
+        HuntingApi::Graph => format!(
+            "Advanced hunting goes to Microsoft Graph: the app holds {GRAPH_HUNTING_ROLE}."
+        ),
+        HuntingApi::GraphLegacyRetired => {
+            "Advanced hunting goes to Microsoft Graph: the legacy Defender API answered that it is retired.".to_owned()
+        }
+        HuntingApi::LegacyWithoutGraphRole => format!(
+            "Advanced hunting goes to the legacy Defender API: the app lacks the Microsoft Graph permission {GRAPH_HUNTING_ROLE}; grant it before the legacy API stops working (February 2027)."
+        ),
+        HuntingApi::LegacyWithoutGraphToken => {
+            "Advanced hunting goes to the legacy Defender API: no Microsoft Graph token could be had.".to_owned()
+        }
+        HuntingApi::LegacyGraphForbidden => format!(
+            "Advanced hunting goes to the legacy Defender API: Microsoft Graph refused it although the app holds {GRAPH_HUNTING_ROLE}."
+        ),
+    })
 }
 
 fn failed_check(data: DataKind, stage: Stage, error: &MdeError) -> DataCheck {

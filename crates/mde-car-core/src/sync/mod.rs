@@ -46,7 +46,7 @@ pub enum SyncError {
 
 pub type Result<T, E = SyncError> = std::result::Result<T, E>;
 
-pub(crate) use check::{availability_answers, check_data};
+pub(crate) use check::{availability_answers, check_data, hunting_note};
 pub use plan::{SyncPlan, VulnerabilityPlan};
 
 /// Why a run started.

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 use chrono::{TimeDelta, Utc};
 use mde_car_core::config::{Cloud, Endpoints};
 use mde_car_core::mde::{
-    Budgets, ClientOptions, DeviceFilter, Endpoint, EndpointKind, Limit, MdeClient, MdeError,
-    Progress, RetryPolicy,
+    Budgets, ClientOptions, DeviceFilter, Endpoint, EndpointKind, GRAPH_HUNTING_ROLE, HuntingApi,
+    Limit, MdeClient, MdeError, Progress, RetryPolicy,
 };
 use mde_car_core::model::VulnerabilityChangeKind;
 use mde_sim::{
-    CallLimit, Endpoint as SimEndpoint, FaultKind, FaultRule, PagingMode, RateLimits, Sim,
-    SimConfig,
+    CallLimit, DEFAULT_ROLES, Endpoint as SimEndpoint, Failure, FaultKind, FaultRule, PagingMode,
+    RateLimits, Sim, SimConfig,
 };
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
@@ -607,13 +607,16 @@ async fn one_token_serves_a_whole_run_and_concurrent_callers() {
     client.list_devices(None).await.unwrap();
     client.list_alerts(None).await.unwrap();
     client.hunting("DeviceInfo | take 3").await.unwrap();
+    client.hunting("DeviceInfo | take 3").await.unwrap();
     client.vulnerabilities_full().await.unwrap();
-    assert_eq!(sim.requests().count(SimEndpoint::Token), 1);
-    assert_eq!(client.stats().token_requests, 1);
-    // A new run of the same connection keeps the token and counts afresh.
+    // Hunting goes to Graph: one Graph token besides the Defender one.
+    assert_eq!(sim.requests().count(SimEndpoint::Token), 2);
+    assert_eq!(client.stats().token_requests, 2);
+    // A new run of the same connection keeps the tokens and counts afresh.
     let run = client.clone().with_cancel(CancellationToken::new());
     run.list_alerts(None).await.unwrap();
-    assert_eq!(sim.requests().count(SimEndpoint::Token), 1);
+    run.hunting("DeviceInfo | take 3").await.unwrap();
+    assert_eq!(sim.requests().count(SimEndpoint::Token), 2);
     assert_eq!(run.stats().token_requests, 0);
     assert_eq!(run.stats().calls_of(Endpoint::Alerts).calls, 1);
     // Neither the client nor its counters show the secret.
@@ -656,12 +659,23 @@ async fn a_listing_that_stays_shuffled_is_not_complete() {
     assert_eq!(sim.requests().count(SimEndpoint::Machines), 18);
 }
 
+/// The default roles without Graph's hunting role.
+fn roles_without_graph_hunting() -> Vec<&'static str> {
+    DEFAULT_ROLES
+        .iter()
+        .copied()
+        .filter(|role| *role != GRAPH_HUNTING_ROLE)
+        .collect()
+}
+
 #[tokio::test]
-async fn retired_legacy_hunting_switches_to_graph_for_the_rest_of_the_run() {
+async fn with_the_graph_role_hunting_goes_to_graph_only() {
     let sim = start(config(40)).await;
-    sim.faults().set(FaultKind::HuntingRetired, None, 1.0);
     let client = client(&sim);
-    assert!(!client.uses_graph_hunting());
+    assert!(
+        !client.uses_graph_hunting(),
+        "undecided before the first query"
+    );
     let rows = client
         .hunting("DeviceInfo | summarize arg_max(Timestamp, *) by DeviceId | project DeviceId, LoggedOnUsers")
         .await
@@ -673,27 +687,40 @@ async fn retired_legacy_hunting_switches_to_graph_for_the_rest_of_the_run() {
             .is_some_and(|users| users.is_array())
     }));
     assert!(client.uses_graph_hunting());
-    client.hunting("DeviceInfo | count").await.unwrap();
-    assert_eq!(sim.requests().count(SimEndpoint::AdvancedQueries), 1);
+    assert_eq!(client.hunting_api().await.unwrap(), HuntingApi::Graph);
+    let rows = client.hunting("DeviceInfo | count").await.unwrap();
+    assert!(rows[0].i64("Count").unwrap() > 0);
+    assert_eq!(sim.requests().count(SimEndpoint::AdvancedQueries), 0);
     assert_eq!(sim.requests().count(SimEndpoint::GraphHunting), 2);
     let body = sim.requests().of(SimEndpoint::GraphHunting)[0]
         .body
         .clone()
         .unwrap();
     assert!(body.starts_with("{\"Query\":"), "{body}");
-    // A Defender token and a Graph token.
-    assert_eq!(sim.requests().count(SimEndpoint::Token), 2);
+    // Only the Graph token: the decision reuses the token the queries need.
+    assert_eq!(sim.requests().count(SimEndpoint::Token), 1);
     let stats = client.stats();
-    assert_eq!(stats.calls_of(Endpoint::Hunting).calls, 1);
+    assert_eq!(stats.token_requests, 1);
+    assert_eq!(stats.calls_of(Endpoint::Hunting).calls, 0);
     assert_eq!(stats.calls_of(Endpoint::GraphHunting).calls, 2);
-    assert_eq!(stats.calls_of(Endpoint::Hunting).failed, 1);
+    assert_eq!(client.call_counts().get("graph_hunting"), Some(&2));
+}
 
-    // The legacy endpoint answers rows in its own shape.
+#[tokio::test]
+async fn without_the_graph_role_hunting_goes_to_the_legacy_api_only() {
     let sim = start(config(40)).await;
-    let legacy = client_with(&sim, options());
-    let rows = legacy.hunting("DeviceInfo | count").await.unwrap();
+    sim.set_roles(&sim.client_id(), &roles_without_graph_hunting());
+    let client = client(&sim);
+    let rows = client.hunting("DeviceInfo | count").await.unwrap();
     assert!(rows[0].i64("Count").unwrap() > 0);
+    client.hunting("DeviceInfo | take 3").await.unwrap();
+    assert!(!client.uses_graph_hunting());
+    assert_eq!(
+        client.hunting_api().await.unwrap(),
+        HuntingApi::LegacyWithoutGraphRole
+    );
     assert_eq!(sim.requests().count(SimEndpoint::GraphHunting), 0);
+    assert_eq!(sim.requests().count(SimEndpoint::AdvancedQueries), 2);
     let body = sim.requests().of(SimEndpoint::AdvancedQueries)[0]
         .body
         .clone()
@@ -702,24 +729,74 @@ async fn retired_legacy_hunting_switches_to_graph_for_the_rest_of_the_run() {
         body.starts_with("{\"Query\":"),
         "case-sensitive key: {body}"
     );
+    // The Graph token that decided, and the Defender token of the queries.
+    assert_eq!(sim.requests().count(SimEndpoint::Token), 2);
 }
 
 #[tokio::test]
-async fn a_connection_that_prefers_graph_never_calls_the_legacy_api() {
-    let sim = start(config(20)).await;
-    let client = client_with(
-        &sim,
-        ClientOptions {
-            prefer_graph_hunting: true,
-            ..options()
-        },
-    );
-    assert!(client.uses_graph_hunting());
+async fn retired_legacy_hunting_switches_to_graph_for_the_rest_of_the_run() {
+    let sim = start(config(40)).await;
+    sim.faults().set(FaultKind::HuntingRetired, None, 1.0);
+    // No Graph token at the first query: the legacy API is asked first.
+    sim.faults()
+        .next(FaultKind::InternalError, Some(SimEndpoint::Token), 1);
+    let client = client(&sim);
     let rows = client.hunting("DeviceInfo | count").await.unwrap();
     assert!(rows[0].i64("Count").unwrap() > 0);
-    assert_eq!(sim.requests().count(SimEndpoint::AdvancedQueries), 0);
+    assert!(client.uses_graph_hunting());
+    assert_eq!(
+        client.hunting_api().await.unwrap(),
+        HuntingApi::GraphLegacyRetired
+    );
+    client.hunting("DeviceInfo | count").await.unwrap();
+    assert_eq!(sim.requests().count(SimEndpoint::AdvancedQueries), 1);
+    assert_eq!(sim.requests().count(SimEndpoint::GraphHunting), 2);
+    // The Graph token refused, a Defender token, then a Graph token.
+    assert_eq!(sim.requests().count(SimEndpoint::Token), 3);
+    let stats = client.stats();
+    assert_eq!(stats.calls_of(Endpoint::Hunting).calls, 1);
+    assert_eq!(stats.calls_of(Endpoint::Hunting).failed, 1);
+    assert_eq!(stats.calls_of(Endpoint::GraphHunting).calls, 2);
+
+    // Retired without the Graph role: Graph's 403 names the role, and nothing ping-pongs.
+    let sim = start(config(20)).await;
+    sim.faults().set(FaultKind::HuntingRetired, None, 1.0);
+    sim.set_roles(&sim.client_id(), &roles_without_graph_hunting());
+    let unauthorized = self::client(&sim);
+    for _ in 0..2 {
+        let error = unauthorized
+            .hunting("DeviceInfo | count")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, MdeError::Forbidden { required, .. } if required.iter().any(|role| role == GRAPH_HUNTING_ROLE)),
+            "{error:?}"
+        );
+    }
+    assert_eq!(sim.requests().count(SimEndpoint::AdvancedQueries), 1);
+    assert_eq!(sim.requests().count(SimEndpoint::GraphHunting), 2);
+}
+
+#[tokio::test]
+async fn a_graph_403_moves_hunting_to_the_legacy_api_for_good() {
+    let sim = start(config(20)).await;
+    sim.faults()
+        .fail(SimEndpoint::GraphHunting, Failure::Forbidden);
+    let client = client(&sim);
+    let rows = client.hunting("DeviceInfo | count").await.unwrap();
+    assert!(rows[0].i64("Count").unwrap() > 0);
+    client.hunting("DeviceInfo | count").await.unwrap();
+    assert!(!client.uses_graph_hunting());
+    assert_eq!(
+        client.hunting_api().await.unwrap(),
+        HuntingApi::LegacyGraphForbidden
+    );
     assert_eq!(sim.requests().count(SimEndpoint::GraphHunting), 1);
-    assert_eq!(client.call_counts().get("graph_hunting"), Some(&1));
+    assert_eq!(sim.requests().count(SimEndpoint::AdvancedQueries), 2);
+    // A new run of the connection keeps the choice.
+    let run = client.clone().with_cancel(CancellationToken::new());
+    run.hunting("DeviceInfo | count").await.unwrap();
+    assert_eq!(sim.requests().count(SimEndpoint::GraphHunting), 1);
 }
 
 #[tokio::test]
@@ -915,13 +992,13 @@ async fn network_history_is_chunked_without_losing_or_repeating_rows() {
             .all(|o| o.timestamp >= from && o.timestamp < to)
     );
     let n_windows = windows.load(Ordering::SeqCst);
-    let n_queries = client.stats().calls_of(Endpoint::Hunting).calls;
+    let n_queries = client.stats().calls_of(Endpoint::GraphHunting).calls;
     assert!(n_windows >= 3, "{n_windows} windows");
     assert!(
         n_queries > u64::from(n_windows) + 1,
         "some window was halved and asked again"
     );
-    for record in sim.requests().of(SimEndpoint::AdvancedQueries) {
+    for record in sim.requests().of(SimEndpoint::GraphHunting) {
         let body = record.body.unwrap();
         if body.contains("| count") {
             continue;
@@ -990,7 +1067,7 @@ async fn logons_keep_the_latest_sign_in_per_device_and_account() {
     let (from, to) = (now - TimeDelta::days(20), now);
     let logons = client.logons(from, to).await.unwrap();
     assert!(
-        client.stats().calls_of(Endpoint::Hunting).calls > 2,
+        client.stats().calls_of(Endpoint::GraphHunting).calls > 2,
         "chunked"
     );
 

@@ -1534,3 +1534,36 @@ async fn data_the_tenant_does_not_offer_is_remembered_and_asked_for_again_daily_
     assert!(run.notes.is_empty(), "{:?}", run.notes);
     assert!(s.count("SELECT count(*) FROM asset_vulnerabilities WHERE active = 1") > 0);
 }
+
+#[tokio::test]
+async fn test_connection_says_which_hunting_api_the_sync_uses() {
+    let s = setup(20, |_| {}).await;
+    let report = s.core.test_connection(&s.id).await.unwrap();
+    assert!(report.ok, "{report:?}");
+    assert!(
+        report.detail.contains(
+            "Advanced hunting goes to Microsoft Graph: the app holds ThreatHunting.Read.All"
+        ),
+        "{}",
+        report.detail
+    );
+    assert_eq!(s.sim.requests().count(Endpoint::AdvancedQueries), 0);
+
+    let s = setup(20, |_| {}).await;
+    let roles: Vec<&str> = mde_sim::DEFAULT_ROLES
+        .iter()
+        .copied()
+        .filter(|role| *role != "ThreatHunting.Read.All")
+        .collect();
+    s.sim.set_roles(&s.sim.client_id(), &roles);
+    let report = s.core.test_connection(&s.id).await.unwrap();
+    assert!(report.ok, "{report:?}");
+    assert!(
+        report.detail.contains(
+            "Advanced hunting goes to the legacy Defender API: the app lacks the Microsoft Graph permission ThreatHunting.Read.All"
+        ),
+        "{}",
+        report.detail
+    );
+    assert_eq!(s.sim.requests().count(Endpoint::GraphHunting), 0);
+}
