@@ -88,6 +88,9 @@ pub struct ConnectionView {
     /// Where a certificate connection's certificate stands now (none for a secret): the card
     /// warns [`config::certificate::EXPIRY_WARNING_DAYS`] before it ends.
     pub certificate_state: Option<CertificateState>,
+    /// What the card says of that certificate (when it ends soon, has ended or is not yet
+    /// valid), from [`config::CertificateInfo::notice`].
+    pub certificate_notice: Option<String>,
 }
 
 /// Where things are, for the Settings page and `mde-car --version`-like output.
@@ -613,14 +616,14 @@ impl Core {
             .certificate
             .as_ref()
             .map(|certificate| certificate.state(Utc::now()));
-        let (status, status_text) = match (&connection.certificate, certificate_state) {
-            (Some(certificate), Some(CertificateState::Expired)) if problems.is_empty() => (
-                ConnectionStatus::Error,
-                format!(
-                    "Certificate expired on {} — create a new one, register it with the app and import it in Edit",
-                    certificate.not_after.format("%Y-%m-%d")
-                ),
-            ),
+        let certificate_notice = connection
+            .certificate
+            .as_ref()
+            .and_then(|certificate| certificate.notice(Utc::now()));
+        let (status, status_text) = match (certificate_state, &certificate_notice) {
+            (Some(CertificateState::Expired), Some(notice)) if problems.is_empty() => {
+                (ConnectionStatus::Error, notice.clone())
+            }
             _ => (status, status_text),
         };
         let endpoints = match (connection.demo, self.inner.demo.running_endpoints().await) {
@@ -648,6 +651,7 @@ impl Core {
             last_run: last_run.cloned(),
             problems,
             certificate_state,
+            certificate_notice,
             connection,
         })
     }

@@ -70,6 +70,44 @@ impl CertificateInfo {
         }
     }
 
+    /// Whole days from `now` to the end of the certificate (0 on its last day, negative once
+    /// it has ended).
+    pub fn days_left(&self, now: DateTime<Utc>) -> i64 {
+        (self.not_after - now).num_days()
+    }
+
+    /// What a connection's card says of its certificate at `now`: nothing while it is valid
+    /// for more than [`EXPIRY_WARNING_DAYS`], else when it ends (or ended, or begins) and what
+    /// to do.
+    pub fn notice(&self, now: DateTime<Utc>) -> Option<String> {
+        let day = |time: &Timestamp| time.format("%Y-%m-%d").to_string();
+        match self.state(now) {
+            CertificateState::Valid => None,
+            CertificateState::ExpiresSoon => Some(match self.days_left(now) {
+                0 => format!(
+                    "Certificate expires today ({}) — renew it in Entra ID and import the new one",
+                    day(&self.not_after)
+                ),
+                1 => format!(
+                    "Certificate expires in 1 day ({}) — renew it in Entra ID and import the new one",
+                    day(&self.not_after)
+                ),
+                days => format!(
+                    "Certificate expires in {days} days ({}) — renew it in Entra ID and import the new one",
+                    day(&self.not_after)
+                ),
+            }),
+            CertificateState::Expired => Some(format!(
+                "Certificate expired on {} — create a new one, register it with the app and import it in Edit",
+                day(&self.not_after)
+            )),
+            CertificateState::NotYetValid => Some(format!(
+                "Certificate is valid only from {} — Entra ID refuses it until then",
+                day(&self.not_before)
+            )),
+        }
+    }
+
     /// The DER bytes, when `der_base64` decodes.
     pub fn der(&self) -> Result<Vec<u8>, CertificateError> {
         base64::engine::general_purpose::STANDARD
@@ -154,6 +192,8 @@ pub struct ImportedCertificate {
     pub certificate: CertificateInfo,
     /// The private key as PEM, for the draft (it goes to the keyring on save).
     pub private_key: String,
+    /// Where the certificate stands at import.
+    pub state: CertificateState,
     /// What is worth knowing but does not stop the import: expired, not yet valid, ends soon.
     pub warnings: Vec<String>,
 }
@@ -162,6 +202,7 @@ impl std::fmt::Debug for ImportedCertificate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ImportedCertificate")
             .field("certificate", &self.certificate)
+            .field("state", &self.state)
             .field("warnings", &self.warnings)
             .finish_non_exhaustive()
     }
@@ -266,6 +307,7 @@ pub fn import(
     check_key(&certificate, &key_pem)?;
     let warnings = warnings(&certificate, now);
     Ok(ImportedCertificate {
+        state: certificate.state(now),
         certificate,
         private_key: key_pem,
         warnings,

@@ -1,5 +1,6 @@
 //! Certificate sign-in against the simulator: a registered certificate connects, and each
-//! refusal (not registered, expired, wrong key, clock skew) is a Test report with its own code.
+//! refusal (not registered, expired, wrong key, clock skew) is a Test report with its own code;
+//! a certificate connection saved through the core syncs, and its card says when it ends.
 
 use chrono::TimeDelta;
 use mde_car_core::config::certificate::{self, CertificateInfo};
@@ -118,4 +119,97 @@ fn the_credential_never_shows_its_key() {
     let shown = format!("{credential:?}");
     assert!(!shown.contains("PRIVATE"), "{shown}");
     assert!(!format!("{:?}", Credential::Secret(SecretString::from("s3cret"))).contains("s3cret"));
+}
+
+/// A certificate connection as the form saves it: the certificate imported from PEM through
+/// the core, its key stored in the keyring, the hosts those of the simulator.
+async fn certificate_connection(
+    core: &mde_car_core::Core,
+    sim: &Sim,
+    name: &str,
+    pem: &[u8],
+) -> mde_car_core::api::ConnectionView {
+    let imported = core
+        .import_certificate(pem, Some(test_keys::RSA_A.as_bytes()), None)
+        .unwrap();
+    let draft = mde_car_core::config::ConnectionDraft {
+        name: name.to_owned(),
+        client_secret: None,
+        credential: mde_car_core::config::CredentialKind::Certificate,
+        certificate: Some(imported.certificate),
+        private_key: Some(imported.private_key),
+        ..crate::sync::sim_draft(sim)
+    };
+    core.add_connection(&draft).await.unwrap()
+}
+
+fn pem_of(der: &[u8]) -> Vec<u8> {
+    pem::encode(&pem::Pem::new("CERTIFICATE", der.to_vec())).into_bytes()
+}
+
+#[tokio::test]
+async fn a_saved_certificate_connection_tests_and_syncs_and_its_card_warns_before_the_end() {
+    let sim = Sim::start(SimConfig {
+        devices: 8,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let core = mde_car_core::Core::open(mde_car_core::paths::DataDir::new(dir.path())).unwrap();
+
+    let good = certificate(test_keys::RSA_A, -1, 365);
+    sim.add_certificate(&sim.client_id(), &good).unwrap();
+    let view = certificate_connection(&core, &sim, "good", &pem_of(&good)).await;
+    assert_eq!(
+        view.certificate_state,
+        Some(certificate::CertificateState::Valid)
+    );
+    assert_eq!(view.certificate_notice, None);
+    let report = core.test_connection(&view.connection.id).await.unwrap();
+    assert_eq!(report.code, TestCode::Connected, "{report:?}");
+    let outcome = core
+        .sync_connection(&view.connection.id, true, mde_car_core::sync::Trigger::Cli)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.status,
+        mde_car_core::store::RunStatus::Succeeded,
+        "{outcome:?}"
+    );
+    // Settings hold the certificate's public facts, never its key.
+    let settings =
+        std::fs::read_to_string(mde_car_core::paths::DataDir::new(dir.path()).settings_file())
+            .unwrap();
+    assert!(!settings.contains("PRIVATE KEY"), "{settings}");
+
+    // Twenty days left: a warning on the card, the connection still usable.
+    let soon = certificate(test_keys::RSA_A, -300, 20);
+    sim.add_certificate(&sim.client_id(), &soon).unwrap();
+    let view = certificate_connection(&core, &sim, "soon", &pem_of(&soon)).await;
+    assert_eq!(
+        view.certificate_state,
+        Some(certificate::CertificateState::ExpiresSoon)
+    );
+    let notice = view.certificate_notice.clone().unwrap();
+    assert!(
+        notice.starts_with("Certificate expires in 19 days (")
+            || notice.starts_with("Certificate expires in 20 days ("),
+        "{notice}"
+    );
+    assert_ne!(view.status, mde_car_core::ConnectionStatus::Error);
+
+    // Ended: the card's status is an error that says what to do.
+    let ended = certificate(test_keys::RSA_A, -400, -2);
+    let view = certificate_connection(&core, &sim, "ended", &pem_of(&ended)).await;
+    assert_eq!(
+        view.certificate_state,
+        Some(certificate::CertificateState::Expired)
+    );
+    assert_eq!(view.status, mde_car_core::ConnectionStatus::Error);
+    assert!(
+        view.status_text.starts_with("Certificate expired on "),
+        "{}",
+        view.status_text
+    );
 }

@@ -169,3 +169,53 @@ fn stored_facts_that_are_not_the_certificates_own_are_refused() {
         Err(CertificateError::NotACertificate(_))
     ));
 }
+
+#[test]
+fn the_card_warns_from_thirty_days_before_the_end_and_says_what_to_do() {
+    let cert = certificate(test_keys::RSA_A, -300, 400);
+    let info = info_from_der(cert.der()).unwrap();
+    let end = info.not_after;
+    let day = end.format("%Y-%m-%d").to_string();
+    // The threshold is the one constant, inclusive: 30 days left warns, 31 does not.
+    assert_eq!(
+        info.state(end - Duration::days(EXPIRY_WARNING_DAYS)),
+        CertificateState::ExpiresSoon
+    );
+    assert_eq!(
+        info.notice(end - Duration::days(EXPIRY_WARNING_DAYS + 1)),
+        None
+    );
+    assert_eq!(
+        info.notice(end - Duration::days(12) - Duration::hours(3)).as_deref(),
+        Some(
+            format!(
+                "Certificate expires in 12 days ({day}) — renew it in Entra ID and import the new one"
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(
+        info.days_left(end - Duration::days(12) - Duration::hours(3)),
+        12
+    );
+    assert!(
+        info.notice(end - Duration::hours(30))
+            .unwrap()
+            .starts_with("Certificate expires in 1 day (")
+    );
+    assert!(
+        info.notice(end - Duration::hours(2))
+            .unwrap()
+            .starts_with("Certificate expires today (")
+    );
+    let expired = info.notice(end + Duration::days(2)).unwrap();
+    assert!(
+        expired.starts_with(&format!("Certificate expired on {day}")),
+        "{expired}"
+    );
+    assert!(
+        info.notice(info.not_before - Duration::days(1))
+            .unwrap()
+            .contains("valid only from")
+    );
+}
