@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { view } from "../../mock/fixtures";
+import { certificateInfo, view } from "../../mock/fixtures";
 import { formFromView, newForm, toDraft } from "./draft";
 import { choiceOf, describeCron } from "./schedule";
 
@@ -9,6 +9,14 @@ describe("draft mapping", () => {
     expect(toDraft(form, true).clientSecret).toBeNull();
     expect(toDraft({ ...form, replaceSecret: true }, true).clientSecret).toBe("typed");
     expect(toDraft({ ...newForm(), secret: "" }, false).clientSecret).toBe("");
+  });
+
+  it("sends a certificate draft with its certificate, never a secret or a key", () => {
+    const info = certificateInfo();
+    const form = { ...formFromView(view({ credential: "certificate", certificate: info })), secret: "left over" };
+    expect(toDraft(form, true)).toMatchObject({ credential: "certificate", certificate: info, clientSecret: null, privateKey: null });
+    // Back to a secret: the certificate is not sent, the typed secret is (the kind changed).
+    expect(toDraft({ ...form, credential: "secret" }, true, true)).toMatchObject({ certificate: null, clientSecret: "left over" });
   });
 
   it("sends empty overrides as null and keeps a non-preset interval", () => {
