@@ -70,10 +70,10 @@ impl CertificateInfo {
         }
     }
 
-    /// Whole days from `now` to the end of the certificate (0 on its last day, negative once
-    /// it has ended).
+    /// Calendar days (UTC) from `now` to the day the certificate ends: 0 on that day, 12 for a
+    /// certificate made today for 12 days, negative once that day has passed.
     pub fn days_left(&self, now: DateTime<Utc>) -> i64 {
-        (self.not_after - now).num_days()
+        (self.not_after.date_naive() - now.date_naive()).num_days()
     }
 
     /// What a connection's card says of its certificate at `now`: nothing while it is valid

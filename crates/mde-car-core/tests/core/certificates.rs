@@ -193,8 +193,7 @@ async fn a_saved_certificate_connection_tests_and_syncs_and_its_card_warns_befor
     );
     let notice = view.certificate_notice.clone().unwrap();
     assert!(
-        notice.starts_with("Certificate expires in 19 days (")
-            || notice.starts_with("Certificate expires in 20 days ("),
+        notice.starts_with("Certificate expires in 20 days ("),
         "{notice}"
     );
     assert_ne!(view.status, mde_car_core::ConnectionStatus::Error);

@@ -45,7 +45,7 @@ describe("ConnectionForm with a certificate", () => {
 
     expect(await screen.findByTestId("form-certificate-facts-subject")).toHaveTextContent("CN=mde-car Contoso");
     expect(byId("form-certificate-facts-thumbprint")).toHaveTextContent("9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B");
-    expect(byId("form-certificate-facts-expiry")).toHaveTextContent("2027-06-01 (in 181 days)");
+    expect(byId("form-certificate-facts-expiry")).toHaveTextContent("2027-06-01 (in 182 days)");
     expect(backend.to("import_certificate")).toHaveLength(1);
     expect(backend.to("import_certificate")[0]!.args.files).toEqual({ kind: "pem", certificate: CERT + KEY, privateKey: null });
 

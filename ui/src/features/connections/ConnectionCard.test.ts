@@ -299,7 +299,7 @@ describe("ConnectionCard", () => {
     expect(line).toHaveTextContent(notice);
     expect(line).toHaveClass("warning");
     expect(line).toHaveAttribute("role", "status");
-    expect(q.getByTestId("card-credential")).toHaveTextContent("Certificate, until 2026-12-10");
+    expect(q.getByTestId("card-credential")).toHaveTextContent("Certificate until 2026-12-10");
     expect(q.getByTestId("card-status-text")).not.toHaveClass("error");
   });
 

@@ -53,9 +53,10 @@ export function day(iso: string): string {
   return iso.slice(0, 10);
 }
 
-/** Whole days from `now` to `iso` (negative once past). Display only: Rust decides the state. */
+/** Calendar days (UTC) from `now` to the day of `iso`, as Rust counts them (negative once past). Display only: Rust decides the state. */
 export function daysUntil(iso: string, now: number): number {
-  return Math.floor((Date.parse(iso) - now) / DAY_MS);
+  const dayOf = (ms: number) => Math.floor(ms / DAY_MS);
+  return dayOf(Date.parse(iso)) - dayOf(now);
 }
 
 /** The expiry line of the facts: "2027-06-01 (in 182 days)", "2026-11-01 (expired 27 days ago)". */
@@ -63,7 +64,7 @@ export function expiryText(info: CertificateInfo, now: number): string {
   const days = daysUntil(info.notAfter, now);
   const when =
     Date.parse(info.notAfter) <= now
-      ? `expired ${-days <= 1 ? "yesterday" : `${-days} days ago`}`
+      ? `expired ${days === 0 ? "today" : days === -1 ? "yesterday" : `${-days} days ago`}`
       : days === 0
         ? "today"
         : days === 1

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { certificateInfo, view } from "../../mock/fixtures";
+import { expiryText } from "./certificate";
 import { formFromView, newForm, toDraft } from "./draft";
 import { choiceOf, describeCron } from "./schedule";
 
@@ -46,5 +47,18 @@ describe("draft mapping", () => {
     expect(describeCron("*/15 * * * *")).toEqual({ ok: true, text: "Every 15 minutes" });
     expect(describeCron("61 * * * *")).toEqual({ ok: false, text: "minutes part must be >= 0 and <= 59" });
     expect(describeCron(" ").ok).toBe(false);
+  });
+});
+
+describe("certificate expiry words", () => {
+  it("counts calendar days to the end's date, as Rust does", () => {
+    const info = (notAfter: string) => ({ ...certificateInfo(), notAfter });
+    const now = Date.parse("2026-12-01T20:00:00Z");
+    expect(expiryText(info("2026-12-13T08:00:00Z"), now)).toBe("2026-12-13 (in 12 days)");
+    expect(expiryText(info("2026-12-02T01:00:00Z"), now)).toBe("2026-12-02 (in 1 day)");
+    expect(expiryText(info("2026-12-01T23:00:00Z"), now)).toBe("2026-12-01 (today)");
+    expect(expiryText(info("2026-12-01T08:00:00Z"), now)).toBe("2026-12-01 (expired today)");
+    expect(expiryText(info("2026-11-30T08:00:00Z"), now)).toBe("2026-11-30 (expired yesterday)");
+    expect(expiryText(info("2026-11-20T08:00:00Z"), now)).toBe("2026-11-20 (expired 11 days ago)");
   });
 });

@@ -185,8 +185,9 @@ fn the_card_warns_from_thirty_days_before_the_end_and_says_what_to_do() {
         info.notice(end - Duration::days(EXPIRY_WARNING_DAYS + 1)),
         None
     );
+    // Days count calendar days to the end's date, as the date beside them reads.
     assert_eq!(
-        info.notice(end - Duration::days(12) - Duration::hours(3)).as_deref(),
+        info.notice(end - Duration::days(12)).as_deref(),
         Some(
             format!(
                 "Certificate expires in 12 days ({day}) — renew it in Entra ID and import the new one"
@@ -194,20 +195,20 @@ fn the_card_warns_from_thirty_days_before_the_end_and_says_what_to_do() {
             .as_str()
         )
     );
-    assert_eq!(
-        info.days_left(end - Duration::days(12) - Duration::hours(3)),
-        12
-    );
+    assert_eq!(info.days_left(end - Duration::days(12)), 12);
     assert!(
-        info.notice(end - Duration::hours(30))
+        info.notice(end - Duration::days(1))
             .unwrap()
             .starts_with("Certificate expires in 1 day (")
     );
-    assert!(
-        info.notice(end - Duration::hours(2))
-            .unwrap()
-            .starts_with("Certificate expires today (")
-    );
+    let midnight = end.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    if midnight < end {
+        assert!(
+            info.notice(midnight)
+                .unwrap()
+                .starts_with("Certificate expires today (")
+        );
+    }
     let expired = info.notice(end + Duration::days(2)).unwrap();
     assert!(
         expired.starts_with(&format!("Certificate expired on {day}")),
