@@ -79,9 +79,9 @@ impl PendingKeys {
     pub fn import(
         &self,
         core: &Core,
-        files: CertificateFiles,
+        files: &CertificateFiles,
     ) -> Result<CertificateImport, IpcError> {
-        let imported = match &files {
+        let imported = match files {
             CertificateFiles::Pem {
                 certificate,
                 private_key,
@@ -106,22 +106,25 @@ impl PendingKeys {
                                 .to_owned(),
                         }])
                     })?;
-                core.import_certificate(&bytes, None, Some(password))
+                core.import_certificate(&bytes, None, Some(password.as_str()))
             }
         }?;
+        let mde_car_core::config::certificate::ImportedCertificate {
+            certificate,
+            private_key,
+            state,
+            warnings,
+        } = imported;
         if let Ok(mut keys) = self.0.lock() {
             if keys.len() >= MAX_PENDING {
                 keys.clear();
             }
-            keys.insert(
-                thumbprint(&imported.certificate),
-                SecretString::from(imported.private_key.clone()),
-            );
+            keys.insert(thumbprint(&certificate), SecretString::from(private_key));
         }
         Ok(CertificateImport {
-            certificate: imported.certificate.clone(),
-            state: imported.state,
-            warnings: imported.warnings.clone(),
+            certificate,
+            state,
+            warnings,
         })
     }
 

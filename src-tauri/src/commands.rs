@@ -109,7 +109,7 @@ pub fn import_certificate(
     keys: State<'_, PendingKeys>,
     files: CertificateFiles,
 ) -> Result<CertificateImport> {
-    keys.import(&core, files)
+    keys.import(&core, &files)
 }
 
 #[tauri::command]

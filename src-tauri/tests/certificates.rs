@@ -13,36 +13,38 @@ const PASSWORD: &str = "Pfx-pässword-never-shown";
 
 /// A self-signed certificate for `key`, valid from `from` to `until` days from now.
 fn certificate(key: &str, from: i64, until: i64) -> rcgen::Certificate {
-    let key_pair = rcgen::KeyPair::from_pem(key).unwrap();
-    let mut params = rcgen::CertificateParams::new(vec!["mde-car-test".to_owned()]).unwrap();
+    let key_pair = rcgen::KeyPair::from_pem(key).expect("a test key");
+    let mut params =
+        rcgen::CertificateParams::new(vec!["mde-car-test".to_owned()]).expect("parameters");
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, "mde-car desktop test");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
+        .expect("after 1970")
         .as_secs() as i64;
     let epoch = rcgen::date_time_ymd(1970, 1, 1);
     let at = |days: i64| epoch + std::time::Duration::from_secs((now + days * 86_400) as u64);
     params.not_before = at(from);
     params.not_after = at(until);
-    params.self_signed(&key_pair).unwrap()
+    params.self_signed(&key_pair).expect("a certificate")
 }
 
 fn pfx_base64(cert: &rcgen::Certificate, key: &str, password: &str) -> String {
     use base64::Engine as _;
-    let key_der = pem::parse(key).unwrap().contents().to_vec();
+    let key_der = pem::parse(key).expect("a PEM key").contents().to_vec();
     let chain = p12_keystore::PrivateKeyChain::new(
         vec![1u8; 20],
-        p12_keystore::PrivateKey::from_der(&key_der).unwrap(),
-        [p12_keystore::Certificate::from_der(cert.der()).unwrap()],
+        p12_keystore::PrivateKey::from_der(&key_der).expect("a PKCS#8 key"),
+        [p12_keystore::Certificate::from_der(cert.der()).expect("a DER certificate")],
     );
     let mut store = p12_keystore::KeyStore::new();
     store.add_entry(
         "mde-car",
         p12_keystore::KeyStoreEntry::PrivateKeyChain(chain),
     );
-    base64::engine::general_purpose::STANDARD.encode(store.writer(password).write().unwrap())
+    base64::engine::general_purpose::STANDARD
+        .encode(store.writer(password).write().expect("a PFX file"))
 }
 
 fn draft(sim: &mde_sim::Sim, name: &str, certificate: &Value) -> Value {
