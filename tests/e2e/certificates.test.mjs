@@ -2,7 +2,8 @@
 // simulator's test key and registered with it; one imported as a PEM file (certificate and key),
 // tested in the form and saved; one ending in 12 days imported from a PFX file with its password,
 // whose card warns. The keyring holds the key, the settings file only the public facts.
-// `make screenshots` copies the two shots the README shows into docs/screenshots/.
+// `make screenshots` copies the two shots the README shows into docs/screenshots/. At the end it
+// deletes its connections, so the other test files start from a first start.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -45,6 +46,16 @@ before(async () => {
 });
 
 after(async () => {
+  // The next test files start from an empty app: delete what this one added (the core forgets
+  // its runs and data, and the keyring its keys).
+  for (const { id } of settings().connections) {
+    await driver?.executeAsyncScript(
+      `const done = arguments[arguments.length - 1];
+       window.__TAURI_INTERNALS__.invoke("delete_connection", { id: arguments[0] }).then(() => done(), () => done());`,
+      id,
+    );
+  }
+  assert.equal(settings().connections.length, 0, "the certificate connections were deleted");
   await driver?.quit();
   sim?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
