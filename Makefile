@@ -16,7 +16,7 @@ FUZZ_MAX_LEN ?= 65536
 FUZZ_TARGETS ?= search_query frequency paging_links machines alerts vulnerabilities hunting token settings
 CARGO_FUZZ_VERSION := 0.13.2
 
-.PHONY: setup ui build run test test-rust test-ui test-e2e lint deny audit fmt fmt-check bindings bindings-check bench fuzz sim demo clean
+.PHONY: setup ui build run test test-rust test-ui test-e2e screenshots lint deny audit fmt fmt-check bindings bindings-check bench fuzz sim demo clean
 
 setup:
 	@scripts/install-deps.sh
@@ -51,6 +51,13 @@ test-ui:
 test-e2e:
 	$(CARGO) build -p mde-car-desktop -p mde-sim
 	$(HEADLESS) $(WITH_KEYRING) tests/e2e/run.sh
+
+## The README's certificate screenshots (docs/screenshots/), taken by the certificate end-to-end
+## test in the real window under Xvfb.
+screenshots:
+	$(CARGO) build -p mde-car-desktop -p mde-sim
+	mkdir -p docs/screenshots
+	$(HEADLESS) $(WITH_KEYRING) env E2E_DOCS_SCREENSHOTS=$(CURDIR)/docs/screenshots tests/e2e/run.sh certificates.test.mjs
 
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings

@@ -11,6 +11,7 @@ use mde_car_core::{
 use tauri::State;
 
 use crate::{
+    certificates::{CertificateFiles, CertificateImport, PendingKeys},
     dto::{ConnectionView, StartupProblem, SyncRun},
     export::{CertificatePicker, ExportOutcome, SaveLocation},
     ipc_error::IpcError,
@@ -33,9 +34,11 @@ pub async fn list_connections(core: State<'_, Core>) -> Result<Vec<ConnectionVie
 #[specta::specta]
 pub async fn validate_connection(
     core: State<'_, Core>,
+    keys: State<'_, PendingKeys>,
     draft: ConnectionDraft,
     editing_id: Option<String>,
 ) -> Result<Vec<FieldError>> {
+    let draft = keys.fill(draft);
     Ok(core
         .validate_connection(&draft, editing_id.as_deref())
         .await?)
@@ -45,19 +48,27 @@ pub async fn validate_connection(
 #[specta::specta]
 pub async fn add_connection(
     core: State<'_, Core>,
+    keys: State<'_, PendingKeys>,
     draft: ConnectionDraft,
 ) -> Result<ConnectionView> {
-    Ok(core.add_connection(&draft).await?.into())
+    let draft = keys.fill(draft);
+    let view = core.add_connection(&draft).await?;
+    keys.forget(&draft);
+    Ok(view.into())
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn update_connection(
     core: State<'_, Core>,
+    keys: State<'_, PendingKeys>,
     id: String,
     draft: ConnectionDraft,
 ) -> Result<ConnectionView> {
-    Ok(core.update_connection(&id, &draft).await?.into())
+    let draft = keys.fill(draft);
+    let view = core.update_connection(&id, &draft).await?;
+    keys.forget(&draft);
+    Ok(view.into())
 }
 
 #[tauri::command]
@@ -76,10 +87,29 @@ pub async fn test_connection(core: State<'_, Core>, id: String) -> Result<TestRe
 #[specta::specta]
 pub async fn test_draft(
     core: State<'_, Core>,
+    keys: State<'_, PendingKeys>,
     draft: ConnectionDraft,
     editing_id: Option<String>,
 ) -> Result<TestReport> {
+    let draft = keys.fill(draft);
     Ok(core.test_draft(&draft, editing_id.as_deref()).await?)
+}
+
+/// Reads a certificate and its key from the files the page read (PEM texts, or a PFX file
+/// with its password) and answers with the certificate's public facts. The key stays in the
+/// shell for the draft that names the certificate; it and the password never come back.
+#[tauri::command]
+#[specta::specta]
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "Tauri hands commands their State by value"
+)]
+pub fn import_certificate(
+    core: State<'_, Core>,
+    keys: State<'_, PendingKeys>,
+    files: CertificateFiles,
+) -> Result<CertificateImport> {
+    keys.import(&core, &files)
 }
 
 #[tauri::command]

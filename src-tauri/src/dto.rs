@@ -6,7 +6,10 @@
 
 use mde_car_core::{
     ConnectionStatus, api,
-    config::{Cloud, DataSelection, Frequency},
+    config::{
+        Cloud, CredentialKind, DataSelection, Frequency,
+        certificate::{CertificateInfo, CertificateState},
+    },
     model::{RunStatus, TestReport, Timestamp},
 };
 use serde::{Deserialize, Serialize};
@@ -28,6 +31,14 @@ pub struct ConnectionView {
     pub login_authority: Option<String>,
     pub proxy_url: Option<String>,
     pub ca_certificate_file: Option<String>,
+    /// Secret or certificate.
+    pub credential: CredentialKind,
+    /// A certificate connection's certificate: public facts only (the key is in the keyring).
+    pub certificate: Option<CertificateInfo>,
+    /// Where that certificate stands now; the core warns 30 days before it ends.
+    pub certificate_state: Option<CertificateState>,
+    /// The card's line on that certificate (ends soon, ended, not yet valid), when any.
+    pub certificate_notice: Option<String>,
     pub effective_api_base: String,
     pub effective_authority: String,
     pub data: DataSelection,
@@ -56,6 +67,7 @@ pub struct ConnectionView {
 impl From<api::ConnectionView> for ConnectionView {
     fn from(view: api::ConnectionView) -> Self {
         let connection = view.connection;
+        let credential = connection.credential_kind();
         ConnectionView {
             id: connection.id,
             name: connection.name,
@@ -73,7 +85,11 @@ impl From<api::ConnectionView> for ConnectionView {
                 .proxy_url
                 .as_deref()
                 .map(mde_car_core::http::redacted),
+            credential,
             ca_certificate_file: connection.ca_certificate_file,
+            certificate: connection.certificate,
+            certificate_state: view.certificate_state,
+            certificate_notice: view.certificate_notice,
             effective_api_base: view.endpoints.api_base,
             effective_authority: view.endpoints.authority,
             data: connection.data,

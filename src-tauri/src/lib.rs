@@ -1,6 +1,7 @@
 //! The desktop shell of mde-car: builds the [`Core`] over the plugin store, manages it, and
 //! registers the typed IPC commands. Everything else lives in `mde-car-core`.
 
+pub mod certificates;
 pub mod commands;
 pub mod dto;
 pub mod export;
@@ -25,6 +26,7 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::delete_connection,
             commands::test_connection,
             commands::test_draft,
+            commands::import_certificate,
             commands::required_permissions,
             commands::start_demo,
             commands::app_info,
@@ -50,6 +52,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     let specta = specta_builder::<R>();
     builder
         .manage(Startup::default())
+        .manage(certificates::PendingKeys::default())
         .plugin(tauri_plugin_store::Builder::new().build())
         .plugin(tauri_plugin_dialog::init())
         .invoke_handler(specta.invoke_handler())

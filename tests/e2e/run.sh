@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the end-to-end tests against the real app window. Expects a display (Xvfb), a session bus
 # with an unlocked Secret Service (see `make test-e2e`), and built binaries:
-# target/debug/mde-car-desktop and target/debug/mde-sim.
+# target/debug/mde-car-desktop and target/debug/mde-sim (under CARGO_TARGET_DIR when set).
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(cd ../.. && pwd)
@@ -15,8 +15,9 @@ export MDE_CAR_DATA_DIR
 # cannot drive); see src-tauri/src/export.rs.
 MDE_CAR_EXPORT_DIR=$(mktemp -d)
 export MDE_CAR_EXPORT_DIR
-export MDE_CAR_APP="$root/target/debug/mde-car-desktop"
-export MDE_SIM_BIN="$root/target/debug/mde-sim"
+target=${CARGO_TARGET_DIR:-$root/target}
+export MDE_CAR_APP="$target/debug/mde-car-desktop"
+export MDE_SIM_BIN="$target/debug/mde-sim"
 export E2E_OUTPUT="$PWD/output"
 
 tauri-driver --port 4444 --native-port 4445 >output/tauri-driver.log 2>&1 &

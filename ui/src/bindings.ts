@@ -14,6 +14,12 @@ export const commands = {
 	deleteConnection: (id: string) => typedError<null, IpcError>(__TAURI_INVOKE("delete_connection", { id })),
 	testConnection: (id: string) => typedError<TestReport, IpcError>(__TAURI_INVOKE("test_connection", { id })),
 	testDraft: (draft: ConnectionDraft, editingId: string | null) => typedError<TestReport, IpcError>(__TAURI_INVOKE("test_draft", { draft, editingId })),
+	/**
+	 *  Reads a certificate and its key from the files the page read (PEM texts, or a PFX file
+	 *  with its password) and answers with the certificate's public facts. The key stays in the
+	 *  shell for the draft that names the certificate; it and the password never come back.
+	 */
+	importCertificate: (files: CertificateFiles) => typedError<CertificateImport, IpcError>(__TAURI_INVOKE("import_certificate", { files })),
 	requiredPermissions: (data: DataSelection) => __TAURI_INVOKE<string[]>("required_permissions", { data }),
 	startDemo: () => typedError<ConnectionView, IpcError>(__TAURI_INVOKE("start_demo")),
 	appInfo: () => __TAURI_INVOKE<AppInfo>("app_info"),
@@ -206,6 +212,42 @@ export type Attribution = {
 	summary: string,
 };
 
+/**  What the page read from the files the person chose. */
+export type CertificateFiles = 
+/**  A PEM certificate, with its key in the same text or in `privateKey` (a second file). */
+{ kind: "pem"; certificate: string; privateKey: string | null } | 
+/**  A PFX (PKCS#12) file, base64, with the password it was exported with. */
+{ kind: "pfx"; pfxBase64: string; password: string };
+
+/**
+ *  What the form shows of an imported certificate before it is saved: its public facts, where
+ *  it stands now, and what is worth knowing (expired, ends soon). Never the key.
+ */
+export type CertificateImport = {
+	certificate: CertificateInfo,
+	state: CertificateState,
+	warnings: string[],
+};
+
+/**  The public facts of a connection's certificate: what settings hold (never the key). */
+export type CertificateInfo = {
+	/**  The certificate (DER), base64: what Entra ID's registration holds too. */
+	derBase64: string,
+	/**  The subject, e.g. `CN=mde-car`. */
+	subject: string,
+	/**  SHA-256 of the DER, upper-case hex: the thumbprint the assertion names (as base64url). */
+	thumbprintSha256: string,
+	/**  SHA-1 of the DER, upper-case hex: the "Thumbprint" the Entra admin center shows. */
+	thumbprintSha1: string,
+	notBefore: string,
+	notAfter: string,
+};
+
+/**  Where a certificate stands at a moment. */
+export type CertificateState = "valid" | 
+/**  Ends within [`EXPIRY_WARNING_DAYS`]. */
+"expires_soon" | "expired" | "not_yet_valid";
+
 /**  A Microsoft cloud that hosts Defender for Endpoint. */
 export type Cloud = "commercial" | "gcc" | "gcc_high" | "dod";
 
@@ -219,6 +261,15 @@ export type ConnectionDraft = {
 	tenantId: string,
 	clientId: string,
 	clientSecret: string | null,
+	/**  Secret or certificate; the secret fields of the other kind are ignored. */
+	credential?: CredentialKind,
+	/**
+	 *  A certificate connection's certificate (public facts, as [`certificate::import`] read
+	 *  them).
+	 */
+	certificate?: CertificateInfo | null,
+	/**  A certificate connection's private key (PEM); `None` when an edit keeps the stored one. */
+	privateKey?: string | null,
 	frequency: Frequency,
 	cloud: Cloud,
 	apiBaseUrl: string | null,
@@ -260,6 +311,14 @@ export type ConnectionView = {
 	loginAuthority: string | null,
 	proxyUrl: string | null,
 	caCertificateFile: string | null,
+	/**  Secret or certificate. */
+	credential: CredentialKind,
+	/**  A certificate connection's certificate: public facts only (the key is in the keyring). */
+	certificate: CertificateInfo | null,
+	/**  Where that certificate stands now; the core warns 30 days before it ends. */
+	certificateState: CertificateState | null,
+	/**  The card's line on that certificate (ends soon, ended, not yet valid), when any. */
+	certificateNotice: string | null,
 	effectiveApiBase: string,
 	effectiveAuthority: string,
 	data: DataSelection,
@@ -290,6 +349,13 @@ export type Counts = {
 	/**  Active devices by mde-car's risk level. */
 	risk: RiskCounts,
 };
+
+/**  How a connection proves itself to Entra ID. */
+export type CredentialKind = 
+/**  A client secret (the default, and every connection saved before certificates). */
+"secret" | 
+/**  A certificate's private key signs a client assertion. */
+"certificate";
 
 /**  One data type's line of a test report. */
 export type DataCheck = {
@@ -677,7 +743,15 @@ export type SyncUpdateKind = "started" | "progress" | "throttled" | "finished" |
 "store_changed";
 
 /**  The outcome of a connection test, as the card and `mde-car connection test` show it. */
-export type TestCode = "connected" | "unknown_tenant" | "unknown_client" | "wrong_secret" | "expired_secret" | "missing_permission" | "throttled" | "network_unreachable" | "tls_failure" | "wrong_host" | "timeout" | "unexpected";
+export type TestCode = "connected" | "unknown_tenant" | "unknown_client" | "wrong_secret" | "expired_secret" | 
+/**  The certificate is not registered with the app (AADSTS700027, key not found). */
+"certificate_not_registered" | 
+/**  The registered certificate has ended. */
+"certificate_expired" | 
+/**  The signature does not verify with the registered certificate: another key. */
+"wrong_key" | 
+/**  This computer's clock is too far from Entra ID's (AADSTS700024). */
+"clock_skew" | "missing_permission" | "throttled" | "network_unreachable" | "tls_failure" | "wrong_host" | "timeout" | "unexpected";
 
 /**  A connection test's result. Holds no secret and no token. */
 export type TestReport = {

@@ -133,9 +133,17 @@ pub(crate) struct AddArgs {
     /// PEM file of extra CA certificates to trust, e.g. a TLS-inspecting proxy's CA
     #[arg(long, value_name = "FILE")]
     pub(crate) ca_cert: Option<PathBuf>,
+    /// Sign in with a certificate instead of a client secret: a PEM file (certificate, and its
+    /// key unless --key is given) or a PFX/PKCS#12 file, whose password is read from stdin
+    /// (--secret-stdin) or a prompt, never from the command line
+    #[arg(long, value_name = "FILE")]
+    pub(crate) certificate: Option<PathBuf>,
+    /// The certificate's private key as a separate PEM file (PKCS#8 or PKCS#1, unencrypted)
+    #[arg(long, value_name = "FILE", requires = "certificate")]
+    pub(crate) key: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) data: DataFlags,
-    /// Read the client secret from the first line of stdin instead of a prompt
+    /// Read the client secret (or the PFX password) from the first line of stdin instead of a prompt
     #[arg(long)]
     pub(crate) secret_stdin: bool,
 }
@@ -187,6 +195,14 @@ pub(crate) struct EditArgs {
     /// Import alerts, vulnerabilities, users, ip-history: e.g. --data alerts,ip-history
     #[arg(long, value_delimiter = ',')]
     pub(crate) data: Option<Vec<String>>,
+    /// Sign in with a certificate instead of a client secret: a PEM file (certificate, and its
+    /// key unless --key is given) or a PFX/PKCS#12 file, whose password is read from stdin
+    /// (--secret-stdin) or a prompt, never from the command line
+    #[arg(long, value_name = "FILE")]
+    pub(crate) certificate: Option<PathBuf>,
+    /// The certificate's private key as a separate PEM file (PKCS#8 or PKCS#1, unencrypted)
+    #[arg(long, value_name = "FILE", requires = "certificate")]
+    pub(crate) key: Option<PathBuf>,
     /// Replace the client secret with the first line of stdin; needed too when the edit
     /// changes --cloud, --api-base, --authority, --proxy or --ca-cert, since a stored secret is
     /// only sent where it was entered for

@@ -10,7 +10,10 @@ use std::{
 use anyhow::Context as _;
 use mde_car_core::{
     Core,
-    config::{Cloud, Connection, ConnectionDraft, DataSelection, Frequency},
+    config::{
+        Cloud, Connection, ConnectionDraft, CredentialKind, DataSelection, Frequency,
+        certificate::ImportedCertificate,
+    },
 };
 
 use crate::{
@@ -32,6 +35,18 @@ pub(crate) async fn run(core: &Core, command: ConnectionCommand) -> anyhow::Resu
 
 async fn add(core: &Core, args: AddArgs) -> anyhow::Result<ExitCode> {
     let secret_stdin = args.secret_stdin;
+    if let Some(file) = args.certificate.clone() {
+        let imported = import_certificate(core, &file, args.key.as_deref(), secret_stdin)?;
+        let mut draft = new_draft(args)?;
+        with_certificate(&mut draft, imported);
+        let view = core.add_connection(&draft).await?;
+        println!(
+            "added connection '{}' ({}); it signs in with the certificate, whose key is in the OS keyring",
+            view.connection.name, view.connection.id
+        );
+        println!("next: mde-car connection test '{}'", view.connection.name);
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut draft = new_draft(args)?;
     // Check everything else first, so nobody types a secret for a draft that fails.
     let problems: Vec<_> = core
@@ -88,6 +103,9 @@ fn new_draft(args: AddArgs) -> anyhow::Result<ConnectionDraft> {
         tenant_id: args.tenant,
         client_id: args.client_id,
         client_secret: None,
+        credential: CredentialKind::Secret,
+        certificate: None,
+        private_key: None,
         frequency: parse_frequency(&args.frequency)?,
         cloud: parse_cloud(&args.cloud)?,
         api_base_url: args.api_base,
@@ -125,7 +143,19 @@ async fn list(core: &Core, json: bool) -> anyhow::Result<ExitCode> {
 async fn edit(core: &Core, args: EditArgs) -> anyhow::Result<ExitCode> {
     let existing = core.find_connection(&args.target).await?;
     let id = existing.id.clone();
-    let draft = edited_draft(args, existing)?;
+    let imported = match &args.certificate {
+        Some(file) => Some(import_certificate(
+            core,
+            file,
+            args.key.as_deref(),
+            args.secret_stdin,
+        )?),
+        None => None,
+    };
+    let mut draft = edited_draft(args, existing)?;
+    if let Some(imported) = imported {
+        with_certificate(&mut draft, imported);
+    }
     let view = core.update_connection(&id, &draft).await?;
     println!("updated connection '{}'", view.connection.name);
     Ok(ExitCode::SUCCESS)
@@ -134,13 +164,21 @@ async fn edit(core: &Core, args: EditArgs) -> anyhow::Result<ExitCode> {
 /// The connection with the options given changed and the rest as it was. The fields are read
 /// in this order, so the secret is asked for before --frequency, --cloud and --data are parsed.
 fn edited_draft(args: EditArgs, existing: Connection) -> anyhow::Result<ConnectionDraft> {
+    let kind = existing.credential_kind();
     Ok(ConnectionDraft {
         name: args.name.unwrap_or(existing.name),
         description: args.description.unwrap_or(existing.description),
         tenant_id: args.tenant.unwrap_or(existing.tenant_id),
         client_id: args.client_id.unwrap_or(existing.client_id),
+        credential: if args.secret_stdin || args.replace_secret {
+            CredentialKind::Secret
+        } else {
+            kind
+        },
+        certificate: existing.certificate,
+        private_key: None,
         // No secret keeps the one in the keyring.
-        client_secret: if args.secret_stdin || args.replace_secret {
+        client_secret: if (args.secret_stdin || args.replace_secret) && args.certificate.is_none() {
             Some(read_secret(args.secret_stdin)?)
         } else {
             None
@@ -213,6 +251,68 @@ fn parse_cloud(text: &str) -> anyhow::Result<Cloud> {
 
 /// Reads the client secret from stdin (first line) or a hidden prompt; never from argv, where
 /// other users could read it in the process list and shells keep it in their history.
+/// Reads a certificate (PEM or PFX) and its key through the core's import, asking for a PFX
+/// file's password on stdin or at a prompt; shows what was read.
+fn import_certificate(
+    core: &Core,
+    file: &Path,
+    key: Option<&Path>,
+    from_stdin: bool,
+) -> anyhow::Result<ImportedCertificate> {
+    let read =
+        |path: &Path| std::fs::read(path).with_context(|| format!("reading {}", path.display()));
+    let bytes = read(file)?;
+    let key_bytes = key.map(read).transpose()?;
+    let password = if mde_car_core::config::certificate::looks_like_pem(&bytes) {
+        None
+    } else {
+        Some(read_line_or_prompt(
+            from_stdin,
+            "PFX password: ",
+            "the PFX password",
+        )?)
+    };
+    let imported = core.import_certificate(&bytes, key_bytes.as_deref(), password.as_deref())?;
+    let info = &imported.certificate;
+    println!("certificate: {}", info.subject);
+    println!(
+        "  thumbprint (SHA-1, as Entra shows it): {}",
+        info.thumbprint_sha1
+    );
+    println!("  thumbprint (SHA-256): {}", info.thumbprint_sha256);
+    println!(
+        "  valid until: {}",
+        mde_car_core::model::json_time::text(&info.not_after)
+    );
+    for warning in &imported.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(imported)
+}
+
+fn with_certificate(draft: &mut ConnectionDraft, imported: ImportedCertificate) {
+    draft.credential = CredentialKind::Certificate;
+    draft.certificate = Some(imported.certificate);
+    draft.private_key = Some(imported.private_key);
+    draft.client_secret = None;
+}
+
+/// A line of stdin or a hidden prompt; may be empty (a PFX without a password).
+fn read_line_or_prompt(from_stdin: bool, prompt: &str, what: &str) -> anyhow::Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .with_context(|| format!("reading {what} from stdin"))?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    } else if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(prompt).with_context(|| format!("reading {what} at the prompt"))
+    } else {
+        anyhow::bail!("no terminal to ask for {what}: pipe it in with --secret-stdin");
+    }
+}
+
 fn read_secret(from_stdin: bool) -> anyhow::Result<String> {
     let secret = if from_stdin {
         let mut line = String::new();

@@ -12,7 +12,10 @@ use tokio::sync::{Mutex, broadcast};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::{self, Connection, ConnectionDraft, Endpoints, FieldError},
+    config::{
+        self, Connection, ConnectionDraft, Credential, Endpoints, FieldError,
+        certificate::{CertificateState, ImportedCertificate},
+    },
     demo::DemoTenant,
     error::{Error, ErrorCode, Result},
     events::SyncEvent,
@@ -82,6 +85,12 @@ pub struct ConnectionView {
     /// What the settings file gives this connection that the form never accepts; while any,
     /// it is not synced or tested (see [`Connection::problems`]).
     pub problems: Vec<FieldError>,
+    /// Where a certificate connection's certificate stands now (none for a secret): the card
+    /// warns [`config::certificate::EXPIRY_WARNING_DAYS`] before it ends.
+    pub certificate_state: Option<CertificateState>,
+    /// What the card says of that certificate (when it ends soon, has ended or is not yet
+    /// valid), from [`config::CertificateInfo::notice`].
+    pub certificate_notice: Option<String>,
 }
 
 /// Where things are, for the Settings page and `mde-car --version`-like output.
@@ -276,7 +285,8 @@ impl Core {
                 if !errors.is_empty() {
                     return Err(duplicate_or_validation(errors, &draft.name));
                 }
-                let secret = draft.client_secret.clone().map(SecretString::from);
+                let secret = Connection::draft_secret(&draft)
+                    .map(|secret| SecretString::from(secret.to_owned()));
                 let connection =
                     draft.into_connection(uuid::Uuid::new_v4().to_string(), demo, Utc::now());
                 match secret {
@@ -328,8 +338,9 @@ impl Core {
                 if !errors.is_empty() {
                     return Err(duplicate_or_validation(errors, &draft.name));
                 }
-                if let Some(secret) = &draft.client_secret {
-                    secrets.set(&id, &SecretString::from(secret.clone()))?;
+                // The key of a certificate connection is its secret: stored the same way.
+                if let Some(secret) = Connection::draft_secret(&draft) {
+                    secrets.set(&id, &SecretString::from(secret.to_owned()))?;
                 }
                 let existing = &mut settings.connections[index];
                 *existing = draft.into_connection(id, existing.demo, existing.created_at);
@@ -379,7 +390,7 @@ impl Core {
     /// Tests a saved connection with its stored secret and records the result.
     pub async fn test_connection(&self, id: &str) -> Result<TestReport> {
         let connection = self.usable_connection(id).await?;
-        let secret = self.stored_secret(&connection).await?;
+        let credential = self.stored_credential(&connection).await?;
         let endpoints = self.endpoints(&connection).await?;
         let target = ProbeTarget {
             tenant_id: &connection.tenant_id,
@@ -391,7 +402,7 @@ impl Core {
         };
         let report = match self.http_for(&connection) {
             Ok(http) => {
-                let probed = probe::test_connection(&http, &target, &secret).await;
+                let probed = probe::test_connection(&http, &target, &credential).await;
                 let client = self.client_for(&connection).await?;
                 with_data_checks(probed, &client, connection.data).await
             }
@@ -440,18 +451,24 @@ impl Core {
             return Err(Error::Validation(errors));
         }
         let editing = editing_id.and_then(|id| find(&settings, id)).cloned();
-        let secret = match (&draft.client_secret, &editing) {
-            (Some(secret), _) => SecretString::from(secret.clone()),
-            // The draft passed the form's rules above and keeps the stored secret's hosts, so
-            // the stored connection's own problems (being fixed in this form) do not matter.
+        let secret = match (Connection::draft_secret(draft), &editing) {
+            (Some(secret), _) => SecretString::from(secret.to_owned()),
+            // The draft passed the form's rules above and keeps the stored secret's hosts and
+            // credential, so the stored connection's own problems (being fixed in this form)
+            // do not matter.
             (None, Some(existing)) => self.keyring_secret(existing).await?,
             (None, None) => {
-                return Err(Error::Validation(vec![FieldError::new(
-                    "clientSecret",
-                    "Enter the client secret's Value",
-                )]));
+                return Err(Error::Validation(vec![match draft.credential {
+                    config::CredentialKind::Secret => {
+                        FieldError::new("clientSecret", "Enter the client secret's Value")
+                    }
+                    config::CredentialKind::Certificate => {
+                        FieldError::new("privateKey", "Import the certificate's private key")
+                    }
+                }]));
             }
         };
+        let credential = draft_credential(draft, secret)?;
         let demo = editing.as_ref().is_some_and(|c| c.demo);
         let probe_connection = draft
             .clone()
@@ -467,13 +484,13 @@ impl Core {
         };
         Ok(match self.http_for(&probe_connection) {
             Ok(http) => {
-                let probed = probe::test_connection(&http, &target, &secret).await;
-                let client = MdeClient::new(
+                let probed = probe::test_connection(&http, &target, &credential).await;
+                let client = MdeClient::with_credential(
                     http,
                     endpoints.clone(),
                     &probe_connection.tenant_id,
                     &probe_connection.client_id,
-                    secret,
+                    credential,
                     self.inner.runs.client_options(),
                 );
                 with_data_checks(probed, &client, probe_connection.data).await
@@ -518,6 +535,9 @@ impl Core {
             tenant_id: tenant.tenant_id,
             client_id: tenant.client_id,
             client_secret: Some(tenant.client_secret),
+            credential: config::CredentialKind::Secret,
+            certificate: None,
+            private_key: None,
             frequency: config::Frequency::Interval { minutes: 60 },
             cloud: config::Cloud::Commercial,
             api_base_url: None,
@@ -624,6 +644,20 @@ impl Core {
                 Some(report) => (ConnectionStatus::Error, status_line(report)),
             }
         };
+        let certificate_state = connection
+            .certificate
+            .as_ref()
+            .map(|certificate| certificate.state(Utc::now()));
+        let certificate_notice = connection
+            .certificate
+            .as_ref()
+            .and_then(|certificate| certificate.notice(Utc::now()));
+        let (status, status_text) = match (certificate_state, &certificate_notice) {
+            (Some(CertificateState::Expired), Some(notice)) if problems.is_empty() => {
+                (ConnectionStatus::Error, notice.clone())
+            }
+            _ => (status, status_text),
+        };
         let endpoints = match (connection.demo, self.inner.demo.running_endpoints().await) {
             (true, Some(endpoints)) => endpoints,
             _ => connection.endpoints(),
@@ -648,6 +682,8 @@ impl Core {
             }),
             last_run: last_run.cloned(),
             problems,
+            certificate_state,
+            certificate_notice,
             connection,
         })
     }
@@ -1072,7 +1108,7 @@ impl Core {
     /// The connection's Defender client: one per connection, kept so its token cache and rate
     /// budget outlive a run (dropped when connections change).
     async fn client_for(&self, connection: &Connection) -> Result<MdeClient> {
-        let secret = self.stored_secret(connection).await?;
+        let credential = self.stored_credential(connection).await?;
         let endpoints = self.endpoints(connection).await?;
         let http = self.http_for(connection).map_err(|message| {
             Error::Validation(vec![FieldError::new(
@@ -1085,22 +1121,45 @@ impl Core {
             )])
         })?;
         Ok(self.inner.runs.client(&connection.id, |options| {
-            MdeClient::new(
+            MdeClient::with_credential(
                 http,
                 endpoints,
                 &connection.tenant_id,
                 &connection.client_id,
-                secret,
+                credential,
                 options,
             )
         }))
     }
 
-    /// The connection's secret from the keyring; a missing one is an error that says how to
-    /// set it again.
-    async fn stored_secret(&self, connection: &Connection) -> Result<SecretString> {
+    /// The connection's credential: its secret from the keyring, or for a certificate
+    /// connection the key stored there with its certificate; a missing one is an error that
+    /// says how to set it again.
+    async fn stored_credential(&self, connection: &Connection) -> Result<Credential> {
         self.check_usable(connection)?;
-        self.keyring_secret(connection).await
+        let secret = self.keyring_secret(connection).await?;
+        match &connection.certificate {
+            None => Ok(Credential::Secret(secret)),
+            Some(certificate) => Credential::certificate(secret, certificate)
+                .map_err(|error| Error::Internal(error.to_string())),
+        }
+    }
+
+    /// Reads a certificate and its private key from the files a person chose (a PEM file with
+    /// the key or a separate key file, or a PFX file with its password), for the form's and
+    /// the CLI's certificate field. Nothing is stored.
+    pub fn import_certificate(
+        &self,
+        file: &[u8],
+        key_file: Option<&[u8]>,
+        password: Option<&str>,
+    ) -> Result<ImportedCertificate> {
+        config::certificate::import(file, key_file, password, Utc::now()).map_err(|error| {
+            Error::Validation(vec![FieldError::new(
+                error.field(),
+                capitalize_first(&error.to_string()),
+            )])
+        })
     }
 
     /// [`Core::stored_secret`] without the settings check, for a draft that passed it itself.
@@ -1386,14 +1445,57 @@ fn validate_against(
         && editing_id
             .and_then(|id| find(settings, id))
             .is_some_and(|existing| !existing.keeps_secret_destination(draft));
-    if moves_secret {
+    let secret_field = match draft.credential {
+        config::CredentialKind::Secret => "clientSecret",
+        config::CredentialKind::Certificate => "privateKey",
+    };
+    let no_secret = Connection::draft_secret(draft).is_none();
+    let editing = editing_id.and_then(|id| find(settings, id));
+    if moves_secret && draft.credential == config::CredentialKind::Secret {
         errors.retain(|error| error.field != "clientSecret");
         errors.push(FieldError::new(
             "clientSecret",
             config::SECRET_FOR_NEW_HOSTS,
         ));
+    } else if no_secret
+        && let Some(existing) = editing
+        && (!existing.keeps_credential(draft) || moves_secret)
+    {
+        // Another kind or certificate, or other hosts: the stored secret or key belongs to
+        // what was there, so it is asked for again (the "secrets follow their hosts" rule).
+        errors.retain(|error| error.field != secret_field);
+        errors.push(FieldError::new(
+            secret_field,
+            match draft.credential {
+                config::CredentialKind::Secret => config::SECRET_FOR_NEW_KIND,
+                config::CredentialKind::Certificate if moves_secret => {
+                    "Import the certificate's private key again: the cloud, login authority, API base URL, proxy or CA file changed, and a stored key is only used where it was entered for"
+                }
+                config::CredentialKind::Certificate => config::KEY_FOR_NEW_CERTIFICATE,
+            },
+        ));
     }
     errors
+}
+
+/// The credential a draft signs in with, from the secret or key it carries (or the stored one).
+fn draft_credential(draft: &ConnectionDraft, secret: SecretString) -> Result<Credential> {
+    match (draft.credential, &draft.certificate) {
+        (config::CredentialKind::Certificate, Some(certificate)) => {
+            Credential::certificate(secret, certificate).map_err(|error| {
+                Error::Validation(vec![FieldError::new("certificate", error.to_string())])
+            })
+        }
+        _ => Ok(Credential::Secret(secret)),
+    }
+}
+
+fn capitalize_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// A name clash alone is reported as its own code, so the CLI and UI can say so plainly.
@@ -1489,7 +1591,12 @@ pub fn group_digits(n: u64) -> String {
 
 fn status_line(report: &TestReport) -> String {
     let action = match report.code {
-        TestCode::WrongSecret | TestCode::ExpiredSecret => " — update it in Edit",
+        TestCode::WrongSecret
+        | TestCode::ExpiredSecret
+        | TestCode::WrongKey
+        | TestCode::CertificateExpired => " — update it in Edit",
+        TestCode::CertificateNotRegistered => " — upload it to the app registration",
+        TestCode::ClockSkew => " — set this computer's clock right",
         TestCode::UnknownTenant | TestCode::UnknownClient => " — check it in Edit",
         TestCode::MissingPermission => " — grant it in Entra ID, then Test again",
         _ => "",

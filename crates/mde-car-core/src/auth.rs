@@ -14,7 +14,7 @@ use oauth2::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::config::Endpoints;
+use crate::config::{Credential, Endpoints};
 
 /// An access token and what it says about itself.
 pub(crate) struct AccessToken {
@@ -52,6 +52,19 @@ pub enum AuthFailure {
     UnknownClient,
     WrongSecret,
     ExpiredSecret,
+    /// The certificate named by the assertion is not registered with the app (AADSTS700027,
+    /// "The key was not found").
+    CertificateNotRegistered,
+    /// The registered certificate has ended (AADSTS700027, "The key used is expired").
+    CertificateExpired,
+    /// The assertion's signature does not verify with the registered certificate: the key is
+    /// not that certificate's (AADSTS700027, "verify the signature failed").
+    WrongKey,
+    /// The assertion is not yet valid or no longer valid by Entra ID's clock: this computer's
+    /// clock is off (AADSTS700024).
+    ClockSkew,
+    /// The stored key could not sign an assertion (damaged, or not an RSA key).
+    KeyUnusable,
     /// The token resource (scope) is unknown to the tenant: usually the wrong cloud.
     UnknownResource {
         aadsts: Option<u32>,
@@ -167,33 +180,100 @@ async fn send_token_request(
     Ok(answer.body(body)?)
 }
 
-/// Requests a token for `endpoints.scope()` with the client secret.
+/// The `client_assertion_type` of a JWT client assertion (RFC 7523).
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// How long a client assertion is valid: Microsoft asks for 5–10 minutes at most
+/// (docs/defender-api.md#certificate-credentials); it is sent at once.
+const ASSERTION_LIFETIME_SECS: i64 = 5 * 60;
+
+/// Requests a token for `endpoints.scope()` with the client secret or a certificate's signed
+/// assertion.
 pub(crate) async fn request_token(
     http: &reqwest::Client,
     endpoints: &Endpoints,
     tenant: &str,
     client_id: &str,
-    secret: &SecretString,
+    credential: &Credential,
 ) -> Result<AccessToken, AuthFailure> {
+    let token_url_text = endpoints.token_url(tenant);
     let token_url =
-        TokenUrl::new(endpoints.token_url(tenant)).map_err(|error| AuthFailure::NotEntra {
+        TokenUrl::new(token_url_text.clone()).map_err(|error| AuthFailure::NotEntra {
             detail: format!("the token URL is invalid: {error}"),
         })?;
     // Entra ID accepts Basic auth too, but the body form is what every Microsoft sample uses.
-    let client = BasicClient::new(ClientId::new(client_id.to_owned()))
-        .set_client_secret(ClientSecret::new(secret.expose_secret().to_owned()))
+    let mut client = BasicClient::new(ClientId::new(client_id.to_owned()))
         .set_auth_type(AuthType::RequestBody)
         .set_token_uri(token_url);
+    let mut assertion = None;
+    match credential {
+        Credential::Secret(secret) => {
+            client = client.set_client_secret(ClientSecret::new(secret.expose_secret().to_owned()));
+        }
+        Credential::Certificate { key_pem, x5t_s256 } => {
+            assertion = Some(client_assertion(
+                key_pem,
+                x5t_s256,
+                client_id,
+                &token_url_text,
+                Utc::now(),
+            )?);
+        }
+    }
     let capped = CappedTokenClient {
         http,
         status: std::sync::OnceLock::new(),
     };
-    let response = client
+    let mut request = client
         .exchange_client_credentials()
-        .add_scope(Scope::new(endpoints.scope()))
-        .request_async(&capped)
-        .await;
+        .add_scope(Scope::new(endpoints.scope()));
+    if let Some(assertion) = &assertion {
+        request = request
+            .add_extra_param("client_assertion_type", JWT_BEARER)
+            .add_extra_param("client_assertion", assertion.expose_secret().to_owned());
+    }
+    let response = request.request_async(&capped).await;
     token_answer(capped.status.get().copied(), response)
+}
+
+/// The client assertion of a certificate sign-in (docs/defender-api.md#certificate-credentials):
+/// PS256 with `x5t#S256`, `aud` the token URL, `iss` = `sub` = the client id, a fresh `jti`,
+/// valid from now for [`ASSERTION_LIFETIME_SECS`]. Held as a secret: whoever has it can sign
+/// in as the app until it expires.
+pub(crate) fn client_assertion(
+    key_pem: &SecretString,
+    x5t_s256: &str,
+    client_id: &str,
+    token_url: &str,
+    now: DateTime<Utc>,
+) -> Result<SecretString, AuthFailure> {
+    #[derive(serde::Serialize)]
+    struct Claims<'a> {
+        aud: &'a str,
+        iss: &'a str,
+        sub: &'a str,
+        jti: String,
+        nbf: i64,
+        iat: i64,
+        exp: i64,
+    }
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.expose_secret().as_bytes())
+        .map_err(|_| AuthFailure::KeyUnusable)?;
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
+    header.x5t_s256 = Some(x5t_s256.to_owned());
+    let issued = now.timestamp();
+    let claims = Claims {
+        aud: token_url,
+        iss: client_id,
+        sub: client_id,
+        jti: uuid::Uuid::new_v4().to_string(),
+        nbf: issued,
+        iat: issued,
+        exp: issued + ASSERTION_LIFETIME_SECS,
+    };
+    jsonwebtoken::encode(&header, &claims, &key)
+        .map(SecretString::from)
+        .map_err(|_| AuthFailure::KeyUnusable)
 }
 
 /// What Entra ID's answer to a token request means: the token with its expiry and claims, or
@@ -297,6 +377,22 @@ pub(crate) fn classify_entra_error(error: &str, description: &str) -> AuthFailur
         Some(700016) => AuthFailure::UnknownClient,
         Some(7000215) | Some(7000218) => AuthFailure::WrongSecret,
         Some(7000222) => AuthFailure::ExpiredSecret,
+        // One code, three reasons, told apart by the reason's words
+        // (docs/defender-api.md#certificate-credentials); AADSTS50012 is the older code for
+        // the same checks.
+        Some(700027) | Some(50012) => {
+            let lower = description.to_ascii_lowercase();
+            if lower.contains("key was not found") || lower.contains("not registered") {
+                AuthFailure::CertificateNotRegistered
+            } else if lower.contains("expired") {
+                AuthFailure::CertificateExpired
+            } else if lower.contains("valid time range") {
+                AuthFailure::ClockSkew
+            } else {
+                AuthFailure::WrongKey
+            }
+        }
+        Some(700024) => AuthFailure::ClockSkew,
         Some(500011) | Some(70011) | Some(700022) => AuthFailure::UnknownResource {
             aadsts,
             description: first_line(description),

@@ -17,6 +17,10 @@ use url::Url;
 
 use crate::model::Timestamp;
 
+pub mod certificate;
+
+pub use certificate::{CertificateInfo, Credential};
+
 /// A problem with one input field, phrased for the person who typed it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -362,6 +366,18 @@ impl DataSelection {
     }
 }
 
+/// How a connection proves itself to Entra ID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    /// A client secret (the default, and every connection saved before certificates).
+    #[default]
+    Secret,
+    /// A certificate's private key signs a client assertion.
+    Certificate,
+}
+
 /// What a person entered for a connection, before validation. The secret is `None` when an
 /// edit keeps the stored one. Blank optional fields mean "not set", as normalization stores them.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
@@ -373,6 +389,16 @@ pub struct ConnectionDraft {
     pub tenant_id: String,
     pub client_id: String,
     pub client_secret: Option<String>,
+    /// Secret or certificate; the secret fields of the other kind are ignored.
+    #[serde(default)]
+    pub credential: CredentialKind,
+    /// A certificate connection's certificate (public facts, as [`certificate::import`] read
+    /// them).
+    #[serde(default)]
+    pub certificate: Option<CertificateInfo>,
+    /// A certificate connection's private key (PEM); `None` when an edit keeps the stored one.
+    #[serde(default)]
+    pub private_key: Option<String>,
     pub frequency: Frequency,
     pub cloud: Cloud,
     pub api_base_url: Option<String>,
@@ -398,6 +424,10 @@ impl ConnectionDraft {
             description: draft.description,
             tenant_id: draft.tenant_id,
             client_id: draft.client_id,
+            certificate: match draft.credential {
+                CredentialKind::Secret => None,
+                CredentialKind::Certificate => draft.certificate,
+            },
             frequency: draft.frequency,
             cloud: draft.cloud,
             api_base_url: draft.api_base_url,
@@ -428,6 +458,37 @@ impl Connection {
             && self.ca_certificate_file == draft.ca_certificate_file
     }
 
+    /// How this connection signs in.
+    pub fn credential_kind(&self) -> CredentialKind {
+        if self.certificate.is_some() {
+            CredentialKind::Certificate
+        } else {
+            CredentialKind::Secret
+        }
+    }
+
+    /// Whether `draft` keeps the stored credential's kind and, for a certificate, the same
+    /// certificate: anything else needs its secret or key again (the stored one belongs to what
+    /// was there).
+    pub fn keeps_credential(&self, draft: &ConnectionDraft) -> bool {
+        let thumbprint = |info: &Option<CertificateInfo>| {
+            info.as_ref()
+                .map(|info| info.thumbprint_sha256.to_ascii_uppercase())
+        };
+        self.credential_kind() == draft.credential
+            && (draft.credential == CredentialKind::Secret
+                || thumbprint(&self.certificate) == thumbprint(&draft.certificate))
+    }
+
+    /// The secret or key for this connection's kind that `draft` carries, if any.
+    pub fn draft_secret(draft: &ConnectionDraft) -> Option<&str> {
+        match draft.credential {
+            CredentialKind::Secret => draft.client_secret.as_deref(),
+            CredentialKind::Certificate => draft.private_key.as_deref(),
+        }
+        .filter(|secret| !secret.trim().is_empty())
+    }
+
     /// What is wrong with this stored connection by the form's own rules — the settings file
     /// is read on every load, and a hand edit or another tool may have written what the form
     /// never accepts: an `http://` authority on a remote host (the secret in clear text), a
@@ -447,6 +508,9 @@ impl Connection {
             tenant_id: self.tenant_id.clone(),
             client_id: self.client_id.clone(),
             client_secret: None,
+            credential: self.credential_kind(),
+            certificate: self.certificate.clone(),
+            private_key: None,
             frequency: self.frequency.clone(),
             cloud: self.cloud,
             api_base_url: self.api_base_url.clone(),
@@ -481,7 +545,6 @@ impl Connection {
     }
 }
 
-/// The form's and the CLI's answer when an edit moves a stored secret to other hosts.
 /// A secret given where systemd credentials provide them (`MDE_CAR_SECRETS`).
 pub const SECRET_FROM_SYSTEMD: &str = "This installation reads secrets from systemd credentials, not from mde-car: leave the secret out and give it to the service as its credential (see the README's \"Run the daemon on a server\")";
 
@@ -489,6 +552,12 @@ pub const SECRET_FROM_SYSTEMD: &str = "This installation reads secrets from syst
 /// the new hosts without anyone entering it for them.
 pub const HOSTS_FIXED_UNDER_SYSTEMD: &str = "With secrets from systemd credentials, the cloud, login authority, API base URL, proxy and CA file of a saved connection cannot change (its secret would be sent to them): remove the connection, add it again with the new values and create its credential";
 
+/// The form's and the CLI's answer when an edit changes the credential's kind or certificate.
+pub const KEY_FOR_NEW_CERTIFICATE: &str = "Import the certificate's private key again: the stored key belongs to the certificate or credential kind this connection had";
+pub const SECRET_FOR_NEW_KIND: &str =
+    "Enter the client secret: this connection signed in with a certificate until now";
+
+/// The form's and the CLI's answer when an edit moves a stored secret to other hosts.
 pub const SECRET_FOR_NEW_HOSTS: &str = "Enter the client secret again: the cloud, login authority, API base URL, proxy or CA file changed, and a stored secret is only sent where it was entered for";
 
 impl std::fmt::Debug for ConnectionDraft {
@@ -501,6 +570,15 @@ impl std::fmt::Debug for ConnectionDraft {
             .field(
                 "client_secret",
                 &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("credential", &self.credential)
+            .field(
+                "certificate",
+                &self.certificate.as_ref().map(|c| &c.thumbprint_sha256),
+            )
+            .field(
+                "private_key",
+                &self.private_key.as_ref().map(|_| "<redacted>"),
             )
             .field("frequency", &self.frequency)
             .field("cloud", &self.cloud)
@@ -524,6 +602,10 @@ pub struct Connection {
     pub description: String,
     pub tenant_id: String,
     pub client_id: String,
+    /// The certificate a certificate connection signs in with (public facts only; its key is
+    /// the connection's secret in the keyring). Absent for a client-secret connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateInfo>,
     #[serde(default)]
     pub frequency: Frequency,
     #[serde(default)]
@@ -635,19 +717,22 @@ pub fn validate(
             "The client ID is a GUID like 00000000-0000-0000-0000-000000000000 (the Application (client) ID, not the object ID or a name)",
         ));
     }
-    match &draft.client_secret {
-        None if secret_required => {
-            errors.push(FieldError::new(
-                "clientSecret",
-                "Enter the client secret's Value",
-            ));
-        }
-        None => {}
-        Some(secret) => {
-            if let Err(message) = check_secret(secret) {
-                errors.push(FieldError::new("clientSecret", message));
+    match draft.credential {
+        CredentialKind::Secret => match &draft.client_secret {
+            None if secret_required => {
+                errors.push(FieldError::new(
+                    "clientSecret",
+                    "Enter the client secret's Value",
+                ));
             }
-        }
+            None => {}
+            Some(secret) => {
+                if let Err(message) = check_secret(secret) {
+                    errors.push(FieldError::new("clientSecret", message));
+                }
+            }
+        },
+        CredentialKind::Certificate => errors.extend(check_certificate(draft, secret_required)),
     }
     if let Err(message) = check_frequency(&draft.frequency) {
         errors.push(FieldError::new("frequency", message));
@@ -755,6 +840,55 @@ fn check_secret(secret: &str) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// A certificate draft: an imported certificate whose stored facts are its own, and a key
+/// (when one is given or needed) that is its RSA key. An expired certificate is not refused
+/// here: the connection's card and Test say so, and a stored connection must not turn into
+/// broken settings on the day its certificate ends.
+fn check_certificate(draft: &ConnectionDraft, key_required: bool) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let Some(certificate) = &draft.certificate else {
+        errors.push(FieldError::new(
+            "certificate",
+            "Import the certificate (PEM with its key, or PFX) that is registered with the app",
+        ));
+        return errors;
+    };
+    if let Err(error) = certificate
+        .check()
+        .and_then(|()| certificate::rsa_public_key(certificate).map(|_| ()))
+    {
+        errors.push(FieldError::new(
+            "certificate",
+            capitalize(&error.to_string()),
+        ));
+        return errors;
+    }
+    match draft
+        .private_key
+        .as_deref()
+        .filter(|key| !key.trim().is_empty())
+    {
+        None if key_required => errors.push(FieldError::new(
+            "privateKey",
+            "Import the certificate's private key (a PEM key file, or a PFX file that holds it)",
+        )),
+        None => {}
+        Some(key) if key.len() > certificate::MAX_FILE_BYTES => errors.push(FieldError::new(
+            "privateKey",
+            capitalize(&certificate::CertificateError::TooLarge.to_string()),
+        )),
+        Some(key) => {
+            if let Err(error) = certificate::check_key(certificate, key) {
+                errors.push(FieldError::new(
+                    error.field(),
+                    capitalize(&error.to_string()),
+                ));
+            }
+        }
+    }
+    errors
 }
 
 fn check_frequency(frequency: &Frequency) -> Result<(), String> {
@@ -909,6 +1043,9 @@ pub(crate) fn normalized(draft: &ConnectionDraft) -> ConnectionDraft {
         tenant_id: draft.tenant_id.trim().to_owned(),
         client_id: draft.client_id.trim().to_ascii_lowercase(),
         client_secret: draft.client_secret.clone(),
+        credential: draft.credential,
+        certificate: draft.certificate.clone(),
+        private_key: draft.private_key.clone(),
         frequency: match &draft.frequency {
             Frequency::Cron { expression } => Frequency::Cron {
                 expression: expression.split_whitespace().collect::<Vec<_>>().join(" "),

@@ -119,6 +119,14 @@ pub enum TestCode {
     UnknownClient,
     WrongSecret,
     ExpiredSecret,
+    /// The certificate is not registered with the app (AADSTS700027, key not found).
+    CertificateNotRegistered,
+    /// The registered certificate has ended.
+    CertificateExpired,
+    /// The signature does not verify with the registered certificate: another key.
+    WrongKey,
+    /// This computer's clock is too far from Entra ID's (AADSTS700024).
+    ClockSkew,
     MissingPermission,
     Throttled,
     NetworkUnreachable,

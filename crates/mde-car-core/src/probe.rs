@@ -6,11 +6,11 @@
 use std::time::Instant;
 
 use chrono::Utc;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
 use crate::{
     auth::{self, AccessToken, AuthFailure, Transport},
-    config::{ADVANCED_QUERY_READ, Cloud, DataSelection, Endpoints, MACHINE_READ},
+    config::{ADVANCED_QUERY_READ, Cloud, Credential, DataSelection, Endpoints, MACHINE_READ},
     http::Network,
 };
 
@@ -39,11 +39,11 @@ pub struct Probed {
 pub async fn test_connection(
     http: &reqwest::Client,
     target: &ProbeTarget<'_>,
-    secret: &SecretString,
+    credential: &Credential,
 ) -> Probed {
     let started = Instant::now();
     let tested_at = Utc::now();
-    let (report, devices_read) = run(http, target, secret).await;
+    let (report, devices_read) = run(http, target, credential).await;
     let mut report = with_network_note(report, target.network);
     report.tested_at = tested_at;
     report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -56,9 +56,9 @@ pub async fn test_connection(
 async fn run(
     http: &reqwest::Client,
     target: &ProbeTarget<'_>,
-    secret: &SecretString,
+    credential: &Credential,
 ) -> (TestReport, bool) {
-    let token = match sign_in(http, target, secret).await {
+    let token = match sign_in(http, target, credential).await {
         Ok(token) => token,
         Err(report) => return (report, false),
     };
@@ -89,14 +89,14 @@ async fn run(
 async fn sign_in(
     http: &reqwest::Client,
     target: &ProbeTarget<'_>,
-    secret: &SecretString,
+    credential: &Credential,
 ) -> Result<AccessToken, TestReport> {
     auth::request_token(
         http,
         target.endpoints,
         target.tenant_id,
         target.client_id,
-        secret,
+        credential,
     )
     .await
     .map_err(|failure| auth_failure_report(target, &failure))
@@ -290,6 +290,16 @@ fn auth_failure_report(target: &ProbeTarget<'_>, failure: &AuthFailure) -> TestR
             "Entra ID rejected the client secret. Paste the secret's Value (not its Secret ID) — update it in Edit.".to_owned()),
         AuthFailure::ExpiredSecret => report(TestCode::ExpiredSecret, "Client secret expired",
             "The client secret has expired. Create a new one under Certificates & secrets in the app registration, then update it in Edit.".to_owned()),
+        AuthFailure::CertificateNotRegistered => report(TestCode::CertificateNotRegistered, "Certificate not registered",
+            "Entra ID does not know this certificate for the app. Upload the certificate (its .cer or .pem, not the key) under Certificates & secrets → Certificates in the app registration, or import the certificate that is registered.".to_owned()),
+        AuthFailure::CertificateExpired => report(TestCode::CertificateExpired, "Certificate expired",
+            "The certificate registered with the app has expired. Create a new certificate, upload it under Certificates & secrets, then import it in Edit.".to_owned()),
+        AuthFailure::WrongKey => report(TestCode::WrongKey, "Wrong private key",
+            "Entra ID knows the certificate but the signature does not verify with it: the private key is not this certificate's. Import the certificate together with its own key in Edit.".to_owned()),
+        AuthFailure::ClockSkew => report(TestCode::ClockSkew, "Clock out of step",
+            "Entra ID found the sign-in not yet valid or already expired: this computer's clock is off by more than a few minutes. Set the clock right (turn on network time sync) and test again.".to_owned()),
+        AuthFailure::KeyUnusable => report(TestCode::WrongKey, "Private key unusable",
+            "The stored private key cannot sign (damaged or not an RSA key). Import the certificate and its key again in Edit.".to_owned()),
         AuthFailure::UnknownResource { aadsts, description } => report(TestCode::WrongHost, "API not found in tenant", format!(
             "Entra ID does not know the Defender API resource in this tenant{}: {description} Check the cloud (Commercial, GCC, GCC High, DoD).",
             aadsts.map(|code| format!(" (AADSTS{code})")).unwrap_or_default()

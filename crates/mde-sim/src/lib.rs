@@ -132,8 +132,10 @@
 //! # Deviations
 //!
 //! JWT signatures are HMAC under a seed-derived key although the header says RS256 (no JWKS);
-//! client assertions are checked for shape, audience, issuer, expiry and a registered
-//! thumbprint ([`Sim::add_certificate`]) but not cryptographically. No `Content-Encoding:
+//! client assertions are checked like Entra ID checks them ([`Sim::add_certificate`]: the
+//! signature against the registered certificate's key, its end date, audience, issuer and
+//! subject, `nbf`/`exp` with five minutes of skew), with Entra's AADSTS codes; the reasons'
+//! wording follows answers seen in the field (docs/defender-api.md#certificate-credentials). No `Content-Encoding:
 //! deflate`. Texts unpublished per docs/defender-api.md (401 message, retirement answer, execution
 //! quota message) are our best guess, as are the answers to what it leaves open (the 415 for a
 //! hunting query not sent as JSON, the status of AADSTS90055, `findbytag`'s case rules), and the
@@ -153,6 +155,7 @@ pub mod requests;
 mod server;
 mod sim;
 pub mod tenant;
+pub mod test_keys;
 
 pub use answers::{Answer, Edit};
 pub use clock::SimClock;

@@ -106,6 +106,10 @@ struct Args {
     /// Every N seconds, apply ordinary activity (reports, DHCP moves, alerts); 0 = never.
     #[arg(long, default_value_t = 0)]
     churn_every: u64,
+    /// A certificate (PEM or DER) to register with the app for certificate sign-in, as
+    /// uploading it under "Certificates & secrets" does; may be given more than once.
+    #[arg(long = "certificate", value_name = "FILE")]
+    certificates: Vec<std::path::PathBuf>,
     /// Print the connection details as one JSON line (for scripts and tests) instead of text.
     #[arg(long)]
     json: bool,
@@ -182,6 +186,17 @@ async fn main() -> anyhow::Result<()> {
     .context("starting the simulator")?;
     for rule in rules {
         sim.faults().add(rule);
+    }
+    for file in &args.certificates {
+        let bytes = std::fs::read(file)
+            .with_context(|| format!("reading the certificate {}", file.display()))?;
+        let thumbprint = sim
+            .add_certificate(&sim.client_id(), &bytes)
+            .with_context(|| format!("registering the certificate {}", file.display()))?;
+        eprintln!(
+            "registered certificate {} (SHA-256 {thumbprint})",
+            file.display()
+        );
     }
     for (endpoint, answer) in answers {
         sim.faults().answer(endpoint, answer);

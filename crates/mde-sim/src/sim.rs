@@ -210,14 +210,27 @@ impl Sim {
         }
     }
 
-    /// Registers a certificate for client-assertion auth, by the thumbprint the assertion's
-    /// header carries (`x5t#S256` or `x5t`, base64url).
-    pub fn add_certificate(&self, client_id: &str, thumbprint: &str) {
+    /// Registers a certificate (PEM or DER) with an app, as uploading it under "Certificates &
+    /// secrets" does: assertions naming its thumbprint (`x5t#S256`, or SHA-1 `x5t`) are
+    /// checked against its public key and its end date. Returns its SHA-256 thumbprint (hex).
+    pub fn add_certificate(&self, client_id: &str, certificate: &[u8]) -> anyhow::Result<String> {
+        let registered = server::auth::RegisteredCertificate::parse(client_id, certificate)?;
+        let thumbprint = hex::encode_upper(registered.sha256);
         self.shared
             .certificates
             .write()
             .expect("certificates lock poisoned")
-            .push((client_id.to_owned(), thumbprint.to_owned()));
+            .push(registered);
+        Ok(thumbprint)
+    }
+
+    /// Removes every certificate registered with an app.
+    pub fn remove_certificates(&self, client_id: &str) {
+        self.shared
+            .certificates
+            .write()
+            .expect("certificates lock poisoned")
+            .retain(|known| !known.client_id.eq_ignore_ascii_case(client_id));
     }
 
     pub fn config(&self) -> &SimConfig {

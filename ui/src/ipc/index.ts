@@ -5,6 +5,11 @@ import { commands, events } from "../bindings";
 import type {
   ApiCallCount,
   AppInfo,
+  CertificateFiles,
+  CertificateImport,
+  CertificateInfo,
+  CertificateState,
+  CredentialKind,
   Cloud,
   ConnectionDraft,
   ConnectionStatus,
@@ -65,6 +70,11 @@ import type {
 export type {
   ApiCallCount,
   AppInfo,
+  CertificateFiles,
+  CertificateImport,
+  CertificateInfo,
+  CertificateState,
+  CredentialKind,
   Cloud,
   ConnectionDraft,
   ConnectionStatus,
@@ -200,6 +210,11 @@ export const api = {
   deleteConnection: (id: string) => unwrap(commands.deleteConnection(id)),
   testConnection: (id: string) => unwrap(commands.testConnection(id)),
   testDraft: (draft: ConnectionDraft, editingId: string | null) => unwrap(commands.testDraft(draft, editingId)),
+  /**
+   * Reads a certificate and its key from file contents (PEM texts, or a PFX file with its password) and
+   * answers with the public facts only; Rust keeps the key for the draft that names the certificate.
+   */
+  importCertificate: (files: CertificateFiles) => unwrap(commands.importCertificate(files)),
   requiredPermissions: (data: DataSelection) => plain(commands.requiredPermissions(data)),
   startDemo: () => unwrap(commands.startDemo()),
   appInfo: () => plain(commands.appInfo()),

@@ -36,6 +36,7 @@ export const COMMANDS = {
   deleteConnection: { cmd: "delete_connection", args: ["id"] },
   testConnection: { cmd: "test_connection", args: ["id"] },
   testDraft: { cmd: "test_draft", args: ["draft", "editingId"] },
+  importCertificate: { cmd: "import_certificate", args: ["files"] },
   requiredPermissions: { cmd: "required_permissions", args: ["data"] },
   startDemo: { cmd: "start_demo", args: [] },
   appInfo: { cmd: "app_info", args: [] },

@@ -4,9 +4,11 @@
 // The answers are examples, not the core's logic: nothing is validated, the permissions do not
 // follow the data choices, and the hosts a connection would use are placeholders. Two fixed values
 // show how problems look: the tenant ID `bad` in the connection form, and the search `300.1.1.1`.
+// Any file imports as a certificate (ending in 20 days), except a PFX opened with the password
+// `wrong`; the seeded Northwind lab signs in with a certificate that ends in 12 days.
 import type { AssetHit, ConnectionDraft, ConnectionView, FieldError, Relation, SyncRun, SyncUpdate, TestReport } from "../ipc";
 import { emitSync, installMock, ipcError, type CommandName, type Handlers } from "./backend";
-import { detail, hit, report, results, run, timeline, view } from "./fixtures";
+import { certificateInfo, detail, hit, report, results, run, timeline, view } from "./fixtures";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -51,7 +53,19 @@ function fromDraft(d: ConnectionDraft): Partial<ConnectionView> {
     effectiveAuthority: d.loginAuthority ?? `(dev mock: the core's sign-in host for ${d.cloud})`,
     data: d.data,
     requiredPermissions: PERMISSIONS,
+    credential: d.credential,
+    certificate: d.credential === "certificate" ? d.certificate : null,
+    certificateState: d.credential === "certificate" && d.certificate ? "expires_soon" : null,
+    certificateNotice:
+      d.credential === "certificate" && d.certificate
+        ? `Certificate expires in 20 days (${d.certificate.notAfter.slice(0, 10)}) — renew it in Entra ID and import the new one`
+        : null,
   };
+}
+
+/** A certificate ending `days` from now, as Rust reads one (public facts only). */
+function endingIn(days: number) {
+  return certificateInfo({ notBefore: ago(345 * DAY), notAfter: ago(-days * DAY - HOUR) });
 }
 
 const DEMO: ConnectionDraft = {
@@ -60,6 +74,9 @@ const DEMO: ConnectionDraft = {
   tenantId: "00000000-0000-4000-8000-000000000001",
   clientId: "00000000-0000-4000-8000-0000000000d0",
   clientSecret: null,
+  credential: "secret",
+  certificate: null,
+  privateKey: null,
   frequency: { kind: "interval", minutes: 240 },
   cloud: "commercial",
   apiBaseUrl: null,
@@ -163,6 +180,10 @@ function seededConnections(lastRun: SyncRun | null): ConnectionView[] {
       description: "Test tenant",
       tenantId: "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
       statusText: "Not tested yet — run Test to check the credentials",
+      credential: "certificate",
+      certificate: endingIn(12),
+      certificateState: "expires_soon",
+      certificateNotice: `Certificate expires in 12 days (${endingIn(12).notAfter.slice(0, 10)}) — renew it in Entra ID and import the new one`,
     }),
   ];
 }
@@ -330,6 +351,18 @@ export function installBrowserMock(seed: boolean): void {
     },
     testConnection: (id) => (find(id).lastTest = okReport()),
     testDraft: () => okReport(),
+    importCertificate: (files) => {
+      if (files.kind === "pfx" && files.password === "wrong") {
+        throw ipcError("validation", "certificatePassword: Wrong password for the PFX file", [
+          { field: "certificatePassword", message: "Wrong password for the PFX file" },
+        ]);
+      }
+      return {
+        certificate: endingIn(20),
+        state: "expires_soon",
+        warnings: [`the certificate expires on ${endingIn(20).notAfter.slice(0, 10)}: create its successor and register it with the app`],
+      };
+    },
     requiredPermissions: () => PERMISSIONS,
     startDemo: () => {
       let demo = list.find((c) => c.isDemo);

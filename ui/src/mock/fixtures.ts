@@ -1,6 +1,6 @@
 // Example answers of the Rust commands, each complete and overridable field by field; the tests
 // and the browser mock build on them. Times are fixed (late November 2026) unless overridden.
-import type { AssetDetail, AssetHit, ConnectionView, IpTimeline, SearchResults, SyncRun, TestReport } from "../ipc";
+import type { AssetDetail, AssetHit, CertificateInfo, ConnectionView, IpTimeline, SearchResults, SyncRun, TestReport } from "../ipc";
 
 export const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 export const CLIENT = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0";
@@ -25,6 +25,19 @@ export function report(over: Partial<TestReport> = {}): TestReport {
   };
 }
 
+/** A certificate's public facts as Rust reads them (the DER is a placeholder: nothing here parses it). */
+export function certificateInfo(over: Partial<CertificateInfo> = {}): CertificateInfo {
+  return {
+    derBase64: "MIIC-placeholder",
+    subject: "CN=mde-car Contoso",
+    thumbprintSha256: "3A7F0C1D2E4B5A69788796A5B4C3D2E1F00112233445566778899AABBCCDDEEF",
+    thumbprintSha1: "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B",
+    notBefore: "2026-06-01T00:00:00Z",
+    notAfter: "2027-06-01T00:00:00Z",
+    ...over,
+  };
+}
+
 export function view(over: Partial<ConnectionView> = {}): ConnectionView {
   return {
     id: "c1",
@@ -40,6 +53,10 @@ export function view(over: Partial<ConnectionView> = {}): ConnectionView {
     loginAuthority: null,
     proxyUrl: null,
     caCertificateFile: null,
+    credential: "secret",
+    certificate: null,
+    certificateState: null,
+    certificateNotice: null,
     // The core's hosts for the commercial cloud (mde-car-core's `Cloud::endpoints`).
     effectiveApiBase: "https://api.security.microsoft.com",
     effectiveAuthority: "https://login.microsoftonline.com",

@@ -157,7 +157,7 @@ async fn a_token_like_body_is_a_token_only_in_a_success() {
         "expires_in": "3599",
         "access_token": "e30.e30.signature",
     });
-    let secret = SecretString::from("secret");
+    let secret: Credential = SecretString::from("secret").into();
     let accepted = answering_server(axum::http::StatusCode::OK, body.clone()).await;
     let token = request_token(&http, &accepted, "tenant", "client", &secret).await;
     assert!(token.is_ok(), "{:?}", token.err());
@@ -186,7 +186,7 @@ async fn a_token_answer_with_the_largest_expires_in_is_used_for_a_day() {
             &endpoints,
             "tenant",
             "client",
-            &SecretString::from("secret"),
+            &SecretString::from("secret").into(),
         )
         .await
         .unwrap();

@@ -101,6 +101,21 @@ fn auth_text(failure: &AuthFailure) -> String {
         }
         AuthFailure::WrongSecret => "entra id rejected the client secret".to_owned(),
         AuthFailure::ExpiredSecret => "the client secret has expired".to_owned(),
+        AuthFailure::CertificateNotRegistered => {
+            "the certificate is not registered with the app in entra id".to_owned()
+        }
+        AuthFailure::CertificateExpired => "the certificate has expired".to_owned(),
+        AuthFailure::WrongKey => {
+            "entra id could not verify the signature: the private key is not the certificate's"
+                .to_owned()
+        }
+        AuthFailure::ClockSkew => {
+            "entra id found the sign-in outside its valid time: this computer's clock is off"
+                .to_owned()
+        }
+        AuthFailure::KeyUnusable => {
+            "the stored private key cannot sign; import the certificate again".to_owned()
+        }
         AuthFailure::UnknownResource { aadsts, .. } => format!(
             "the tenant does not know the api resource{}",
             aadsts

@@ -46,7 +46,7 @@ use secrecy::SecretString;
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Endpoints;
+use crate::config::{Credential, Endpoints};
 use crate::model::{
     Alert, DataKind, Device, DeviceVulnerability, LogonObservation, Timestamp, VulnerabilityChange,
 };
@@ -316,6 +316,25 @@ impl MdeClient {
         secret: SecretString,
         options: ClientOptions,
     ) -> MdeClient {
+        MdeClient::with_credential(
+            http,
+            endpoints,
+            tenant_id,
+            client_id,
+            Credential::Secret(secret),
+            options,
+        )
+    }
+
+    /// [`MdeClient::new`] for a connection that signs in with a secret or a certificate.
+    pub fn with_credential(
+        http: reqwest::Client,
+        endpoints: Endpoints,
+        tenant_id: &str,
+        client_id: &str,
+        credential: Credential,
+        options: ClientOptions,
+    ) -> MdeClient {
         MdeClient {
             shared: Arc::new(Shared {
                 http,
@@ -328,7 +347,7 @@ impl MdeClient {
                 credentials: Credentials {
                     tenant_id: tenant_id.trim().to_owned(),
                     client_id: client_id.trim().to_owned(),
-                    secret,
+                    credential,
                 },
                 options,
                 hunting_api: AtomicU8::new(hunting::UNDECIDED),

@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth;
-use crate::config::Endpoints;
+use crate::config::{Credential, Endpoints};
 
 use super::MdeError;
 
@@ -29,11 +29,11 @@ pub(super) enum Audience {
     Graph,
 }
 
-/// The application's sign-in data. The secret never leaves `SecretString`.
+/// The application's sign-in data. The secret or key never leaves `SecretString`.
 pub(super) struct Credentials {
     pub(super) tenant_id: String,
     pub(super) client_id: String,
-    pub(super) secret: SecretString,
+    pub(super) credential: Credential,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -117,7 +117,7 @@ impl TokenCache {
             &self.endpoints,
             &credentials.tenant_id,
             &credentials.client_id,
-            &credentials.secret,
+            &credentials.credential,
         );
         let token = tokio::select! {
             biased;

@@ -17,6 +17,7 @@ fn connection(frequency: Frequency) -> Connection {
         tenant_id: "t".to_owned(),
         client_id: "x".to_owned(),
         frequency,
+        certificate: None,
         cloud: Cloud::Commercial,
         api_base_url: None,
         login_authority: None,

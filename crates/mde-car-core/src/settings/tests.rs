@@ -10,6 +10,7 @@ fn connection(name: &str) -> Connection {
         description: String::new(),
         tenant_id: "contoso.onmicrosoft.com".to_owned(),
         client_id: "11111111-2222-3333-4444-555555555555".to_owned(),
+        certificate: None,
         frequency: Frequency::Cron {
             expression: "0 */4 * * *".to_owned(),
         },

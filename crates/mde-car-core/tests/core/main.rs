@@ -3,6 +3,7 @@
 // Helpers outside #[test] functions unwrap too: any failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
+mod certificates;
 mod crash;
 mod layers;
 mod mde_client;

@@ -1452,7 +1452,7 @@ async fn test_connection_reads_at_most_a_megabyte_for_its_one_device() {
             data: Default::default(),
             network: Default::default(),
         },
-        &SecretString::from(sim.client_secret()),
+        &SecretString::from(sim.client_secret()).into(),
     )
     .await;
     assert!(!probed.devices_read);

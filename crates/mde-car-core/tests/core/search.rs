@@ -96,6 +96,7 @@ async fn world(seeds: &[u64]) -> World {
             description: String::new(),
             tenant_id: sim.tenant_id(),
             client_id: sim.client_id(),
+            certificate: None,
             frequency: Frequency::default(),
             cloud: Cloud::default(),
             api_base_url: None,

@@ -469,8 +469,60 @@ fn check_credentials(
     Ok("1")
 }
 
-/// A certificate assertion: structure, `aud`, `iss`/`sub`, `exp` and a registered thumbprint
-/// are checked; the signature is not (the simulator holds no certificates).
+/// A certificate registered with an app: its thumbprints, RSA public key and validity.
+#[derive(Debug, Clone)]
+pub(crate) struct RegisteredCertificate {
+    pub(crate) client_id: String,
+    pub(crate) sha256: [u8; 32],
+    pub(crate) sha1: [u8; 20],
+    /// PKCS#1 `RSAPublicKey` DER.
+    pub(crate) public_key: Vec<u8>,
+    pub(crate) not_before: i64,
+    pub(crate) not_after: i64,
+}
+
+impl RegisteredCertificate {
+    /// Reads a PEM (first certificate) or DER certificate with an RSA key.
+    pub(crate) fn parse(client_id: &str, certificate: &[u8]) -> anyhow::Result<Self> {
+        use x509_parser::prelude::FromDer;
+        let der = if certificate.starts_with(b"-----") {
+            let (_, pem) = x509_parser::pem::parse_x509_pem(certificate)
+                .map_err(|error| anyhow::anyhow!("not a PEM certificate: {error}"))?;
+            pem.contents
+        } else {
+            certificate.to_vec()
+        };
+        let (_, parsed) = x509_parser::certificate::X509Certificate::from_der(&der)
+            .map_err(|error| anyhow::anyhow!("not an X.509 certificate: {error}"))?;
+        let spki = parsed.public_key();
+        if !matches!(
+            spki.parsed(),
+            Ok(x509_parser::public_key::PublicKey::RSA(_))
+        ) {
+            anyhow::bail!(
+                "Entra ID accepts RSA certificates for client assertions; this key is not RSA"
+            );
+        }
+        Ok(RegisteredCertificate {
+            client_id: client_id.to_owned(),
+            sha256: Sha256::digest(&der).into(),
+            sha1: sha1::Sha1::digest(&der).into(),
+            public_key: spki.subject_public_key.data.to_vec(),
+            not_before: parsed.validity().not_before.timestamp(),
+            not_after: parsed.validity().not_after.timestamp(),
+        })
+    }
+}
+
+/// The clock skew allowed on an assertion's `nbf` and `exp`: five minutes, as
+/// Microsoft.IdentityModel's default (docs/defender-api.md#certificate-credentials).
+const ASSERTION_SKEW_SECS: i64 = 300;
+
+/// A certificate assertion, checked as Entra ID does (docs/defender-api.md#certificate-credentials):
+/// structure (AADSTS50027), a thumbprint registered with this app (AADSTS700027 "key was not
+/// found"), the certificate's end date (AADSTS700027 "key used is expired"), the signature
+/// (AADSTS700027 "verify the signature failed"), `aud` (AADSTS700023), `iss`/`sub`
+/// (AADSTS700021), `nbf`/`exp` with five minutes' skew (AADSTS700024).
 fn check_assertion(
     ctx: &Ctx<'_>,
     app: &AppRegistration,
@@ -479,53 +531,93 @@ fn check_assertion(
     v2: bool,
 ) -> Result<(), Reply> {
     let shared = ctx.shared;
-    let invalid = |detail: &str| {
+    let now = shared.clock.now();
+    let refuse =
+        |code: u32, message: &str| entra_error(shared, 401, "invalid_client", code, message);
+    let malformed = || {
         entra_error(
-            shared,
-            401,
-            "invalid_client",
-            700_027,
-            &format!("Client assertion failed signature validation. {detail}"),
-        )
-    };
-    let parts: Vec<&str> = assertion.split('.').collect();
-    if parts.len() != 3 {
-        return Err(entra_error(
             shared,
             400,
             "invalid_request",
             50_027,
             "JWT token is invalid or malformed.",
-        ));
+        )
+    };
+    let parts: Vec<&str> = assertion.split('.').collect();
+    if parts.len() != 3 {
+        return Err(malformed());
     }
     let decode = |part: &str| -> Option<Value> {
         let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok()?;
         serde_json::from_slice(&bytes).ok()
     };
     let (Some(header), Some(claims)) = (decode(parts[0]), decode(parts[1])) else {
-        return Err(entra_error(
-            shared,
-            400,
-            "invalid_request",
-            50_027,
-            "JWT token is invalid or malformed.",
-        ));
+        return Err(malformed());
     };
-    let thumbprint = header
-        .get("x5t#S256")
-        .or_else(|| header.get("x5t"))
-        .and_then(Value::as_str)
+    let thumbprint_sha256 = header.get("x5t#S256").and_then(Value::as_str);
+    let thumbprint_sha1 = header.get("x5t").and_then(Value::as_str);
+    let shown = thumbprint_sha256
+        .or(thumbprint_sha1)
+        .and_then(|text| URL_SAFE_NO_PAD.decode(text).ok())
+        .map(hex::encode_upper)
         .unwrap_or_default();
     let registered = shared
         .certificates
         .read()
         .expect("certificates lock poisoned")
         .iter()
-        .any(|(client, known)| client.eq_ignore_ascii_case(&app.client_id) && known == thumbprint);
-    if !registered {
-        return Err(invalid(&format!(
-            "Key was not found. Thumbprint: {thumbprint}"
-        )));
+        .filter(|known| known.client_id.eq_ignore_ascii_case(&app.client_id))
+        .find(|known| {
+            thumbprint_sha256 == Some(URL_SAFE_NO_PAD.encode(known.sha256).as_str())
+                || thumbprint_sha1 == Some(URL_SAFE_NO_PAD.encode(known.sha1).as_str())
+        })
+        .cloned();
+    let keys_url = format!(
+        "Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{}'.",
+        app.client_id
+    );
+    let Some(registered) = registered else {
+        return Err(refuse(
+            700_027,
+            &format!(
+                "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{shown}', {keys_url}]"
+            ),
+        ));
+    };
+    let found_key = format!(
+        "Found key 'Start={}, End={}'",
+        format::timestamp_entra(DateTime::from_timestamp(registered.not_before, 0).unwrap_or(now)),
+        format::timestamp_entra(DateTime::from_timestamp(registered.not_after, 0).unwrap_or(now)),
+    );
+    if registered.not_after <= now.timestamp() {
+        return Err(refuse(
+            700_027,
+            &format!(
+                "The certificate with identifier used to sign the client assertion is expired on application. [Reason - The key used is expired., Thumbprint of key used by client: '{shown}', {found_key}, {keys_url}]"
+            ),
+        ));
+    }
+    let algorithm = match header.get("alg").and_then(Value::as_str) {
+        Some("RS256") => Some(jsonwebtoken::Algorithm::RS256),
+        Some("PS256") => Some(jsonwebtoken::Algorithm::PS256),
+        _ => None,
+    };
+    let signed = algorithm.is_some_and(|algorithm| {
+        jsonwebtoken::crypto::verify(
+            parts[2],
+            format!("{}.{}", parts[0], parts[1]).as_bytes(),
+            &jsonwebtoken::DecodingKey::from_rsa_der(&registered.public_key),
+            algorithm,
+        )
+        .unwrap_or(false)
+    });
+    if !signed {
+        return Err(refuse(
+            700_027,
+            &format!(
+                "Client assertion contains an invalid signature. [Reason - Key was found, but use of the key to verify the signature failed., Thumbprint of key used by client: '{shown}', {found_key}, {keys_url}]"
+            ),
+        ));
     }
     let expected_aud = format!(
         "{}/{tenant}/oauth2/{}token",
@@ -543,14 +635,9 @@ fn check_assertion(
             if v2 { "v2.0/" } else { "" }
         ));
     if !aud_ok {
-        return Err(entra_error(
-            shared,
-            400,
-            "invalid_client",
-            700_212,
-            &format!(
-                "No matching federated identity record found for presented assertion audience '{aud}'."
-            ),
+        return Err(refuse(
+            700_023,
+            "Client assertion audience claim does not match Realm issuer. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
         ));
     }
     let iss = claims
@@ -562,22 +649,29 @@ fn check_assertion(
         .and_then(Value::as_str)
         .unwrap_or_default();
     if !iss.eq_ignore_ascii_case(&app.client_id) || !sub.eq_ignore_ascii_case(&app.client_id) {
-        return Err(entra_error(
-            shared,
-            401,
-            "invalid_client",
+        return Err(refuse(
             700_021,
-            "Client assertion application identifier doesn't match 'client_id' parameter.",
+            "Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
         ));
     }
     let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
-    if exp <= shared.clock.now().timestamp() {
-        return Err(entra_error(
-            shared,
-            401,
-            "invalid_client",
+    let nbf = claims.get("nbf").and_then(Value::as_i64).unwrap_or(0);
+    let at = now.timestamp();
+    if exp + ASSERTION_SKEW_SECS <= at || nbf - ASSERTION_SKEW_SECS > at {
+        let time = |secs: i64| {
+            DateTime::from_timestamp(secs, 0)
+                .unwrap_or(now)
+                .format("%Y-%m-%dT%H:%M:%S.0000000Z")
+                .to_string()
+        };
+        return Err(refuse(
             700_024,
-            "Client assertion is not within its valid time range.",
+            &format!(
+                "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
+                time(at),
+                time(nbf),
+                time(exp)
+            ),
         ));
     }
     Ok(())

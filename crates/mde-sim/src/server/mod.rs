@@ -33,8 +33,8 @@ pub(crate) struct Shared {
     pub(crate) tenant_domain: String,
     pub(crate) tenant_display_name: String,
     pub(crate) apps: RwLock<Vec<AppRegistration>>,
-    /// (client id, certificate thumbprint as sent in `x5t` / `x5t#S256`).
-    pub(crate) certificates: RwLock<Vec<(String, String)>>,
+    /// Certificates registered with apps for client-assertion sign-in.
+    pub(crate) certificates: RwLock<Vec<auth::RegisteredCertificate>>,
     pub(crate) tenant: RwLock<Tenant>,
     pub(crate) clock: SimClock,
     pub(crate) faults: Faults,

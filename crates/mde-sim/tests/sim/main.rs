@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod alerts;
+mod assertions;
 mod degraded;
 mod faults;
 mod generator;

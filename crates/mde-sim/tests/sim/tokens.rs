@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::support::{self, client, get, start};
 
-fn claims(token: &str) -> Value {
+pub(crate) fn claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)
@@ -13,14 +13,14 @@ fn claims(token: &str) -> Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
-async fn post(url: &str, form: &[(&str, &str)]) -> (u16, Value, String) {
+pub(crate) async fn post(url: &str, form: &[(&str, &str)]) -> (u16, Value, String) {
     let response = client().post(url).form(form).send().await.unwrap();
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap(), text)
 }
 
-fn assert_entra_error(body: &Value, raw: &str, error: &str, code: u64) {
+pub(crate) fn assert_entra_error(body: &Value, raw: &str, error: &str, code: u64) {
     assert_eq!(body["error"], error, "{raw}");
     assert_eq!(body["error_codes"], serde_json::json!([code]));
     let description = body["error_description"].as_str().unwrap();
@@ -308,37 +308,6 @@ async fn every_documented_error() {
     .await;
     assert_eq!(status, 401);
     assert_entra_error(&body, &raw, "invalid_client", 7000222);
-}
-
-#[tokio::test]
-async fn client_assertion_with_registered_thumbprint() {
-    let sim = start(10).await;
-    let encode =
-        |value: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string());
-    let now = sim.clock().now().timestamp();
-    let header = serde_json::json!({"alg": "PS256", "typ": "JWT", "x5t#S256": "thumb-1"});
-    let claims = serde_json::json!({"aud": sim.token_url(), "iss": sim.client_id(), "sub": sim.client_id(), "jti": "x", "nbf": now, "exp": now + 600});
-    let assertion = format!("{}.{}.c2ln", encode(&header), encode(&claims));
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("client_id", &sim.client_id()),
-        (
-            "client_assertion_type",
-            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        ),
-        ("client_assertion", &assertion),
-        ("scope", "https://api.securitycenter.microsoft.com/.default"),
-    ];
-    let (status, body, raw) = post(&sim.token_url(), &form).await;
-    assert_eq!(status, 401, "unregistered certificate must fail");
-    assert_entra_error(&body, &raw, "invalid_client", 700027);
-    sim.add_certificate(&sim.client_id(), "thumb-1");
-    let (status, body, _) = post(&sim.token_url(), &form).await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        super::tokens::claims(body["access_token"].as_str().unwrap())["appidacr"],
-        "2"
-    );
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import type { TestReport } from "../../ipc";
 import { ipcError, mockBackend } from "../../mock/backend";
-import { report, run, view } from "../../mock/fixtures";
+import { certificateInfo, report, run, view } from "../../mock/fixtures";
 import ConnectionCard from "./ConnectionCard.svelte";
 
 const NOW = Date.parse("2026-11-28T12:00:00Z");
@@ -281,5 +281,51 @@ describe("ConnectionCard", () => {
     const { q } = setup(view({ status: "connected", lastRun: partial }));
     expect(q.getByTestId("card-last-run")).toHaveAttribute("data-status", "partial");
     expect(q.queryByTestId("card-accept-shrink")).toBeNull();
+  });
+
+  it("warns when the certificate ends within 30 days, as Rust words it, and names the certificate", () => {
+    const notice = "Certificate expires in 12 days (2026-12-10) — renew it in Entra ID and import the new one";
+    const { q } = setup(
+      view({
+        credential: "certificate",
+        certificate: certificateInfo({ notAfter: "2026-12-10T09:00:00Z" }),
+        certificateState: "expires_soon",
+        certificateNotice: notice,
+        status: "connected",
+        statusText: "Connection works",
+      }),
+    );
+    const line = q.getByTestId("card-certificate-notice");
+    expect(line).toHaveTextContent(notice);
+    expect(line).toHaveClass("warning");
+    expect(line).toHaveAttribute("role", "status");
+    expect(q.getByTestId("card-credential")).toHaveTextContent("Certificate until 2026-12-10");
+    expect(q.getByTestId("card-status-text")).not.toHaveClass("error");
+  });
+
+  it("shows an ended certificate as the card's error, once", () => {
+    const text = "Certificate expired on 2026-11-20 — create a new one, register it with the app and import it in Edit";
+    const { q } = setup(
+      view({
+        credential: "certificate",
+        certificate: certificateInfo({ notAfter: "2026-11-20T00:00:00Z" }),
+        certificateState: "expired",
+        certificateNotice: text,
+        status: "error",
+        statusText: text,
+      }),
+    );
+    expect(q.getByTestId("card-status-text")).toHaveTextContent(text);
+    expect(q.getByTestId("card-status-text")).toHaveClass("error");
+    expect(q.queryByTestId("card-certificate-notice")).toBeNull();
+  });
+
+  it("says nothing of certificates for a secret connection or a certificate far from its end", () => {
+    const { q } = setup();
+    expect(q.getByTestId("card-credential")).toHaveTextContent("Client secret");
+    expect(q.queryByTestId("card-certificate-notice")).toBeNull();
+    cleanup();
+    const far = setup(view({ credential: "certificate", certificate: certificateInfo(), certificateState: "valid" }));
+    expect(far.q.queryByTestId("card-certificate-notice")).toBeNull();
   });
 });

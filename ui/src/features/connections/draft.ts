@@ -1,4 +1,4 @@
-import type { Cloud, ConnectionDraft, ConnectionView, DataSelection } from "../../ipc";
+import type { CertificateInfo, Cloud, ConnectionDraft, ConnectionView, CredentialKind, DataSelection } from "../../ipc";
 import { DEFAULT_CHOICE, DEFAULT_CRON, choiceOf, frequencyOf } from "./schedule";
 
 /** What the form edits. Kept apart from ConnectionDraft because the form has UI-only state (preset, secret toggle). */
@@ -9,6 +9,10 @@ export type FormState = {
   clientId: string;
   secret: string;
   replaceSecret: boolean;
+  /** Client secret or certificate. */
+  credential: CredentialKind;
+  /** The certificate's public facts: the saved one, or the one just imported (its key stays in Rust). */
+  certificate: CertificateInfo | null;
   frequencyChoice: string;
   cron: string;
   cloud: Cloud;
@@ -34,6 +38,8 @@ export function newForm(): FormState {
     clientId: "",
     secret: "",
     replaceSecret: false,
+    credential: "secret",
+    certificate: null,
     frequencyChoice: DEFAULT_CHOICE,
     cron: DEFAULT_CRON,
     cloud: "commercial",
@@ -53,6 +59,8 @@ export function formFromView(view: ConnectionView): FormState {
     clientId: view.clientId,
     secret: "",
     replaceSecret: false,
+    credential: view.credential,
+    certificate: view.certificate,
     frequencyChoice: choiceOf(view.frequency),
     cron: view.frequency.kind === "cron" ? view.frequency.expression : DEFAULT_CRON,
     cloud: view.cloud,
@@ -90,7 +98,8 @@ export function movesSecret(form: FormState, saved: FormState): boolean {
 
 /**
  * The draft sent to Rust. On edit the secret is null (keep the stored one) unless the user chose to replace it
- * or the edit moves the connection to other hosts (see movesSecret).
+ * or the edit moves the connection to other hosts (see movesSecret). A certificate draft names its certificate
+ * and never carries a key: Rust adds the key it kept at import (import_certificate).
  * No validation here: Rust's validate_connection owns the rules.
  */
 export function toDraft(form: FormState, editing: boolean, moved = false): ConnectionDraft {
@@ -99,7 +108,10 @@ export function toDraft(form: FormState, editing: boolean, moved = false): Conne
     description: form.description,
     tenantId: form.tenantId,
     clientId: form.clientId,
-    clientSecret: editing && !form.replaceSecret && !moved ? null : form.secret,
+    clientSecret: form.credential === "certificate" || (editing && !form.replaceSecret && !moved) ? null : form.secret,
+    credential: form.credential,
+    certificate: form.credential === "certificate" ? form.certificate : null,
+    privateKey: null,
     frequency: frequencyOf(form.frequencyChoice, form.cron),
     cloud: form.cloud,
     apiBaseUrl: optional(form.apiBaseUrl),
