@@ -274,3 +274,97 @@ async fn a_daemon_without_dbus_syncs_with_a_systemd_credential_and_serves_metric
     let stopped = tokio::task::block_in_place(|| daemon.wait()).unwrap();
     assert!(stopped.success(), "{stopped:?}");
 }
+
+/// A certificate connection on a server: `connection add --certificate --key` checks the pair
+/// but keeps no key (the admin's systemd credential holds it), and the sync signs in with the key
+/// read from the credentials folder.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_connection_takes_its_key_from_a_systemd_credential() {
+    let sim = Sim::start(SimConfig {
+        devices: 10,
+        seed: 5,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let workspace = Workspace::new();
+    let credentials = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let key_pair = rcgen::KeyPair::from_pem(mde_sim::test_keys::RSA_A).unwrap();
+    let params = rcgen::CertificateParams::new(vec!["mde-car-server".to_owned()]).unwrap();
+    let certificate = params.self_signed(&key_pair).unwrap();
+    sim.add_certificate(&sim.client_id(), certificate.der())
+        .unwrap();
+    let (certificate_file, key_file) =
+        (files.path().join("cert.pem"), files.path().join("key.pem"));
+    std::fs::write(&certificate_file, certificate.pem()).unwrap();
+    std::fs::write(&key_file, mde_sim::test_keys::RSA_A).unwrap();
+
+    let added = service_cli(&workspace, credentials.path())
+        .args(["connection", "add", "--name", "Server"])
+        .args([
+            "--tenant",
+            &sim.tenant_id(),
+            "--client-id",
+            &sim.client_id(),
+        ])
+        .args([
+            "--api-base",
+            &sim.api_base(),
+            "--authority",
+            &sim.api_base(),
+        ])
+        .arg("--certificate")
+        .arg(&certificate_file)
+        .arg("--key")
+        .arg(&key_file)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let added = String::from_utf8(added).unwrap();
+    assert!(
+        added.contains("openssl pkcs8 -topk8 -nocrypt -in KEY.pem | systemd-creds encrypt --name=mde-car.connection."),
+        "{added}"
+    );
+    let settings = std::fs::read_to_string(workspace.data_dir().join("settings.json")).unwrap();
+    assert!(!settings.contains("PRIVATE KEY"), "{settings}");
+
+    // Without its credential the sync says what to add to the unit.
+    service_cli(&workspace, credentials.path())
+        .args(["sync", "Server"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains(
+            "LoadCredentialEncrypted=mde-car.connection.",
+        ));
+
+    let list = service_cli(&workspace, credentials.path())
+        .args(["connection", "list", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let list: serde_json::Value = serde_json::from_slice(&list).unwrap();
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+    std::fs::write(
+        credentials.path().join(format!("mde-car.connection.{id}")),
+        mde_sim::test_keys::RSA_A,
+    )
+    .unwrap();
+    service_cli(&workspace, credentials.path())
+        .args(["sync", "Server"])
+        .assert()
+        .success();
+    let db = rusqlite::Connection::open(workspace.data_dir().join("mde-car.sqlite3")).unwrap();
+    let active: u32 = db
+        .query_row(
+            "SELECT count(*) FROM assets WHERE connection_id = ?1 AND active = 1",
+            [&id],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(active > 0);
+}

@@ -39,10 +39,36 @@ async fn add(core: &Core, args: AddArgs) -> anyhow::Result<ExitCode> {
         let imported = import_certificate(core, &file, args.key.as_deref(), secret_stdin)?;
         let mut draft = new_draft(args)?;
         with_certificate(&mut draft, imported);
+        let source = core.secret_source();
+        if !source.is_writable() {
+            // The key was read to check that it belongs to the certificate; it reaches the
+            // service as the admin's systemd credential, never through mde-car.
+            draft.private_key = None;
+            let view = core.add_connection(&draft).await?;
+            let name = mde_car_core::secrets::credential_name(&view.connection.id);
+            println!(
+                "added connection '{}' ({}); it signs in with the certificate, whose private key comes from {}",
+                view.connection.name,
+                view.connection.id,
+                source.location(&view.connection.id)
+            );
+            println!(
+                "next: openssl pkcs8 -topk8 -nocrypt -in KEY.pem | systemd-creds encrypt --name={name} - /etc/credstore.encrypted/{name}"
+            );
+            println!(
+                "  (from a PFX: openssl pkcs12 -in FILE.pfx -nocerts -nodes | openssl pkcs8 -topk8 -nocrypt | systemd-creds encrypt …)"
+            );
+            println!(
+                "  then add LoadCredentialEncrypted={name}:/etc/credstore.encrypted/{name} to the unit (`systemctl edit mde-car`) and restart it"
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
         let view = core.add_connection(&draft).await?;
         println!(
-            "added connection '{}' ({}); it signs in with the certificate, whose key is in the OS keyring",
-            view.connection.name, view.connection.id
+            "added connection '{}' ({}); it signs in with the certificate, whose key is in {}",
+            view.connection.name,
+            view.connection.id,
+            source.location(&view.connection.id)
         );
         println!("next: mde-car connection test '{}'", view.connection.name);
         return Ok(ExitCode::SUCCESS);

@@ -1417,20 +1417,23 @@ fn validate_against(
         .collect();
     let writable = source.is_writable();
     let mut errors = config::validate(draft, &others, editing_id.is_none() && writable);
+    let secret_field = match draft.credential {
+        config::CredentialKind::Secret => "clientSecret",
+        config::CredentialKind::Certificate => "privateKey",
+    };
     if !writable {
-        let given = draft
-            .client_secret
-            .as_deref()
-            .is_some_and(|secret| !secret.trim().is_empty());
+        // The client secret or the certificate's key is the admin's systemd credential: none
+        // is asked for, and one given is refused rather than dropped.
+        let given = Connection::draft_secret(draft).is_some();
         let moves = editing_id
             .and_then(|id| find(settings, id))
             .is_some_and(|existing| !existing.keeps_secret_destination(draft));
-        errors.retain(|error| error.field != "clientSecret");
+        errors.retain(|error| error.field != "clientSecret" && error.field != "privateKey");
         if given {
-            errors.push(FieldError::new("clientSecret", config::SECRET_FROM_SYSTEMD));
+            errors.push(FieldError::new(secret_field, config::SECRET_FROM_SYSTEMD));
         } else if moves {
             errors.push(FieldError::new(
-                "clientSecret",
+                secret_field,
                 config::HOSTS_FIXED_UNDER_SYSTEMD,
             ));
         }
@@ -1445,10 +1448,6 @@ fn validate_against(
         && editing_id
             .and_then(|id| find(settings, id))
             .is_some_and(|existing| !existing.keeps_secret_destination(draft));
-    let secret_field = match draft.credential {
-        config::CredentialKind::Secret => "clientSecret",
-        config::CredentialKind::Certificate => "privateKey",
-    };
     let no_secret = Connection::draft_secret(draft).is_none();
     let editing = editing_id.and_then(|id| find(settings, id));
     if moves_secret && draft.credential == config::CredentialKind::Secret {
