@@ -7,8 +7,9 @@
 #   scripts/package.sh --debug   debug build (tests/package/run.sh: reuses `make test`'s
 #                                builds, unstripped)
 #
-# Bundling is switched on only here, by merging packaging/tauri.package.json (and a generated
-# config with the built files and the shared-library dependencies) over src-tauri/tauri.conf.json.
+# Bundling is switched on only here: `tauri bundle` gets packaging/tauri.package.json (and a
+# generated config with the built files and the shared-library dependencies) merged over
+# src-tauri/tauri.conf.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -24,7 +25,7 @@ fi
 
 tauri=$root/ui/node_modules/.bin/tauri
 [ -x "$tauri" ] || fail "no Tauri CLI at ui/node_modules/.bin/tauri: run scripts/install-deps.sh (npm ci in ui/)"
-for tool in dpkg-shlibdeps dpkg gzip; do
+for tool in dpkg-shlibdeps dpkg-parsechangelog dpkg gzip; do
   command -v "$tool" >/dev/null || fail "$tool is missing: run scripts/install-deps.sh"
 done
 
@@ -58,16 +59,26 @@ mkdir -p "$stage/man1"
 echo "package: building the mde-car command ($profile)"
 cargo build "${cargo_profile[@]}" -p mde-car-cli
 install -m 0755 "$bin_dir/mde-car" "$stage/mde-car"
-"$stage/mde-car" man "$stage/man1" >/dev/null
+# The pages' date is the newest changelog entry's, so a rebuild makes the same pages.
+SOURCE_DATE_EPOCH=$(dpkg-parsechangelog -l packaging/debian/changelog -STimestamp) \
+  "$stage/mde-car" man "$stage/man1" >/dev/null
+cp packaging/man/mde-car-desktop.1 "$stage/man1/"
 for page in "$stage"/man1/*.1; do
   chmod 0644 "$page"
   gzip -9n "$page"
 done
 
 echo "package: building the desktop app ($profile)"
-# --no-bundle first: the dependencies below are read from the built binaries.
-(cd src-tauri && "$tauri" build "${tauri_profile[@]}" --no-bundle --ci \
-  --config "$root/packaging/tauri.package.json")
+if [ "$profile" = release ]; then
+  # `tauri build` builds the UI (beforeBuildCommand) and the app with its custom-protocol
+  # feature; --no-bundle, because the dependencies below are read from the built binaries first.
+  (cd src-tauri && "$tauri" build --no-bundle --ci)
+else
+  # The debug app as `make test` builds it (`cargo build -p mde-car-desktop`, which embeds
+  # ui/dist too), so its build is reused rather than redone with other features.
+  [ -f ui/dist/index.html ] || npm --prefix ui run build
+  cargo build -p mde-car-desktop
+fi
 
 # The shared libraries both binaries link, as Debian packages (dpkg-shlibdeps reads the
 # installed packages' shlibs/symbols files). Tauri adds libwebkit2gtk-4.1-0 and libgtk-3-0 itself.
