@@ -66,7 +66,8 @@ version=$(cargo metadata --format-version 1 --no-deps |
 
 # 2. Files.
 step "checking the files in the .deb"
-dpkg-deb -c "$deb" >"$work/contents" || fail "dpkg-deb -c cannot read $deb"
+# Paths as "usr/..." (Tauri's tar has no leading "./"; dpkg takes both).
+dpkg-deb -c "$deb" | sed 's| \./| |' >"$work/contents" || fail "dpkg-deb -c cannot read $deb"
 files=(
   ./usr/bin/mde-car
   ./usr/bin/mde-car-desktop
@@ -77,6 +78,7 @@ files=(
   ./usr/share/man/man1/mde-car.1.gz
   ./usr/share/man/man1/mde-car-daemon.1.gz
   ./usr/share/man/man1/mde-car-connection-add.1.gz
+  ./usr/share/man/man1/mde-car-desktop.1.gz
   ./usr/lib/systemd/system/mde-car.service
   ./usr/lib/systemd/user/mde-car.service
   ./usr/lib/sysusers.d/mde-car.conf
@@ -84,13 +86,13 @@ files=(
   ./usr/share/doc/mde-car/changelog.gz
 )
 for file in "${files[@]}"; do
-  grep -q " $file\$" "$work/contents" || fail "the .deb lacks $file (dpkg-deb -c output in $work/contents)"
+  grep -q " ${file#./}\$" "$work/contents" || fail "the .deb lacks $file (dpkg-deb -c output in $work/contents)"
 done
-for bin in ./usr/bin/mde-car ./usr/bin/mde-car-desktop; do
-  grep -q "^-rwxr-xr-x root/root .* $bin\$" "$work/contents" ||
+for bin in usr/bin/mde-car usr/bin/mde-car-desktop; do
+  grep -Eq "^-rwxr-xr-x (root/root|0/0) .* $bin\$" "$work/contents" ||
     fail "$bin is not an executable owned by root: $(grep " $bin\$" "$work/contents")"
 done
-dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/applications/mde-car.desktop >"$work/desktop"
+dpkg-deb --fsys-tarfile "$deb" | tar -xO --wildcards '*usr/share/applications/mde-car.desktop' >"$work/desktop"
 grep -qx 'Name=MDE Connected Assets & Risk' "$work/desktop" || fail "the .desktop file's Name is not the product name: $(cat "$work/desktop")"
 grep -qx 'Exec=mde-car-desktop' "$work/desktop" || fail "the .desktop file does not start mde-car-desktop"
 grep -qx 'Icon=mde-car-desktop' "$work/desktop" || fail "the .desktop file's icon is not the packaged one"
@@ -107,7 +109,8 @@ for dependency in libwebkit2gtk-4.1-0 libgtk-3-0 libc6 libgcc-s1 libdbus-1-3 add
 done
 [[ "$(field Recommends)" == *gnome-keyring* ]] || fail "Recommends lacks gnome-keyring: $(field Recommends)"
 [[ "$(field Maintainer)" == *@* ]] || fail "Maintainer has no address: $(field Maintainer)"
-dpkg-deb -I "$deb" | grep -q ' postinst$' || fail "the .deb has no postinst (it makes the user mde-car)"
+dpkg-deb -I "$deb" >"$work/info"
+grep -Eq ' postinst( |$)' "$work/info" || fail "the .deb has no postinst (it makes the user mde-car)"
 
 # 4. lintian.
 step "lintian"
