@@ -70,9 +70,11 @@ done
 
 echo "package: building the desktop app ($profile)"
 if [ "$profile" = release ]; then
-  # `tauri build` builds the UI (beforeBuildCommand) and the app with its custom-protocol
-  # feature; --no-bundle, because the dependencies below are read from the built binaries first.
-  (cd src-tauri && "$tauri" build --no-bundle --ci)
+  # `tauri build` builds the app with its custom-protocol feature; --no-bundle, because the
+  # dependencies below are read from the built binaries first. The UI is built here: Tauri runs
+  # beforeBuildCommand from the project root, where its `../ui` misses (null drops the key).
+  npm --prefix ui run build
+  (cd src-tauri && "$tauri" build --no-bundle --ci --config '{"build":{"beforeBuildCommand":null}}')
 else
   # The debug app as `make test` builds it (`cargo build -p mde-car-desktop`, which embeds
   # ui/dist too), so its build is reused rather than redone with other features.
