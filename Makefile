@@ -16,7 +16,7 @@ FUZZ_MAX_LEN ?= 65536
 FUZZ_TARGETS ?= search_query frequency paging_links machines alerts vulnerabilities hunting token settings
 CARGO_FUZZ_VERSION := 0.13.2
 
-.PHONY: setup ui build run test test-rust test-ui test-e2e screenshots lint deny audit fmt fmt-check bindings bindings-check bench fuzz sim demo clean
+.PHONY: setup ui build run package test test-rust test-ui test-e2e test-package screenshots lint deny audit fmt fmt-check bindings bindings-check bench fuzz sim demo clean
 
 setup:
 	@scripts/install-deps.sh
@@ -30,12 +30,17 @@ build: setup ui
 ## Set up, build and open the app.
 run: build
 	@if [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
-	  echo "make run: no display (DISPLAY/WAYLAND_DISPLAY unset); run it from a desktop session, or see README 'Headless'"; exit 1; fi
+	  echo "make run: no display (DISPLAY/WAYLAND_DISPLAY unset); run it from a desktop session, or see README 'Run the daemon on a server'"; exit 1; fi
 	$(APP)
 
+## The .deb, release build: the app, the `mde-car` command and its man pages, the systemd units
+## (README "Install from the package"; scripts/package.sh, packaging/).
+package: setup
+	scripts/package.sh
+
 ## Set up, then every check and test: format, lints, dependency rules, bindings, Rust, UI,
-## end-to-end.
-test: setup ui fmt-check lint deny bindings-check test-rust test-ui test-e2e
+## end-to-end, the package.
+test: setup ui fmt-check lint deny bindings-check test-rust test-ui test-e2e test-package
 	@echo "make test: all checks passed"
 
 test-rust:
@@ -58,6 +63,12 @@ screenshots:
 	$(CARGO) build -p mde-car-desktop -p mde-sim
 	mkdir -p docs/screenshots
 	$(HEADLESS) $(WITH_KEYRING) env E2E_DOCS_SCREENSHOTS=$(CURDIR)/docs/screenshots tests/e2e/run.sh certificates.test.mjs
+
+## The .deb (debug build) built, checked, linted, installed, opened under Xvfb and purged
+## (tests/package/run.sh; needs root or sudo). UPDATE_SCREENSHOTS=1 saves
+## docs/screenshots/installed-app.png.
+test-package:
+	tests/package/run.sh
 
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings

@@ -15,9 +15,12 @@ BUILD_PKGS=(libwebkit2gtk-4.1-dev build-essential curl wget file libxdo-dev libs
 # dbus-x11 is deliberately absent: with it, the app autolaunches a session bus that outlives it.
 RUN_PKGS=(xvfb xauth x11-utils webkit2gtk-driver imagemagick dbus gnome-keyring libsecret-tools
   keyutils xdotool)
+# `make package` and its test (tests/package/): dpkg-shlibdeps (dpkg-dev), lintian, man and col,
+# systemd-analyze for the units.
+PACKAGE_PKGS=(dpkg-dev lintian man-db bsdextrautils systemd)
 
 missing=()
-for pkg in "${BUILD_PKGS[@]}" "${RUN_PKGS[@]}"; do
+for pkg in "${BUILD_PKGS[@]}" "${RUN_PKGS[@]}" "${PACKAGE_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -75,6 +75,9 @@ pub(crate) enum Command {
         #[arg(long)]
         serve: bool,
     },
+    /// Write the man pages into a folder (for packaging; see man.rs)
+    #[command(hide = true)]
+    Man { dir: PathBuf },
 }
 
 #[derive(Subcommand)]

@@ -10,6 +10,7 @@ mod connection;
 mod daemon;
 mod demo;
 mod json;
+mod man;
 mod metrics;
 mod print;
 mod runs;
@@ -36,6 +37,9 @@ const EXIT_SYNC_PARTIAL: u8 = 5;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Man { dir } = &cli.command {
+        return man::write(dir);
+    }
     let Some(data_dir) = DataDir::resolve(cli.data_dir.clone()) else {
         eprintln!("error: no data folder: pass --data-dir or set MDE_CAR_DATA_DIR");
         return ExitCode::from(EXIT_INVALID);
@@ -73,6 +77,7 @@ async fn run(cli: Cli, data_dir: DataDir) -> anyhow::Result<ExitCode> {
         Command::Search(args) => search::run(&core, args).await,
         Command::Asset(args) => asset::run(&core, &args).await,
         Command::Demo { serve } => demo::run(&core, serve).await,
+        Command::Man { dir } => Ok(man::write(&dir)),
     }
 }
 
