@@ -291,7 +291,15 @@ async fn a_certificate_connection_takes_its_key_from_a_systemd_credential() {
     let credentials = tempfile::tempdir().unwrap();
     let files = tempfile::tempdir().unwrap();
     let key_pair = rcgen::KeyPair::from_pem(mde_sim::test_keys::RSA_A).unwrap();
-    let params = rcgen::CertificateParams::new(vec!["mde-car-server".to_owned()]).unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["mde-car-server".to_owned()]).unwrap();
+    // It ends in ten days: `connection list` and `status` warn of it, as the card does.
+    let ends = chrono::Utc::now() + chrono::TimeDelta::days(10);
+    params.not_before = rcgen::date_time_ymd(2026, 1, 1);
+    params.not_after = rcgen::date_time_ymd(
+        ends.format("%Y").to_string().parse().unwrap(),
+        ends.format("%m").to_string().parse().unwrap(),
+        ends.format("%d").to_string().parse().unwrap(),
+    );
     let certificate = params.self_signed(&key_pair).unwrap();
     sim.add_certificate(&sim.client_id(), certificate.der())
         .unwrap();
@@ -367,4 +375,13 @@ async fn a_certificate_connection_takes_its_key_from_a_systemd_credential() {
         )
         .unwrap();
     assert!(active > 0);
+    for command in [&["connection", "list"][..], &["status"][..]] {
+        service_cli(&workspace, credentials.path())
+            .args(command)
+            .assert()
+            .success()
+            .stdout(predicates::str::contains(
+                "certificate Certificate expires in ",
+            ));
+    }
 }

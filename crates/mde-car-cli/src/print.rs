@@ -127,6 +127,9 @@ pub(crate) fn print_view(view: &ConnectionView) {
         status_key(view),
         safe(&view.status_text)
     );
+    if let Some(notice) = &view.certificate_notice {
+        println!("  certificate {}", safe(notice));
+    }
     println!("  API        {}", safe(&view.endpoints.api_base));
     // A proxy URL may carry a password; it is never printed.
     if let Some(proxy) = &connection.proxy_url {

@@ -87,6 +87,10 @@ fn print_status(view: &ConnectionView) {
         health_key(health(view))
     );
     println!("  status     {}", safe(&view.status_text));
+    // A certificate ending soon is not a failure yet, but monitoring should see it coming.
+    if let Some(notice) = &view.certificate_notice {
+        println!("  certificate {}", safe(notice));
+    }
     match &view.last_run {
         Some(run) => println!(
             "  last run   {} {}{}",
