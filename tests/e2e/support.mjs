@@ -171,6 +171,16 @@ export async function addSimConnection(driver, name, sim) {
  */
 export async function waitForFirstRun(driver, name, status, message) {
   let clicked = false;
+  try {
+    await waitForRun();
+  } catch (error) {
+    // What the card showed instead, and a screenshot of it: a timeout alone tells nothing.
+    const shown = await card(driver, name).then((c) => c.getText(), () => "(no card)");
+    await screenshot(driver, `timeout-${status}`).catch(() => {});
+    throw new Error(`${error.message}; clicked Sync now: ${clicked}; the card showed: ${shown}`);
+  }
+
+  async function waitForRun() {
   await waitFor(
     async () => {
       const connection = await card(driver, name);
@@ -186,4 +196,5 @@ export async function waitForFirstRun(driver, name, status, message) {
     message,
     120_000,
   );
+  }
 }
