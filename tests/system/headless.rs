@@ -24,21 +24,25 @@ fn service_cli(workspace: &Workspace, credentials: &Path) -> assert_cmd::Command
     command
 }
 
-fn add_without_secret(workspace: &Workspace, credentials: &Path, sim: &Sim, name: &str) -> String {
-    let output = service_cli(workspace, credentials)
+/// `connection add NAME` of the simulated tenant as the service would run it, no secret given.
+fn service_add(
+    workspace: &Workspace,
+    credentials: &Path,
+    sim: &Sim,
+    name: &str,
+) -> assert_cmd::Command {
+    let mut command = service_cli(workspace, credentials);
+    command
         .args(["connection", "add", "--name", name])
-        .args([
-            "--tenant",
-            &sim.tenant_id(),
-            "--client-id",
-            &sim.client_id(),
-        ])
-        .args([
-            "--api-base",
-            &sim.api_base(),
-            "--authority",
-            &sim.api_base(),
-        ])
+        .args(["--tenant", &sim.tenant_id()])
+        .args(["--client-id", &sim.client_id()])
+        .args(["--api-base", &sim.api_base()])
+        .args(["--authority", &sim.api_base()]);
+    command
+}
+
+fn add_without_secret(workspace: &Workspace, credentials: &Path, sim: &Sim, name: &str) -> String {
+    let output = service_add(workspace, credentials, sim, name)
         .args(["--frequency", "1h"])
         .assert()
         .success()
@@ -308,20 +312,7 @@ async fn a_certificate_connection_takes_its_key_from_a_systemd_credential() {
     std::fs::write(&certificate_file, certificate.pem()).unwrap();
     std::fs::write(&key_file, mde_sim::test_keys::RSA_A).unwrap();
 
-    let added = service_cli(&workspace, credentials.path())
-        .args(["connection", "add", "--name", "Server"])
-        .args([
-            "--tenant",
-            &sim.tenant_id(),
-            "--client-id",
-            &sim.client_id(),
-        ])
-        .args([
-            "--api-base",
-            &sim.api_base(),
-            "--authority",
-            &sim.api_base(),
-        ])
+    let added = service_add(&workspace, credentials.path(), &sim, "Server")
         .arg("--certificate")
         .arg(&certificate_file)
         .arg("--key")

@@ -58,9 +58,7 @@ async fn add(core: &Core, args: AddArgs) -> anyhow::Result<ExitCode> {
             println!(
                 "  (from a PFX: openssl pkcs12 -in FILE.pfx -nocerts -nodes | openssl pkcs8 -topk8 -nocrypt | systemd-creds encrypt …)"
             );
-            println!(
-                "  then add LoadCredentialEncrypted={name}:/etc/credstore.encrypted/{name} to the unit (`systemctl edit mde-car`) and restart it"
-            );
+            print_unit_step(&name);
             return Ok(ExitCode::SUCCESS);
         }
         let view = core.add_connection(&draft).await?;
@@ -104,9 +102,7 @@ async fn add(core: &Core, args: AddArgs) -> anyhow::Result<ExitCode> {
         println!(
             "next: systemd-ask-password -n 'client secret: ' | systemd-creds encrypt --name={name} - /etc/credstore.encrypted/{name}"
         );
-        println!(
-            "  then add LoadCredentialEncrypted={name}:/etc/credstore.encrypted/{name} to the unit (`systemctl edit mde-car`) and restart it"
-        );
+        print_unit_step(&name);
         return Ok(ExitCode::SUCCESS);
     }
     draft.client_secret = Some(read_secret(secret_stdin)?);
@@ -119,6 +115,14 @@ async fn add(core: &Core, args: AddArgs) -> anyhow::Result<ExitCode> {
     );
     println!("next: mde-car connection test '{}'", view.connection.name);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The last step of a credential under systemd: the unit names it (the path form, which
+/// systemd 252 needs).
+fn print_unit_step(name: &str) {
+    println!(
+        "  then add LoadCredentialEncrypted={name}:/etc/credstore.encrypted/{name} to the unit (`systemctl edit mde-car`) and restart it"
+    );
 }
 
 /// The draft `add` validates; the secret comes later, once the rest is known to be valid.
